@@ -1,0 +1,5 @@
+"""The database: schema, engine and migrations."""
+
+from threatfeed.store.db import Database
+
+__all__ = ["Database"]

@@ -1,0 +1,199 @@
+"""The schema of the whole pipeline, one for SQLite and PostgreSQL.
+
+Observations (packages, archives, analyses) are written once; decisions
+(verdicts) are appended and never updated, so the audit trail is the table.
+Feed entries copy what the API serves so that a page is one index range scan.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps are stored in UTC and always come back timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: Json,
+        list[Any]: Json,
+    }
+
+
+class Package(Base):
+    """One version of one package as its registry announced it."""
+
+    __tablename__ = "packages"
+    __table_args__ = (UniqueConstraint("ecosystem", "name", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ecosystem: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(512))
+    version: Mapped[str] = mapped_column(String(256))
+    published_at: Mapped[datetime | None]
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    registry_state: Mapped[str] = mapped_column(String(32), default="published")
+    """``published``, ``yanked``, ``removed`` or ``placeholder``, as the registry last said."""
+
+    archives: Mapped[list[Archive]] = relationship(back_populates="package")
+
+
+class Archive(Base):
+    """A file of a package version, verified against the registry digest before analysis."""
+
+    __tablename__ = "archives"
+    __table_args__ = (
+        UniqueConstraint("package_id", "filename"),
+        Index("ix_archives_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(1024))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    url: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32), default="pending")
+    """``pending``, ``verified``, ``digest_mismatch``, ``too_large`` or ``failed``."""
+    error: Mapped[str | None] = mapped_column(Text)
+
+    package: Mapped[Package] = relationship(back_populates="archives")
+
+
+class Analysis(Base):
+    """What one engine version concluded about one archive; never rewritten."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (
+        UniqueConstraint("archive_id", "engine_version"),
+        Index("ix_analyses_flagged_score", "flagged", "score"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    archive_id: Mapped[int] = mapped_column(ForeignKey("archives.id", ondelete="CASCADE"))
+    engine_version: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float)
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    indicators: Mapped[dict[str, Any]]
+    errors: Mapped[list[Any]]
+    elapsed_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
+    """Whether the account holds the threat-feed subscription (403 on the feed without it)."""
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """An API key is stored only as its SHA-256: keys are long random strings, not passwords."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class Verdict(Base):
+    """A researcher's decision on a package version; a later verdict supersedes, never edits."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (Index("ix_verdicts_package_created", "package_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    verdict: Mapped[str] = mapped_column(String(32))
+    """``malicious``, ``benign`` or ``withdrawn``."""
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FeedEntry(Base):
+    """A published threat, denormalised so that the API reads one row per item."""
+
+    __tablename__ = "feed_entries"
+    __table_args__ = (
+        Index("ix_feed_added", "added_at", "id"),
+        Index("ix_feed_withdrawn", "withdrawn_at", "id"),
+        Index("ix_feed_eco_name", "ecosystem", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    package_id: Mapped[int] = mapped_column(
+        ForeignKey("packages.id", ondelete="CASCADE"), unique=True
+    )
+    ecosystem: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(512))
+    version: Mapped[str] = mapped_column(String(256))
+    created: Mapped[datetime | None]
+    hashes: Mapped[list[Any]]
+    indicators: Mapped[dict[str, Any]]
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Cursor(Base):
+    """A watcher's position in its registry's change stream."""
+
+    __tablename__ = "cursors"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
