@@ -1,0 +1,53 @@
+"""Builds the web application from the feed, accounts and (later) triage features."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from threatfeed.accounts import views as account_views
+from threatfeed.accounts.ratelimit import RateLimiter
+from threatfeed.accounts.service import AccountService
+from threatfeed.config import Settings
+from threatfeed.feed.openapi import openapi_document
+from threatfeed.feed.reader import FeedReader
+from threatfeed.feed.views import FeedEndpoints
+from threatfeed.httpjson import dumps, error_response, json_response
+from threatfeed.store import Database
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return error_response(500, "internal_error", "the server failed; the error was logged")
+
+
+def create_app(settings: Settings, database: Database) -> Starlette:
+    accounts = AccountService(database, settings)
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    feed = FeedEndpoints(FeedReader(database), accounts, limiter)
+    openapi = dumps(openapi_document())
+
+    def openapi_json(request: Request) -> Response:
+        return Response(openapi, media_type="application/json")
+
+    def health(request: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    routes = [
+        *feed.routes(),
+        *account_views.routes(accounts),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/healthz", health, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )

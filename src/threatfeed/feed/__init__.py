@@ -1,0 +1,1 @@
+"""The public threat feed: queries, pagination, publication, withdrawal and the HTTP API."""

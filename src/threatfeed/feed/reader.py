@@ -1,0 +1,134 @@
+"""Reading the feed: one indexed range scan per page, newest first.
+
+Two views share the machinery: the live feed ordered by when an entry was
+added, and withdrawals ordered by when an entry was withdrawn, so incremental
+consumers can learn of false positives with the same ``since`` they already use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, select, tuple_
+
+from threatfeed.feed.cursor import Position, encode_cursor
+from threatfeed.feed.params import FeedParams
+from threatfeed.store import Database
+from threatfeed.store.models import FeedEntry
+
+_t = FeedEntry.__table__.c
+_ITEM_COLUMNS = (_t.id, _t.ecosystem, _t.name, _t.version, _t.created, _t.hashes, _t.indicators)
+
+
+def http_date(moment: datetime | None) -> str | None:
+    """RFC 1123 in GMT, as the contract's ``created``: ``Mon, 31 Jul 2023 00:52:09 GMT``."""
+    return None if moment is None else format_datetime(moment, usegmt=True)
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    packages: list[dict[str, Any]]
+    has_next: bool
+    has_previous: bool
+    next_cursor: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "has_next": self.has_next,
+            "has_previous": self.has_previous,
+            "next_cursor": self.next_cursor,
+            "packages": self.packages,
+        }
+
+
+@dataclass(frozen=True)
+class _View:
+    time: Any
+    live: bool
+
+    def item(self, row: Any) -> dict[str, Any]:
+        item = {
+            "created": http_date(row.created),
+            "ecosystem": row.ecosystem,
+            "hashes": row.hashes,
+            "indicators": row.indicators,
+            "name": row.name,
+            "version": row.version,
+        }
+        if not self.live:
+            item["withdrawn"] = http_date(row.withdrawn_at)
+            item["withdrawn_reason"] = row.withdrawn_reason
+        return item
+
+
+LIVE = _View(_t.added_at, live=True)
+WITHDRAWN = _View(_t.withdrawn_at, live=False)
+
+
+class FeedReader:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def page(self, params: FeedParams, view: _View = LIVE) -> FeedPage:
+        conditions = self._conditions(params, view)
+        key = tuple_(view.time, _t.id)
+        columns: list[Any] = [*_ITEM_COLUMNS, view.time.label("at")]
+        if not view.live:
+            columns += [_t.withdrawn_at, _t.withdrawn_reason]
+        query: Select[Any] = (
+            select(*columns)
+            .where(*conditions)
+            .order_by(view.time.desc(), _t.id.desc())
+            .limit(params.per_page + 1)
+        )
+        if params.cursor is not None:
+            query = query.where(key < (params.cursor.at, params.cursor.id))
+        else:
+            query = query.offset(params.offset)
+        with self._database.engine.connect() as connection:
+            rows = list(connection.execute(query).all())
+            has_next = len(rows) > params.per_page
+            rows = rows[: params.per_page]
+            has_previous = self._has_previous(connection, params, conditions, key, rows)
+        last = rows[-1] if rows and has_next else None
+        return FeedPage(
+            packages=[view.item(row) for row in rows],
+            has_next=has_next,
+            has_previous=has_previous,
+            next_cursor=encode_cursor(Position(last.at, last.id)) if last else None,
+        )
+
+    @staticmethod
+    def _conditions(params: FeedParams, view: _View) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [
+            _t.withdrawn_at.is_(None) if view.live else _t.withdrawn_at.is_not(None)
+        ]
+        if params.since is not None:
+            conditions.append(view.time >= params.since)
+        if params.ecosystem is not None:
+            conditions.append(_t.ecosystem == params.ecosystem)
+        if params.name is not None:
+            conditions.append(_t.name == params.name)
+        return conditions
+
+    @staticmethod
+    def _has_previous(
+        connection: Any,
+        params: FeedParams,
+        conditions: list[ColumnElement[bool]],
+        key: Any,
+        rows: list[Any],
+    ) -> bool:
+        """Whether any matching item comes before this page (the first page has none)."""
+        if params.cursor is not None:
+            before = key > (params.cursor.at, params.cursor.id)
+        elif params.page == 1:
+            return False
+        elif rows:
+            return True
+        else:
+            before = and_(*conditions)
+        return bool(connection.execute(select(exists().where(*conditions, before))).scalar())

@@ -1,0 +1,96 @@
+"""The feed's HTTP endpoints: ``GET /`` as the contract says, and ``GET /withdrawn``.
+
+Authentication comes before parameter checks, so an anonymous caller learns
+nothing about the API beyond "send a token".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from threatfeed.accounts.errors import AuthenticationError
+from threatfeed.accounts.http import token_from_headers
+from threatfeed.accounts.ratelimit import RateLimiter
+from threatfeed.accounts.service import AccountService
+from threatfeed.feed.params import ParameterError, parse_feed_params
+from threatfeed.feed.reader import LIVE, WITHDRAWN, FeedReader, _View
+from threatfeed.httpjson import dumps, error_response
+
+
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+class FeedEndpoints:
+    def __init__(self, reader: FeedReader, accounts: AccountService, limiter: RateLimiter) -> None:
+        self._reader = reader
+        self._accounts = accounts
+        self._limiter = limiter
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/", self._endpoint(LIVE), methods=["GET"]),
+            Route("/withdrawn", self._endpoint(WITHDRAWN), methods=["GET"]),
+        ]
+
+    def _endpoint(self, view: _View) -> Callable[[Request], Response]:
+        def endpoint(request: Request) -> Response:
+            return self._serve(request, view)
+
+        return endpoint
+
+    def _serve(self, request: Request, view: _View) -> Response:
+        if (refusal := self._refusal(request)) is not None:
+            return refusal
+        try:
+            params = parse_feed_params(request.query_params)
+        except ParameterError as exc:
+            return error_response(400, "invalid_parameter", str(exc), parameter=exc.parameter)
+        body = dumps(self._reader.page(params, view).as_json())
+        etag = _etag(body)
+        headers = {
+            "ETag": etag,
+            "Cache-Control": "no-cache",
+            "Vary": "x-access-token, Authorization",
+        }
+        if _matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers=headers)
+        return Response(body, 200, headers, media_type="application/json")
+
+    def _refusal(self, request: Request) -> Response | None:
+        token = token_from_headers(request.headers)
+        challenge = {"WWW-Authenticate": 'Bearer realm="threatfeed"'}
+        if token is None:
+            return error_response(
+                401,
+                "unauthorized",
+                "send an API key or bearer token in x-access-token",
+                headers=challenge,
+            )
+        try:
+            principal = self._accounts.authenticate(token)
+        except AuthenticationError as exc:
+            return error_response(401, "unauthorized", str(exc), headers=challenge)
+        if not principal.can_read_feed:
+            return error_response(403, "forbidden", "this account has no threat-feed subscription")
+        if (wait := self._limiter.hit(str(principal.account_id))) is not None:
+            seconds = max(1, int(wait + 0.999))
+            return error_response(
+                429,
+                "rate_limited",
+                f"too many requests; retry in {seconds} s",
+                headers={"Retry-After": str(seconds)},
+            )
+        return None

@@ -1,0 +1,37 @@
+"""JSON responses shared by every HTTP edge: compact bodies and one error shape.
+
+An error is ``{"error": code, "message": text}`` plus ``parameter`` when one
+query parameter is at fault, so clients can branch on ``error`` and show ``message``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.responses import Response
+
+
+def dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(dumps(data), status, headers, media_type="application/json")
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    parameter: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if parameter is not None:
+        body["parameter"] = parameter
+    return json_response(body, status, headers)
