@@ -35,6 +35,26 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name) or default
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http:// or https:// URL, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -43,6 +63,17 @@ class Settings:
     rate_limit_per_minute: float
     rate_limit_burst: float
     bearer_ttl_seconds: float
+    npm_changes_url: str = "https://replicate.npmjs.com/"
+    """Base of the npm CouchDB replication feed; ``_changes`` is appended."""
+    npm_registry_url: str = "https://registry.npmjs.org/"
+    """Where npm packuments are read (tarball URLs come from the packuments as given)."""
+    pypi_url: str = "https://pypi.org"
+    """PyPI: XML-RPC at ``/pypi``, JSON at ``/pypi/<name>/<version>/json``."""
+    max_archive_bytes: int = 100 * 1024 * 1024
+    """Archives larger than this are recorded as too large, never downloaded whole."""
+    npm_concurrency: int = 8
+    pypi_concurrency: int = 4
+    """At most this many requests in flight to one registry, from one process."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +94,16 @@ class Settings:
             rate_limit_per_minute=_positive_float(env, "THREATFEED_RATE_LIMIT_PER_MINUTE", 600),
             rate_limit_burst=_positive_float(env, "THREATFEED_RATE_LIMIT_BURST", 120),
             bearer_ttl_seconds=_positive_float(env, "THREATFEED_BEARER_TTL_SECONDS", 3600),
+            npm_changes_url=_http_url(env, "THREATFEED_NPM_CHANGES_URL", cls.npm_changes_url),
+            npm_registry_url=_http_url(env, "THREATFEED_NPM_REGISTRY_URL", cls.npm_registry_url),
+            pypi_url=_http_url(env, "THREATFEED_PYPI_URL", cls.pypi_url),
+            max_archive_bytes=_positive_int(
+                env, "THREATFEED_MAX_ARCHIVE_BYTES", cls.max_archive_bytes
+            ),
+            npm_concurrency=_positive_int(env, "THREATFEED_NPM_CONCURRENCY", cls.npm_concurrency),
+            pypi_concurrency=_positive_int(
+                env, "THREATFEED_PYPI_CONCURRENCY", cls.pypi_concurrency
+            ),
         )
 
 
