@@ -8,13 +8,22 @@ notice, except under ``CI=true`` where a missing server fails the run.
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 from sqlalchemy import create_engine, text
 
+from threatfeed.config import Settings
 from threatfeed.store import Database
 
 POSTGRES_URL = os.environ.get(
@@ -53,7 +62,9 @@ def postgres_url() -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A URL of an empty database of either backend, removed after the test."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'threatfeed.db'}"
@@ -78,3 +89,65 @@ def database(database_url: str) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+
+
+@dataclass
+class LiveServer:
+    """A real uvicorn server on a random loopback port, serving the whole app."""
+
+    url: str
+    settings: Settings
+    database: Database
+
+
+def _settings(database: Database, data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database.url,
+        "secret_key": "test-secret-" + uuid.uuid4().hex,
+        "rate_limit_per_minute": 6000.0,
+        "rate_limit_burst": 1000.0,
+        "bearer_ttl_seconds": 3600.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Runs an ASGI app with uvicorn in a thread; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def live_server(
+    database: Database, tmp_path: Path
+) -> Callable[..., AbstractContextManager[LiveServer]]:
+    """A factory: ``with live_server(rate_limit_burst=2) as server: ...``."""
+
+    @contextmanager
+    def start(**overrides: Any) -> Iterator[LiveServer]:
+        from threatfeed.app import create_app
+
+        settings = _settings(database, tmp_path, **overrides)
+        with serve_app(create_app(settings, database)) as url:
+            yield LiveServer(url, settings, database)
+
+    return start
