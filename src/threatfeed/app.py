@@ -30,7 +30,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings, database: Database) -> Starlette:
-    accounts = AccountService(database, settings)
+    accounts = AccountService(database, settings, cache_ttl=settings.auth_cache_seconds)
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     feed = FeedEndpoints(FeedReader(database), accounts, limiter)
     openapi = dumps(openapi_document())

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from threatfeed.errors import ConfigError
+
+N = TypeVar("N", int, float)
 
 
 def _data_dir(env: Mapping[str, str]) -> Path:
@@ -22,29 +25,23 @@ def _data_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "threatfeed"
 
 
-def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: N,
+    convert: Callable[[str], N],
+    *,
+    zero: bool = False,
+) -> N:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = float(raw)
+        value = convert(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
-    return value
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    if value < 0 or (value == 0 and not zero):
+        raise ConfigError(f"{name} must be {'' if zero else 'strictly '}positive, got {raw!r}")
     return value
 
 
@@ -74,6 +71,9 @@ class Settings:
     npm_concurrency: int = 8
     pypi_concurrency: int = 4
     """At most this many requests in flight to one registry, from one process."""
+    auth_cache_seconds: float = 5.0
+    """How long a verified token is trusted without asking the database again: the longest
+    a revocation made by another process (the CLI) takes to reach this server."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,18 +91,19 @@ class Settings:
             data_dir=data_dir,
             database_url=database_url,
             secret_key=env.get("THREATFEED_SECRET_KEY") or _stored_secret(data_dir),
-            rate_limit_per_minute=_positive_float(env, "THREATFEED_RATE_LIMIT_PER_MINUTE", 600),
-            rate_limit_burst=_positive_float(env, "THREATFEED_RATE_LIMIT_BURST", 120),
-            bearer_ttl_seconds=_positive_float(env, "THREATFEED_BEARER_TTL_SECONDS", 3600),
+            rate_limit_per_minute=_number(env, "THREATFEED_RATE_LIMIT_PER_MINUTE", 600.0, float),
+            rate_limit_burst=_number(env, "THREATFEED_RATE_LIMIT_BURST", 120.0, float),
+            bearer_ttl_seconds=_number(env, "THREATFEED_BEARER_TTL_SECONDS", 3600.0, float),
             npm_changes_url=_http_url(env, "THREATFEED_NPM_CHANGES_URL", cls.npm_changes_url),
             npm_registry_url=_http_url(env, "THREATFEED_NPM_REGISTRY_URL", cls.npm_registry_url),
             pypi_url=_http_url(env, "THREATFEED_PYPI_URL", cls.pypi_url),
-            max_archive_bytes=_positive_int(
-                env, "THREATFEED_MAX_ARCHIVE_BYTES", cls.max_archive_bytes
+            max_archive_bytes=_number(
+                env, "THREATFEED_MAX_ARCHIVE_BYTES", cls.max_archive_bytes, int
             ),
-            npm_concurrency=_positive_int(env, "THREATFEED_NPM_CONCURRENCY", cls.npm_concurrency),
-            pypi_concurrency=_positive_int(
-                env, "THREATFEED_PYPI_CONCURRENCY", cls.pypi_concurrency
+            npm_concurrency=_number(env, "THREATFEED_NPM_CONCURRENCY", cls.npm_concurrency, int),
+            pypi_concurrency=_number(env, "THREATFEED_PYPI_CONCURRENCY", cls.pypi_concurrency, int),
+            auth_cache_seconds=_number(
+                env, "THREATFEED_AUTH_CACHE_SECONDS", cls.auth_cache_seconds, float, zero=True
             ),
         )
 
