@@ -14,7 +14,7 @@ from threatfeed.store import Database
 from threatfeed.store.models import ApiKey
 
 if TYPE_CHECKING:
-    from conftest import Clock
+    from tests.accounts.conftest import Clock
 
 
 def _reason(service: AccountService, token: str) -> str:
@@ -297,3 +297,21 @@ def test_listing_shows_roles_keys_and_no_secret(service: AccountService) -> None
     ]
     assert accounts[1].keys[0].prefix == key[:11]
     assert key not in repr(accounts)
+
+
+def test_a_login_upgrades_a_hash_made_with_weaker_parameters(
+    service: AccountService, database: Database
+) -> None:
+    from argon2 import PasswordHasher
+
+    service.add("alice", "researcher")
+    weak = PasswordHasher(time_cost=1, memory_cost=8192).hash("correct horse battery")
+    with database.session() as session:
+        session.execute(text("update accounts set password_hash = :h"), {"h": weak})
+
+    service.verify_password("alice", "correct horse battery")
+
+    with database.session() as session:
+        stored = session.execute(text("select password_hash from accounts")).scalar_one()
+    assert stored != weak
+    assert service.verify_password("alice", "correct horse battery").name == "alice"
