@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from threatfeed.accounts.errors import AuthenticationError
-from threatfeed.accounts.http import token_from_headers
+from threatfeed.accounts.http import rate_limit_key, token_from_headers
 from threatfeed.accounts.ratelimit import RateLimiter
 from threatfeed.accounts.service import AccountService
 from threatfeed.feed.params import ParameterError, parse_feed_params
@@ -85,7 +85,7 @@ class FeedEndpoints:
             return error_response(401, "unauthorized", str(exc), headers=challenge)
         if not principal.can_read_feed:
             return error_response(403, "forbidden", "this account has no threat-feed subscription")
-        if (wait := self._limiter.hit(str(principal.account_id))) is not None:
+        if (wait := self._limiter.hit(rate_limit_key(principal))) is not None:
             seconds = max(1, int(wait + 0.999))
             return error_response(
                 429,

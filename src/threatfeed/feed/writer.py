@@ -113,7 +113,7 @@ def _add_archives(session: Session, fresh: list[tuple[int, FeedItem]]) -> None:
             select(Archive.package_id, Archive.filename).where(
                 Archive.package_id.in_([package_id for package_id, _ in fresh])
             )
-        ).tuples()
+        ).all()
     )
     rows = {
         (package_id, filename): digest
