@@ -81,6 +81,9 @@ class FakeRegistry:
         self.faults = FaultPlan()
         self.requests: list[tuple[str, str]] = []
         """Every request as ``(method, path with query)``, in arrival order."""
+        self.max_in_flight = 0
+        """The most requests ever answered at once (to check a client's concurrency limit)."""
+        self._in_flight = 0
         self._lock = threading.RLock()
         self._files: dict[str, bytes] = {}
         self._npm_docs: dict[str, dict[str, Any]] = {}
@@ -94,7 +97,9 @@ class FakeRegistry:
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._server.registry = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     # -- where it is -----------------------------------------------------------------
@@ -370,6 +375,15 @@ class FakeRegistry:
 
     # -- answers -----------------------------------------------------------------------
 
+    def _entered(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+
+    def _left(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
     def _answer(self, method: str, path: str, query: str, body: bytes) -> tuple[int, str, bytes]:
         with self._lock:
             if method == "POST" and path == f"{PYPI}/pypi":
@@ -464,6 +478,7 @@ class _Handler(BaseHTTPRequestHandler):
         registry.requests.append((method, self.path))
         path, _, query = self.path.partition("?")
         fault = registry.faults.take(path)
+        registry._entered()
         try:
             if fault is not None and fault.kind == "status":
                 self._send(fault.status, "text/plain", b"injected failure", fault.headers)
@@ -480,6 +495,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, content_type, content)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        finally:
+            registry._left()
 
     def _send(
         self,
