@@ -119,6 +119,10 @@ class Analysis(Base):
     flagged: Mapped[bool] = mapped_column(Boolean)
     indicators: Mapped[dict[str, Any]]
     errors: Mapped[list[Any]]
+    locations: Mapped[list[Any]] = mapped_column(server_default="[]")
+    """``[{"rule", "file", "line", "excerpt"}]``: where each indicator was seen, for triage."""
+    files: Mapped[list[Any]] = mapped_column(server_default="[]")
+    """``[[path, size], ...]`` of every member of the archive."""
     elapsed_ms: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -1,0 +1,1 @@
+"""The work between the registries and the store: queueing, fetching, analysing, recording."""
