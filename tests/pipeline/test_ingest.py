@@ -59,7 +59,7 @@ def test_an_archive_is_recorded_once_per_engine_version(database: Database) -> N
 
 def test_the_analysis_keeps_evidence_locations_and_files(database: Database) -> None:
     with database.session() as session:
-        recorded = record_analysis(session, RECORD, ANALYSIS)
+        recorded = record_analysis(session, RECORD, ANALYSIS, elapsed_ms=12.5)
     with database.session() as session:
         row = session.get_one(AnalysisRow, recorded.analysis_id)
         package = session.get_one(Package, recorded.package_id)
