@@ -23,6 +23,7 @@ import bisect
 import hashlib
 import json
 import random
+import sys
 import threading
 import time
 import xmlrpc.client
@@ -93,7 +94,7 @@ class FakeRegistry:
         self._pypi: dict[str, dict[str, _PypiRelease]] = {}
         self._journal: list[tuple[str, str | None, int, str, int]] = []
         self._serial = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._server.registry = self  # type: ignore[attr-defined]
@@ -456,6 +457,13 @@ class FakeRegistry:
             fault = xmlrpc.client.Fault(-32601, f"method {method!r} not found")
             return xmlrpc.client.dumps(fault, methodresponse=True).encode()
         return xmlrpc.client.dumps((result,), methodresponse=True, allow_none=True).encode()
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that give up (timeouts, truncation tests) are expected, not news."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

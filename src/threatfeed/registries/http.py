@@ -21,11 +21,13 @@ import email.utils
 import hashlib
 import json
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
+from functools import cache
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -123,6 +125,7 @@ class PoliteClient:
             timeout=httpx.Timeout(self._timeouts.read, connect=self._timeouts.connect),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             headers={"User-Agent": USER_AGENT},
+            verify=_tls_context(),
             follow_redirects=True,
             max_redirects=5,
         )
@@ -266,6 +269,12 @@ class PoliteClient:
             wait = self._resume_at - self._clock.time()
         if wait > 0:
             self._clock.sleep(wait)
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """Loading the CA bundle is the slow part of making a client; every client shares one."""
+    return httpx.create_ssl_context()
 
 
 def _content_length(response: httpx.Response) -> int | None:
