@@ -29,9 +29,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from threatfeed.cli import accounts, auth, feed, serve
+    from threatfeed.cli import accounts, auth, feed, scan, serve
 
-    for module in (accounts, auth, feed, serve):
+    for module in (accounts, auth, feed, scan, serve):
         cli.add_command(module.command)
 
 
