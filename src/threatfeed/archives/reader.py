@@ -6,7 +6,7 @@ from threatfeed.archives.model import ArchiveContents, Limits
 from threatfeed.archives.state import LimitReached, Session
 from threatfeed.archives.streams import MAGIC, Inflater, PlainSource, Source
 from threatfeed.archives.tar import BLOCK, looks_like_tar, read_tar
-from threatfeed.archives.zip import read_zip
+from threatfeed.archives.zip import has_end_record, read_zip
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _TAR_FORMATS = {"gzip": "tar.gz", "bzip2": "tar.bz2", "xz": "tar.xz"}
@@ -16,8 +16,9 @@ ARCHIVE_FORMATS = frozenset({"zip", "tar", *_TAR_FORMATS.values()})
 def container(data: bytes | memoryview, *, top: bool) -> str | None:
     """The outer format of `data` from its first bytes: "zip", "tar", a compression, or None.
 
-    Pre-POSIX tars without the "ustar" magic are recognised by their checksum, but only at the
-    top: inside a package a file that happens to checksum like a tar header is not an archive.
+    At the top, pre-POSIX tars without the "ustar" magic are recognised by their checksum, and
+    zips with data prepended by their end record (zipfile, and so pip, read those). Inside a
+    package only magic numbers count: a file that happens to look like either is no archive.
     """
     head = bytes(data[:8])
     if head.startswith(_ZIP_MAGIC):
@@ -27,6 +28,8 @@ def container(data: bytes | memoryview, *, top: bool) -> str | None:
             return codec
     if data[257:262] == b"ustar" or (top and looks_like_tar(bytes(data[:BLOCK]))):
         return "tar"
+    if top and has_end_record(data):
+        return "zip"
     return None
 
 

@@ -199,7 +199,7 @@ class Inflater:
         missing = count - (len(buffer) - offset)
         self._buffer, self._offset = b"", 0
         while missing > 0:
-            out = self._produce(max(missing, _OUTPUT_CHUNK))
+            out = self._produce(_OUTPUT_CHUNK)
             if not out:
                 break
             if len(out) > missing:

@@ -85,6 +85,18 @@ def _zip64_values(extra: memoryview, size: int, compressed: int, offset: int) ->
     return values
 
 
+def _find_end_record(view: bytes | memoryview) -> int:
+    """The offset of the end of central directory record (-1 if there is none): the last
+    signature in the final 64 KiB that leaves room for the record, as zipfile looks for it."""
+    tail_start = max(0, len(view) - _END.size - 0xFFFF)
+    found = bytes(view[tail_start : len(view) - _END.size + 4]).rfind(_END_SIGNATURE)
+    return found if found < 0 else tail_start + found
+
+
+def has_end_record(view: bytes | memoryview) -> bool:
+    return _find_end_record(view) >= 0
+
+
 class _ZipReader:
     def __init__(self, session: Session, view: memoryview, prefix: str, depth: int) -> None:
         self.session = session
@@ -103,11 +115,9 @@ class _ZipReader:
     def end_record(self) -> tuple[int, int]:
         """Where the central directory starts, and how many bytes precede the zip proper."""
         view = self.view
-        tail_start = max(0, len(view) - _END.size - 0xFFFF)
-        found = bytes(view[tail_start:]).rfind(_END_SIGNATURE)
-        if found < 0 or tail_start + found + _END.size > len(view):
+        end = _find_end_record(view)
+        if end < 0:
             raise CorruptZip("no end of central directory record (truncated or not a zip)")
-        end = tail_start + found
         _, disk, directory_disk, _, _, size, offset, _ = _END.unpack_from(view, end)
         directory_end = end
         locator = end - _LOCATOR.size
