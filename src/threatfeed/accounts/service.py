@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import Executable, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,18 @@ MAX_TOKEN_LENGTH = 512
 """Longer than any token we issue; longer input is rejected before any work."""
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+
+_KEY_AND_ACCOUNT = select(
+    ApiKey.id,
+    ApiKey.revoked_at,
+    Account.id,
+    Account.name,
+    Account.role,
+    Account.subscribed,
+    Account.disabled_at,
+).join_from(ApiKey, Account)
+_KEY_BY_HASH = _KEY_AND_ACCOUNT.where(ApiKey.key_hash == bindparam("value"))
+_KEY_BY_ID = _KEY_AND_ACCOUNT.where(ApiKey.id == bindparam("value"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +224,10 @@ class AccountService:
             raise AuthenticationError("malformed token")
         if is_bearer(token):
             key_id = self._signer.verify(token, self._clock())
-            return self._lookup(f"kid:{key_id}", ApiKey.id == key_id)
+            return self._lookup(f"kid:{key_id}", _KEY_BY_ID, key_id)
         if token.startswith(API_KEY_PREFIX):
             digest = hash_api_key(token)
-            return self._lookup(digest, ApiKey.key_hash == digest)
+            return self._lookup(digest, _KEY_BY_HASH, digest)
         raise AuthenticationError("malformed token")
 
     def issue_bearer(self, principal: Principal) -> tuple[str, datetime]:
@@ -239,24 +251,11 @@ class AccountService:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _lookup(self, cache_key: str, condition: ColumnElement[bool]) -> Principal:
+    def _lookup(self, cache_key: str, statement: Executable, value: str | int) -> Principal:
         if (cached := self._cache.get(cache_key)) is not None:
             return cached
-        statement = (
-            select(
-                ApiKey.id,
-                ApiKey.revoked_at,
-                Account.id,
-                Account.name,
-                Account.role,
-                Account.subscribed,
-                Account.disabled_at,
-            )
-            .join_from(ApiKey, Account)
-            .where(condition)
-        )
         with self._db.engine.connect() as connection:
-            row: Any = connection.execute(statement).one_or_none()
+            row: Any = connection.execute(statement, {"value": value}).one_or_none()
         if row is None:
             raise AuthenticationError("unknown API key")
         key_id, revoked_at, account_id, name, role, subscribed, disabled_at = row
