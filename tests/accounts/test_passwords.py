@@ -10,7 +10,7 @@ def test_a_hash_verifies_its_password_only() -> None:
     assert stored.startswith("$argon2id$")
     assert passwords.verify(stored, "correct horse battery")
     assert not passwords.verify(stored, "correct horse battery ")
-    assert not passwords.needs_rehash(stored)
+    assert passwords.upgraded(stored, "correct horse battery") is None
 
 
 def test_no_hash_never_verifies() -> None:
@@ -29,6 +29,9 @@ def test_the_policy_bounds_the_length() -> None:
 def test_weaker_parameters_ask_for_a_rehash() -> None:
     from argon2 import PasswordHasher
 
-    weak = PasswordHasher(time_cost=1, memory_cost=8192).hash("correct horse battery")
-    assert passwords.verify(weak, "correct horse battery")
-    assert passwords.needs_rehash(weak)
+    weak = PasswordHasher(time_cost=1, memory_cost=8192).hash("short")
+    assert passwords.verify(weak, "short")
+    better = passwords.upgraded(weak, "short")  # even below today's minimum length
+    assert better is not None
+    assert passwords.verify(better, "short")
+    assert passwords.upgraded(better, "short") is None

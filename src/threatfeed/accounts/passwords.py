@@ -47,6 +47,9 @@ def verify(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def needs_rehash(password_hash: str) -> bool:
-    """True when the hash was made with weaker parameters than today's."""
-    return _hasher.check_needs_rehash(password_hash)
+def upgraded(password_hash: str, password: str) -> str | None:
+    """A new hash of a just-verified password if ``password_hash`` used weaker parameters.
+
+    The policy is not applied: a password set under an older policy still logs in.
+    """
+    return _hasher.hash(password) if _hasher.check_needs_rehash(password_hash) else None

@@ -245,8 +245,11 @@ class AccountService:
         matches = passwords.verify(account.password_hash if account else None, password)
         if not matches or account is None or account.disabled_at is not None:
             raise AuthenticationError("unknown account or wrong password")
-        if account.password_hash and passwords.needs_rehash(account.password_hash):
-            self.set_password(name, password)
+        if account.password_hash and (
+            better := passwords.upgraded(account.password_hash, password)
+        ):
+            with self._db.session() as session:
+                self._account(session, name).password_hash = better
         return _principal(account, None)
 
     # -- internals ----------------------------------------------------------------------------
