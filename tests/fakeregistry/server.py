@@ -89,10 +89,14 @@ class FakeRegistry:
         self._files: dict[str, bytes] = {}
         self._npm_docs: dict[str, dict[str, Any]] = {}
         self._npm_changes: list[tuple[int, str, bool]] = []
+        """Append-only; a row is live while it is its document's latest (CouchDB semantics)."""
+        self._npm_seqs: list[int] = []
+        self._npm_latest: dict[str, int] = {}
         self._npm_seq = 0
         self._npm_shuffles = 0
         self._pypi: dict[str, dict[str, _PypiRelease]] = {}
         self._journal: list[tuple[str, str | None, int, str, int]] = []
+        self._serials: list[int] = []
         self._serial = 0
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
@@ -217,8 +221,9 @@ class FakeRegistry:
 
     def _npm_changed(self, name: str, *, deleted: bool = False) -> None:
         self._npm_seq += 1
-        self._npm_changes = [change for change in self._npm_changes if change[1] != name]
         self._npm_changes.append((self._npm_seq, name, deleted))
+        self._npm_seqs.append(self._npm_seq)
+        self._npm_latest[name] = self._npm_seq
 
     # -- PyPI --------------------------------------------------------------------------
 
@@ -336,6 +341,7 @@ class FakeRegistry:
     def _journal_entry(self, name: str, version: str | None, action: str) -> None:
         self._serial += 1
         self._journal.append((name, version, int(time.time()), action, self._serial))
+        self._serials.append(self._serial)
 
     # -- faults ------------------------------------------------------------------------
 
@@ -358,10 +364,12 @@ class FakeRegistry:
         return self.faults.add(Fault(prefix, "truncate", times))
 
     def respond(
-        self, prefix: str, body: bytes, content_type: str, *, times: int | None = 1
+        self, prefix: str, body: bytes, content_type: str, *, times: int | None = 1, **headers: str
     ) -> Fault:
         """Answer 200 with exactly ``body`` (a hostile XML-RPC answer, a bogus packument...)."""
-        return self.faults.add(Fault(prefix, "raw", times, body=body, content_type=content_type))
+        clean = {key.replace("_", "-"): value for key, value in headers.items()}
+        fault = Fault(prefix, "raw", times, body=body, content_type=content_type, headers=clean)
+        return self.faults.add(fault)
 
     def corrupt(self, url: str) -> None:
         """Serve other bytes at ``url`` from now on, while the metadata keeps the old digest."""
@@ -415,8 +423,12 @@ class FakeRegistry:
     def _changes(self, query: dict[str, list[str]]) -> dict[str, Any]:
         since = int(query.get("since", ["0"])[0])
         limit = int(query.get("limit", ["1000"])[0])
-        start = bisect.bisect_right([seq for seq, _, _ in self._npm_changes], since)
-        page = self._npm_changes[start : start + limit]
+        page: list[tuple[int, str, bool]] = []
+        for seq, name, deleted in self._npm_changes[bisect.bisect_right(self._npm_seqs, since) :]:
+            if len(page) == limit:
+                break
+            if self._npm_latest[name] == seq:
+                page.append((seq, name, deleted))
         rows: list[dict[str, Any]] = [
             {"seq": seq, "id": name, "changes": [{"rev": f"{seq}-fake"}]}
             | ({"deleted": True} if deleted else {})
@@ -451,7 +463,7 @@ class FakeRegistry:
             result: Any = self._serial
         elif method == "changelog_since_serial":
             since = int(str(params[0]))
-            start = bisect.bisect_right([entry[4] for entry in self._journal], since)
+            start = bisect.bisect_right(self._serials, since)
             result = [list(entry) for entry in self._journal[start:]]
         else:
             fault = xmlrpc.client.Fault(-32601, f"method {method!r} not found")
@@ -492,7 +504,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(fault.status, "text/plain", b"injected failure", fault.headers)
                 return
             if fault is not None and fault.kind == "raw":
-                self._send(200, fault.content_type, fault.body)
+                self._send(200, fault.content_type, fault.body, fault.headers)
                 return
             if fault is not None and fault.kind == "stall":
                 time.sleep(fault.seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import gzip
 import random
 import threading
 
@@ -87,6 +88,16 @@ def test_a_503_retry_after_beyond_the_cap_is_capped(
     assert clock.sleeps == [30.0]
 
 
+def test_a_retry_after_on_the_last_attempt_still_delays_the_next_call(
+    fake_registry: FakeRegistry, client: PoliteClient, clock: FakeClock
+) -> None:
+    fake_registry.rate_limit("/npm-replicate/", "9", times=3)
+    with pytest.raises(RegistryUnavailable, match="last: HTTP 429"):
+        client.get_json(fake_registry.npm_changes_url)
+    client.get_json(fake_registry.npm_changes_url)
+    assert clock.sleeps == [9.0, 9.0, 9.0]
+
+
 def test_a_retry_after_pauses_every_request_to_that_registry(fake_registry: FakeRegistry) -> None:
     clock = StoppedClock()
     client = make_client("test", clock)
@@ -144,6 +155,16 @@ def test_a_body_over_the_cap_is_refused_at_once(
     assert caught.value.size == len(published.content)
     assert caught.value.limit == 1000
     assert requests_to(fake_registry, "/npm/big/-/") == 1
+
+
+def test_a_compression_bomb_stops_at_the_cap_on_decoded_bytes(
+    fake_registry: FakeRegistry, client: PoliteClient
+) -> None:
+    bomb = gzip.compress(bytes(10_000_000))
+    fake_registry.respond("/bomb", bomb, "application/json", Content_Encoding="gzip")
+    with pytest.raises(ArchiveTooLarge) as caught:
+        client.fetch("GET", f"{fake_registry.url}/bomb", max_bytes=100_000)
+    assert len(bomb) < 100_000 < caught.value.size
 
 
 def test_404_is_not_found_and_not_retried(

@@ -175,11 +175,9 @@ class PoliteClient:
                     return self._attempt(method, url, content, headers, max_bytes, algorithms)
             except _Transient as failure:
                 last = failure.reason
-                if attempt == self._retry.attempts:
-                    break
                 if failure.retry_after is not None:
-                    self._pause(failure.retry_after)
-                else:
+                    self._pause(failure.retry_after)  # even when giving up: the next call waits
+                elif attempt < self._retry.attempts:
                     self._clock.sleep(self._backoff(attempt))
         raise RegistryUnavailable(
             f"{self.name}: {method} {url} failed {self._retry.attempts} times; last: {last}"
