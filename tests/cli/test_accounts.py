@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from threatfeed.accounts import AccountService, AuthenticationError, Role
-from threatfeed.cli.main import _register, cli
+from threatfeed.cli.main import cli
 from threatfeed.config import Settings
 from threatfeed.store import Database
 
@@ -38,7 +38,6 @@ def service(env: dict[str, str], database: Database) -> AccountService:
 
 
 def run(*args: str, stdin: str | None = None) -> Result:
-    _register()
     return CliRunner().invoke(cli, ["accounts", *args], input=stdin)
 
 

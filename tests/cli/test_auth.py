@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from tests.conftest import serve_app
 from threatfeed.accounts import AccountService
 from threatfeed.accounts.views import routes
-from threatfeed.cli.main import _register, cli
+from threatfeed.cli.main import cli
 from threatfeed.config import Settings
 from threatfeed.store import Database
 
@@ -50,7 +50,6 @@ def zero_umask() -> Iterator[None]:
 
 
 def run(*args: str, stdin: str | None = None) -> Result:
-    _register()
     return CliRunner().invoke(cli, ["auth", *args], input=stdin)
 
 

@@ -1,7 +1,12 @@
-"""The ``threatfeed`` command: wires the groups and turns our errors into messages."""
+"""The ``threatfeed`` command: wires the groups and turns our errors into messages.
+
+Command modules are imported only when their command runs, so a quick
+``threatfeed auth token`` does not pay for compiling the analysis engine.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -10,9 +15,28 @@ import click
 from threatfeed import __version__
 from threatfeed.errors import ThreatfeedError
 
+COMMANDS = {
+    "accounts": "threatfeed.cli.accounts",
+    "auth": "threatfeed.cli.auth",
+    "feed": "threatfeed.cli.feed",
+    "scan": "threatfeed.cli.scan",
+    "serve": "threatfeed.cli.serve",
+}
+
 
 class _Group(click.Group):
-    """Reports a ThreatfeedError as one line on stderr and exit status 1, never a traceback."""
+    """Loads commands on demand and reports a ThreatfeedError as one line, exit status 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        command = importlib.import_module(module).command
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -28,13 +52,5 @@ def cli() -> None:
     """A threat feed of malicious open-source packages."""
 
 
-def _register() -> None:
-    from threatfeed.cli import accounts, auth, feed, scan, serve
-
-    for module in (accounts, auth, feed, scan, serve):
-        cli.add_command(module.command)
-
-
 def main() -> None:
-    _register()
     cli()
