@@ -35,6 +35,7 @@ def test_sequences_are_ordered_by_their_leading_count() -> None:
         (4, [5, 9, 10, 14], 0, (6, 13)),
         (4, [5, 9], 3, None),
         (4, [5, 10], 3, (6, 9)),
+        (5, [4, 6], 0, None),
     ],
 )
 def test_holes_wider_than_the_tolerance_are_found(

@@ -88,6 +88,14 @@ def test_a_503_retry_after_beyond_the_cap_is_capped(
     assert clock.sleeps == [30.0]
 
 
+def test_a_retry_after_of_zero_still_waits_our_backoff(
+    fake_registry: FakeRegistry, client: PoliteClient, clock: FakeClock
+) -> None:
+    fake_registry.rate_limit("/npm-replicate/", "0", times=2)
+    client.get_json(fake_registry.npm_changes_url)
+    assert clock.sleeps == [0.5, 1.0]
+
+
 def test_a_retry_after_on_the_last_attempt_still_delays_the_next_call(
     fake_registry: FakeRegistry, client: PoliteClient, clock: FakeClock
 ) -> None:

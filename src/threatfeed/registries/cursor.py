@@ -65,6 +65,8 @@ def find_hole(after: int, numbers: Sequence[int], tolerance: int) -> tuple[int, 
     first = last = None
     previous = after
     for number in numbers:
+        if number <= previous:  # at or before the cursor: a repeat, not progress
+            continue
         if number - previous - 1 > tolerance:
             first = previous + 1 if first is None else first
             last = number - 1

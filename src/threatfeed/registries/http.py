@@ -176,7 +176,8 @@ class PoliteClient:
             except _Transient as failure:
                 last = failure.reason
                 if failure.retry_after is not None:
-                    self._pause(failure.retry_after)  # even when giving up: the next call waits
+                    # Never sooner than our backoff; kept when giving up, so the next call waits.
+                    self._pause(max(failure.retry_after, self._backoff(attempt)))
                 elif attempt < self._retry.attempts:
                     self._clock.sleep(self._backoff(attempt))
         raise RegistryUnavailable(
