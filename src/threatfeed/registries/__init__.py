@@ -12,8 +12,11 @@ database or the feed. The way through it:
 2. ``registry.backfill(gap)`` looks again at a recorded gap; its ``remaining`` is
    what is still unaccounted for.
 3. ``registry.resolve(change)`` fetches the metadata the change concerns and returns
-   :class:`Release` values (state, publish time, files with their digests). It is
-   safe to repeat, so it belongs in the job, not in the watcher's transaction.
+   :class:`Release` values (state, publish time, files with their digests); none
+   when the package is gone with all its versions. It is safe to repeat, so it
+   belongs in the job, not in the watcher's transaction. npm returns every version
+   of the packument and PyPI every file of the version: dedupe against what is
+   stored (``(ecosystem, name, version)``, then file name).
 4. ``registry.download(file)`` returns a :class:`Download` whose bytes matched the
    registry's digest, with their SHA256; otherwise :class:`DigestMismatch`,
    :class:`DigestMissing` or :class:`ArchiveTooLarge`, each to be recorded as such.

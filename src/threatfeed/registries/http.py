@@ -8,7 +8,9 @@ exponential backoff and full jitter; a ``Retry-After`` on 429/503 (seconds or an
 HTTP date, capped) pauses *every* request of this client to that registry, not
 just the one that was told; a semaphore bounds the requests in flight; bodies are
 streamed with a size cap counted on the decoded bytes, so a compression bomb stops
-at the cap too, and hashed while they stream.
+at the cap too, and hashed while they stream. Redirects are followed (at most
+five, http and https only): PyPI redirects a JSON URL to the project's canonical
+name, and the digest check, not the URL, is what vouches for the bytes.
 
 Synchronous on purpose: the pipeline runs watchers and downloads in worker threads
 and processes, and the semaphore and pause are shared by the threads of a process.

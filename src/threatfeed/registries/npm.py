@@ -12,9 +12,9 @@ dedupes against the versions it already knows (unique ``(ecosystem, name,
 version)``) and updates the state of known ones. Versions still listed in
 ``time`` but gone from ``versions``, or listed in ``time.unpublished``, come back
 ``unpublished``; ``0.0.1-security`` comes back ``placeholder``. A deleted document
-(``"deleted": true`` in the feed) becomes a ``package_removed`` change; a
-packument that answers 404 resolves to nothing, as its deletion will follow in
-the feed.
+(``"deleted": true`` in the feed) becomes a ``package_removed`` change, and a
+packument that answers 404 resolves to no release at all: as everywhere in this
+package, an empty ``resolve`` means the name is gone with all its versions.
 
 Gaps: the feed lists each document once, at its latest sequence, so holes in
 the sequence are normal (a document changed twice moved past the cursor) and

@@ -37,7 +37,11 @@ class Registry(Protocol):
         ...
 
     def resolve(self, change: Change) -> tuple[Release, ...]:
-        """The releases a change concerns, as the registry describes them now."""
+        """The releases a change concerns, as the registry describes them now.
+
+        Empty when the package is gone with all its versions (deleted, unpublished
+        entirely, ``remove project``): every version the pipeline knows is gone too.
+        """
         ...
 
     def download(self, file: ReleaseFile) -> Download:
