@@ -30,7 +30,7 @@ import xmlrpc.client
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote
 
 from tests.fakeregistry import archives
@@ -40,6 +40,7 @@ NPM_CHANGES = "/npm-replicate"
 NPM_REGISTRY = "/npm"
 PYPI = "/pypi-org"
 FILES = "/files"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class FakeRegistry:
         self._pypi: dict[str, dict[str, _PypiRelease]] = {}
         self._journal: list[tuple[str, str | None, int, str, int]] = []
         self._serials: list[int] = []
+        self._pypi_shuffles = 0
         self._serial = 0
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
@@ -382,6 +384,11 @@ class FakeRegistry:
         with self._lock:
             self._npm_shuffles += times
 
+    def shuffle_pypi_changelog(self, times: int = 1) -> None:
+        """The next changelog answers list their entries out of order, some twice."""
+        with self._lock:
+            self._pypi_shuffles += times
+
     # -- answers -----------------------------------------------------------------------
 
     def _entered(self) -> None:
@@ -437,8 +444,7 @@ class FakeRegistry:
         last_seq = page[-1][0] if page else since
         if self._npm_shuffles and rows:
             self._npm_shuffles -= 1
-            rows = rows + rows[: max(1, len(rows) // 2)]
-            random.Random(len(rows)).shuffle(rows)
+            rows = _shuffled(rows)
         return {"results": rows, "last_seq": last_seq}
 
     def _pypi_json(self, name: str, version: str) -> tuple[int, str, bytes]:
@@ -465,10 +471,20 @@ class FakeRegistry:
             since = int(str(params[0]))
             start = bisect.bisect_right(self._serials, since)
             result = [list(entry) for entry in self._journal[start:]]
+            if self._pypi_shuffles and result:
+                self._pypi_shuffles -= 1
+                result = _shuffled(result)
         else:
             fault = xmlrpc.client.Fault(-32601, f"method {method!r} not found")
             return xmlrpc.client.dumps(fault, methodresponse=True).encode()
         return xmlrpc.client.dumps((result,), methodresponse=True, allow_none=True).encode()
+
+
+def _shuffled(rows: list[T]) -> list[T]:
+    """Rows out of order, half of them twice, reproducibly."""
+    rows = rows + rows[: max(1, len(rows) // 2)]
+    random.Random(len(rows)).shuffle(rows)
+    return rows
 
 
 class _Server(ThreadingHTTPServer):

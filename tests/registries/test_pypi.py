@@ -135,6 +135,17 @@ def test_yanks_and_removals_are_recorded(fake_registry: FakeRegistry, pypi: Pypi
     assert pypi.resolve(late)[0].state is ReleaseState.REMOVED  # the JSON is gone: 404
 
 
+def test_shuffled_and_repeated_changelog_entries_come_once_in_order(
+    fake_registry: FakeRegistry, pypi: PypiRegistry
+) -> None:
+    fake_registry.publish_pypi("A", "1.0")
+    fake_registry.publish_pypi("B", "1.0")
+    fake_registry.shuffle_pypi_changelog()
+    batch = pypi.poll("0")
+    assert [c.position for c in batch.events] == ["2", "3", "4", "6", "7", "8"]
+    assert batch.gap is None
+
+
 def test_duplicate_out_of_order_and_stale_entries_are_tolerated(
     fake_registry: FakeRegistry, pypi: PypiRegistry
 ) -> None:
