@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
+from typing import Any
 
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
@@ -172,4 +173,43 @@ def withdraw(
         raise Conflict(f"{ecosystem}/{name}@{version} was already withdrawn")
     entry.withdrawn_at = at or utcnow()
     entry.withdrawn_reason = reason
+    return entry
+
+
+def publish(
+    session: Session,
+    package_id: int,
+    created: datetime | None,
+    hashes: list[dict[str, str]],
+    indicators: dict[str, Any],
+    at: datetime | None = None,
+) -> FeedEntry:
+    """Puts a confirmed version in the live feed.
+
+    A withdrawn entry comes back (republished) with a fresh ``added_at``, so that
+    consumers polling ``since`` see it again; it leaves ``/withdrawn``.
+    """
+    package = session.get_one(Package, package_id)
+    entry = session.scalars(
+        select(FeedEntry).where(FeedEntry.package_id == package_id)
+    ).one_or_none()
+    if entry is None:
+        entry = FeedEntry(
+            package_id=package_id,
+            ecosystem=package.ecosystem,
+            name=package.name,
+            version=package.version,
+        )
+        session.add(entry)
+    elif entry.withdrawn_at is None:
+        raise Conflict(
+            f"{package.ecosystem}/{package.name}@{package.version} is already in the feed"
+        )
+    entry.created = created
+    entry.hashes = hashes
+    entry.indicators = indicators
+    entry.added_at = at or utcnow()
+    entry.withdrawn_at = None
+    entry.withdrawn_reason = None
+    session.flush()
     return entry

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from threatfeed.analysis import Analysis
 from threatfeed.store.models import Analysis as AnalysisRow
 from threatfeed.store.models import Archive, Package
+from threatfeed.triage.index import on_analysis_recorded
 
 
 @dataclass(frozen=True)
@@ -108,4 +109,5 @@ def record_analysis(
     )
     session.add(row)
     session.flush()
+    on_analysis_recorded(session, package.id, archive.id)
     return Recorded(package.id, archive.id, row.id, new=True)

@@ -166,6 +166,69 @@ class Verdict(Base):
     """``malicious``, ``benign`` or ``withdrawn``."""
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    author: Mapped[str | None] = mapped_column(String(128))
+    """Who decided: the account's name, or the operator's name for CLI verdicts (no account)."""
+
+
+class TriageItem(Base):
+    """A version that was ever flagged or judged: the queue's one-row-per-item index.
+
+    Derived data, kept current in the transactions that record analyses and
+    verdicts, so that the queue is one index range scan; the verdicts table
+    stays the truth about decisions.
+    """
+
+    __tablename__ = "triage_items"
+    __table_args__ = (
+        Index("ix_triage_state_score", "state", "score", "package_id"),
+        Index("ix_triage_state_eco_score", "state", "ecosystem", "score", "package_id"),
+    )
+
+    package_id: Mapped[int] = mapped_column(
+        ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True
+    )
+    ecosystem: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(512))
+    version: Mapped[str] = mapped_column(String(256))
+    score: Mapped[float] = mapped_column(Float)
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    """Whether the latest analysis of any archive of the version flags it."""
+    flagged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(String(16))
+    """``pending``, ``unflagged``, ``malicious``, ``benign`` or ``withdrawn``."""
+    decided_at: Mapped[datetime | None]
+
+
+class TriageItemRule(Base):
+    """Which rules fired on a triage item, for the queue's rule filter."""
+
+    __tablename__ = "triage_item_rules"
+    __table_args__ = (Index("ix_triage_rules_rule", "rule", "package_id"),)
+
+    package_id: Mapped[int] = mapped_column(
+        ForeignKey("triage_items.package_id", ondelete="CASCADE"), primary_key=True
+    )
+    rule: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class ArchiveFingerprint(Base):
+    """A distinctive trait of an archive (a file by path and size, a payload, an evidence value).
+
+    Packages that share fingerprints are shown together as a campaign.
+    """
+
+    __tablename__ = "archive_fingerprints"
+    __table_args__ = (Index("ix_fingerprints_digest", "digest", "package_id"),)
+
+    archive_id: Mapped[int] = mapped_column(
+        ForeignKey("archives.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    """``file`` (path inside the package root and size) or ``evidence`` (a rule's finding)."""
+    label: Mapped[str] = mapped_column(Text)
+    """What is shared, for display (attacker-controlled, truncated)."""
 
 
 class FeedEntry(Base):
