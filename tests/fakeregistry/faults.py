@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 class Fault:
     prefix: str
     kind: str
-    """``status``, ``stall``, ``truncate`` or ``raw``."""
+    """``status``, ``stall``, ``trickle``, ``truncate`` or ``raw``."""
     times: int | None = 1
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)

@@ -361,6 +361,10 @@ class FakeRegistry:
         """Wait ``seconds`` before answering (a client with a shorter timeout gives up)."""
         return self.faults.add(Fault(prefix, "stall", times, seconds=seconds))
 
+    def trickle(self, prefix: str, seconds: float, *, times: int | None = 1) -> Fault:
+        """Send the body in ten pieces, ``seconds`` apart (each read is quick, the whole is not)."""
+        return self.faults.add(Fault(prefix, "trickle", times, seconds=seconds))
+
     def truncate(self, prefix: str, *, times: int | None = 1) -> Fault:
         """Announce the full ``Content-Length``, send half the body, close the connection."""
         return self.faults.add(Fault(prefix, "truncate", times))
@@ -529,6 +533,9 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None and fault.kind == "truncate":
                 self._send(status, content_type, content, cut=True)
                 return
+            if fault is not None and fault.kind == "trickle":
+                self._send(status, content_type, content, pause=fault.seconds)
+                return
             self._send(status, content_type, content)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -543,6 +550,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] | None = None,
         *,
         cut: bool = False,
+        pause: float = 0.0,
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -550,6 +558,13 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
+        if pause:
+            step = max(1, len(content) // 10)
+            for start in range(0, len(content), step):
+                self.wfile.write(content[start : start + step])
+                self.wfile.flush()
+                time.sleep(pause)
+            return
         self.wfile.write(content[: len(content) // 2] if cut else content)
         if cut:
             self.wfile.flush()

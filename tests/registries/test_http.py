@@ -14,6 +14,7 @@ from tests.registries.conftest import TIMEOUTS, FakeClock, make_client
 from threatfeed.registries import (
     ArchiveTooLarge,
     PoliteClient,
+    ProtocolViolation,
     RegistryError,
     RegistryNotFound,
     RegistryUnavailable,
@@ -151,6 +152,34 @@ def test_a_body_truncated_every_time_is_an_error_not_data(
     fake_registry.truncate("/npm/left-pad/-/", times=None)
     with pytest.raises(RegistryUnavailable, match=r"RemoteProtocolError|truncated"):
         client.fetch("GET", published.url)
+
+
+def test_a_body_that_trickles_in_past_the_total_deadline_is_given_up(
+    fake_registry: FakeRegistry, clock: FakeClock
+) -> None:
+    client = PoliteClient(
+        "test",
+        concurrency=1,
+        retry=RetryPolicy(attempts=2),
+        timeouts=Timeouts(read=1.0, total=0.3),
+        clock=clock,
+    )
+    published = fake_registry.publish_npm("slow", "1.0.0")
+    fake_registry.trickle("/npm/slow/-/", seconds=0.1, times=None)
+    with pytest.raises(RegistryUnavailable, match=r"no complete answer in 0\.3 s"):
+        client.fetch("GET", published.url)
+    assert requests_to(fake_registry, "/npm/slow/-/") == 2
+
+
+def test_json_that_is_not_json_or_nests_without_end_is_refused(
+    fake_registry: FakeRegistry, client: PoliteClient
+) -> None:
+    fake_registry.respond("/npm-replicate/", b"<html>", "text/html")
+    with pytest.raises(ProtocolViolation):
+        client.get_json(fake_registry.npm_changes_url)
+    fake_registry.respond("/npm-replicate/", b"[" * 200_000, "application/json")
+    with pytest.raises(ProtocolViolation):
+        client.get_json(fake_registry.npm_changes_url)
 
 
 def test_a_body_over_the_cap_is_refused_at_once(

@@ -150,8 +150,8 @@ class PoliteClient:
         body = self.fetch("GET", url, headers={"Accept": "application/json"})
         try:
             return json.loads(body.content)
-        except ValueError as exc:
-            raise ProtocolViolation(f"{url} did not return JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:  # nesting deep enough to blow the stack
+            raise ProtocolViolation(f"{url} did not return JSON: {exc!r:.200}") from None
 
     def fetch(
         self,
