@@ -82,6 +82,7 @@ class PypiRegistry:
         clock: Clock | None = None,
     ) -> None:
         self._base = base_url.rstrip("/")
+        self._xmlrpc = f"{self._base}/pypi"
         self._client = client
         self._max_archive_bytes = max_archive_bytes
         self._hole_tolerance = hole_tolerance
@@ -92,7 +93,7 @@ class PypiRegistry:
         self._client.close()
 
     def head(self) -> str:
-        serial = xmlrpc.call(self._client, f"{self._base}/pypi", "changelog_last_serial")
+        serial = xmlrpc.call(self._client, self._xmlrpc, "changelog_last_serial")
         if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
             raise ProtocolViolation(f"changelog_last_serial answered {serial!r}")
         return Position(str(serial), self._clock.time()).encode()
@@ -121,7 +122,8 @@ class PypiRegistry:
         after, until = _serial(gap.after), _serial(gap.until)
         entries = [entry for entry in self._changelog(after) if entry.serial <= until]
         # A sentinel past the end makes a missing tail a hole like the others.
-        hole = find_hole(after, [*(entry.serial for entry in entries), until + 1], 0)
+        serials = [*(entry.serial for entry in entries), until + 1]
+        hole = find_hole(after, serials, self._hole_tolerance)
         remaining = None if hole is None else Gap(str(hole[0] - 1), str(hole[1]), gap.reason)
         return Backfill(events=_changes(entries), remaining=remaining)
 
@@ -144,7 +146,7 @@ class PypiRegistry:
 
     def _changelog(self, after: int) -> list[_Entry]:
         """Entries after ``after``, deduplicated and in serial order, whatever the server sent."""
-        answer = xmlrpc.call(self._client, f"{self._base}/pypi", "changelog_since_serial", after)
+        answer = xmlrpc.call(self._client, self._xmlrpc, "changelog_since_serial", after)
         if not isinstance(answer, list):
             raise ProtocolViolation("changelog_since_serial did not answer a list")
         entries = {_entry(raw) for raw in answer}
