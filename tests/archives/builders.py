@@ -139,6 +139,33 @@ def zip_archive(
     return raw.getvalue()
 
 
+class _Unseekable(io.RawIOBase):
+    """A write-only stream: zipfile then writes sizes in data descriptors after the data."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.written += data
+        return len(data)
+
+
+def streamed_zip(
+    files: Iterable[tuple[str, bytes]], compression: int = zipfile.ZIP_DEFLATED
+) -> bytes:
+    """A zip written as a stream: every member's sizes and CRC follow its data."""
+    stream = _Unseekable()
+    with zipfile.ZipFile(stream, "w") as archive:
+        for name, data in files:
+            info = zipfile.ZipInfo(name, _DATE)
+            info.compress_type = compression
+            archive.writestr(info, data)
+    return bytes(stream.written)
+
+
 def unix_entry(name: str, mode: int) -> zipfile.ZipInfo:
     """A zip entry created on Unix with file type and permission bits `mode`."""
     info = zipfile.ZipInfo(name, _DATE)
@@ -222,13 +249,13 @@ def nested_in_data_zip() -> bytes:
     lie inside the first (stored) entry's data."""
     inner_data = b"print('inner')\n"
     inner = _local(b"inner.py", 0, zlib.crc32(inner_data), len(inner_data), len(inner_data), 0)
-    outer_data = inner + inner_data
+    outer_data = b"data" + inner + inner_data
     outer = _local(b"outer.bin", 0, zlib.crc32(outer_data), len(outer_data), len(outer_data), 0)
     body = outer + outer_data
     directory = _central(
         b"outer.bin", 0, zlib.crc32(outer_data), len(outer_data), len(outer_data), 0
     ) + _central(
-        b"inner.py", 0, zlib.crc32(inner_data), len(inner_data), len(inner_data), len(outer)
+        b"inner.py", 0, zlib.crc32(inner_data), len(inner_data), len(inner_data), len(outer) + 4
     )
     return body + directory + _end(2, len(directory), len(body))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import stat
 import time
 import tracemalloc
@@ -16,6 +17,7 @@ from tests.archives.builders import (
     nested_in_data_zip,
     overlapping_zip,
     raw_zip,
+    streamed_zip,
     unix_entry,
     with_zip64_end,
     zip_archive,
@@ -210,13 +212,55 @@ def test_prepended_data_is_read_past_as_zipfile_and_so_pip_do() -> None:
     assert result.errors == ()
 
 
-def test_missing_central_directory_is_an_error() -> None:
-    archive = zip_archive([("a.py", b"1" * 1000)])
+def test_missing_central_directory_is_recovered_from_local_headers() -> None:
+    archive = zip_archive([("a.py", b"1" * 1000), ("b.py", b"2" * 1000)])
 
-    result = read_archive(archive[: len(archive) - 30])
+    result = read_archive(archive[: archive.index(b"PK\x01\x02") + 10])
 
     assert result.format == "zip"
-    assert result.errors == ("zip: no end of central directory record (truncated or not a zip)",)
+    assert [(member.path, member.data) for member in result.members] == [
+        ("a.py", b"1" * 1000),
+        ("b.py", b"2" * 1000),
+    ]
+    assert result.errors == (
+        "zip: no end of central directory record (truncated or not a zip); "
+        "2 entries recovered from local headers",
+    )
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_truncated_streamed_zip_keeps_the_whole_members_before_the_cut(compression: int) -> None:
+    text = random.Random(3).randbytes(20_000).hex().encode()
+    archive = streamed_zip(
+        [("a.py", b"a = 1\n" * 500), ("b.py", text), ("c.py", b"c")], compression
+    )
+    assert b"PK\x07\x08" in archive
+
+    result = read_archive(archive[: archive.index(b"b.py") + 5000])
+
+    assert [(member.path, member.data) for member in result.members] == [("a.py", b"a = 1\n" * 500)]
+    (error,) = result.errors
+    assert error.startswith("zip: no end of central directory record")
+    assert "; 1 entries recovered from local headers, then member" in error
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_streamed_zip_is_read_from_its_directory_or_its_local_headers(compression: int) -> None:
+    archive = streamed_zip([("a.py", b"a = 1\n" * 500), ("b.py", b"b")], compression)
+
+    whole = read_archive(archive)
+    walked = read_archive(archive[: archive.index(b"PK\x01\x02")])
+
+    for result in (whole, walked):
+        assert [(member.path, member.data) for member in result.members] == [
+            ("a.py", b"a = 1\n" * 500),
+            ("b.py", b"b"),
+        ]
+    assert whole.errors == ()
+    assert walked.errors == (
+        "zip: no end of central directory record (truncated or not a zip); "
+        "2 entries recovered from local headers",
+    )
 
 
 def test_member_data_running_past_the_directory_is_an_error() -> None:

@@ -6,11 +6,13 @@ from threatfeed.archives.model import ArchiveContents, Limits
 from threatfeed.archives.state import LimitReached, Session
 from threatfeed.archives.streams import MAGIC, Inflater, PlainSource, Source
 from threatfeed.archives.tar import BLOCK, looks_like_tar, read_tar
-from threatfeed.archives.zip import has_end_record, read_zip
+from threatfeed.archives.zip import read_zip
+from threatfeed.archives.zipformat import has_end_record
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _TAR_FORMATS = {"gzip": "tar.gz", "bzip2": "tar.bz2", "xz": "tar.xz"}
 ARCHIVE_FORMATS = frozenset({"zip", "tar", *_TAR_FORMATS.values()})
+_FIRST_BYTES = frozenset(magic[:1] for magic in (*_ZIP_MAGIC, *MAGIC.values()))
 
 
 def container(data: bytes | memoryview, *, top: bool) -> str | None:
@@ -21,6 +23,8 @@ def container(data: bytes | memoryview, *, top: bool) -> str | None:
     package only magic numbers count: a file that happens to look like either is no archive.
     """
     head = bytes(data[:8])
+    if not top and head[:1] not in _FIRST_BYTES and data[257:262] != b"ustar":
+        return None
     if head.startswith(_ZIP_MAGIC):
         return "zip"
     for codec, magic in MAGIC.items():

@@ -146,6 +146,11 @@ class Inflater:
     def error(self) -> str | None:
         return self._error
 
+    @property
+    def consumed(self) -> int | None:
+        """How many compressed bytes the data took, once it has ended without error."""
+        return self._input if self._ended and self._error is None else None
+
     def _fail(self, message: str) -> bytes:
         self._error = message
         self._ended = True
