@@ -60,8 +60,9 @@ class Settings:
     rate_limit_per_minute: float
     rate_limit_burst: float
     bearer_ttl_seconds: float
-    npm_changes_url: str = "https://replicate.npmjs.com/"
-    """Base of the npm CouchDB replication feed; ``_changes`` is appended."""
+    npm_changes_url: str = "https://replicate.npmjs.com/registry/"
+    """Base of the npm CouchDB replication feed; ``_changes`` is appended (npm moved it
+    under ``/registry/`` in its 2025 replication changes)."""
     npm_registry_url: str = "https://registry.npmjs.org/"
     """Where npm packuments are read (tarball URLs come from the packuments as given)."""
     pypi_url: str = "https://pypi.org"

@@ -412,7 +412,7 @@ class FakeRegistry:
                 return 405, "text/plain", b"method not allowed"
             if path in self._files:
                 return 200, "application/octet-stream", self._files[path]
-            if path == f"{NPM_CHANGES}/" or path == NPM_CHANGES:
+            if path in (f"{NPM_CHANGES}/", NPM_CHANGES, "/"):  # npm also answers at its root
                 return self._json({"db_name": "registry", "update_seq": self._npm_seq})
             if path == f"{NPM_CHANGES}/_changes":
                 return self._json(self._changes(parse_qs(query)))

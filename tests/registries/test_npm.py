@@ -72,6 +72,15 @@ def test_every_change_comes_once_across_polls_and_a_restart_resumes_there(
     restarted.close()
 
 
+def test_the_head_comes_from_the_host_root_when_the_feed_base_has_no_update_seq(
+    fake_registry: FakeRegistry, npm: NpmRegistry, clock: FakeClock
+) -> None:
+    fake_registry.publish_npm("a", "1.0.0")
+    fake_registry.respond("/npm-replicate/", b'{"db_name": "registry"}', "application/json")
+    assert Position.parse(npm.head()) == Position("1", clock.now)
+    assert ("GET", "/") in fake_registry.requests
+
+
 def test_resolve_gives_versions_publish_times_and_the_tarball_as_given(
     fake_registry: FakeRegistry, npm: NpmRegistry
 ) -> None:

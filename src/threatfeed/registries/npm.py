@@ -142,8 +142,21 @@ class NpmRegistry:
         return download(self._client, file, max_bytes=self._max_archive_bytes)
 
     def _head_seq(self) -> str:
-        info = fields.mapping(self._client.get_json(f"{self._changes}/"), "replication feed")
-        return _seq(info.get("update_seq"), "update_seq")
+        """``update_seq`` from the database info at the feed's base, else at the host's root.
+
+        Since 2025 npm serves ``_changes`` under ``/registry/`` but the database info
+        (with ``update_seq``) at the root of the replication host.
+        """
+        parts = urlsplit(self._changes)
+        root = f"{parts.scheme}://{parts.netloc}/"
+        for url in dict.fromkeys([f"{self._changes}/", root]):
+            try:
+                info = fields.mapping(self._client.get_json(url), url)
+            except RegistryNotFound:
+                continue
+            if "update_seq" in info:
+                return _seq(info["update_seq"], "update_seq")
+        raise ProtocolViolation(f"no update_seq at {self._changes}/ nor at {root}")
 
     def _read_changes(self, since: str) -> tuple[list[_Row], str | None, bool]:
         """``(seq, id, deleted)`` rows, ``last_seq``, and whether the feed had no more."""
