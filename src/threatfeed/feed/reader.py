@@ -12,7 +12,7 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, select, tuple_
+from sqlalchemy import Boolean, ColumnElement, Select, and_, exists, func, select, tuple_
 
 from threatfeed.feed.cursor import Position, encode_cursor
 from threatfeed.feed.params import FeedParams
@@ -71,6 +71,15 @@ WITHDRAWN = _View(_t.withdrawn_at, live=False)
 class FeedReader:
     def __init__(self, database: Database) -> None:
         self._database = database
+        live: ColumnElement[bool] = _t.withdrawn_at.is_(None)
+        if database.dialect == "sqlite":
+            # SQLite's planner takes ``withdrawn_at IS NULL`` for an equality on the first
+            # column of ix_feed_withdrawn and, with or without ANALYZE, reads the whole live
+            # feed through it and sorts it: ~0.5 s per page at 50,000 entries. ``likely()``
+            # says the term holds for nearly every row, so it walks ix_feed_added in order
+            # and stops after one page.
+            live = func.likely(live, type_=Boolean)
+        self._live = live
 
     def page(self, params: FeedParams, view: _View = LIVE) -> FeedPage:
         conditions = self._conditions(params, view)
@@ -101,10 +110,9 @@ class FeedReader:
             next_cursor=encode_cursor(Position(last.at, last.id)) if last else None,
         )
 
-    @staticmethod
-    def _conditions(params: FeedParams, view: _View) -> list[ColumnElement[bool]]:
+    def _conditions(self, params: FeedParams, view: _View) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = [
-            _t.withdrawn_at.is_(None) if view.live else _t.withdrawn_at.is_not(None)
+            self._live if view.live else _t.withdrawn_at.is_not(None)
         ]
         if params.since is not None:
             conditions.append(view.time >= params.since)
