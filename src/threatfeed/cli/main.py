@@ -21,6 +21,7 @@ COMMANDS = {
     "feed": "threatfeed.cli.feed",
     "scan": "threatfeed.cli.scan",
     "serve": "threatfeed.cli.serve",
+    "triage": "threatfeed.cli.triage",
 }
 
 
