@@ -71,7 +71,7 @@ def _read_nested(session: Session, data: bytes, path: str, depth: int) -> None:
     if kind is None:
         return
     if depth > session.limits.max_depth:
-        if kind == "zip" or kind == "tar":
+        if kind in ("zip", "tar"):
             session.finding(
                 "nested_archive",
                 path,
@@ -97,8 +97,8 @@ def read_archive(data: bytes, *, limits: Limits = Limits()) -> ArchiveContents: 
             session.error(f"not an archive (unrecognised first bytes {bytes(data[:8])!r})")
     except LimitReached:
         pass
-    except (MemoryError, RecursionError) as exc:
-        session.error(f"reading stopped: {type(exc).__name__}")
+    except Exception as exc:  # one hostile archive must not end a scan of thousands
+        session.error(f"unexpected {type(exc).__name__} while reading ({exc}); reading stopped")
     return ArchiveContents(
         format=session.format,
         members=tuple(session.members),

@@ -41,6 +41,7 @@ class Session:
         self._deadline = time.monotonic() + limits.max_seconds
         self._read_nested = read_nested
         self._seen: set[str] = set()
+        self.current = ""  # the entry being read, named in findings of limits hit meanwhile
 
     def finding(self, kind: str, path: str, detail: str) -> None:
         self.findings.append(Finding(kind, path, detail))
@@ -61,7 +62,7 @@ class Session:
             ratio = self.produced / max(self._archive_bytes, 1)
             self.stop(
                 "compression_bomb",
-                "",
+                self.current,
                 f"compression bomb: more than {_mib(self.produced)} from a "
                 f"{self._archive_bytes}-byte archive (ratio above {ratio:.0f}, limit "
                 f"{self.limits.max_ratio:g}); reading stopped",
@@ -69,7 +70,7 @@ class Session:
         if self.produced > self.limits.max_total_bytes:
             self.stop(
                 "archive_too_large",
-                "",
+                self.current,
                 f"archive too large: more than {_mib(self.limits.max_total_bytes)} uncompressed; "
                 "reading stopped",
             )
@@ -79,7 +80,7 @@ class Session:
         if time.monotonic() > self._deadline:
             self.stop(
                 "time_limit",
-                "",
+                self.current,
                 f"time limit of {self.limits.max_seconds:g} s exceeded; reading stopped",
             )
 
@@ -97,6 +98,7 @@ class Session:
         """Count one entry (of any type), report what is suspicious about its name, and return
         its full display path (`prefix` names the enclosing archives: "outer.zip!/")."""
         path = prefix + name
+        self.current = path
         self.entries += 1
         if self.entries > self.limits.max_members:
             self.too_many_members(path)

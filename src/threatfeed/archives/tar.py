@@ -229,11 +229,11 @@ class _TarReader:
         return True
 
     def member(self, path: str, size: int) -> bool:
-        limit = self.session.limits.max_member_bytes
-        keep = min(size, limit)
+        """Keep the first bytes of a member (before passing over the rest, which may hit a
+        limit: a bomb's member is then still there to judge)."""
+        keep = min(size, self.session.limits.max_member_bytes)
         data = self.source.read(keep)
-        rest = _padded(size) - len(data)
-        if len(data) < keep or (self.source.skip(rest) < rest and keep < size):
+        if len(data) < keep:
             self.session.add_member(path, data, size, truncated=True, depth=self.depth)
             self.fail(f"truncated data of {path}: {len(data)} of {size} bytes")
             return False
@@ -242,6 +242,10 @@ class _TarReader:
                 "member_too_large", path, f"{size} bytes; only the first {keep} were read"
             )
         self.session.add_member(path, data, size, truncated=keep < size, depth=self.depth)
+        rest = _padded(size) - keep
+        if self.source.skip(rest) < rest and keep < size:
+            self.fail(f"truncated data of {path}: the archive ends within its {size} bytes")
+            return False
         return True
 
 

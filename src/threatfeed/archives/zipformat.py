@@ -180,10 +180,9 @@ def _deflate_length(view: memoryview, start: int, session: Session) -> int:
     return stream.consumed
 
 
-def _stored_length(view: memoryview, start: int, header: int) -> int:
+def _stored_length(data: bytes, start: int, header: int) -> int:
     """How long stored data followed by a data descriptor is: up to the first descriptor
     signature whose compressed size field says so."""
-    data = bytes(view)
     found = data.find(_DESCRIPTOR_SIGNATURE, start)
     while 0 <= found <= len(data) - 12:
         if _U32.unpack_from(data, found + 8)[0] == found - start:
@@ -195,7 +194,8 @@ def _stored_length(view: memoryview, start: int, header: int) -> int:
 def walk_local_headers(view: memoryview, session: Session) -> Directory:
     """The entries found by walking local headers from the first one, for a zip whose central
     directory cannot be read; stops at the first record that is not a whole local entry."""
-    position = bytes(view).find(LOCAL_SIGNATURE)
+    data = bytes(view)
+    position = data.find(LOCAL_SIGNATURE)
     directory = Directory([], len(view))
     entries, room = directory.entries, session.entries_left()
     try:
@@ -215,7 +215,7 @@ def walk_local_headers(view: memoryview, session: Session) -> Directory:
                 if method == _DEFLATE:
                     compressed = _deflate_length(view, start, session)
                 else:
-                    compressed = _stored_length(view, start, position)
+                    compressed = _stored_length(data, start, position)
                 crc, size, following = _descriptor(view, start + compressed)
             else:
                 following = start + compressed
