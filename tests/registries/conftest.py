@@ -14,7 +14,7 @@ from threatfeed.registries import NpmRegistry, PoliteClient, PypiRegistry, Retry
 __all__ = ["fake_registry"]
 
 RETRY = RetryPolicy(attempts=3, backoff_base=0.5, backoff_cap=4.0, retry_after_cap=30.0)
-TIMEOUTS = Timeouts(connect=2.0, read=0.3, total=10.0)
+TIMEOUTS = Timeouts(connect=2.0, read=0.5, total=10.0)
 MAX_ARCHIVE_BYTES = 64 * 1024
 
 

@@ -120,7 +120,7 @@ def test_a_retry_after_pauses_every_request_to_that_registry(fake_registry: Fake
 def test_a_timeout_is_retried_then_succeeds(
     fake_registry: FakeRegistry, client: PoliteClient
 ) -> None:
-    fake_registry.stall("/npm-replicate/", seconds=1.0)
+    fake_registry.stall("/npm-replicate/", seconds=1.5)
     assert client.get_json(fake_registry.npm_changes_url)["db_name"] == "registry"
     assert requests_to(fake_registry, "/npm-replicate/") == 2
 
@@ -128,7 +128,7 @@ def test_a_timeout_is_retried_then_succeeds(
 def test_timeouts_on_every_attempt_fail_cleanly(
     fake_registry: FakeRegistry, client: PoliteClient
 ) -> None:
-    fake_registry.stall("/npm-replicate/", seconds=1.0, times=None)
+    fake_registry.stall("/npm-replicate/", seconds=1.5, times=None)
     with pytest.raises(RegistryUnavailable, match="failed 3 times; last: timed out"):
         client.get_json(fake_registry.npm_changes_url)
     assert requests_to(fake_registry, "/npm-replicate/") == 3
