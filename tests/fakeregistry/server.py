@@ -99,6 +99,8 @@ class FakeRegistry:
         self._journal: list[tuple[str, str | None, int, str, int]] = []
         self._serials: list[int] = []
         self._pypi_shuffles = 0
+        self.changelog_limit = 50_000
+        """PyPI answers at most this many changelog entries per call."""
         self._serial = 0
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
@@ -474,7 +476,8 @@ class FakeRegistry:
         elif method == "changelog_since_serial":
             since = int(str(params[0]))
             start = bisect.bisect_right(self._serials, since)
-            result = [list(entry) for entry in self._journal[start:]]
+            end = start + self.changelog_limit
+            result = [list(entry) for entry in self._journal[start:end]]
             if self._pypi_shuffles and result:
                 self._pypi_shuffles -= 1
                 result = _shuffled(result)

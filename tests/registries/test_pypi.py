@@ -192,6 +192,28 @@ def test_backfill_finds_an_entry_that_committed_late(
     assert backfill.remaining is None
 
 
+def test_a_full_changelog_page_means_more_is_waiting_and_backfill_pages_to_its_end(
+    fake_registry: FakeRegistry, clock: FakeClock
+) -> None:
+    fake_registry.changelog_limit = 3
+    for name in ("A", "B", "C"):
+        fake_registry.publish_pypi(name, "1.0", wheel=False)  # create, release, file: 9 serials
+    pypi = PypiRegistry(
+        fake_registry.pypi_url,
+        make_client("pypi", clock),
+        max_archive_bytes=1024,
+        page_size=3,
+        clock=clock,
+    )
+    first = pypi.poll("0")
+    assert ([c.position for c in first.events], first.caught_up) == (["2", "3"], False)
+    backfill = pypi.backfill(Gap(after="1", until="8", reason="test"))
+    assert [c.position for c in backfill.events] == ["2", "3", "5", "6", "8"]
+    assert backfill.remaining is None
+    assert sum(1 for method, _ in fake_registry.requests if method == "POST") == 1 + 3
+    pypi.close()
+
+
 def test_a_long_outage_is_reported_as_a_gap(
     fake_registry: FakeRegistry, pypi: PypiRegistry, clock: FakeClock
 ) -> None:

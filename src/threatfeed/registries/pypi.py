@@ -15,6 +15,10 @@ again from the gap's start, which is exact, and reports what is still missing.
 A hole left by a rollback stays missing forever: the pipeline closes such gaps
 after a few backfills.
 
+PyPI answers at most 50,000 entries per call (``page_size``): a full page means
+more is waiting (``caught_up=False``), and a backfill reads page after page up
+to the end of its gap, never further.
+
 ``resolve`` fetches ``/pypi/<name>/<version>/json`` and returns the release with
 *all* its current files (the pipeline dedupes by file name and SHA256); a 404
 there means the release is gone and is reported as ``removed``.
@@ -79,9 +83,11 @@ class PypiRegistry:
         max_archive_bytes: int,
         hole_tolerance: int = 0,
         outage_seconds: float = 900.0,
+        page_size: int = 50_000,
         clock: Clock | None = None,
     ) -> None:
         self._base = base_url.rstrip("/")
+        self._page_size = page_size
         self._xmlrpc = f"{self._base}/pypi"
         self._client = client
         self._max_archive_bytes = max_archive_bytes
@@ -101,7 +107,7 @@ class PypiRegistry:
     def poll(self, position: str) -> ChangeBatch:
         cursor = Position.parse(position)
         after = _serial(cursor.seq)
-        entries = self._changelog(after)
+        entries, complete = self._changelog(after)
         last = str(entries[-1].serial) if entries else cursor.seq
         now = self._clock.time()
         gap = detect_gap(
@@ -116,11 +122,19 @@ class PypiRegistry:
             events=_changes(entries),
             next_position=Position(last, now).encode(),
             gap=gap,
+            caught_up=complete,
         )
 
     def backfill(self, gap: Gap) -> Backfill:
         after, until = _serial(gap.after), _serial(gap.until)
-        entries = [entry for entry in self._changelog(after) if entry.serial <= until]
+        entries: list[_Entry] = []
+        since = after
+        while True:
+            page, complete = self._changelog(since)
+            entries += [entry for entry in page if entry.serial <= until]
+            if complete or not page or page[-1].serial >= until:
+                break
+            since = page[-1].serial
         # A sentinel past the end makes a missing tail a hole like the others.
         serials = [*(entry.serial for entry in entries), until + 1]
         hole = find_hole(after, serials, self._hole_tolerance)
@@ -144,13 +158,15 @@ class PypiRegistry:
     def download(self, file: ReleaseFile) -> Download:
         return download(self._client, file, max_bytes=self._max_archive_bytes)
 
-    def _changelog(self, after: int) -> list[_Entry]:
-        """Entries after ``after``, deduplicated and in serial order, whatever the server sent."""
+    def _changelog(self, after: int) -> tuple[list[_Entry], bool]:
+        """Entries after ``after``, deduplicated and in serial order, whatever the server sent;
+        and whether that was all (a page shorter than ``page_size``)."""
         answer = xmlrpc.call(self._client, self._xmlrpc, "changelog_since_serial", after)
         if not isinstance(answer, list):
             raise ProtocolViolation("changelog_since_serial did not answer a list")
         entries = {_entry(raw) for raw in answer}
-        return sorted((e for e in entries if e.serial > after), key=lambda e: e.serial)
+        ordered = sorted((e for e in entries if e.serial > after), key=lambda e: e.serial)
+        return ordered, len(answer) < self._page_size
 
 
 def _serial(seq: str) -> int:
