@@ -67,6 +67,35 @@ def test_symlinks_are_reported_never_followed_nor_members() -> None:
     assert paths(result) == ["package/real.js"]
 
 
+def test_entries_written_through_an_earlier_symlink_are_a_finding() -> None:
+    result = read_archive(
+        tar(
+            [
+                Entry("package/lib", type=tarfile.SYMTYPE, linkname="/usr/lib/python3"),
+                file("package/lib/site.py", "import os"),
+                file("package/library.py", "1"),
+            ]
+        )
+    )
+
+    found = kinds(result)
+    assert found["path_through_link"] == ["package/lib/site.py"]
+    assert found["link_outside"] == ["package/lib"]
+    assert paths(result) == ["package/lib/site.py", "package/library.py"]
+
+
+def test_endless_extended_headers_are_corrupt() -> None:
+    pax = header(b"././@PaxHeader", 20, tarfile.XHDTYPE) + padded(b"20 comment=aaaaaaaa\n")
+    archive = pax * 1000 + header(b"package/a.py", 0) + bytes(1024)
+
+    result = read_archive(archive)
+
+    assert result.members == ()
+    assert result.errors == (
+        "tar: corrupt tar header at offset 16384: more than 16 extended headers in a row",
+    )
+
+
 def test_hardlinks_are_reported_and_one_leaving_the_archive_is_outside() -> None:
     result = read_archive(
         tar(

@@ -17,6 +17,7 @@ FINDING_KINDS: frozenset[str] = frozenset(
         "symlink",  # a symbolic link (never followed, not a member)
         "hardlink",  # a hard link (never followed, not a member)
         "link_outside",  # a link whose target resolves outside the archive root
+        "path_through_link",  # an entry below an earlier symlink: extraction writes through it
         "device",  # a device file, fifo or socket (skipped)
         "unknown_member_type",  # an unknown tar type flag: read as a regular file, as tarfile does
         "encrypted_member",  # zip: an encrypted member (skipped, its data cannot be read)

@@ -41,6 +41,7 @@ class Session:
         self._deadline = time.monotonic() + limits.max_seconds
         self._read_nested = read_nested
         self._seen: set[str] = set()
+        self._links: set[str] = set()
         self.current = ""  # the entry being read, named in findings of limits hit meanwhile
 
     def finding(self, kind: str, path: str, detail: str) -> None:
@@ -116,12 +117,23 @@ class Session:
                 path,
                 f"{len(components)} levels deep (limit {self.limits.max_path_depth})",
             )
+        if self._links:
+            self._check_through_link(prefix, components, path)
         if not directory:
             key = prefix + "/".join(components)
             if key in self._seen:
                 self.finding("duplicate_name", path, "another entry has the same name")
             self._seen.add(key)
         return path
+
+    def _check_through_link(self, prefix: str, components: list[str], path: str) -> None:
+        """An entry below an earlier symlink is written wherever that link points when an
+        extractor follows it (the classic "symlink, then file through it" escape)."""
+        for end in range(1, len(components)):
+            folder = prefix + "/".join(components[:end])
+            if folder in self._links:
+                self.finding("path_through_link", path, f"lies below the symlink {folder!r}")
+                return
 
     def link(self, path: str, name: str, target_raw: bytes, *, hard: bool) -> None:
         """Report a link; it is never followed and never becomes a member."""
@@ -130,6 +142,8 @@ class Session:
         self.finding(kind, path, f"{kind} to {target!r} (not followed)")
         if names.link_leaves_root(name, target, hard=hard):
             self.finding("link_outside", path, f"{kind} target {target!r} is outside the archive")
+        if not hard:
+            self._links.add(path[: len(path) - len(name)] + "/".join(names.parts(name)))
 
     def add_member(self, path: str, data: bytes, size: int, *, truncated: bool, depth: int) -> None:
         """Keep a regular file, and read it as an archive too when it is a whole one.

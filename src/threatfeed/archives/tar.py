@@ -40,6 +40,10 @@ _EXTENSIONS = _PAX_LOCAL | {
 }
 
 
+_MAX_EXTENSIONS = 16
+"""Extended headers (pax, GNU long names) before one entry: real tars have up to four."""
+
+
 class CorruptTar(ThreatfeedError):
     """A header that cannot be parsed: reading this tar stops there."""
 
@@ -146,6 +150,7 @@ class _TarReader:
         self.label = prefix[:-2] if prefix else "tar"
         self.global_pax: dict[bytes, bytes] = {}
         self.pending: dict[bytes, bytes] = {}
+        self.extensions = 0
 
     def fail(self, message: str) -> None:
         cause = self.source.error
@@ -188,6 +193,9 @@ class _TarReader:
         """Handle one header and its data; False when reading must stop."""
         kind = info.type
         if kind in _EXTENSIONS:
+            self.extensions += 1
+            if self.extensions > _MAX_EXTENSIONS:
+                raise CorruptTar(f"more than {_MAX_EXTENSIONS} extended headers in a row")
             what = "pax" if kind in _PAX_LOCAL or kind == tarfile.XGLTYPE else "GNU long name"
             payload = self.payload(info.size, what, offset)
             if payload is None:
@@ -203,6 +211,7 @@ class _TarReader:
             return True
         overrides = {**self.global_pax, **self.pending}
         self.pending = {}
+        self.extensions = 0
         raw_name = overrides.get(b"GNU.sparse.name") or overrides.get(b"path") or info.name
         size = info.size
         if b"size" in overrides:
