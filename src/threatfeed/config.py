@@ -52,6 +52,13 @@ def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -75,6 +82,18 @@ class Settings:
     auth_cache_seconds: float = 5.0
     """How long a verified token is trusted without asking the database again: the longest
     a revocation made by another process (the CLI) takes to reach this server."""
+    queue: str = "embedded"
+    """``embedded`` (the jobs table, worked inside ``threatfeed serve``) or ``procrastinate``
+    (PostgreSQL only; ``threatfeed worker`` on any number of machines)."""
+    watch: bool = True
+    """Whether ``threatfeed serve`` runs the registry watchers (``THREATFEED_WATCH=0``: no)."""
+    workers: int = 1
+    """Worker threads ``threatfeed serve`` runs on the embedded queue (0: none)."""
+    poll_seconds: float = 30.0
+    """Pause between two polls of a registry that is caught up."""
+    backlog_days: float = 7.0
+    """Versions first seen when already older than this are not downloaded (a packument
+    lists every version a package ever had)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +125,11 @@ class Settings:
             auth_cache_seconds=_number(
                 env, "THREATFEED_AUTH_CACHE_SECONDS", cls.auth_cache_seconds, float, zero=True
             ),
+            queue=_choice(env, "THREATFEED_QUEUE", cls.queue, ("embedded", "procrastinate")),
+            watch=_choice(env, "THREATFEED_WATCH", "1", ("0", "1")) == "1",
+            workers=_number(env, "THREATFEED_WORKERS", cls.workers, int, zero=True),
+            poll_seconds=_number(env, "THREATFEED_POLL_SECONDS", cls.poll_seconds, float),
+            backlog_days=_number(env, "THREATFEED_BACKLOG_DAYS", cls.backlog_days, float),
         )
 
 

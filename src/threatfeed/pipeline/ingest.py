@@ -82,6 +82,27 @@ def _archive(session: Session, package: Package, record: ArchiveRecord) -> Archi
     return archive
 
 
+def record_problem(session: Session, record: ArchiveRecord, status: str, error: str) -> int:
+    """An archive that cannot be analysed as published (``digest_mismatch``, ``too_large``...).
+
+    Recorded, never dropped: the operator sees it, and a digest mismatch may itself be
+    the trace of tampering. The bytes are never stored as the archive's (``sha256`` and
+    ``size`` of a problem are the registry's claims, kept only when given).
+    """
+    package = _package(session, record)
+    archive = session.scalars(
+        select(Archive).where(Archive.package_id == package.id, Archive.filename == record.filename)
+    ).one_or_none()
+    if archive is None:
+        archive = Archive(package_id=package.id, filename=record.filename, url=record.url)
+        session.add(archive)
+    archive.status = status
+    archive.error = error[:4000]
+    archive.size = record.size or archive.size
+    session.flush()
+    return archive.id
+
+
 def record_analysis(
     session: Session, record: ArchiveRecord, analysis: Analysis, elapsed_ms: float = 0.0
 ) -> Recorded:

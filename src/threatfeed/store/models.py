@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -264,3 +265,62 @@ class Cursor(Base):
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """A unit of pipeline work, written in the transaction of whatever produced it.
+
+    The table is the embedded queue itself, and the outbox of the procrastinate
+    queue: either way it is the one truth about what was done. A claim is a lease
+    (``lease_until``, ``lease_token``), so the work of a process killed mid-job runs
+    again once the lease expires; completion checks the token in the transaction
+    that stores the results, so a job that lost its lease cannot complete twice.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_state_run_after", "state", "run_after", "id"),
+        Index(
+            "ux_jobs_active_key",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=text("state IN ('queued', 'running')"),
+            postgresql_where=text("state IN ('queued', 'running')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    dedupe_key: Mapped[str | None] = mapped_column(String(1024))
+    """At most one queued or running job per key: the same announcement twice is one job."""
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    """``queued``, ``running``, ``done`` or ``failed`` (out of attempts)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=8)
+    run_after: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    worker: Mapped[str | None] = mapped_column(String(128))
+    relayed: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Procrastinate only: handed to procrastinate since it was last queued."""
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegistryGap(Base):
+    """Positions of a change stream whose changes may have been missed, until backfilled."""
+
+    __tablename__ = "registry_gaps"
+    __table_args__ = (Index("ix_registry_gaps_open", "source", "closed_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    after: Mapped[str] = mapped_column(Text)
+    until: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
