@@ -17,6 +17,7 @@ from threatfeed.archives.state import Session
 
 _INPUT_CHUNK = 64 * 1024
 _OUTPUT_CHUNK = 256 * 1024
+SMALL_OUTPUT = _OUTPUT_CHUNK
 _SKIP_CHUNK = 1024 * 1024
 
 MAGIC = {
@@ -235,3 +236,22 @@ class Inflater:
                 skipped += len(out)
         self.position += skipped
         return skipped
+
+
+def inflate_prefix(view: memoryview, count: int, session: Session) -> tuple[bytes, str | None]:
+    """Up to `count` (at most SMALL_OUTPUT) bytes of a raw deflate stream in one call, and why
+    the stream ended before `count` bytes if it was cut or corrupt.
+
+    For the many small members of a zip, where setting up an `Inflater` costs more than the
+    decompression; the output is bounded all the same.
+    """
+    assert count <= SMALL_OUTPUT + 1
+    decoder = zlib.decompressobj(wbits=-15)
+    try:
+        data = decoder.decompress(view, count)
+    except zlib.error as exc:
+        return b"", f"corrupt deflate data: {exc}"
+    session.produce(len(data))
+    if len(data) < count and not decoder.eof:
+        return data, "truncated deflate data: the compressed stream ends early"
+    return data, None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from threatfeed.archives import names
 from threatfeed.archives.state import Session
-from threatfeed.archives.streams import Inflater
+from threatfeed.archives.streams import SMALL_OUTPUT, Inflater, inflate_prefix
 from threatfeed.archives.zipformat import (
     LOCAL,
     LOCAL_SIGNATURE,
@@ -26,7 +26,8 @@ from threatfeed.archives.zipformat import (
     walk_local_headers,
 )
 
-_CODECS = {8: "deflate", 12: "bzip2"}
+_DEFLATE = 8
+_CODECS = {_DEFLATE: "deflate", 12: "bzip2"}
 _ENCRYPTED = 0x1
 _MAX_LINK_TARGET = 4096
 
@@ -178,6 +179,10 @@ class _ZipReader:
             data = bytes(compressed[:keep])
             self.session.produce(len(data))
             overflow = len(compressed) > entry.size
+        elif entry.method == _DEFLATE and keep < SMALL_OUTPUT:
+            out, cause = inflate_prefix(compressed, keep + 1, self.session)
+            data = out[:keep]
+            overflow = keep == entry.size and len(out) > keep
         elif entry.method in _CODECS:
             source = Inflater(compressed, _CODECS[entry.method], self.session)
             data = source.read(keep)
