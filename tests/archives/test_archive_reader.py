@@ -6,6 +6,7 @@ import gzip
 import tarfile
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -94,6 +95,16 @@ def test_unknown_and_empty_inputs_are_errors() -> None:
     assert read_archive(b"\x89PNG\r\n\x1a\n....").errors == (
         "not an archive (unrecognised first bytes b'\\x89PNG\\r\\n\\x1a\\n')",
     )
+
+
+@pytest.mark.parametrize("compression", ["bz2", "xz"])
+def test_bzip2_and_xz_bombs_stop_at_the_ratio(compression: str) -> None:
+    bomb = tar([file("pkg/zeros", bytes(16 * MiB))], compression=compression)
+
+    result = read_archive(bomb)
+
+    assert "compression_bomb" in kinds(result)
+    assert result.uncompressed_bytes < 2 * MiB
 
 
 def test_nested_archives_are_read_with_paths_through_them() -> None:
