@@ -1,0 +1,39 @@
+"""Classifying calls by what they can do, shared by the Python and JavaScript readers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+#: What a suspicious call does, and how much it weighs when it runs at install time.
+CALL_WEIGHTS: Final = {
+    "code_execution": 4.0,
+    "download": 3.0,
+    "network": 3.0,
+    "process": 2.0,
+    "browser": 2.0,
+    "decode": 1.5,
+    "recon": 1.0,
+    "install_command_override": 1.0,
+    "startup_hook": 1.0,
+}
+
+#: Calls whose capability feeds the per-file correlation in the scorer.
+CALL_CAPABILITIES: Final = {
+    "code_execution": "exec",
+    "download": "network",
+    "network": "network",
+    "process": "exec",
+    "decode": "decode",
+    "recon": "recon",
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call found by a parser: its resolved name, what it does, where, and its source."""
+
+    name: str
+    type: str
+    line: int
+    code: str

@@ -1,0 +1,131 @@
+"""The engine: read an archive, classify its files, run every rule, score."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from threatfeed.analysis.model import Analysis, Indicator, Location
+from threatfeed.analysis.package import Package, SourceFile, classify
+from threatfeed.analysis.rules import RULES, Rule
+from threatfeed.analysis.scoring import FLAG_THRESHOLD, effective, points, score
+from threatfeed.analysis.signatures import Signatures
+from threatfeed.archives import ArchiveContents, read_archive
+
+ENGINE_VERSION = "2026.12.1"
+MAX_LOCATIONS = 50
+
+
+class Engine:
+    """Compiled once per process (YARA rules, tree-sitter parser, typosquat index).
+
+    Not thread-safe (a YARA scanner is single-threaded): use one engine per thread or
+    process.
+    """
+
+    def __init__(
+        self, *, extra_yara_dir: Path | None = None, rules: tuple[Rule, ...] = RULES
+    ) -> None:
+        self._signatures = Signatures(extra_yara_dir)
+        self._rules = rules
+
+    def analyze(self, data: bytes, *, filename: str | None = None) -> Analysis:
+        """Analyse one archive; never raises on bad input (problems land in ``errors``)."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        try:
+            contents = read_archive(data)
+        except Exception as exc:  # the reader is hardened, but one bad archive must not stop a run
+            return _failed(sha256, f"cannot read archive: {type(exc).__name__}: {exc}")
+        return self.analyze_contents(contents, sha256)
+
+    def analyze_contents(self, contents: ArchiveContents, sha256: str) -> Analysis:
+        package = self.prepare(contents)
+        indicators, errors = run_rules(package, self._rules)
+        total = points(indicators)
+        final = score(total)
+        return Analysis(
+            ecosystem=package.ecosystem,
+            name=package.name,
+            version=package.version,
+            sha256=sha256,
+            score=final,
+            flagged=final >= FLAG_THRESHOLD,
+            indicators={i.rule: i.evidence for i in indicators},
+            locations=_locations(indicators),
+            errors=(*contents.errors, *package.errors, *errors),
+            files=tuple((m.path, m.size) for m in contents.members),
+            engine_version=ENGINE_VERSION,
+        )
+
+    def prepare(self, contents: ArchiveContents) -> Package:
+        """The package as rules see it, with every file scanned once by the signatures."""
+        layout, rows = classify(contents)
+        files = []
+        for member, rel, kind, context in rows:
+            if rel == "package.json" and layout.hooks:
+                context = "install"  # the hook commands themselves run at install
+            files.append(
+                SourceFile(
+                    path=member.path,
+                    rel=rel,
+                    data=member.data,
+                    size=member.size,
+                    truncated=member.truncated,
+                    kind=kind,
+                    context=context,
+                    signatures=self._signatures.scan(member.data) if member.data else (),
+                )
+            )
+        return Package(
+            ecosystem=layout.ecosystem,
+            name=layout.name,
+            version=layout.version,
+            root=layout.root,
+            files=tuple(files),
+            findings=contents.findings,
+            manifest=layout.manifest,
+            hooks=layout.hooks,
+            errors=layout.errors,
+        )
+
+
+def run_rules(package: Package, rules: tuple[Rule, ...]) -> tuple[list[Indicator], list[str]]:
+    """Run every rule; a rule that crashes on hostile input is an error, not a stopped scan."""
+    indicators: list[Indicator] = []
+    errors: list[str] = []
+    for rule in rules:
+        try:
+            found = rule(package)
+        except Exception as exc:  # rules parse attacker input; one failing must not hide others
+            errors.append(f"{rule.__name__}: {type(exc).__name__}: {exc}")
+            continue
+        if found is not None:
+            indicators.append(found)
+    return indicators, errors
+
+
+def _locations(indicators: list[Indicator]) -> tuple[Location, ...]:
+    ranked = sorted(
+        ((effective(s), i.rule, s) for i in indicators for s in i.signals if s.file),
+        key=lambda item: -item[0],
+    )
+    seen: set[tuple[str, str, int | None]] = set()
+    locations = []
+    for _, rule, signal in ranked:
+        assert signal.file is not None
+        if (rule, signal.file, signal.line) in seen:
+            continue
+        seen.add((rule, signal.file, signal.line))
+        locations.append(Location(rule, signal.file, signal.line, signal.excerpt))
+        if len(locations) == MAX_LOCATIONS:
+            break
+    return tuple(locations)
+
+
+def _failed(sha256: str, error: str) -> Analysis:
+    empty: dict[str, Any] = {}
+    return Analysis(None, None, None, sha256, 0.0, False, empty, (), (error,), (), ENGINE_VERSION)
+
+
+__all__ = ["ENGINE_VERSION", "FLAG_THRESHOLD", "Engine"]

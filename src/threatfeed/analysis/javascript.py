@@ -1,0 +1,80 @@
+"""JavaScript structure with tree-sitter: the calls an install script makes.
+
+Only files that npm runs at install time are parsed (they are small); the rest of a
+package is left to the signatures, so minified bundles never reach the parser.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import tree_sitter
+import tree_sitter_javascript
+
+from threatfeed.analysis.calls import Call
+from threatfeed.analysis.text import shorten
+
+MAX_PARSE_BYTES = 512 * 1024
+MAX_CODE = 200
+_PROCESS = frozenset({"exec", "execSync", "spawn", "spawnSync", "execFile", "execFileSync", "fork"})
+_NETWORK = re.compile(
+    r"^(https?\.(get|request)|fetch|axios(\.\w+)?|net\.(connect|createConnection)|"
+    r"dns\.\w+|request|got(\.\w+)?|needle|XMLHttpRequest|\w+\.(get|post)Async)$"
+)
+_RECON = re.compile(r"^os\.(hostname|userInfo|homedir|networkInterfaces)$")
+_EVAL = frozenset({"eval", "Function", "vm.runInThisContext", "vm.runInNewContext", "vm.Script"})
+_STRING_NODES = frozenset({"string", "template_string"})
+
+
+@cache
+def _parser() -> tree_sitter.Parser:
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_javascript.language()))
+
+
+def _call_type(callee: str, node: tree_sitter.Node, uses_child_process: bool) -> str | None:
+    args = node.child_by_field_name("arguments")
+    first = args.named_children[0] if args is not None and args.named_children else None
+    last = callee.rsplit(".", 1)[-1]
+    if callee in _EVAL or callee.endswith(".eval"):
+        return None if first is None or first.type in _STRING_NODES else "code_execution"
+    if last in _PROCESS and uses_child_process:
+        return "process"
+    if _NETWORK.match(callee):
+        return "network"
+    if callee == "atob" or (
+        callee == "Buffer.from"
+        and args is not None
+        and re.search(rb"['\"](base64|hex)['\"]\s*\)?$", args.text or b"")
+    ):
+        return "decode"
+    if _RECON.match(callee):
+        return "recon"
+    return None
+
+
+def suspicious_calls(source: bytes) -> list[Call]:
+    """Calls spawning processes, reaching the network, evaluating or decoding code."""
+    source = source[:MAX_PARSE_BYTES]
+    tree = _parser().parse(source)
+    uses_child_process = b"child_process" in source
+    found: list[Call] = []
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        if node.type == "call_expression":
+            function = node.child_by_field_name("function")
+        elif node.type == "new_expression":
+            function = node.child_by_field_name("constructor")
+        else:
+            continue
+        if function is None or function.type not in {"identifier", "member_expression"}:
+            continue
+        callee = (function.text or b"").decode("utf-8", "replace")
+        kind = _call_type(callee, node, uses_child_process)
+        if kind:
+            code = (node.text or b"").decode("utf-8", "replace")
+            found.append(Call(callee, kind, node.start_point[0] + 1, shorten(code, MAX_CODE)))
+    found.sort(key=lambda call: call.line)
+    return found

@@ -1,0 +1,431 @@
+"""The package as the rules see it: files with their kind and where they run, plus metadata.
+
+Archives from the wild are laid out in many ways (``package/`` for npm, ``name-1.0/`` for
+sdists, bare files in re-packed samples), so the root and the ecosystem are found from
+content (manifests), never from the archive's file name.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import posixpath
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from configparser import ConfigParser
+from configparser import Error as ConfigParserError
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from threatfeed.analysis.signatures import SignatureHit
+from threatfeed.analysis.text import decode, looks_binary
+from threatfeed.archives import ArchiveContents, Finding, Member
+
+#: npm runs these scripts on ``npm install`` of the package (``prepare`` too for git installs).
+NPM_INSTALL_HOOKS = ("preinstall", "install", "postinstall", "prepare")
+
+#: How much a capability counts depending on when the file runs. Install-time code runs
+#: on every developer machine and CI that installs the package, with no import needed.
+CONTEXT_FACTORS: Mapping[str, float] = {
+    "install": 1.0,
+    "import": 0.8,
+    "code": 0.6,
+    "test": 0.35,
+    "docs": 0.2,
+}
+
+_TEST_DIRS = frozenset(
+    {
+        "test",
+        "tests",
+        "__tests__",
+        "spec",
+        "specs",
+        "testing",
+        "example",
+        "examples",
+        "docs",
+        "doc",
+        "benchmark",
+        "benchmarks",
+        "bench",
+        "fixtures",
+        "demo",
+        "demos",
+        "samples",
+        "sample",
+    }
+)
+_TEST_FILE = re.compile(r"(^test_.*\.py$|_test\.py$|\.(test|spec)\.[cm]?[jt]s$)")
+_DOC_EXTS = frozenset(
+    {
+        ".md",
+        ".rst",
+        ".txt",
+        ".html",
+        ".htm",
+        ".css",
+        ".scss",
+        ".svg",
+        ".yml",
+        ".yaml",
+        ".toml",
+        ".cfg",
+        ".ini",
+        ".in",
+        ".lock",
+        ".map",
+        ".d.ts",
+        ".markdown",
+        ".csv",
+        ".xml",
+        ".png",
+        ".jpg",
+        ".gif",
+        ".ico",
+        ".woff",
+        ".woff2",
+        ".ttf",
+        ".eot",
+        ".snap",
+    }
+)
+_KINDS = {
+    ".py": "python",
+    ".pyw": "python",
+    ".pth": "python",
+    ".js": "javascript",
+    ".cjs": "javascript",
+    ".mjs": "javascript",
+    ".jsx": "javascript",
+    ".ts": "javascript",
+    ".sh": "shell",
+    ".bash": "shell",
+    ".ps1": "powershell",
+    ".psm1": "powershell",
+    ".bat": "batch",
+    ".cmd": "batch",
+    ".vbs": "vbscript",
+}
+_BINARY_MAGIC = (
+    (b"\x7fELF", "elf"),
+    (b"MZ", "pe"),
+    (b"\xfe\xed\xfa\xce", "macho"),
+    (b"\xfe\xed\xfa\xcf", "macho"),
+    (b"\xce\xfa\xed\xfe", "macho"),
+    (b"\xcf\xfa\xed\xfe", "macho"),
+    (b"\xca\xfe\xba\xbe", "macho"),
+)
+_HOOK_FILE = re.compile(
+    r"(?:^|[\s;&|(\"'=])((?:\./)?[\w./@-]+\.(?:[cm]?js|ts|sh|py|ps1|bat|cmd))\b"
+)
+
+
+def binary_format(data: bytes) -> str | None:
+    """ELF, PE or Mach-O by magic bytes: extensions are chosen by the attacker."""
+    for magic, name in _BINARY_MAGIC:
+        if data.startswith(magic):
+            if name == "pe" and b"PE\x00\x00" not in data[:1024]:
+                continue
+            if name == "macho" and magic == b"\xca\xfe\xba\xbe" and data[4:8] > b"\x00\x00\x00\x30":
+                continue  # Java class files share this magic; fat Mach-O has few arches
+            return name
+    return None
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One archive member, classified. ``rel`` is relative to the package root."""
+
+    path: str
+    rel: str
+    data: bytes
+    size: int
+    truncated: bool
+    kind: str
+    context: str
+    signatures: tuple[SignatureHit, ...] = ()
+
+    @cached_property
+    def text(self) -> str:
+        return decode(self.data)
+
+    @property
+    def factor(self) -> float:
+        return CONTEXT_FACTORS[self.context]
+
+    @property
+    def is_code(self) -> bool:
+        return self.kind in {"python", "javascript", "shell", "powershell", "batch", "vbscript"}
+
+    def hits(self, indicator: str) -> list[SignatureHit]:
+        return [hit for hit in self.signatures if hit.indicator == indicator]
+
+
+@dataclass(frozen=True)
+class Package:
+    """Everything a rule may look at; built once per archive by the engine."""
+
+    ecosystem: str | None
+    name: str | None
+    version: str | None
+    root: str
+    files: tuple[SourceFile, ...]
+    findings: tuple[Finding, ...] = ()
+    manifest: Mapping[str, Any] = field(default_factory=dict)
+    hooks: Mapping[str, str] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
+
+    def file(self, rel: str) -> SourceFile | None:
+        for source in self.files:
+            if source.rel == rel:
+                return source
+        return None
+
+    def context_of(self, path: str | None) -> float:
+        if path is None:
+            return 1.0
+        for source in self.files:
+            if source.path == path:
+                return source.factor
+        return CONTEXT_FACTORS["code"]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the manifests say, found before any file is classified."""
+
+    ecosystem: str | None
+    root: str
+    name: str | None = None
+    version: str | None = None
+    manifest: Mapping[str, Any] = field(default_factory=dict)
+    hooks: Mapping[str, str] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
+
+
+def _depth(path: str) -> int:
+    return path.count("/")
+
+
+def _clean(path: str) -> str:
+    path = path.replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path.lstrip("/")
+
+
+def detect_layout(members: Iterable[Member]) -> Layout:
+    """Find the package root and ecosystem from the shallowest manifest."""
+    by_path = {_clean(m.path): m for m in members}
+    npm = sorted((p for p in by_path if posixpath.basename(p) == "package.json"), key=_depth)
+    py_markers = sorted(
+        (
+            p
+            for p in by_path
+            if posixpath.basename(p) in {"PKG-INFO", "setup.py", "pyproject.toml", "setup.cfg"}
+            or (p.endswith(".dist-info/METADATA") and _depth(p) <= 1)
+        ),
+        key=lambda p: (_depth(p) - p.endswith("/METADATA"), not p.endswith("PKG-INFO")),
+    )
+    npm_depth = _depth(npm[0]) if npm else 99
+    py_depth = _depth(py_markers[0]) - py_markers[0].endswith("/METADATA") if py_markers else 99
+    if npm and npm_depth < py_depth:
+        return _npm_layout(npm[0], by_path[npm[0]].data)
+    if py_markers:
+        return _pypi_layout(py_markers[0], by_path)
+    kinds = {_KINDS.get(posixpath.splitext(p)[1]) for p in by_path}
+    guess = "pypi" if "python" in kinds else "npm" if "javascript" in kinds else None
+    roots = {p.split("/", 1)[0] for p in by_path if "/" in p}
+    return Layout(guess, roots.pop() + "/" if len(roots) == 1 else "")
+
+
+def _npm_layout(path: str, data: bytes) -> Layout:
+    root = posixpath.dirname(path)
+    root = root + "/" if root else ""
+    try:
+        manifest = json.loads(decode(data))
+    except ValueError as exc:
+        return Layout("npm", root, errors=(f"{path}: invalid JSON: {exc}",))
+    if not isinstance(manifest, dict):
+        return Layout("npm", root, errors=(f"{path}: not a JSON object",))
+    scripts = manifest.get("scripts")
+    hooks = (
+        {k: v for k in NPM_INSTALL_HOOKS if isinstance(v := scripts.get(k), str)}
+        if isinstance(scripts, dict)
+        else {}
+    )
+    return Layout(
+        "npm",
+        root,
+        name=_str(manifest.get("name")),
+        version=_str(manifest.get("version")),
+        manifest=manifest,
+        hooks=hooks,
+    )
+
+
+def _pypi_layout(marker: str, by_path: Mapping[str, Member]) -> Layout:
+    if marker.endswith(".dist-info/METADATA"):
+        root = posixpath.dirname(posixpath.dirname(marker))
+    else:
+        root = posixpath.dirname(marker)
+    root = root + "/" if root else ""
+    name = version = None
+    for candidate in (marker, root + "PKG-INFO"):
+        if candidate.endswith(("PKG-INFO", "METADATA")) and candidate in by_path:
+            name, version = _email_metadata(decode(by_path[candidate].data[:65536]))
+            break
+    if (name is None or version is None) and root + "setup.py" in by_path:
+        found = _setup_py_metadata(by_path[root + "setup.py"].data)
+        name, version = name or found[0], version or found[1]
+    if (name is None or version is None) and root + "pyproject.toml" in by_path:
+        found = _pyproject_metadata(by_path[root + "pyproject.toml"].data)
+        name, version = name or found[0], version or found[1]
+    if (name is None or version is None) and root + "setup.cfg" in by_path:
+        found = _setup_cfg_metadata(by_path[root + "setup.cfg"].data)
+        name, version = name or found[0], version or found[1]
+    return Layout("pypi", root, name=name, version=version)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _email_metadata(text: str) -> tuple[str | None, str | None]:
+    name = version = None
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        key, _, value = line.partition(":")
+        if key.lower() == "name" and name is None:
+            name = value.strip() or None
+        elif key.lower() == "version" and version is None:
+            version = value.strip() or None
+    return name, version
+
+
+def _setup_py_metadata(data: bytes) -> tuple[str | None, str | None]:
+    """Literal ``name=``/``version=`` of the ``setup()`` call (or module-level constants)."""
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None, None
+    constants: dict[str, str] = {}
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            constants[node.targets[0].id] = node.value.value
+        elif isinstance(node, ast.Call) and _call_name(node.func) == "setup":
+            for kw in node.keywords:
+                if kw.arg in {"name", "version"}:
+                    if isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
+                        found[kw.arg] = kw.value.value
+                    elif isinstance(kw.value, ast.Name) and kw.value.id in constants:
+                        found[kw.arg] = constants[kw.value.id]
+    return found.get("name") or None, found.get("version") or None
+
+
+def _call_name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _pyproject_metadata(data: bytes) -> tuple[str | None, str | None]:
+    try:
+        project = tomllib.loads(decode(data)).get("project", {})
+    except (tomllib.TOMLDecodeError, AttributeError):
+        return None, None
+    if not isinstance(project, dict):
+        return None, None
+    return _str(project.get("name")), _str(project.get("version"))
+
+
+def _setup_cfg_metadata(data: bytes) -> tuple[str | None, str | None]:
+    parser = ConfigParser(interpolation=None)
+    try:
+        parser.read_string(decode(data))
+    except ConfigParserError:
+        return None, None
+    if not parser.has_section("metadata"):
+        return None, None
+    return parser.get("metadata", "name", fallback=None), parser.get(
+        "metadata", "version", fallback=None
+    )
+
+
+def hook_files(hooks: Mapping[str, str]) -> set[str]:
+    """Files an npm install hook names (``node scripts/install.js`` -> ``scripts/install.js``)."""
+    found: set[str] = set()
+    for command in hooks.values():
+        for match in _HOOK_FILE.finditer(command):
+            found.add(posixpath.normpath(match.group(1)))
+    return found
+
+
+def file_kind(rel: str, data: bytes) -> str:
+    if binary_format(data):
+        return "binary"
+    ext = posixpath.splitext(rel)[1].lower()
+    if ext in _KINDS:
+        return _KINDS[ext]
+    if data.startswith(b"#!"):
+        first = data[:100].split(b"\n", 1)[0]
+        for word, kind in ((b"node", "javascript"), (b"python", "python"), (b"sh", "shell")):
+            if word in first:
+                return kind
+    if posixpath.basename(rel) == "package.json" or rel.endswith(("PKG-INFO", "METADATA")):
+        return "manifest"
+    if looks_binary(data):
+        return "data"
+    return "text"
+
+
+def file_context(rel: str, kind: str, layout: Layout, install: set[str]) -> str:
+    """When a file's code runs: at install, on import, at use, or never (tests, docs)."""
+    base = posixpath.basename(rel)
+    if (
+        rel in install
+        or (layout.ecosystem == "pypi" and rel == "setup.py")
+        or base.endswith(".pth")
+    ):
+        return "install"
+    parts = rel.lower().split("/")
+    if kind in {"text", "data", "manifest"} and not base.endswith(".pth"):
+        ext = posixpath.splitext(base)[1].lower()
+        if ext in _DOC_EXTS or kind != "text":
+            return "docs"
+    if any(part in _TEST_DIRS for part in parts[:-1]) or _TEST_FILE.search(parts[-1]):
+        return "test"
+    if base == "__init__.py" and len(parts) <= 3:
+        return "import"
+    main = layout.manifest.get("main") if layout.ecosystem == "npm" else None
+    if rel == posixpath.normpath(main if isinstance(main, str) else "index.js"):
+        return "import"
+    if kind in {"text", "data", "manifest"}:
+        return "docs"
+    return "code"
+
+
+def classify(contents: ArchiveContents) -> tuple[Layout, list[tuple[Member, str, str, str]]]:
+    """Layout plus, for each member, its path relative to the root, kind and context."""
+    layout = detect_layout(contents.members)
+    install = hook_files(layout.hooks)
+    rows = []
+    for member in contents.members:
+        path = _clean(member.path)
+        rel = path[len(layout.root) :] if path.startswith(layout.root) else path
+        kind = file_kind(rel, member.data)
+        rows.append((member, rel, kind, file_context(rel, kind, layout, install)))
+    return layout, rows

@@ -1,0 +1,169 @@
+"""Python structure with ``ast``: resolved names of the calls a file makes.
+
+Resolving imports matters because malware renames (``from os import system as s``) and
+hides imports (``__import__("os").system``).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from threatfeed.analysis.calls import Call
+from threatfeed.analysis.text import shorten
+
+_PROCESS = (
+    "os.system",
+    "os.popen",
+    "os.startfile",
+    "os.exec",
+    "os.spawn",
+    "os.posix_spawn",
+    "subprocess.",
+    "commands.getoutput",
+    "pty.spawn",
+)
+_DOWNLOAD = ("urllib.request.urlretrieve", "urllib.urlretrieve", "wget.download")
+_NETWORK = (
+    "urllib.request.urlopen",
+    "urllib.request.Request",
+    "urllib.urlopen",
+    "urllib2.urlopen",
+    "requests.",
+    "httpx.",
+    "http.client.",
+    "httplib.",
+    "socket.socket",
+    "socket.create_connection",
+    "smtplib.",
+    "ftplib.",
+    "aiohttp.",
+    "pycurl.",
+    "dns.resolver.",
+)
+_DECODE = (
+    "base64.",
+    "binascii.unhexlify",
+    "binascii.a2b_",
+    "codecs.decode",
+    "zlib.decompress",
+    "bz2.decompress",
+    "lzma.decompress",
+    "gzip.decompress",
+    "marshal.loads",
+    "bytes.fromhex",
+    "cryptography.fernet.Fernet",
+    "fernet.Fernet",
+)
+_RECON = (
+    "socket.gethostname",
+    "getpass.getuser",
+    "os.getlogin",
+    "platform.node",
+    "os.uname",
+    "platform.uname",
+)
+_EXEC = frozenset({"exec", "eval", "execfile", "runpy.run_path", "runpy.run_module"})
+_INSTALL_BASES = frozenset({"install", "develop", "egg_info", "bdist_egg", "build_py", "sdist"})
+MAX_CODE = 200
+
+
+def call_type(name: str, node: ast.Call) -> str | None:
+    if name in _EXEC or name == "compile":
+        literal = node.args and isinstance(node.args[0], ast.Constant)
+        return None if literal or name == "compile" else "code_execution"
+    if name.startswith(_PROCESS):
+        return "process"
+    if name.startswith(_DOWNLOAD):
+        return "download"
+    if name.startswith(_NETWORK):
+        return "network"
+    if name.startswith("base64.") and "decode" not in name:
+        return None
+    if name.startswith(_DECODE) or name.endswith(".decrypt"):
+        return "decode"
+    if name.startswith(_RECON):
+        return "recon"
+    if name.startswith("webbrowser."):
+        return "browser"
+    return None
+
+
+class _Imports(ast.NodeVisitor):
+    def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.asname:
+                self.aliases[alias.asname] = alias.name
+            else:
+                top = alias.name.split(".")[0]
+                self.aliases.setdefault(top, top)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for alias in node.names:
+            self.aliases[alias.asname or alias.name] = f"{node.module or ''}.{alias.name}"
+
+
+def resolve(func: ast.expr, aliases: dict[str, str]) -> str | None:
+    """``sp.Popen`` -> ``subprocess.Popen``; ``__import__("os").system`` -> ``os.system``."""
+    parts: list[str] = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if isinstance(func, ast.Name):
+        parts.append(aliases.get(func.id, func.id))
+    elif (
+        isinstance(func, ast.Call)
+        and isinstance(func.func, ast.Name)
+        and func.func.id == "__import__"
+        and func.args
+        and isinstance(func.args[0], ast.Constant)
+        and isinstance(func.args[0].value, str)
+    ):
+        parts.append(func.args[0].value)
+    else:
+        return None
+    return ".".join(reversed(parts))
+
+
+def parse(source: bytes) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _segment(lines: list[bytes], node: ast.expr) -> str:
+    """The call's source, from its first line only (``ast.get_source_segment`` is quadratic)."""
+    line = lines[node.lineno - 1] if node.lineno <= len(lines) else b""
+    end = node.end_col_offset if node.end_lineno == node.lineno else None
+    return line[node.col_offset : end][: MAX_CODE * 2].decode("utf-8", "replace")
+
+
+def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
+    """Calls that spawn processes, reach the network, execute or decode code, read identity."""
+    lines = source.split(b"\n")
+    imports = _Imports()
+    imports.visit(tree)
+    found: list[Call] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            bases = {resolve(b, imports.aliases) or "" for b in node.bases}
+            if {b.rsplit(".", 1)[-1] for b in bases} & _INSTALL_BASES:
+                found.append(
+                    Call(
+                        "class",
+                        "install_command_override",
+                        node.lineno,
+                        f"class {node.name}({', '.join(sorted(bases))})",
+                    )
+                )
+            continue
+        if not isinstance(node, ast.Call):
+            continue
+        name = resolve(node.func, imports.aliases)
+        kind = call_type(name, node) if name else None
+        if name and kind:
+            found.append(Call(name, kind, node.lineno, shorten(_segment(lines, node), MAX_CODE)))
+    return found

@@ -1,0 +1,36 @@
+"""Every rule of the engine, in reporting order. A rule is ``(Package) -> Indicator | None``."""
+
+from __future__ import annotations
+
+from threatfeed.analysis.rules.base import Rule
+from threatfeed.analysis.rules.install import suspicious_setup_commands_rule
+from threatfeed.analysis.rules.network import ip_identification_rule, suspicious_url_references_rule
+from threatfeed.analysis.rules.npm import npm_hooks_rule, npm_security_placeholder_rule
+from threatfeed.analysis.rules.signature_rules import (
+    credential_harvesting_rule,
+    decode_and_execute_rule,
+    dns_exfiltration_rule,
+    executes_code_at_remote_url_rule,
+    persistence_rule,
+    powershell_dropper_rule,
+    reverse_shell_rule,
+    yara_signature_rule,
+)
+
+RULES: tuple[Rule, ...] = (
+    npm_hooks_rule,
+    npm_security_placeholder_rule,
+    suspicious_setup_commands_rule,
+    executes_code_at_remote_url_rule,
+    decode_and_execute_rule,
+    reverse_shell_rule,
+    powershell_dropper_rule,
+    credential_harvesting_rule,
+    dns_exfiltration_rule,
+    persistence_rule,
+    suspicious_url_references_rule,
+    ip_identification_rule,
+    yara_signature_rule,
+)
+
+__all__ = ["RULES", "Rule"]

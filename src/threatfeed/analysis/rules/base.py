@@ -1,0 +1,40 @@
+"""What a rule is, and the helpers most rules share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from threatfeed.analysis.model import Indicator, Signal
+from threatfeed.analysis.package import Package, SourceFile
+from threatfeed.analysis.signatures import SignatureHit
+from threatfeed.analysis.text import excerpt_at, line_of
+
+#: A rule looks at a package and reports an indicator, or None when it sees nothing.
+Rule = Callable[[Package], Indicator | None]
+
+
+def signal_at(
+    source: SourceFile, offset: int, length: int, weight: float, key: str, *capabilities: str
+) -> Signal:
+    return Signal(
+        file=source.path,
+        line=line_of(source.data, offset),
+        excerpt=excerpt_at(source.data, offset, length),
+        weight=weight,
+        context=source.context,
+        capabilities=frozenset(capabilities),
+        key=key,
+    )
+
+
+def hit_signal(source: SourceFile, hit: SignatureHit) -> Signal:
+    offset, length = hit.offsets[0] if hit.offsets else (0, 0)
+    return signal_at(source, offset, length, hit.weight, hit.rule, hit.capability)
+
+
+def indicator(name: str, evidence: Any, signals: Iterable[Signal]) -> Indicator | None:
+    signals = tuple(signals)
+    if not evidence and evidence is not True:
+        return None
+    return Indicator(rule=name, evidence=evidence, signals=signals)

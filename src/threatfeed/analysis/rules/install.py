@@ -1,0 +1,72 @@
+"""What code run at install time does: ``setup.py``, ``.pth`` files, npm hook scripts."""
+
+from __future__ import annotations
+
+from threatfeed.analysis import javascript, python_ast
+from threatfeed.analysis.calls import CALL_CAPABILITIES, CALL_WEIGHTS, Call
+from threatfeed.analysis.model import Indicator, Signal
+from threatfeed.analysis.package import Package, SourceFile
+from threatfeed.analysis.rules.base import indicator
+
+MAX_ITEMS = 30
+
+
+def _pth_calls(source: SourceFile) -> list[Call]:
+    """A ``.pth`` line starting with ``import`` is executed at every interpreter start."""
+    lines = [
+        (number, line)
+        for number, line in enumerate(source.text.splitlines(), 1)
+        if line.startswith(("import ", "import\t"))
+    ]
+    calls = []
+    for number, line in lines:
+        calls.append(Call("pth", "startup_hook", number, line[:200]))
+        tree = python_ast.parse(line.encode())
+        if tree is not None:
+            calls += [
+                Call(c.name, c.type, number, c.code)
+                for c in python_ast.suspicious_calls(tree, line.encode())
+            ]
+    return calls
+
+
+def install_calls(source: SourceFile) -> list[Call]:
+    """Suspicious calls of one install-time file, by its language."""
+    if source.path.endswith(".pth"):
+        return _pth_calls(source)
+    if source.kind == "python":
+        tree = python_ast.parse(source.data)
+        return [] if tree is None else python_ast.suspicious_calls(tree, source.data)
+    if source.kind == "javascript":
+        return javascript.suspicious_calls(source.data)
+    return []
+
+
+def suspicious_setup_commands_rule(package: Package) -> Indicator | None:
+    """Calls made by code that runs on install: processes, network, exec, decoding, identity.
+
+    Reads ``setup.py`` (command classes and top-level code alike), ``.pth`` files and the
+    scripts npm hooks run. Evidence: ``[{"code": str, "type": str}]`` where ``type`` is one
+    of ``code_execution``, ``download``, ``network``, ``process``, ``decode``, ``recon``,
+    ``browser``, ``install_command_override``, ``startup_hook``.
+    """
+    evidence = []
+    signals: list[Signal] = []
+    for source in package.files:
+        if source.context != "install" or source.kind not in {"python", "javascript"}:
+            continue
+        for call in install_calls(source):
+            capability = CALL_CAPABILITIES.get(call.type)
+            signals.append(
+                Signal(
+                    source.path,
+                    call.line,
+                    call.code,
+                    CALL_WEIGHTS[call.type],
+                    source.context,
+                    frozenset({capability} if capability else ()),
+                    call.type,
+                )
+            )
+            evidence.append({"code": call.code, "type": call.type})
+    return indicator("suspicious_setup_commands_rule", evidence[:MAX_ITEMS], signals)

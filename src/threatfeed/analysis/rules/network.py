@@ -1,0 +1,80 @@
+"""Where the code talks to: suspicious hosts in URLs, and hard-coded public IP addresses."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from threatfeed.analysis.model import Indicator, Signal
+from threatfeed.analysis.package import Package
+from threatfeed.analysis.rules.base import indicator, signal_at
+from threatfeed.analysis.text import decode
+
+MAX_ITEMS = 20
+#: Public resolvers are used by legitimate connectivity checks; they identify nobody.
+_WELL_KNOWN = frozenset({"8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "208.67.222.222"})
+_IP = re.compile(rb"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+_STOP = frozenset(b" \t\r\n\"'`<>()[]{},;\\")
+IP_WEIGHT = 2.0
+
+
+def _token(data: bytes, offset: int, length: int) -> str:
+    """The whole URL or host name around a match, bounded to a sane length."""
+    start, end = offset, offset + length
+    while start > 0 and offset - start < 200 and data[start - 1] not in _STOP:
+        start -= 1
+    while end < len(data) and end - offset < 300 and data[end] not in _STOP:
+        end += 1
+    return decode(data[start:end])
+
+
+def suspicious_url_references_rule(package: Package) -> Indicator | None:
+    """URLs and hosts of exfiltration services, OAST hosts, tunnels, paste sites and raw IPs.
+
+    Evidence: ``[{"file": str, "urls": [str]}]``.
+    """
+    evidence = []
+    signals: list[Signal] = []
+    for source in package.files:
+        urls: dict[str, None] = {}
+        for hit in source.hits("suspicious_url_references_rule"):
+            for offset, length in hit.offsets:
+                urls.setdefault(_token(source.data, offset, length))
+            offset, length = hit.offsets[0]
+            signals.append(signal_at(source, offset, length, hit.weight, hit.rule, hit.capability))
+        if urls:
+            evidence.append({"file": source.path, "urls": list(urls)[:MAX_ITEMS]})
+    return indicator("suspicious_url_references_rule", evidence, signals)
+
+
+def public_ip(text: str) -> str | None:
+    try:
+        address = ipaddress.IPv4Address(text)
+    except ValueError:
+        return None
+    if not address.is_global or text in _WELL_KNOWN or text.startswith("0"):
+        return None
+    return text
+
+
+def ip_identification_rule(package: Package) -> Indicator | None:
+    """Hard-coded public IPv4 addresses in code: command-and-control servers rarely have names.
+
+    Evidence: ``[{"file": str, "ip": str}]``, one object per file and address.
+    """
+    evidence = []
+    signals: list[Signal] = []
+    for source in package.files:
+        if source.kind in {"binary", "data"}:
+            continue
+        seen: set[str] = set()
+        for hit in source.hits("ip_identification_rule"):
+            for offset, length in hit.offsets:
+                match = _IP.search(source.data, offset, offset + length)
+                ip = public_ip(match.group().decode()) if match else None
+                if ip is None or ip in seen or match is None:
+                    continue
+                seen.add(ip)
+                evidence.append({"file": source.path, "ip": ip})
+                signals.append(signal_at(source, match.start(), len(ip), IP_WEIGHT, ip, "raw_ip"))
+    return indicator("ip_identification_rule", evidence[:MAX_ITEMS], signals)

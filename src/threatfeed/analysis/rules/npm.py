@@ -1,0 +1,63 @@
+"""npm-specific rules: install hooks and the registry's security placeholders."""
+
+from __future__ import annotations
+
+import re
+
+from threatfeed.analysis.model import Indicator, Signal
+from threatfeed.analysis.package import Package
+from threatfeed.analysis.rules.base import indicator
+
+HOOK_WEIGHT = 1.5
+NETWORK_TOOL_WEIGHT = 3.0
+BACKGROUND_WEIGHT = 1.0
+PLACEHOLDER_WEIGHT = 10.0
+
+_NETWORK_TOOL = re.compile(
+    r"\b(curl|wget|nc|ncat|nslookup|dig|ping|Invoke-WebRequest|iwr|Invoke-RestMethod)\b", re.I
+)
+_BACKGROUND = re.compile(r"(\bnohup\b|\bstart\s+/b\b|&\s*$|\bdisown\b|\bsetsid\b)", re.I)
+
+
+def npm_hooks_rule(package: Package) -> Indicator | None:
+    """Commands npm runs by itself on ``npm install``: the usual door of npm malware.
+
+    Evidence: ``[str]``, the commands of ``preinstall``, ``install``, ``postinstall`` and
+    ``prepare``. A hook alone weighs little (native builds use them); a hook calling a
+    network tool or detaching into the background weighs more.
+    """
+    if package.ecosystem != "npm" or not package.hooks:
+        return None
+    manifest = next((f.path for f in package.files if f.rel == "package.json"), None)
+    signals = []
+    for hook, command in package.hooks.items():
+        weight = HOOK_WEIGHT
+        capabilities = {"install_hook"}
+        if _NETWORK_TOOL.search(command):
+            weight += NETWORK_TOOL_WEIGHT
+            capabilities.add("network")
+        if _BACKGROUND.search(command):
+            weight += BACKGROUND_WEIGHT
+        signals.append(
+            Signal(
+                manifest,
+                None,
+                f"{hook}: {command}"[:160],
+                weight,
+                "install",
+                frozenset(capabilities),
+            )
+        )
+    return indicator("npm_hooks_rule", list(package.hooks.values()), signals)
+
+
+def npm_security_placeholder_rule(package: Package) -> Indicator | None:
+    """npm replaces a package removed for malware by a ``0.0.1-security`` placeholder.
+
+    The placeholder holds no code, but it proves the name was used for malware. Evidence:
+    ``true``.
+    """
+    if package.ecosystem != "npm" or not (package.version or "").endswith("-security"):
+        return None
+    signal = Signal(None, None, f"version {package.version}", PLACEHOLDER_WEIGHT, key="version")
+    return indicator("npm_security_placeholder_rule", True, [signal])

@@ -1,0 +1,38 @@
+"""From indicators to one score and a flag.
+
+Each signal counts ``weight x context factor`` (install 1.0, import 0.8, other code 0.6,
+tests 0.35, docs 0.2). Within a rule, the same key (signature, call type, address) counts
+once, at its strongest place. Rules add up to risk points; ``score = 1 - 2 ** (-points /
+10)``, so 10 points give a score of 0.5, the flag threshold. Correlations (network plus
+harvesting in one file...) are rules of their own, see ``rules/correlation.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from threatfeed.analysis.model import Indicator, Signal
+from threatfeed.analysis.package import CONTEXT_FACTORS
+
+FLAG_THRESHOLD = 0.5
+POINTS_AT_THRESHOLD = 10.0
+
+
+def effective(signal: Signal) -> float:
+    return signal.weight * CONTEXT_FACTORS[signal.context]
+
+
+def rule_points(indicator: Indicator) -> float:
+    best: dict[str, float] = {}
+    for signal in indicator.signals:
+        best[signal.key] = max(best.get(signal.key, 0.0), effective(signal))
+    return sum(best.values())
+
+
+def points(indicators: Iterable[Indicator]) -> float:
+    return sum(rule_points(indicator) for indicator in indicators)
+
+
+def score(total_points: float) -> float:
+    """Map unbounded risk points into [0, 1); the threshold sits at 0.5."""
+    return round(1.0 - float(2.0 ** (-total_points / POINTS_AT_THRESHOLD)), 4)

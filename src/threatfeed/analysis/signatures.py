@@ -1,0 +1,101 @@
+"""YARA content signatures: compiled once per engine, run once over each file.
+
+Every bundled rule carries metadata that ties it to one of our indicators
+(``indicator``), says what capability it reveals (``capability``), how much it weighs
+(``weight``) and a short human ``label`` for the evidence. User rules from
+``extra_yara_dir`` need none of it: they report under ``yara_signature_rule``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yara_x
+
+from threatfeed.errors import ThreatfeedError
+
+CUSTOM_INDICATOR = "yara_signature_rule"
+CUSTOM_WEIGHT = 5.0
+SCAN_TIMEOUT_SECONDS = 5
+MAX_MATCHES_PER_PATTERN = 20
+
+
+class SignatureError(ThreatfeedError):
+    """A YARA rule file does not compile."""
+
+
+@dataclass(frozen=True)
+class SignatureHit:
+    """One YARA rule that matched a file, with the first offsets it matched at."""
+
+    rule: str
+    indicator: str
+    capability: str
+    weight: float
+    label: str
+    offsets: tuple[tuple[int, int], ...]
+
+
+def _bundled_sources() -> list[tuple[str, str]]:
+    folder = resources.files("threatfeed.analysis") / "yara"
+    return sorted(
+        (entry.name, entry.read_text(encoding="utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".yar")
+    )
+
+
+def _user_sources(folder: Path) -> list[tuple[str, str]]:
+    if not folder.is_dir():
+        raise SignatureError(f"YARA folder not found: {folder}")
+    return [
+        (path.name, path.read_text(encoding="utf-8", errors="replace"))
+        for path in sorted(folder.rglob("*.yar*"))
+        if path.suffix in {".yar", ".yara"}
+    ]
+
+
+class Signatures:
+    """The compiled rule set and one scanner (a scanner is not shareable across threads)."""
+
+    def __init__(self, extra_dir: Path | None = None) -> None:
+        compiler = yara_x.Compiler()
+        sources = [("bundled", name, text) for name, text in _bundled_sources()]
+        if extra_dir is not None:
+            sources += [("user", name, text) for name, text in _user_sources(extra_dir)]
+        for origin, name, text in sources:
+            compiler.new_namespace(f"{origin}_{Path(name).stem}".replace("-", "_"))
+            try:
+                compiler.add_source(text, origin=name)
+            except yara_x.CompileError as exc:
+                raise SignatureError(f"{name}: {exc}") from exc
+        self._scanner = yara_x.Scanner(compiler.build())
+        self._scanner.set_timeout(SCAN_TIMEOUT_SECONDS)
+        self._scanner.max_matches_per_pattern(MAX_MATCHES_PER_PATTERN)
+
+    def scan(self, data: bytes) -> tuple[SignatureHit, ...]:
+        try:
+            results = self._scanner.scan(data)
+        except (yara_x.TimeoutError, yara_x.ScanError):
+            return ()
+        hits = []
+        for rule in results.matching_rules:
+            meta = dict(rule.metadata)
+            offsets = sorted(
+                (match.offset, match.length)
+                for pattern in rule.patterns
+                for match in pattern.matches
+            )
+            hits.append(
+                SignatureHit(
+                    rule=rule.identifier,
+                    indicator=str(meta.get("indicator", CUSTOM_INDICATOR)),
+                    capability=str(meta.get("capability", "custom")),
+                    weight=float(meta.get("weight", CUSTOM_WEIGHT)),
+                    label=str(meta.get("label", rule.identifier)),
+                    offsets=tuple(offsets[:MAX_MATCHES_PER_PATTERN]),
+                )
+            )
+        return tuple(hits)

@@ -1,0 +1,197 @@
+// Running code fetched from the network, decoded from a blob, or a shell on a socket.
+// Metadata ties each rule to an indicator of the engine (see docs/rules.md).
+
+rule download_pipe_to_shell {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 7
+        label = "downloads a script and pipes it into a shell"
+    strings:
+        $a = /\b(curl|wget)\s[^\n|;]{0,200}\|\s*(sudo\s+)?(ba|z|da)?sh\b/
+        $b = /\b(curl|wget)\s[^\n;]{0,200}(-o|-O|--output)\s*[^\n;]{1,120};\s*(chmod\s+\+?[0-7x]+\s[^\n;]{1,80};\s*)?(\.\/|sh\s|bash\s)/
+        $c = /\b(mshta|rundll32)(\.exe)?\s+["']?https?:\/\//
+        $d = /certutil(\.exe)?\s[^\n]{0,40}-urlcache/ nocase
+        $e = /bitsadmin(\.exe)?\s[^\n]{0,40}\/transfer/ nocase
+    condition:
+        any of them
+}
+
+rule python_exec_of_download {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 8
+        label = "executes code downloaded at run time"
+    strings:
+        $a = /\b(exec|eval)\s*\(\s*(requests\.get|requests\.post|urlopen|urllib\.request\.urlopen|urllib2\.urlopen|httpx\.get|[a-zA-Z_]{1,20}\.urlopen|__import__\(['"](requests|urllib\.request)['"]\))\s*\(/
+        $b = /\b(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.(text|content|read\(\))\s*\)/
+    condition:
+        $a or ($b and #b < 5)
+}
+
+rule js_eval_of_download {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 7
+        label = "evaluates a network response as code"
+    strings:
+        $get = /\b(https?\.get|https?\.request|fetch|axios(\.get)?|request)\s*\(/
+        $eval = /\b(eval|new\s+Function|Function)\s*\(\s*(body|data|res\.data|response\.data|chunks?\.join|Buffer\.concat|responseText|\w{1,10}\.toString\(\))/
+    condition:
+        $get and $eval
+}
+
+rule download_then_run_executable {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 6
+        label = "downloads an executable and starts it"
+    strings:
+        $url_exe = /https?:\/\/[^\s"'`]{1,200}\.(exe|scr|msi|bat|vbs|ps1|dll)\b/ nocase
+        $save_py = /\b(urlretrieve|\.write\(\s*\w{1,20}\.content\)|DownloadFile)/
+        $save_js = /\b(createWriteStream|writeFileSync|writeFile)\s*\(/
+        $run1 = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|Start-Process|ShellExecute)/
+        $run2 = /\b(execFile|execSync|spawn|spawnSync|exec)\s*\(/
+    condition:
+        $url_exe and ($save_py or $save_js) and ($run1 or $run2)
+}
+
+rule python_decode_then_exec {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 7
+        label = "executes code decoded from an embedded blob"
+    strings:
+        $a = /\b(exec|eval)\s*\([^\n]{0,120}(b64decode|b32decode|b16decode|b85decode|a85decode|decodebytes|decompress|marshal\.loads|fromhex|unhexlify|\.decrypt\(|codecs\.decode|rot13|\[::-1\])/
+        $b = /\b(exec|eval)\s*\(\s*(''|"")\.join\(\s*(chr|map\(chr)/
+        $c = /\bexec\s*\(\s*compile\s*\([^\n]{0,60}(decode|decompress|loads)/
+        $d = /\b(getattr|__import__)\s*\([^\n]{0,40}['"](exec|eval)['"]\s*\)\s*\(/
+        $e = /\bexec\s*\(\s*marshal\.loads/
+    condition:
+        any of them
+}
+
+rule js_decode_then_eval {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 7
+        label = "evaluates code decoded from an embedded blob"
+    strings:
+        $a = /\b(eval|Function)\s*\(\s*(atob|unescape|decodeURIComponent|String\.fromCharCode|Buffer\.from)\s*\(/
+        $b = /\beval\s*\(\s*(new\s+)?Buffer(\.from)?\s*\([^\n)]{1,4000}['"](base64|hex)['"]\s*\)\s*\.toString\(/
+        $c = /\bnew\s+Function\s*\(\s*(atob|Buffer\.from|unescape|decodeURIComponent)\s*\(/
+        $d = /\beval\s*\(\s*require\s*\(\s*['"]zlib['"]\s*\)/
+        $e = /\bvm\.runInThisContext\s*\(\s*(atob|Buffer\.from)/
+    condition:
+        any of them
+}
+
+rule reverse_shell_unix {
+    meta:
+        indicator = "reverse_shell_rule"
+        capability = "reverse_shell"
+        weight = 9
+        label = "reverse shell"
+    strings:
+        $a = "/dev/tcp/"
+        $b = /\b(ba)?sh\s+-i\s*(>&|2>&1|[<>]\s*&)/
+        $c = /\b(nc|ncat|netcat)(\.exe)?\s+[^\n]{0,60}\s-[ec]\s+(\/bin\/|cmd|powershell)/
+        $d = /mkfifo\s+\/tmp\/[^\n]{0,80}\b(nc|ncat|sh)\b/
+    condition:
+        any of them
+}
+
+rule reverse_shell_python {
+    meta:
+        indicator = "reverse_shell_rule"
+        capability = "reverse_shell"
+        weight = 9
+        label = "socket wired to a shell"
+    strings:
+        $sock = /socket\.socket\s*\(/
+        $conn = ".connect(("
+        $dup = /os\.dup2\s*\(\s*\w{1,20}\.fileno\(\)/
+        $pty = /pty\.spawn\s*\(\s*["'](\/bin\/(ba)?sh|bash|sh)["']/
+        $sh = /subprocess\.(call|Popen|run)\s*\(\s*\[\s*["'](\/bin\/(ba)?sh|cmd(\.exe)?|powershell)["']\s*(,\s*["']-i["'])?\s*\]/
+    condition:
+        $sock and $conn and ($dup or $pty) or ($sock and $conn and $sh and $dup)
+}
+
+rule reverse_shell_node {
+    meta:
+        indicator = "reverse_shell_rule"
+        capability = "reverse_shell"
+        weight = 9
+        label = "socket piped into a shell"
+    strings:
+        $net = /\b(net\.connect|net\.createConnection|new\s+net\.Socket)\s*\(/
+        $spawn = /\bspawn\s*\(\s*[^)\n]{0,40}(\/bin\/(ba)?sh|cmd(\.exe)?|powershell|["']sh["'])/
+        $shvar = /["'](\/bin\/(ba)?sh|cmd\.exe)["']/
+        $pipe1 = /\.pipe\s*\(\s*\w{1,20}\.stdin\s*\)/
+        $pipe2 = /\.stdout\.pipe\s*\(/
+    condition:
+        $net and ($spawn or $shvar) and ($pipe1 or $pipe2)
+}
+
+rule powershell_encoded_command {
+    meta:
+        indicator = "powershell_dropper_rule"
+        capability = "dropper"
+        weight = 7
+        label = "PowerShell with an encoded command"
+    strings:
+        $a = /powershell(\.exe)?[^\n]{0,120}\s-(e|ec|en|enc|enco|encodedcommand)\s+["']?[A-Za-z0-9+\/]{40,}/ nocase
+    condition:
+        $a
+}
+
+rule powershell_download {
+    meta:
+        indicator = "powershell_dropper_rule"
+        capability = "download_exec"
+        weight = 6
+        label = "PowerShell downloads and runs a payload"
+    strings:
+        $dl1 = /\b(Invoke-WebRequest|iwr|Invoke-RestMethod|irm|wget|curl)\s[^\n]{0,200}(-OutFile|\|\s*(iex|Invoke-Expression))/ nocase
+        $dl2 = /(DownloadString|DownloadFile|DownloadData)\s*\(/ nocase
+        $dl3 = /New-Object\s+(System\.)?Net\.WebClient/ nocase
+        $run1 = /\b(Start-Process|Invoke-Expression|IEX)\b/ nocase
+        $run2 = /-(WindowStyle|w)\s+hidden/ nocase
+        $ps = /powershell/ nocase
+    condition:
+        ($dl1 or $dl2 or $dl3) and ($run1 or $run2) and ($ps or $dl3)
+}
+
+rule defender_tampering {
+    meta:
+        indicator = "powershell_dropper_rule"
+        capability = "dropper"
+        weight = 6
+        label = "disables or excludes Windows Defender"
+    strings:
+        $a = /Add-MpPreference\s+-Exclusion(Path|Process|Extension)/ nocase
+        $b = /Set-MpPreference\s+-Disable(RealtimeMonitoring|IOAVProtection|BehaviorMonitoring)/ nocase
+    condition:
+        any of them
+}
+
+rule persistence {
+    meta:
+        indicator = "persistence_rule"
+        capability = "persistence"
+        weight = 3
+        label = "installs itself to run at logon"
+    strings:
+        $a = /Software\\{1,2}Microsoft\\{1,2}Windows\\{1,2}CurrentVersion\\{1,2}Run\b/ nocase
+        $b = /Start Menu\\{1,2}Programs\\{1,2}Startup/ nocase
+        $c = /schtasks(\.exe)?\s+\/create/ nocase
+        $d = /Library\/LaunchAgents\/[^\n]{0,60}\.plist/
+        $e = /\(crontab\s+-l[^\n]{0,80}\|\s*crontab\s+-/
+    condition:
+        any of them
+}

@@ -1,0 +1,152 @@
+// Reading secrets that belong to the user of the machine, not to the package.
+
+rule browser_credentials {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 5
+        label = "browser saved passwords or cookies"
+    strings:
+        $ud = /User Data|Chrome|Chromium|Brave|Opera|Edge|Firefox|Yandex/
+        $f1 = /Login Data|Web Data|Local State|logins\.json|key4\.db|cookies\.sqlite/
+        $k1 = "encrypted_key"
+        $k2 = "CryptUnprotectData"
+        $k3 = "os_crypt"
+    condition:
+        ($ud and $f1 and ($k1 or $k2 or $k3)) or ($f1 and $k1 and $k3)
+}
+
+rule discord_tokens {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 6
+        label = "Discord tokens"
+    strings:
+        $a = "dQw4w9WgXcQ:"
+        $b = "{24}\\.[\\w-]{6}\\.[\\w-]{2"
+        $c = "{24}\\.[\\w-]{6}\\.[\\w-]{3"
+        $d = "mfa\\.[\\w-]{84}"
+        $ls = /[Dd]iscord[^\n]{0,120}Local Storage[^\n]{0,20}leveldb/
+        $ls2 = /Local Storage[\\\/]{1,2}leveldb/
+        $dc = /discord(canary|ptb)?/ nocase
+    condition:
+        $a or $b or $c or $d or $ls or ($ls2 and #dc > 1)
+}
+
+rule crypto_wallets {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 5
+        label = "cryptocurrency wallets"
+    strings:
+        $mm = "nkbihfbeogaeaoehlefnkodbefgpgknn"
+        $a = /exodus[\\\/.]{1,2}(exodus\.)?wallet/ nocase
+        $b = /Electrum[\\\/]{1,2}wallets/ nocase
+        $c = /Ethereum[\\\/]{1,2}keystore/ nocase
+        $d = /atomic[\\\/]{1,2}Local Storage/ nocase
+        $e = "wallet.dat"
+        $f = /Armory|Bytecoin|Coinomi|Jaxx|Guarda|Zcash[\\\/]/
+    condition:
+        $mm or $a or $b or $c or $d or ($e and $f)
+}
+
+rule messenger_and_game_sessions {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 4
+        label = "messenger or game sessions"
+    strings:
+        $tg = /Telegram Desktop[\\\/]{1,2}tdata/ nocase
+        $steam = /Steam[\\\/]{1,2}(config|ssfn)/
+        $mc = /\.minecraft[\\\/]{1,2}launcher_(profiles|accounts)/
+        $fz = /FileZilla[\\\/]{1,2}(recentservers|sitemanager)\.xml/
+    condition:
+        any of them
+}
+
+rule ssh_keys {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 3
+        label = "SSH private keys"
+    strings:
+        $a = /\.ssh[\\\/]{1,2}id_(rsa|dsa|ecdsa|ed25519)\b/
+        $b = /\.ssh[\\\/]{1,2}["']?\s*\)/
+    condition:
+        $a or $b
+}
+
+rule system_accounts {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 3
+        label = "/etc/passwd or /etc/shadow"
+    strings:
+        $a = "/etc/passwd"
+        $b = "/etc/shadow"
+    condition:
+        any of them
+}
+
+rule developer_credentials {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 3
+        label = "developer or cloud credentials"
+    strings:
+        $a = /\.aws[\\\/]{1,2}credentials/
+        $b = /\.pypirc\b/
+        $c = /\.git-credentials\b/
+        $d = /\.docker[\\\/]{1,2}config\.json/
+        $e = /\.kube[\\\/]{1,2}config/
+        $f = /\.(bash|zsh)_history\b/
+        $g = /\.config[\\\/]{1,2}gcloud/
+        $h = /["'`\/]\.npmrc["'`]/
+    condition:
+        any of them
+}
+
+rule environment_dump {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 4
+        label = "the whole environment (secrets of CI and developers)"
+    strings:
+        $js1 = /JSON\.stringify\s*\(\s*process\.env\s*[,)]/
+        $js2 = /(data|body|env|payload)\s*[:=]\s*process\.env\s*[,;}\n]/
+        $py1 = /json\.dumps\s*\(\s*(dict\s*\(\s*)?os\.environ\s*[,)]/
+        $py2 = /\bstr\s*\(\s*os\.environ\s*\)/
+        $py3 = /(data|json|params)\s*=\s*(dict\s*\(\s*)?os\.environ\s*(\)\s*)?[,)]/
+        $sh = /\b(printenv|env)\s*\|\s*(curl|nc|base64)/
+    condition:
+        any of them
+}
+
+rule host_fingerprint {
+    meta:
+        indicator = ""
+        capability = "recon"
+        weight = 0
+        label = "collects host and user identity"
+    strings:
+        $p1 = "socket.gethostname()"
+        $p2 = "getpass.getuser()"
+        $p3 = "os.getlogin()"
+        $p4 = "platform.node()"
+        $p5 = /os\.uname\(\)/
+        $p6 = /os\.environ(\.get\()?\[?["'](USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)["']/
+        $j1 = /\bos\.(hostname|userInfo|networkInterfaces|homedir)\s*\(\s*\)/
+        $j2 = /process\.env\.(USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)\b/
+        $s1 = /\$\((whoami|hostname|id|uname)[^)]{0,10}\)|`(whoami|hostname)`/
+        $s2 = /["'](whoami|hostname|ipconfig|ifconfig)["']/
+        $s3 = /%(USERNAME|COMPUTERNAME|USERDOMAIN)%/
+    condition:
+        any of them
+}

@@ -1,0 +1,129 @@
+// Where code talks to: capability markers for correlation, hosts and addresses to report.
+
+rule sends_over_network {
+    meta:
+        indicator = ""
+        capability = "network"
+        weight = 0
+        label = "sends data over the network"
+    strings:
+        $p1 = /\brequests\.(get|post|put|request|Session)\s*\(/
+        $p2 = /\b(urlopen|urlretrieve|urllib\.request\.Request|http\.client\.HTTPS?Connection|HTTPSConnection|HTTPConnection)\s*\(/
+        $p3 = /\b(httpx|aiohttp|urllib3|pycurl)\.\w+/
+        $p4 = /\.(sendto|sendall|connect)\s*\(\s*\(/
+        $j1 = /\b(https?|http2)\.(request|get)\s*\(/
+        $j2 = /\b(fetch|axios(\.(get|post|request))?|XMLHttpRequest|superagent|got(\.(get|post))?|needle)\s*\(/
+        $j3 = /require\s*\(\s*["'](node-fetch|axios|request|got|needle)["']\s*\)/
+        $j4 = /\b(net\.connect|net\.createConnection|dgram\.createSocket|dns\.(lookup|resolve\w*))\s*\(/
+        $s1 = /\b(curl|wget|Invoke-WebRequest|Invoke-RestMethod|nslookup)\s/
+    condition:
+        any of them
+}
+
+rule runs_commands {
+    meta:
+        indicator = ""
+        capability = "exec"
+        weight = 0
+        label = "runs shell commands"
+    strings:
+        $p1 = /\b(os\.system|os\.popen|subprocess\.(Popen|call|run|check_output|check_call|getoutput)|os\.startfile|os\.exec[lv]p?e?)\s*\(/
+        $j1 = /require\s*\(\s*["'](node:)?child_process["']\s*\)/
+        $j2 = /\b(execSync|spawnSync|execFileSync)\s*\(/
+    condition:
+        any of them
+}
+
+rule exfiltration_service_url {
+    meta:
+        indicator = "suspicious_url_references_rule"
+        capability = "exfil"
+        weight = 6
+        label = "messenger or webhook endpoint"
+    strings:
+        $a = /discord(app)?\.com\/api\/(v\d+\/)?webhooks\//
+        $b = /api\.telegram\.org\/bot/
+        $c = /hooks\.slack\.com\/(services|workflows)\//
+        $d = /\bwebhook\.site\b/
+        $e = /\b[\w.-]{0,40}\.m\.pipedream\.net\b/
+        $f = /\b(requestbin\.(net|com)|[\w-]{4,40}\.x\.pipedream\.net|hookbin\.com|beeceptor\.com|requestcatcher\.com|webhook\.cool|pipedream\.net)\b/
+    condition:
+        any of them
+}
+
+rule oast_url {
+    meta:
+        indicator = "suspicious_url_references_rule"
+        capability = "exfil"
+        weight = 7
+        label = "out-of-band testing host"
+    strings:
+        $a = /\b[\w.-]{0,80}\.(interact\.sh|oast\.(fun|live|me|online|pro|site)|oastify\.com|burpcollaborator\.net|canarytokens\.(com|org|net)|dnslog\.cn|ceye\.io|requestrepo\.com|bxss\.me|xss\.ht|dnslog\.link|eyes\.sh|interactsh\.com)\b/ nocase
+    condition:
+        $a
+}
+
+rule tunnel_or_dynamic_dns_url {
+    meta:
+        indicator = "suspicious_url_references_rule"
+        capability = "exfil"
+        weight = 4
+        label = "tunnel or dynamic-DNS host"
+    strings:
+        $a = /\b[\w-]{1,80}\.(ngrok\.io|ngrok-free\.app|ngrok\.app|ngrok\.dev|serveo\.net|loca\.lt|trycloudflare\.com|duckdns\.org|ddns\.net|no-ip\.org|hopto\.org|portmap\.io|localhost\.run|tcp\.ngrok\.io)\b/ nocase
+    condition:
+        $a
+}
+
+rule payload_hosting_url {
+    meta:
+        indicator = "suspicious_url_references_rule"
+        capability = "payload_host"
+        weight = 3
+        label = "paste or file-sharing host"
+    strings:
+        $a = /https?:\/\/(www\.)?(pastebin\.com\/raw|paste\.ee\/r|hastebin\.com\/raw|transfer\.sh|anonfiles\.com|file\.io|gofile\.io|filebin\.net|temp\.sh|bashupload\.com|0x0\.st|rentry\.co|pastes\.io|controlc\.com|paste\.c-net\.org)\b/ nocase
+        $b = /https?:\/\/(cdn|media)\.discordapp\.(com|net)\/attachments\/[^\s"']{1,200}\.(exe|zip|rar|bat|dll|scr|py|ps1|vbs)\b/ nocase
+    condition:
+        any of them
+}
+
+rule raw_ip_url {
+    meta:
+        indicator = "suspicious_url_references_rule"
+        capability = "raw_ip"
+        weight = 3
+        label = "URL with a raw IP address"
+    strings:
+        $a = /(https?|ftp|tcp|wss?):\/\/\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/
+    condition:
+        $a
+}
+
+rule ipv4_literal {
+    meta:
+        indicator = "ip_identification_rule"
+        capability = "raw_ip"
+        weight = 0
+        label = "IPv4 address"
+    strings:
+        $a = /["'\/@( =:]\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}["'\/:,) ;]/
+    condition:
+        $a
+}
+
+rule dns_exfiltration {
+    meta:
+        indicator = "dns_exfiltration_rule"
+        capability = "dns_exfil"
+        weight = 6
+        label = "sends data in DNS queries"
+    strings:
+        $sh = /\b(nslookup|dig|host|ping)\s+[^\n]{0,60}(\$\(|`|\$\{|%USERNAME%|%COMPUTERNAME%|\$USER|\$HOSTNAME)/
+        $js_dns = /\bdns\.(lookup|resolve|resolve4|resolveTxt|resolveAny)\s*\(/
+        $js_data = /(toString\s*\(\s*["']hex["']\s*\)|base32|hostname\(\)|userInfo\(\)|\.match\(\/\.\{1,\d{2}\}\/g\))/
+        $py_dns = /\b(dns\.resolver\.(resolve|query)|socket\.gethostbyname|socket\.getaddrinfo)\s*\(\s*(f["']|["'][^"'\n]{0,40}["']\s*\.format|[\w.]{1,40}\s*\+)/
+        $py_data = /(\.hex\(\)|hexlify|b32encode|b64encode|gethostname|getuser|getlogin)/
+    condition:
+        $sh or ($js_dns and $js_data) or ($py_dns and $py_data)
+}

