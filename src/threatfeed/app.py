@@ -17,6 +17,7 @@ from threatfeed.feed.reader import FeedReader
 from threatfeed.feed.views import FeedEndpoints
 from threatfeed.httpjson import dumps, error_response, json_response
 from threatfeed.store import Database
+from threatfeed.triage import web as triage_web
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -43,7 +44,8 @@ def create_app(settings: Settings, database: Database) -> Starlette:
 
     routes = [
         *feed.routes(),
-        *account_views.routes(accounts),
+        *account_views.routes(accounts, limiter),
+        *triage_web.routes(settings, database, accounts),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]

@@ -7,6 +7,7 @@ query parameter is at fault, so clients can branch on ``error`` and show ``messa
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,3 +36,25 @@ def error_response(
     if parameter is not None:
         body["parameter"] = parameter
     return json_response(body, status, headers)
+
+
+def too_many_requests(wait: float) -> Response:
+    """429 with the whole seconds to wait, never zero, in ``Retry-After``."""
+    seconds = max(1, math.ceil(wait))
+    return error_response(
+        429,
+        "rate_limited",
+        f"too many requests; retry in {seconds} s",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def unauthorized(message: str) -> Response:
+    """401 naming the credential header, with the challenge RFC 6750 asks for."""
+    return error_response(
+        401,
+        "unauthorized",
+        message,
+        parameter="x-access-token",
+        headers={"WWW-Authenticate": 'Bearer realm="threatfeed"'},
+    )

@@ -6,8 +6,6 @@ leaked short-lived token renew itself until its key is revoked.
 
 from __future__ import annotations
 
-import math
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -17,15 +15,7 @@ from threatfeed.accounts.errors import AuthenticationError
 from threatfeed.accounts.http import rate_limit_key, token_from_headers
 from threatfeed.accounts.ratelimit import RateLimiter
 from threatfeed.accounts.service import AccountService
-from threatfeed.httpjson import error_response, json_response
-
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="threatfeed"'}
-
-
-def _unauthorized(message: str) -> Response:
-    return error_response(
-        401, "unauthorized", message, parameter="x-access-token", headers=_CHALLENGE
-    )
+from threatfeed.httpjson import json_response, too_many_requests, unauthorized
 
 
 def routes(accounts: AccountService, limiter: RateLimiter | None = None) -> list[Route]:
@@ -34,21 +24,15 @@ def routes(accounts: AccountService, limiter: RateLimiter | None = None) -> list
     def issue_token(request: Request) -> Response:
         token = token_from_headers(request.headers)
         if token is None:
-            return _unauthorized("send an API key in x-access-token or Authorization: Bearer")
+            return unauthorized("send an API key in x-access-token or Authorization: Bearer")
         if is_bearer(token):
-            return _unauthorized("a bearer token cannot be exchanged; send the API key")
+            return unauthorized("a bearer token cannot be exchanged; send the API key")
         try:
             principal = accounts.authenticate(token)
         except AuthenticationError as exc:
-            return _unauthorized(exc.reason)
+            return unauthorized(exc.reason)
         if limiter is not None and (wait := limiter.hit(rate_limit_key(principal))) is not None:
-            seconds = max(1, math.ceil(wait))
-            return error_response(
-                429,
-                "rate_limited",
-                f"too many requests; retry in {seconds} s",
-                headers={"Retry-After": str(seconds)},
-            )
+            return too_many_requests(wait)
         access_token, _ = accounts.issue_bearer(principal)
         return json_response(
             {

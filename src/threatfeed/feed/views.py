@@ -19,7 +19,7 @@ from threatfeed.accounts.ratelimit import RateLimiter
 from threatfeed.accounts.service import AccountService
 from threatfeed.feed.params import ParameterError, parse_feed_params
 from threatfeed.feed.reader import LIVE, WITHDRAWN, FeedReader, _View
-from threatfeed.httpjson import dumps, error_response
+from threatfeed.httpjson import dumps, error_response, too_many_requests, unauthorized
 
 
 def _etag(body: bytes) -> str:
@@ -71,26 +71,14 @@ class FeedEndpoints:
 
     def _refusal(self, request: Request) -> Response | None:
         token = token_from_headers(request.headers)
-        challenge = {"WWW-Authenticate": 'Bearer realm="threatfeed"'}
         if token is None:
-            return error_response(
-                401,
-                "unauthorized",
-                "send an API key or bearer token in x-access-token",
-                headers=challenge,
-            )
+            return unauthorized("send an API key or bearer token in x-access-token")
         try:
             principal = self._accounts.authenticate(token)
         except AuthenticationError as exc:
-            return error_response(401, "unauthorized", str(exc), headers=challenge)
+            return unauthorized(exc.reason)
         if not principal.can_read_feed:
             return error_response(403, "forbidden", "this account has no threat-feed subscription")
         if (wait := self._limiter.hit(rate_limit_key(principal))) is not None:
-            seconds = max(1, int(wait + 0.999))
-            return error_response(
-                429,
-                "rate_limited",
-                f"too many requests; retry in {seconds} s",
-                headers={"Retry-After": str(seconds)},
-            )
+            return too_many_requests(wait)
         return None
