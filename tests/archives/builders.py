@@ -190,6 +190,22 @@ def _central(
     ) + name  # fmt: skip
 
 
+def zip64_entries_zip(files: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """A stored zip whose central directory gives every size and offset in zip64 extra fields
+    (0xFFFFFFFF placeholders in the classic fields), behind a few bytes of unrelated data."""
+    body, directory, count = b"#!stub\n", b"", 0
+    for name, data in files:
+        offset, crc = len(body), zlib.crc32(data)
+        body += _local(name, 0, crc, len(data), len(data), 0) + data
+        extra = struct.pack("<HHQQQ", 1, 24, len(data), len(data), offset - 7)
+        directory += struct.pack(
+            "<4s6H3L5H2L", b"PK\x01\x02", 45, 45, 0, 0, 0, 0x5721, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+            len(name), len(extra), 0, 0, 0, 0, 0xFFFFFFFF,
+        ) + name + extra  # fmt: skip
+        count += 1
+    return body + directory + _end(count, len(directory), len(body) - 7)
+
+
 def _end(count: int, directory_size: int, directory_offset: int) -> bytes:
     return struct.pack(
         "<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, directory_size, directory_offset, 0

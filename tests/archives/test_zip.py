@@ -20,6 +20,7 @@ from tests.archives.builders import (
     streamed_zip,
     unix_entry,
     with_zip64_end,
+    zip64_entries_zip,
     zip_archive,
     zip_bomb,
 )
@@ -200,6 +201,16 @@ def test_zip64_end_records_and_extra_fields_are_read(compression: int) -> None:
     assert [(member.path, member.data) for member in result.members] == [
         ("a.py", b"a" * 1000),
         ("b/c.py", b"c"),
+    ]
+    assert result.errors == ()
+
+
+def test_zip64_extra_fields_give_sizes_and_offsets() -> None:
+    result = read_archive(zip64_entries_zip([(b"a.py", b"a" * 100), (b"b.py", b"bb")]))
+
+    assert [(member.path, member.data, member.size) for member in result.members] == [
+        ("a.py", b"a" * 100, 100),
+        ("b.py", b"bb", 2),
     ]
     assert result.errors == ()
 
