@@ -20,13 +20,9 @@ from tests.archives.builders import (
     zip_archive,
     zip_bomb,
 )
-from tests.archives.test_tar import kinds, paths
+from tests.archives.results import contents, kinds, paths
 from tests.fakeregistry.archives import npm_tarball, sdist, wheel
 from threatfeed.archives import FINDING_KINDS, ArchiveContents, Limits, read_archive
-
-
-def contents(result: ArchiveContents) -> dict[str, bytes]:
-    return {member.path: member.data for member in result.members}
 
 
 def test_npm_tarball() -> None:

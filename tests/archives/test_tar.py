@@ -19,18 +19,8 @@ from tests.archives.builders import (
     repeated_members_tgz,
     tar,
 )
-from threatfeed.archives import ArchiveContents, Limits, read_archive
-
-
-def kinds(result: ArchiveContents) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for finding in result.findings:
-        found.setdefault(finding.kind, []).append(finding.path)
-    return found
-
-
-def paths(result: ArchiveContents) -> list[str]:
-    return [member.path for member in result.members]
+from tests.archives.results import kinds, paths
+from threatfeed.archives import Limits, read_archive
 
 
 @pytest.mark.parametrize("name", ["../evil.py", "package/../../evil.py", "package/..\\..\\x.py"])

@@ -24,7 +24,7 @@ from tests.archives.builders import (
     zip_archive,
     zip_bomb,
 )
-from tests.archives.test_tar import kinds, paths
+from tests.archives.results import kinds, paths
 from threatfeed.archives import Limits, read_archive
 
 
