@@ -45,7 +45,7 @@ def test_benign_sdist_is_not_flagged(engine: Engine) -> None:
         "0.4.0",
     )
     assert not analysis.flagged
-    assert analysis.indicators == {}
+    assert set(analysis.indicators) <= {"trivial_package_rule"}
 
 
 def test_setup_py_decoding_and_running_code_is_flagged(engine: Engine) -> None:

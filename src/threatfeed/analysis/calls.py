@@ -7,12 +7,12 @@ from typing import Final
 
 #: What a suspicious call does, and how much it weighs when it runs at install time.
 CALL_WEIGHTS: Final = {
-    "code_execution": 4.0,
-    "download": 3.0,
-    "network": 3.0,
-    "process": 2.0,
+    "code_execution": 5.0,
+    "download": 5.0,
+    "network": 4.0,
+    "process": 2.5,
     "browser": 2.0,
-    "decode": 1.5,
+    "decode": 2.0,
     "recon": 1.0,
     "install_command_override": 1.0,
     "startup_hook": 1.0,

@@ -7,6 +7,7 @@ hides imports (``__import__("os").system``).
 from __future__ import annotations
 
 import ast
+import re
 
 from threatfeed.analysis.calls import Call
 from threatfeed.analysis.text import shorten
@@ -65,12 +66,15 @@ _RECON = (
 _EXEC = frozenset({"exec", "eval", "execfile", "runpy.run_path", "runpy.run_module"})
 _INSTALL_BASES = frozenset({"install", "develop", "egg_info", "bdist_egg", "build_py", "sdist"})
 MAX_CODE = 200
+_LOCAL_READ = re.compile(r"\bopen\(|\.read\(|read_text\(")
+_REMOTE = re.compile(r"urlopen|requests|http|socket|decode|decompress|loads")
 
 
 def call_type(name: str, node: ast.Call) -> str | None:
     if name in _EXEC or name == "compile":
-        literal = node.args and isinstance(node.args[0], ast.Constant)
-        return None if literal or name == "compile" else "code_execution"
+        if name == "compile" or not node.args or isinstance(node.args[0], ast.Constant):
+            return None
+        return None if _reads_local_file(node.args[0]) else "code_execution"
     if name.startswith(_PROCESS):
         return "process"
     if name.startswith(_DOWNLOAD):
@@ -86,6 +90,12 @@ def call_type(name: str, node: ast.Call) -> str | None:
     if name.startswith("webbrowser."):
         return "browser"
     return None
+
+
+def _reads_local_file(argument: ast.expr) -> bool:
+    """``exec(open("pkg/version.py").read())`` is how many setup.py files read a version."""
+    text = ast.unparse(argument) if len(ast.dump(argument)) < 4000 else ""
+    return bool(_LOCAL_READ.search(text)) and not _REMOTE.search(text)
 
 
 class _Imports(ast.NodeVisitor):

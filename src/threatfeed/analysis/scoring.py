@@ -2,7 +2,9 @@
 
 Each signal counts ``weight x context factor`` (install 1.0, import 0.8, other code 0.6,
 tests 0.35, docs 0.2). Within a rule, the same key (signature, call type, address) counts
-once, at its strongest place. Rules add up to risk points; ``score = 1 - 2 ** (-points /
+once, at its strongest place, and distinct keys add with halving weights (1, 1/2, 1/4...)
+so that a large package with many weak hits in many files does not add up like a small
+one concentrating different techniques. Rules add up to risk points; ``score = 1 - 2 ** (-points /
 10)``, so 10 points give a score of 0.5, the flag threshold. Correlations (network plus
 harvesting in one file...) are rules of their own, see ``rules/correlation.py``.
 """
@@ -26,7 +28,8 @@ def rule_points(indicator: Indicator) -> float:
     best: dict[str, float] = {}
     for signal in indicator.signals:
         best[signal.key] = max(best.get(signal.key, 0.0), effective(signal))
-    return sum(best.values())
+    ranked = sorted(best.values(), reverse=True)
+    return sum(value / 2.0**rank for rank, value in enumerate(ranked))
 
 
 def points(indicators: Iterable[Indicator]) -> float:

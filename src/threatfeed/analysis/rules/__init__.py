@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from threatfeed.analysis.rules.base import Rule
+from threatfeed.analysis.rules.binaries import shipped_binary_rule
+from threatfeed.analysis.rules.correlation import (
+    data_exfiltration_rule,
+    install_time_beacon_rule,
+    install_time_download_rule,
+)
 from threatfeed.analysis.rules.install import suspicious_setup_commands_rule
+from threatfeed.analysis.rules.metadata import dependency_confusion_rule, trivial_package_rule
 from threatfeed.analysis.rules.network import ip_identification_rule, suspicious_url_references_rule
 from threatfeed.analysis.rules.npm import npm_hooks_rule, npm_security_placeholder_rule
+from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
 from threatfeed.analysis.rules.signature_rules import (
     credential_harvesting_rule,
     decode_and_execute_rule,
@@ -16,6 +24,8 @@ from threatfeed.analysis.rules.signature_rules import (
     reverse_shell_rule,
     yara_signature_rule,
 )
+from threatfeed.analysis.rules.structure import archive_structure_rule
+from threatfeed.analysis.rules.typosquatting import typosquatting_rule
 
 RULES: tuple[Rule, ...] = (
     npm_hooks_rule,
@@ -26,10 +36,19 @@ RULES: tuple[Rule, ...] = (
     reverse_shell_rule,
     powershell_dropper_rule,
     credential_harvesting_rule,
+    data_exfiltration_rule,
+    install_time_beacon_rule,
+    install_time_download_rule,
     dns_exfiltration_rule,
     persistence_rule,
     suspicious_url_references_rule,
     ip_identification_rule,
+    obfuscated_code_rule,
+    shipped_binary_rule,
+    dependency_confusion_rule,
+    typosquatting_rule,
+    trivial_package_rule,
+    archive_structure_rule,
     yara_signature_rule,
 )
 

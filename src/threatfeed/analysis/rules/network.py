@@ -47,6 +47,14 @@ def suspicious_url_references_rule(package: Package) -> Indicator | None:
     return indicator("suspicious_url_references_rule", evidence, signals)
 
 
+def _worth_reporting(url: str, capability: str) -> bool:
+    """A raw-IP URL matters only when the address is public (not loopback, LAN, 0.0.0.0)."""
+    if capability != "raw_ip":
+        return True
+    match = _IP.search(url.encode())
+    return match is not None and public_ip(match.group().decode()) is not None
+
+
 def public_ip(text: str) -> str | None:
     try:
         address = ipaddress.IPv4Address(text)
@@ -60,7 +68,9 @@ def public_ip(text: str) -> str | None:
 def ip_identification_rule(package: Package) -> Indicator | None:
     """Hard-coded public IPv4 addresses in code: command-and-control servers rarely have names.
 
-    Evidence: ``[{"file": str, "ip": str}]``, one object per file and address.
+    All addresses together count as one observation: documentation, tests and OIDs that
+    look like addresses are common in benign packages. Evidence:
+    ``[{"file": str, "ip": str}]``, one object per file and address.
     """
     evidence = []
     signals: list[Signal] = []
@@ -76,5 +86,5 @@ def ip_identification_rule(package: Package) -> Indicator | None:
                     continue
                 seen.add(ip)
                 evidence.append({"file": source.path, "ip": ip})
-                signals.append(signal_at(source, match.start(), len(ip), IP_WEIGHT, ip, "raw_ip"))
+                signals.append(signal_at(source, match.start(), len(ip), IP_WEIGHT, "ip", "raw_ip"))
     return indicator("ip_identification_rule", evidence[:MAX_ITEMS], signals)

@@ -21,7 +21,7 @@ rule python_exec_of_download {
     meta:
         indicator = "executes_code_at_remote_url_rule"
         capability = "download_exec"
-        weight = 8
+        weight = 14
         label = "executes code downloaded at run time"
     strings:
         $a = /\b(exec|eval)\s*\(\s*(requests\.get|requests\.post|urlopen|urllib\.request\.urlopen|urllib2\.urlopen|httpx\.get|[a-zA-Z_]{1,20}\.urlopen|__import__\(['"](requests|urllib\.request)['"]\))\s*\(/
@@ -34,7 +34,7 @@ rule js_eval_of_download {
     meta:
         indicator = "executes_code_at_remote_url_rule"
         capability = "download_exec"
-        weight = 7
+        weight = 10
         label = "evaluates a network response as code"
     strings:
         $get = /\b(https?\.get|https?\.request|fetch|axios(\.get)?|request)\s*\(/
@@ -47,7 +47,7 @@ rule download_then_run_executable {
     meta:
         indicator = "executes_code_at_remote_url_rule"
         capability = "download_exec"
-        weight = 6
+        weight = 10
         label = "downloads an executable and starts it"
     strings:
         $url_exe = /https?:\/\/[^\s"'`]{1,200}\.(exe|scr|msi|bat|vbs|ps1|dll)\b/ nocase
@@ -63,7 +63,7 @@ rule python_decode_then_exec {
     meta:
         indicator = "decode_and_execute_rule"
         capability = "decode_exec"
-        weight = 7
+        weight = 14
         label = "executes code decoded from an embedded blob"
     strings:
         $a = /\b(exec|eval)\s*\([^\n]{0,120}(b64decode|b32decode|b16decode|b85decode|a85decode|decodebytes|decompress|marshal\.loads|fromhex|unhexlify|\.decrypt\(|codecs\.decode|rot13|\[::-1\])/
@@ -79,7 +79,7 @@ rule js_decode_then_eval {
     meta:
         indicator = "decode_and_execute_rule"
         capability = "decode_exec"
-        weight = 7
+        weight = 14
         label = "evaluates code decoded from an embedded blob"
     strings:
         $a = /\b(eval|Function)\s*\(\s*(atob|unescape|decodeURIComponent|String\.fromCharCode|Buffer\.from)\s*\(/
@@ -95,7 +95,7 @@ rule reverse_shell_unix {
     meta:
         indicator = "reverse_shell_rule"
         capability = "reverse_shell"
-        weight = 9
+        weight = 14
         label = "reverse shell"
     strings:
         $a = "/dev/tcp/"
@@ -110,7 +110,7 @@ rule reverse_shell_python {
     meta:
         indicator = "reverse_shell_rule"
         capability = "reverse_shell"
-        weight = 9
+        weight = 14
         label = "socket wired to a shell"
     strings:
         $sock = /socket\.socket\s*\(/
@@ -126,7 +126,7 @@ rule reverse_shell_node {
     meta:
         indicator = "reverse_shell_rule"
         capability = "reverse_shell"
-        weight = 9
+        weight = 14
         label = "socket piped into a shell"
     strings:
         $net = /\b(net\.connect|net\.createConnection|new\s+net\.Socket)\s*\(/
@@ -142,7 +142,7 @@ rule powershell_encoded_command {
     meta:
         indicator = "powershell_dropper_rule"
         capability = "dropper"
-        weight = 7
+        weight = 10
         label = "PowerShell with an encoded command"
     strings:
         $a = /powershell(\.exe)?[^\n]{0,120}\s-(e|ec|en|enc|enco|encodedcommand)\s+["']?[A-Za-z0-9+\/]{40,}/ nocase
@@ -154,7 +154,7 @@ rule powershell_download {
     meta:
         indicator = "powershell_dropper_rule"
         capability = "download_exec"
-        weight = 6
+        weight = 9
         label = "PowerShell downloads and runs a payload"
     strings:
         $dl1 = /\b(Invoke-WebRequest|iwr|Invoke-RestMethod|irm|wget|curl)\s[^\n]{0,200}(-OutFile|\|\s*(iex|Invoke-Expression))/ nocase
@@ -171,7 +171,7 @@ rule defender_tampering {
     meta:
         indicator = "powershell_dropper_rule"
         capability = "dropper"
-        weight = 6
+        weight = 8
         label = "disables or excludes Windows Defender"
     strings:
         $a = /Add-MpPreference\s+-Exclusion(Path|Process|Extension)/ nocase
@@ -184,7 +184,7 @@ rule persistence {
     meta:
         indicator = "persistence_rule"
         capability = "persistence"
-        weight = 3
+        weight = 4
         label = "installs itself to run at logon"
     strings:
         $a = /Software\\{1,2}Microsoft\\{1,2}Windows\\{1,2}CurrentVersion\\{1,2}Run\b/ nocase

@@ -4,7 +4,7 @@ rule browser_credentials {
     meta:
         indicator = "credential_harvesting_rule"
         capability = "harvest"
-        weight = 5
+        weight = 7
         label = "browser saved passwords or cookies"
     strings:
         $ud = /User Data|Chrome|Chromium|Brave|Opera|Edge|Firefox|Yandex/
@@ -20,7 +20,7 @@ rule discord_tokens {
     meta:
         indicator = "credential_harvesting_rule"
         capability = "harvest"
-        weight = 6
+        weight = 8
         label = "Discord tokens"
     strings:
         $a = "dQw4w9WgXcQ:"
@@ -38,7 +38,7 @@ rule crypto_wallets {
     meta:
         indicator = "credential_harvesting_rule"
         capability = "harvest"
-        weight = 5
+        weight = 7
         label = "cryptocurrency wallets"
     strings:
         $mm = "nkbihfbeogaeaoehlefnkodbefgpgknn"
@@ -56,7 +56,7 @@ rule messenger_and_game_sessions {
     meta:
         indicator = "credential_harvesting_rule"
         capability = "harvest"
-        weight = 4
+        weight = 5
         label = "messenger or game sessions"
     strings:
         $tg = /Telegram Desktop[\\\/]{1,2}tdata/ nocase
@@ -97,7 +97,7 @@ rule developer_credentials {
     meta:
         indicator = "credential_harvesting_rule"
         capability = "harvest"
-        weight = 3
+        weight = 2
         label = "developer or cloud credentials"
     strings:
         $a = /\.aws[\\\/]{1,2}credentials/
@@ -116,7 +116,7 @@ rule environment_dump {
     meta:
         indicator = "credential_harvesting_rule"
         capability = "harvest"
-        weight = 4
+        weight = 5
         label = "the whole environment (secrets of CI and developers)"
     strings:
         $js1 = /JSON\.stringify\s*\(\s*process\.env\s*[,)]/

@@ -15,6 +15,7 @@ rule sends_over_network {
         $j2 = /\b(fetch|axios(\.(get|post|request))?|XMLHttpRequest|superagent|got(\.(get|post))?|needle)\s*\(/
         $j3 = /require\s*\(\s*["'](node-fetch|axios|request|got|needle)["']\s*\)/
         $j4 = /\b(net\.connect|net\.createConnection|dgram\.createSocket|dns\.(lookup|resolve\w*))\s*\(/
+        $p5 = /socket\.gethostbyname\s*\(\s*(f["']|[\w.]{1,40}\s*\+)/
         $s1 = /\b(curl|wget|Invoke-WebRequest|Invoke-RestMethod|nslookup)\s/
     condition:
         any of them
@@ -38,7 +39,7 @@ rule exfiltration_service_url {
     meta:
         indicator = "suspicious_url_references_rule"
         capability = "exfil"
-        weight = 6
+        weight = 8
         label = "messenger or webhook endpoint"
     strings:
         $a = /discord(app)?\.com\/api\/(v\d+\/)?webhooks\//
@@ -55,7 +56,7 @@ rule oast_url {
     meta:
         indicator = "suspicious_url_references_rule"
         capability = "exfil"
-        weight = 7
+        weight = 9
         label = "out-of-band testing host"
     strings:
         $a = /\b[\w.-]{0,80}\.(interact\.sh|oast\.(fun|live|me|online|pro|site)|oastify\.com|burpcollaborator\.net|canarytokens\.(com|org|net)|dnslog\.cn|ceye\.io|requestrepo\.com|bxss\.me|xss\.ht|dnslog\.link|eyes\.sh|interactsh\.com)\b/ nocase
@@ -67,7 +68,7 @@ rule tunnel_or_dynamic_dns_url {
     meta:
         indicator = "suspicious_url_references_rule"
         capability = "exfil"
-        weight = 4
+        weight = 6
         label = "tunnel or dynamic-DNS host"
     strings:
         $a = /\b[\w-]{1,80}\.(ngrok\.io|ngrok-free\.app|ngrok\.app|ngrok\.dev|serveo\.net|loca\.lt|trycloudflare\.com|duckdns\.org|ddns\.net|no-ip\.org|hopto\.org|portmap\.io|localhost\.run|tcp\.ngrok\.io)\b/ nocase
@@ -79,20 +80,31 @@ rule payload_hosting_url {
     meta:
         indicator = "suspicious_url_references_rule"
         capability = "payload_host"
-        weight = 3
+        weight = 5
         label = "paste or file-sharing host"
     strings:
         $a = /https?:\/\/(www\.)?(pastebin\.com\/raw|paste\.ee\/r|hastebin\.com\/raw|transfer\.sh|anonfiles\.com|file\.io|gofile\.io|filebin\.net|temp\.sh|bashupload\.com|0x0\.st|rentry\.co|pastes\.io|controlc\.com|paste\.c-net\.org)\b/ nocase
-        $b = /https?:\/\/(cdn|media)\.discordapp\.(com|net)\/attachments\/[^\s"']{1,200}\.(exe|zip|rar|bat|dll|scr|py|ps1|vbs)\b/ nocase
     condition:
         any of them
+}
+
+rule executable_on_file_host {
+    meta:
+        indicator = "suspicious_url_references_rule"
+        capability = "payload_host"
+        weight = 8
+        label = "executable on a chat CDN or file host"
+    strings:
+        $a = /https?:\/\/(cdn|media)\.discordapp\.(com|net)\/attachments\/[^\s"']{1,200}\.(exe|scr|bat|dll|ps1|vbs|py|msi)\b/ nocase
+    condition:
+        $a
 }
 
 rule raw_ip_url {
     meta:
         indicator = "suspicious_url_references_rule"
         capability = "raw_ip"
-        weight = 3
+        weight = 4
         label = "URL with a raw IP address"
     strings:
         $a = /(https?|ftp|tcp|wss?):\/\/\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/
@@ -116,14 +128,14 @@ rule dns_exfiltration {
     meta:
         indicator = "dns_exfiltration_rule"
         capability = "dns_exfil"
-        weight = 6
+        weight = 8
         label = "sends data in DNS queries"
     strings:
-        $sh = /\b(nslookup|dig|host|ping)\s+[^\n]{0,60}(\$\(|`|\$\{|%USERNAME%|%COMPUTERNAME%|\$USER|\$HOSTNAME)/
+        $sh = /\b(nslookup|dig)\s+[^\n]{0,60}(\$\((whoami|hostname|id|uname|pwd)|`(whoami|hostname)|%USERNAME%|%COMPUTERNAME%|\$USER\b|\$HOSTNAME\b)/
         $js_dns = /\bdns\.(lookup|resolve|resolve4|resolveTxt|resolveAny)\s*\(/
-        $js_data = /(toString\s*\(\s*["']hex["']\s*\)|base32|hostname\(\)|userInfo\(\)|\.match\(\/\.\{1,\d{2}\}\/g\))/
+        $js_data = /(toString\s*\(\s*["']hex["']\s*\)|base32|\.match\(\/\.\{1,\d{2}\}\/g\))/
         $py_dns = /\b(dns\.resolver\.(resolve|query)|socket\.gethostbyname|socket\.getaddrinfo)\s*\(\s*(f["']|["'][^"'\n]{0,40}["']\s*\.format|[\w.]{1,40}\s*\+)/
-        $py_data = /(\.hex\(\)|hexlify|b32encode|b64encode|gethostname|getuser|getlogin)/
+        $py_data = /(\.hex\(\)|hexlify|b32encode|b16encode)/
     condition:
         $sh or ($js_dns and $js_data) or ($py_dns and $py_data)
 }

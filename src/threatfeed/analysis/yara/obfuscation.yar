@@ -79,3 +79,17 @@ rule python_import_hiding {
     condition:
         any of them
 }
+
+rule python_exec_alias {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 4
+        label = "renames exec/eval to hide calls to it"
+    strings:
+        $a = /=\s*(\w{1,40}\s*,\s*){0,10}(exec|eval)\s*,\s*\w{1,40}/
+        $b = /\b\w{1,40}\s*=\s*(exec|eval)\s*[\n;]/
+        $c = "__obfuscator__"
+    condition:
+        any of them
+}

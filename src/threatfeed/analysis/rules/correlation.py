@@ -1,0 +1,90 @@
+"""Capabilities that mean little alone and much together, in one file.
+
+A network call is everywhere, so is reading ``os.environ``; code that collects identity or
+secrets *and* sends them, in the same file, is what stealers and dependency-confusion
+beacons look like. Capabilities come from the signatures (``capability`` metadata).
+Evidence of each rule: ``[{"file": str, "capabilities": [str]}]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from threatfeed.analysis.model import Indicator, Signal
+from threatfeed.analysis.package import Package, SourceFile
+from threatfeed.analysis.rules.base import indicator
+
+SENDS = frozenset({"network", "exfil", "dns_exfil"})
+EXFIL_WEIGHT = 8.0
+BEACON_WEIGHT = 8.0
+INSTALL_DOWNLOAD_WEIGHT = 6.0
+#: Only these harvesting signatures count with any network call: SSH keys or cloud
+#: configuration read by a networking library are normal (paramiko, docker, boto).
+STRONG_HARVEST_WEIGHT = 5.0
+
+
+def _capabilities(source: SourceFile) -> set[str]:
+    return {hit.capability for hit in source.signatures}
+
+
+def _correlate(
+    name: str, weight: float, package: Package, test: Callable[[SourceFile, set[str]], bool]
+) -> Indicator | None:
+    evidence = []
+    signals = []
+    for source in package.files:
+        capabilities = _capabilities(source)
+        if test(source, capabilities):
+            evidence.append({"file": source.path, "capabilities": sorted(capabilities)})
+            signals.append(Signal(source.path, None, "", weight, source.context, key=name))
+    return indicator(name, evidence, signals)
+
+
+def data_exfiltration_rule(package: Package) -> Indicator | None:
+    """Harvests secrets and sends data, in one file (token grabbers, wallet stealers)."""
+
+    def test(source: SourceFile, capabilities: set[str]) -> bool:
+        strong = any(
+            hit.capability == "harvest" and hit.weight >= STRONG_HARVEST_WEIGHT
+            for hit in source.signatures
+        )
+        return ("harvest" in capabilities and "exfil" in capabilities) or (
+            strong and bool(capabilities & SENDS)
+        )
+
+    return _correlate("data_exfiltration_rule", EXFIL_WEIGHT, package, test)
+
+
+def install_time_beacon_rule(package: Package) -> Indicator | None:
+    """Collects host or user identity and sends it, in code run on install or import.
+
+    This is the dependency-confusion probe: it tells its author which company installed
+    the package. Tests and docs are not concerned: they do not run on install.
+    """
+
+    def test(source: SourceFile, capabilities: set[str]) -> bool:
+        return (
+            source.context in {"install", "import"}
+            and "recon" in capabilities
+            and bool(capabilities & SENDS)
+        )
+
+    return _correlate("install_time_beacon_rule", BEACON_WEIGHT, package, test)
+
+
+def install_time_download_rule(package: Package) -> Indicator | None:
+    """``setup.py`` that reaches the network and runs commands: a dropper at install.
+
+    Limited to Python install code: npm packages of native tools (esbuild, electron)
+    legitimately download and run their binary from an install script.
+    """
+
+    def test(source: SourceFile, capabilities: set[str]) -> bool:
+        return (
+            source.context == "install"
+            and source.kind == "python"
+            and "exec" in capabilities
+            and bool(capabilities & SENDS)
+        )
+
+    return _correlate("install_time_download_rule", INSTALL_DOWNLOAD_WEIGHT, package, test)

@@ -1,0 +1,44 @@
+"""Rules on what the package declares about itself rather than on its code."""
+
+from __future__ import annotations
+
+import re
+
+from threatfeed.analysis.model import Indicator, Signal
+from threatfeed.analysis.package import Package
+from threatfeed.analysis.rules.base import indicator
+
+HIGH_MAJOR = 90
+CALVER = range(1990, 2101)
+HIGH_VERSION_WEIGHT = 3.0
+TRIVIAL_WEIGHT = 1.5
+TRIVIAL_CODE_BYTES = 2048
+_MAJOR = re.compile(r"^v?(\d+)")
+
+
+def dependency_confusion_rule(package: Package) -> Indicator | None:
+    """A very high major version (99.0.0, 1337.1.1): it wins version resolution against a
+    company's internal package of the same name, the trick of dependency confusion.
+
+    Calendar versions (2024.1.0) are not concerned. Evidence: ``{"version": str}``.
+    """
+    match = _MAJOR.match(package.version or "")
+    if match is None:
+        return None
+    major = int(match.group(1)[:9])
+    if major < HIGH_MAJOR or major in CALVER:
+        return None
+    signal = Signal(None, None, f"version {package.version}", HIGH_VERSION_WEIGHT, key="version")
+    return indicator("dependency_confusion_rule", {"version": package.version}, [signal])
+
+
+def trivial_package_rule(package: Package) -> Indicator | None:
+    """Almost no code: placeholders, name squats and probes whose only content is a hook.
+
+    Evidence: ``true``. Weighs little alone (tiny legitimate packages exist).
+    """
+    code = [f for f in package.files if f.is_code and f.rel != "setup.py"]
+    if sum(len(f.data) for f in code) > TRIVIAL_CODE_BYTES:
+        return None
+    signal = Signal(None, None, f"{len(code)} code file(s)", TRIVIAL_WEIGHT, key="trivial")
+    return indicator("trivial_package_rule", True, [signal])
