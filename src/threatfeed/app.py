@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,6 +17,8 @@ from threatfeed.feed.openapi import openapi_document
 from threatfeed.feed.reader import FeedReader
 from threatfeed.feed.views import FeedEndpoints
 from threatfeed.httpjson import dumps, error_response, json_response
+from threatfeed.pipeline import metrics
+from threatfeed.pipeline.embedded import EmbeddedQueue
 from threatfeed.store import Database
 from threatfeed.triage import web as triage_web
 
@@ -42,12 +45,18 @@ def create_app(settings: Settings, database: Database) -> Starlette:
     def health(request: Request) -> Response:
         return json_response({"status": "ok"})
 
+    jobs = EmbeddedQueue(database)  # the jobs table, shared by both queues: read-only here
+
+    def prometheus(request: Request) -> Response:
+        return Response(metrics.render(jobs), media_type=CONTENT_TYPE_LATEST)
+
     routes = [
         *feed.routes(),
         *account_views.routes(accounts, limiter),
         *triage_web.routes(settings, database, accounts),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
+        Route("/metrics", prometheus, methods=["GET"]),
     ]
     return Starlette(
         routes=routes,

@@ -91,6 +91,8 @@ class Settings:
     """Worker threads ``threatfeed serve`` runs on the embedded queue (0: none)."""
     poll_seconds: float = 30.0
     """Pause between two polls of a registry that is caught up."""
+    lease_seconds: float = 300.0
+    """How long a worker holds a job before another may take it over (after a crash)."""
     backlog_days: float = 7.0
     """Versions first seen when already older than this are not downloaded (a packument
     lists every version a package ever had)."""
@@ -129,6 +131,7 @@ class Settings:
             watch=_choice(env, "THREATFEED_WATCH", "1", ("0", "1")) == "1",
             workers=_number(env, "THREATFEED_WORKERS", cls.workers, int, zero=True),
             poll_seconds=_number(env, "THREATFEED_POLL_SECONDS", cls.poll_seconds, float),
+            lease_seconds=_number(env, "THREATFEED_LEASE_SECONDS", cls.lease_seconds, float),
             backlog_days=_number(env, "THREATFEED_BACKLOG_DAYS", cls.backlog_days, float),
         )
 

@@ -21,7 +21,10 @@ COMMANDS = {
     "feed": "threatfeed.cli.feed",
     "scan": "threatfeed.cli.scan",
     "serve": "threatfeed.cli.serve",
+    "status": "threatfeed.cli.status",
     "triage": "threatfeed.cli.triage",
+    "watch": "threatfeed.cli.watch",
+    "worker": "threatfeed.cli.worker",
 }
 
 

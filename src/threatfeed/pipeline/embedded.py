@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -68,8 +69,9 @@ class EmbeddedQueue:
             dialect.insert(JobRow)
             .values(rows)
             .on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=_ACTIVE)
+            .returning(JobRow.id)
         )
-        return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+        return len(session.execute(statement).all())
 
     # -- consuming ---------------------------------------------------------------------
 
@@ -110,6 +112,7 @@ class EmbeddedQueue:
                 lease_until=now + timedelta(seconds=self.lease_seconds),
                 lease_token=token,
                 worker=worker[:128],
+                relayed=False,
                 updated_at=now,
             )
             .returning(JobRow.id, JobRow.kind, JobRow.payload, JobRow.attempts, JobRow.max_attempts)
@@ -170,14 +173,16 @@ class EmbeddedQueue:
                 )
             )
 
+    def housekeeping(self) -> list[Callable[[threading.Event], None]]:
+        return []
+
     # -- observing ---------------------------------------------------------------------
 
     def stats(self) -> QueueStats:
         now = utcnow()
         with self.database.session() as session:
-            by_state = dict(
-                session.execute(select(JobRow.state, func.count()).group_by(JobRow.state)).tuples()
-            )
+            counts = session.execute(select(JobRow.state, func.count()).group_by(JobRow.state))
+            by_state = {row[0]: row[1] for row in counts}
             ready = session.scalar(
                 select(func.count())
                 .select_from(JobRow)

@@ -17,7 +17,8 @@ nothing twice:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -101,5 +102,9 @@ class Queue(Protocol):
         ...
 
     def stats(self) -> QueueStats: ...
+
+    def housekeeping(self) -> list[Callable[[threading.Event], None]]:
+        """Loops to run beside the watchers until the event is set (procrastinate: the relay)."""
+        ...
 
     def failures(self, limit: int = 10) -> list[Failure]: ...

@@ -1,0 +1,92 @@
+"""The embedded queue on SQLite and PostgreSQL: dedupe, leases, completion, retries, counts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from threatfeed.pipeline.embedded import EmbeddedQueue
+from threatfeed.pipeline.queue import JobSpec, LeaseLost
+from threatfeed.store import Database
+
+
+def enqueue(queue: EmbeddedQueue, *specs: JobSpec) -> int:
+    with queue.database.session() as session:
+        return queue.enqueue(session, specs)
+
+
+def test_a_key_is_queued_once_while_pending_and_again_once_done(database: Database) -> None:
+    queue = EmbeddedQueue(database)
+    assert enqueue(queue, JobSpec("k", {"n": 1}, "a"), JobSpec("k", {"n": 2}, "a")) == 1
+    assert enqueue(queue, JobSpec("k", {"n": 3}, "a"), JobSpec("k", {"n": 4})) == 1
+    job = queue.claim("w")
+    assert job is not None
+    assert job.payload == {"n": 1}
+    assert enqueue(queue, JobSpec("k", {"n": 5}, "a")) == 0  # running still counts
+    with database.session() as session:
+        queue.complete(session, job)
+    assert enqueue(queue, JobSpec("k", {"n": 6}, "a")) == 1
+    assert queue.stats().by_state == {"done": 1, "queued": 2}
+
+
+def test_an_enqueue_rolled_back_with_its_transaction_leaves_nothing(database: Database) -> None:
+    queue = EmbeddedQueue(database)
+
+    def poll_then_fail() -> None:
+        with database.session() as session:
+            queue.enqueue(session, [JobSpec("k", {})])
+            raise RuntimeError("the cursor update failed")
+
+    with pytest.raises(RuntimeError):
+        poll_then_fail()
+    assert queue.claim("w") is None
+
+
+def test_an_expired_lease_is_taken_over_and_the_first_holder_cannot_complete(
+    database: Database,
+) -> None:
+    queue = EmbeddedQueue(database, lease_seconds=1.0)
+    enqueue(queue, JobSpec("k", {}))
+    first = queue.claim("dead")
+    assert first is not None
+    assert queue.claim("other") is None  # leased
+    time.sleep(1.1)
+    second = queue.claim("other")
+    assert second is not None
+    assert (second.id, second.attempts) == (first.id, 2)
+    with pytest.raises(LeaseLost), database.session() as session:
+        queue.complete(session, first)
+    with database.session() as session:
+        queue.complete(session, second)
+    assert queue.stats().by_state == {"done": 1}
+
+
+def test_failures_back_off_then_give_up(database: Database) -> None:
+    queue = EmbeddedQueue(database, backoff_base=1.0, jitter=lambda: 1.0)
+    enqueue(queue, JobSpec("k", {}, max_attempts=2))
+    job = queue.claim("w")
+    assert job is not None
+    queue.fail(job, "boom 1")
+    assert queue.claim("w") is None  # backing off
+    assert queue.stats().ready == 0
+    time.sleep(1.1)
+    job = queue.claim("w")
+    assert job is not None
+    queue.fail(job, "boom 2")
+    assert queue.claim("w") is None
+    assert queue.stats().by_state == {"failed": 1}
+    [failure] = queue.failures()
+    assert (failure.error, failure.attempts, failure.final) == ("boom 2", 2, True)
+
+
+def test_a_job_that_kills_its_worker_every_time_is_given_up(database: Database) -> None:
+    queue = EmbeddedQueue(database, lease_seconds=0.05)
+    enqueue(queue, JobSpec("k", {}, max_attempts=2))
+    assert queue.claim("a") is not None
+    time.sleep(0.1)
+    assert queue.claim("b") is not None
+    time.sleep(0.1)
+    assert queue.claim("c") is None
+    assert queue.stats().by_state == {"failed": 1}
+    assert "lease expired" in queue.failures()[0].error
