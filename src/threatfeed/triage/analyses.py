@@ -11,27 +11,30 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from threatfeed.store.models import Analysis, Archive
 
 
 def latest_analyses(session: Session, package_id: int) -> list[tuple[Archive, Analysis]]:
-    """Each archive of the version with its newest analysis, archives by file name."""
+    """Each archive of the version with its newest analysis, archives by file name.
+
+    Older analyses are never loaded: their evidence can be megabytes of JSON.
+    """
+    newest = (
+        select(func.max(Analysis.id))
+        .join(Archive, Archive.id == Analysis.archive_id)
+        .where(Archive.package_id == package_id)
+        .group_by(Analysis.archive_id)
+    )
     rows = session.execute(
         select(Archive, Analysis)
         .join(Analysis, Analysis.archive_id == Archive.id)
-        .where(Archive.package_id == package_id)
-        .order_by(Archive.filename, Archive.id, Analysis.id.desc())
+        .where(Analysis.id.in_(newest))
+        .order_by(Archive.filename, Archive.id)
     ).all()
-    seen: set[int] = set()
-    latest: list[tuple[Archive, Analysis]] = []
-    for archive, analysis in rows:
-        if archive.id not in seen:
-            seen.add(archive.id)
-            latest.append((archive, analysis))
-    return latest
+    return [(archive, analysis) for archive, analysis in rows]
 
 
 def union_indicators(indicators: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -121,6 +121,8 @@ class TriageViews:
         self.sessions = SessionCodec(settings.secret_key)
         self._logins = logins or FailedLogins()
         self._env = environment()
+        for template in self._env.list_templates(extensions=["html"]):
+            self._env.get_template(template)  # compiled now, not on a researcher's first visit
 
     def routes(self, extra: list[BaseRoute] | None = None) -> list[BaseRoute]:
         return [
