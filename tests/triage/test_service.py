@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -273,3 +274,39 @@ def test_the_verdict_records_author_account_and_time(database: Database) -> None
             "test fixture",
         )
         assert session.scalar(select(func.count()).select_from(FeedEntry)) == 0
+
+
+def test_concurrent_verdicts_on_one_version_are_serialised(database: Database) -> None:
+    """Two researchers give one version the same verdict at once: one wins, one is refused."""
+    ids = add(database, *(Sample(f"raced-{n}") for n in range(4)))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def attempt(package: int, kind: Kind, barrier: threading.Barrier) -> None:
+        barrier.wait()
+        try:
+            with database.session() as session:
+                decide(session, [package], kind, "race", Author(kind.value))
+            result = "won"
+        except IllegalTransition:
+            result = "refused"
+        with lock:
+            outcomes.append(result)
+
+    for number, package in enumerate(ids):
+        barrier = threading.Barrier(2)
+        kind = Kind.MALICIOUS if number % 2 else Kind.BENIGN
+        threads = [
+            threading.Thread(target=attempt, args=(package, kind, barrier)) for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert sorted(outcomes) == ["refused"] * 4 + ["won"] * 4
+    with database.session() as session:
+        for package in ids:
+            assert len(history(session, package)) == 1
+            confirmed = state_of(session, package) is State.MALICIOUS
+            in_feed = session.scalar(select(FeedEntry.id).where(FeedEntry.package_id == package))
+            assert confirmed == (in_feed is not None)

@@ -115,10 +115,7 @@ def decide(
     pending: list[tuple[Package, State]] = []
     refused: list[str] = []
     for package_id in sorted(set(package_ids)):
-        package = session.get(Package, package_id)
-        if package is None:
-            raise UnknownPackage(f"unknown package version id {package_id}")
-        _lock(session, package_id, now)
+        package = _lock(session, package_id, now)
         state = state_of(session, package_id)
         if (why := refusal(state, kind)) is not None:
             refused.append(f"{_key(package)}: {why}")
@@ -153,11 +150,17 @@ def _key(package: Package) -> PackageKey:
     return PackageKey(package.ecosystem, package.name, package.version)
 
 
-def _lock(session: Session, package_id: int, now: datetime) -> None:
+def _lock(session: Session, package_id: int, now: datetime) -> Package:
+    """Writes the version's queue row before reading anything about it (see the module doc)."""
     statement = update(TriageItem).where(TriageItem.package_id == package_id).values(decided_at=now)
-    if session.execute(statement).rowcount == 0:  # type: ignore[attr-defined]
+    locked = session.execute(statement).rowcount != 0  # type: ignore[attr-defined]
+    package = session.get(Package, package_id)
+    if package is None:
+        raise UnknownPackage(f"unknown package version id {package_id}")
+    if not locked:
         ensure_item(session, package_id)
         session.execute(statement)
+    return package
 
 
 def _apply(session: Session, package: Package, kind: Kind, reason: str, now: datetime) -> None:
