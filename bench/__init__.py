@@ -1,0 +1,1 @@
+"""Benchmarks of threatfeed; results are written to ``docs/benchmarks.md``."""
