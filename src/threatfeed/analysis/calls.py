@@ -14,6 +14,8 @@ CALL_WEIGHTS: Final = {
     "browser": 2.0,
     "decode": 2.0,
     "recon": 1.0,
+    "background_process": 5.0,
+    "environment": 5.0,
     "install_command_override": 1.0,
     "startup_hook": 1.0,
 }
@@ -26,6 +28,8 @@ CALL_CAPABILITIES: Final = {
     "process": "exec",
     "decode": "decode",
     "recon": "recon",
+    "background_process": "exec",
+    "environment": "harvest",
 }
 
 

@@ -25,6 +25,8 @@ _NETWORK = re.compile(
 _RECON = re.compile(r"^os\.(hostname|userInfo|homedir|networkInterfaces)$")
 _EVAL = frozenset({"eval", "Function", "vm.runInThisContext", "vm.runInNewContext", "vm.Script"})
 _STRING_NODES = frozenset({"string", "template_string"})
+_DETACHED = re.compile(rb"detached\s*:\s*true")
+_ENV_ALIAS = re.compile(rb"\b(\w+)\s*=\s*process\.env\b(?![.\[])")
 
 
 @cache
@@ -39,7 +41,8 @@ def _call_type(callee: str, node: tree_sitter.Node, uses_child_process: bool) ->
     if callee in _EVAL or callee.endswith(".eval"):
         return None if first is None or first.type in _STRING_NODES else "code_execution"
     if last in _PROCESS and uses_child_process:
-        return "process"
+        detached = args is not None and _DETACHED.search(args.text or b"")
+        return "background_process" if detached else "process"
     if _NETWORK.match(callee):
         return "network"
     if callee == "atob" or (
@@ -76,5 +79,18 @@ def suspicious_calls(source: bytes) -> list[Call]:
         if kind:
             code = (node.text or b"").decode("utf-8", "replace")
             found.append(Call(callee, kind, node.start_point[0] + 1, shorten(code, MAX_CODE)))
+    found += _environment_dumps(source)
     found.sort(key=lambda call: call.line)
+    return found
+
+
+def _environment_dumps(source: bytes) -> list[Call]:
+    """``data = process.env`` later serialised: the whole environment (CI secrets) leaves."""
+    found = []
+    for match in _ENV_ALIAS.finditer(source):
+        name = re.escape(match.group(1))
+        if re.search(rb"(JSON|querystring)\.stringify\(\s*" + name + rb"\b", source):
+            line = source.count(b"\n", 0, match.start()) + 1
+            code = match.group().decode("utf-8", "replace")
+            found.append(Call("process.env", "environment", line, code))
     return found

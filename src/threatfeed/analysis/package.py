@@ -118,6 +118,8 @@ _BINARY_MAGIC = (
     (b"\xcf\xfa\xed\xfe", "macho"),
     (b"\xca\xfe\xba\xbe", "macho"),
 )
+#: Without a manifest, the ``name-1.2.3/`` folder that packs the files still names them.
+_ROOT_NAME = re.compile(r"^(.+?)-(\d+(?:\.\w+)*(?:[-+][\w.]+)?)$")
 _HOOK_FILE = re.compile(
     r"(?:^|[\s;&|(\"'=])((?:\./)?[\w./@-]+\.(?:[cm]?js|ts|sh|py|ps1|bat|cmd))\b"
 )
@@ -239,7 +241,11 @@ def detect_layout(members: Iterable[Member]) -> Layout:
     kinds = {_KINDS.get(posixpath.splitext(p)[1]) for p in by_path}
     guess = "pypi" if "python" in kinds else "npm" if "javascript" in kinds else None
     roots = {p.split("/", 1)[0] for p in by_path if "/" in p}
-    return Layout(guess, roots.pop() + "/" if len(roots) == 1 else "")
+    if len(roots) != 1:
+        return Layout(guess, "")
+    root = roots.pop()
+    named = _ROOT_NAME.match(root)
+    return Layout(guess, root + "/", *(named.groups() if named else (None, None)))
 
 
 def _npm_layout(path: str, data: bytes) -> Layout:
@@ -413,6 +419,8 @@ def file_context(rel: str, kind: str, layout: Layout, install: set[str]) -> str:
     main = layout.manifest.get("main") if layout.ecosystem == "npm" else None
     if rel == posixpath.normpath(main if isinstance(main, str) else "index.js"):
         return "import"
+    if not layout.manifest and "/" not in rel and kind == "javascript":
+        return "import"  # no package.json: a top-level script is what a user would run
     if kind in {"text", "data", "manifest"}:
         return "docs"
     return "code"

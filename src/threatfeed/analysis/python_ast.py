@@ -76,7 +76,8 @@ def call_type(name: str, node: ast.Call) -> str | None:
             return None
         return None if _reads_local_file(node.args[0]) else "code_execution"
     if name.startswith(_PROCESS):
-        return "process"
+        detached = any(kw.arg in {"creationflags", "start_new_session"} for kw in node.keywords)
+        return "background_process" if detached else "process"
     if name.startswith(_DOWNLOAD):
         return "download"
     if name.startswith(_NETWORK):

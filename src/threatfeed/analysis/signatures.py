@@ -19,7 +19,8 @@ from threatfeed.errors import ThreatfeedError
 CUSTOM_INDICATOR = "yara_signature_rule"
 CUSTOM_WEIGHT = 5.0
 SCAN_TIMEOUT_SECONDS = 5
-MAX_MATCHES_PER_PATTERN = 20
+MAX_MATCHES_PER_PATTERN = 100
+MAX_OFFSETS = 20
 
 
 class SignatureError(ThreatfeedError):
@@ -95,7 +96,7 @@ class Signatures:
                     capability=str(meta.get("capability", "custom")),
                     weight=float(meta.get("weight", CUSTOM_WEIGHT)),
                     label=str(meta.get("label", rule.identifier)),
-                    offsets=tuple(offsets[:MAX_MATCHES_PER_PATTERN]),
+                    offsets=tuple(offsets[:MAX_OFFSETS]),
                 )
             )
         return tuple(hits)

@@ -9,7 +9,7 @@ from threatfeed.analysis.package import Package
 from threatfeed.analysis.rules.base import indicator
 
 HOOK_WEIGHT = 1.5
-NETWORK_TOOL_WEIGHT = 3.0
+NETWORK_TOOL_WEIGHT = 5.0
 BACKGROUND_WEIGHT = 1.0
 PLACEHOLDER_WEIGHT = 10.0
 

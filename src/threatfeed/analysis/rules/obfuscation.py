@@ -16,6 +16,9 @@ BLOB_MIN = 2000
 BLOB_ENTROPY = 5.5
 BLOB_WEIGHT = {"python": 3.0, "javascript": 1.0}
 MAX_BLOB_SCAN = 2 * 1024 * 1024
+HEX_ESCAPE_RUNS = 5
+HEX_ESCAPE_WEIGHT = 5.0
+_HEX_ESCAPES = re.compile(rb"(?:\\[xu][0-9a-fA-F]{2,4}){12,}")
 _BLOB = re.compile(rb"[\"']([A-Za-z0-9+/=_\-\\x]{%d,})[\"']" % BLOB_MIN)
 
 
@@ -44,6 +47,17 @@ def _blob(source: SourceFile) -> Signal | None:
     return None
 
 
+def _hex_escapes(source: SourceFile) -> Signal | None:
+    """Strings spelled as ``\\x68\\x74...``: common in obfuscated JavaScript, rare by hand."""
+    if source.kind != "javascript":
+        return None
+    runs = _HEX_ESCAPES.findall(source.data[:MAX_BLOB_SCAN])
+    if len(runs) < HEX_ESCAPE_RUNS:
+        return None
+    offset = source.data.find(runs[0])
+    return signal_at(source, offset, 0, HEX_ESCAPE_WEIGHT, "hex_escapes", "obfuscation")
+
+
 def obfuscated_code_rule(package: Package) -> Indicator | None:
     """Obfuscation techniques, one object per file.
 
@@ -62,6 +76,9 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
         if (signal := _blob(source)) is not None:
             found.append(signal)
             techniques.append("high-entropy encoded blob")
+        if (signal := _hex_escapes(source)) is not None:
+            found.append(signal)
+            techniques.append("strings hidden as escape sequences")
         if found:
             signals += found
             evidence.append({"file": source.path, "techniques": sorted(set(techniques))})

@@ -53,10 +53,12 @@ rule download_then_run_executable {
         $url_exe = /https?:\/\/[^\s"'`]{1,200}\.(exe|scr|msi|bat|vbs|ps1|dll)\b/ nocase
         $save_py = /\b(urlretrieve|\.write\(\s*\w{1,20}\.content\)|DownloadFile)/
         $save_js = /\b(createWriteStream|writeFileSync|writeFile)\s*\(/
+        $save_sh = /\b(curl\s[^\n]{0,80}\s-o\s|wget\s[^\n]{0,80}\s-O\s|Invoke-WebRequest\s[^\n]{0,120}-OutFile)/
         $run1 = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|Start-Process|ShellExecute)/
         $run2 = /\b(execFile|execSync|spawn|spawnSync|exec)\s*\(/
+        $run3 = /["'`](start|cmd \/c start)\s/
     condition:
-        $url_exe and ($save_py or $save_js) and ($run1 or $run2)
+        $url_exe and ($save_py or $save_js or $save_sh) and ($run1 or $run2 or $run3)
 }
 
 rule python_decode_then_exec {
@@ -194,4 +196,30 @@ rule persistence {
         $e = /\(crontab\s+-l[^\n]{0,80}\|\s*crontab\s+-/
     condition:
         any of them
+}
+
+rule command_server_backdoor {
+    meta:
+        indicator = "reverse_shell_rule"
+        capability = "reverse_shell"
+        weight = 10
+        label = "runs commands received over the network"
+    strings:
+        $srv = /\b(createServer|HTTPServer|TCPServer|socketserver\.\w+|\.listen)\s*\(/
+        $js = /\b(exec|execSync|spawn|eval)\s*\(\s*(body|data|req\.(body|query|url)|chunk|command|cmd)\s*[,)]/
+        $py = /\b(os\.system|subprocess\.\w+|os\.popen|exec|eval)\s*\(\s*(self\.)?(data|command|cmd|request\.\w+|conn\.recv\(\d+\)\.decode\(\)|\w+\.recv\()/
+    condition:
+        $srv and ($js or $py)
+}
+
+rule destructive_command {
+    meta:
+        indicator = "destructive_command_rule"
+        capability = "destructive"
+        weight = 8
+        label = "shuts down or wipes the machine"
+    strings:
+        $a = /["'`;&|]\s*(sudo\s+)?(shutdown(\.exe)?\s+[-\/][a-z]|poweroff\b|halt\s*["'`;]|reboot\s*["'`;]|rm\s+-[rf]{2}\s+(\/|~|\$HOME|\/\*)\s*["'`;&]|mkfs\.\w+|format\s+c:|vssadmin\s+delete\s+shadows|cipher\s+\/w)/ nocase
+    condition:
+        $a
 }

@@ -144,7 +144,8 @@ rule host_fingerprint {
         $p6 = /os\.environ(\.get\()?\[?["'](USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)["']/
         $j1 = /\bos\.(hostname|userInfo|networkInterfaces|homedir)\s*\(\s*\)/
         $j2 = /process\.env\.(USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)\b/
-        $s1 = /\$\((whoami|hostname|id|uname)[^)]{0,10}\)|`(whoami|hostname)`/
+        $s1 = /\$\((whoami|hostname|id|uname|pwd)\b|`(whoami|hostname)`/
+        $s4 = /\b(exec|execSync|spawn|spawnSync|system|popen|check_output|getoutput|run)\s*\(\s*[fr]?["'`][^"'`\n]{0,40}\b(whoami|hostname|ifconfig|ipconfig|ip addr|uname -a|systeminfo|net user)\b/
         $s2 = /["'](whoami|hostname|ipconfig|ifconfig)["']/
         $s3 = /%(USERNAME|COMPUTERNAME|USERDOMAIN)%/
     condition:

@@ -108,8 +108,9 @@ rule raw_ip_url {
         label = "URL with a raw IP address"
     strings:
         $a = /(https?|ftp|tcp|wss?):\/\/\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/
+        $b = /https?:\/\/[\w.-]{0,30}\b\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3}\.[\w-]{2,40}\.[\w.-]{2,40}/
     condition:
-        $a
+        $a or $b
 }
 
 rule ipv4_literal {

@@ -4,19 +4,32 @@ rule js_hex_identifiers {
     meta:
         indicator = "obfuscated_code_rule"
         capability = "obfuscation"
-        weight = 3
+        weight = 14
         label = "identifiers mangled as _0x... (javascript-obfuscator)"
     strings:
         $a = /\b_0x[0-9a-f]{4,6}\b/
     condition:
-        #a > 15
+        #a > 30
+}
+
+rule js_eval_inline_code {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 12
+        label = "evaluates a large inline string of code"
+    strings:
+        $a = /\beval\s*\(\s*["'`]\(?function\s*\w{0,40}\s*\(/
+        $b = /\bnew\s+Function\s*\(\s*["'`][^"'`\n]{300}/
+    condition:
+        any of them
 }
 
 rule js_packer {
     meta:
         indicator = "obfuscated_code_rule"
         capability = "obfuscation"
-        weight = 4
+        weight = 10
         label = "Dean Edwards style packer"
     strings:
         $a = /eval\s*\(\s*function\s*\(\s*p\s*,\s*a\s*,\s*c\s*,\s*k\s*,\s*e\s*,\s*[dr]\s*\)/
@@ -84,11 +97,11 @@ rule python_exec_alias {
     meta:
         indicator = "obfuscated_code_rule"
         capability = "obfuscation"
-        weight = 4
+        weight = 8
         label = "renames exec/eval to hide calls to it"
     strings:
         $a = /=\s*(\w{1,40}\s*,\s*){0,10}(exec|eval)\s*,\s*\w{1,40}/
-        $b = /\b\w{1,40}\s*=\s*(exec|eval)\s*[\n;]/
+        $b = /\n[ \t]*\w{1,40}\s*=\s*(exec|eval)[ \t]*\r?\n/
         $c = "__obfuscator__"
     condition:
         any of them
