@@ -100,6 +100,7 @@ def test_confirm_with_the_keyboard_and_see_it_in_the_feed(
     assert target is not None
     page.keyboard.press("o")
     expect(page).to_have_url(f"{server.url}/triage/p/{target}?state=pending")
+    page.wait_for_load_state()
     expect(page.locator("pre.code").first).not_to_be_empty()
     evidence = page.locator("section.indicators").inner_text()
     assert "_rule" in evidence
@@ -117,10 +118,16 @@ def test_confirm_with_the_keyboard_and_see_it_in_the_feed(
 def test_dismiss_from_the_queue_with_the_keyboard(
     server: LiveServer, make_account: Callable[..., str], page: Page
 ) -> None:
-    (noisy, _) = add(server.database, Sample("noisy-build-tool", score=0.95), Sample("other"))
+    noisy, *_ = add(
+        server.database,
+        Sample("noisy-build-tool", score=0.95),
+        Sample("other", score=0.6),
+        Sample("third", score=0.7),
+    )
     make_account("res")
     log_in(page, server, "res")
     expect(page.locator("tr[data-row]").first).to_have_attribute("data-id", str(noisy))
+    expect(page.locator("tr[data-row]").first).to_have_class("selected")  # the script is ready
     page.keyboard.press("d")
     expect(page.locator("#bulk-reason")).to_be_focused()
     page.keyboard.type("postinstall only builds native bindings")
@@ -129,6 +136,21 @@ def test_dismiss_from_the_queue_with_the_keyboard(
     expect(page.locator(f"tr[data-id='{noisy}']")).to_have_count(0)
     with server.database.session() as session:
         assert session.get_one(TriageItem, noisy).state == "benign"
+
+    # bulk: check two rows with x, then one verdict for both
+    page.keyboard.press("?")
+    expect(page.locator("#help")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#help")).to_be_hidden()
+    page.keyboard.press("x")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    page.keyboard.press("d")
+    expect(page.locator("#bulk-hint")).to_contain_text("dismiss 2 version(s)")
+    page.keyboard.type("internal test fixtures")
+    page.keyboard.press("Enter")
+    expect(page.locator("#flash")).to_contain_text("Dismissed 2 versions.")
+    expect(page.locator("tr[data-row]")).to_have_count(0)
 
 
 def test_withdraw_with_the_keyboard_and_see_the_withdrawal(

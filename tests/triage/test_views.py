@@ -280,3 +280,13 @@ def test_bulk_verdicts_over_http(server: LiveServer, make_account: Callable[...,
     )
     assert "Dismissed 3 versions." in client.get(response.headers["location"]).text
     assert verdict_count(server) == 3
+
+
+def test_logout_ends_the_session(server: LiveServer, make_account: Callable[..., str]) -> None:
+    make_account("res")
+    client = login(server.url, "res")
+    token = csrf_of(client.get("/triage/").text)
+    assert client.post("/triage/logout", data={}).status_code == 403
+    response = client.post("/triage/logout", data={"csrf": token})
+    assert response.headers["location"] == "/triage/login"
+    assert client.get("/triage/").status_code == 303
