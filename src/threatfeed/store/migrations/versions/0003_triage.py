@@ -43,9 +43,7 @@ def upgrade() -> None:
         "triage_item_rules",
         sa.Column("package_id", sa.Integer(), nullable=False),
         sa.Column("rule", sa.String(length=128), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["package_id"], ["triage_items.package_id"], ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["package_id"], ["triage_items.package_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("package_id", "rule"),
     )
     op.create_index("ix_triage_rules_rule", "triage_item_rules", ["rule", "package_id"])
