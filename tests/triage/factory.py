@@ -47,6 +47,7 @@ class Sample:
     archive: str | None = None
     engine_version: str = "test-1"
     published_at: datetime | None = PUBLISHED
+    url: str | None = None
     locations: tuple[Location, ...] = (
         Location("npm_hooks_rule", "package/package.json", 6, '"preinstall": "node index.js"'),
         Location(
@@ -73,7 +74,7 @@ def record(session: Session, sample: Sample) -> int:
         sha256=digest,
         size=sum(size for _, size in sample.files),
         published_at=sample.published_at,
-        url=f"https://registry.example.invalid/{sample.name}/-/{sample.filename}",
+        url=sample.url or f"https://registry.example.invalid/{sample.name}/-/{sample.filename}",
     )
     analysis = Analysis(
         ecosystem=sample.ecosystem,

@@ -236,6 +236,7 @@ def test_hostile_content_is_shown_safely_and_the_page_stays_responsive(
                 Location("npm_hooks_rule", "package/\u202eevil.js", 2, payload),
             ),
             archive=f"{payload}.tgz",
+            url="javascript:window.__pwned='url'",
         ),
     )
     with server.database.session() as session:
@@ -261,8 +262,9 @@ def test_hostile_content_is_shown_safely_and_the_page_stays_responsive(
     expect(page.locator("details.evidence").first).not_to_have_attribute("open", "")
     page.keyboard.press("e")
     expect(page.locator("details.evidence").first).to_have_attribute("open", "")
-    page.locator("a", has_text="open…").first.click()
+    page.locator("table.archives a", has_text="open…").click()
     expect(page.locator("main")).to_contain_text("This link leaves threatfeed")
+    expect(page.locator("main")).to_contain_text("not offered as a link")
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert dialogs == []
     assert page.locator("a[href^='javascript:']").count() == 0
