@@ -63,14 +63,14 @@ def test_fingerprints_ignore_the_package_root_name_and_version() -> None:
     wheel = fingerprints(
         "evil-pkg",
         "1.2.3",
-        {},
+        {"decode_and_execute_rule": True},
         [Location("r", "x", 1, "exec(base64.b64decode(blob))").__dict__],
         [("evil_pkg/__init__.py", 500), ("evil_pkg-1.2.3.dist-info/METADATA", 900)],
     )
     other = fingerprints(
         "other-pkg",
         "4.5.6",
-        {},
+        {"decode_and_execute_rule": True},
         [Location("r", "y", 7, "exec(base64.b64decode(blob))").__dict__],
         [("other_pkg/__init__.py", 500), ("other_pkg-4.5.6.dist-info/METADATA", 930)],
     )
@@ -79,3 +79,12 @@ def test_fingerprints_ignore_the_package_root_name_and_version() -> None:
         "{name}/__init__.py (500 bytes)",
         "r: exec(base64.b64decode(blob))",
     }
+
+
+def test_only_archives_where_a_rule_fired_are_fingerprinted_and_boundedly() -> None:
+    files = [(f"package/lib/m{n}.js", 100 + n) for n in range(5000)]
+    assert fingerprints("quiet", "1.0.0", {}, [], files) == []
+    prints = fingerprints("busy", "1.0.0", {"npm_hooks_rule": ["node index.js"]}, [], files)
+    kept = [p.label for p in prints if p.kind == "file"]
+    assert len(kept) == 200
+    assert kept[0] == "lib/m4999.js (5099 bytes)"  # the largest members are kept

@@ -12,6 +12,10 @@ what the analysis already holds:
 - ``evidence``: each evidence value of each rule (the ``file`` of an evidence object
   left out) and each code excerpt where a rule fired.
 
+Only archives on which some rule fired are fingerprinted (at most ``MAX_FILES`` members,
+the largest, and ``MAX_EVIDENCE`` values per rule): the index then grows with what the
+engine finds, not with the registry.
+
 Two versions are related when they share at least ``MIN_SHARED`` fingerprints that
 are not common: a fingerprint seen in more than ``COMMON`` versions (a stock LICENSE,
 a generic install hook) says nothing about a campaign and is ignored.
@@ -36,6 +40,10 @@ MIN_SHARED = 2
 COMMON = 1000
 LABEL_CHARS = 200
 MAX_RELATED = 500
+MAX_FILES = 200
+"""Per archive, the largest members only: big files are the distinctive ones, and an archive
+of 50,000 members must not cost 50,000 index rows."""
+MAX_EVIDENCE = 100
 _MANIFESTS = frozenset(
     {"package.json", "PKG-INFO", "METADATA", "RECORD", "WHEEL", "setup.cfg", "top_level.txt"}
 )
@@ -75,12 +83,15 @@ def fingerprints(
         digest = hashlib.sha256(f"{kind}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
         found.setdefault(digest, Fingerprint(digest, kind, label[:LABEL_CHARS]))
 
-    for path, size in _package_files(name, version, files):
+    if not indicators:
+        return []  # nothing fired: not worth an index entry per member of every clean archive
+    members = sorted(_package_files(name, version, files), key=lambda m: (-m[1], m[0]))
+    for path, size in members[:MAX_FILES]:
         add("file", f"{path}\0{size}", f"{path} ({size} bytes)")
     for rule, evidence in indicators.items():
-        for value in _evidence_values(evidence):
+        for value in list(_evidence_values(evidence))[:MAX_EVIDENCE]:
             add("evidence", f"{rule}\0{value}", f"{rule}: {value}")
-    for location in locations:
+    for location in locations[:MAX_EVIDENCE]:
         excerpt = str(location.get("excerpt", "")).strip()
         if len(excerpt) >= 8:
             add("evidence", f"excerpt\0{excerpt}", f"{location.get('rule', '')}: {excerpt}")
