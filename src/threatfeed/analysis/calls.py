@@ -7,7 +7,10 @@ from typing import Final
 
 #: What a suspicious call does, and how much it weighs when it runs at install time.
 CALL_WEIGHTS: Final = {
+    "remote_code_execution": 10.0,
+    "decoded_code_execution": 8.0,
     "code_execution": 5.0,
+    "launches_payload": 5.0,
     "download": 5.0,
     "network": 4.0,
     "process": 2.5,
@@ -20,9 +23,19 @@ CALL_WEIGHTS: Final = {
     "startup_hook": 1.0,
 }
 
+#: Extra weight of an active call made from an overridden setuptools install command: it
+#: runs on ``pip install`` for sure, not only when a helper happens to be called.
+HOOK_BONUS = 3.0
+ACTIVE_TYPES = frozenset(
+    {"process", "background_process", "network", "download", "code_execution", "launches_payload"}
+)
+
 #: Calls whose capability feeds the per-file correlation in the scorer.
 CALL_CAPABILITIES: Final = {
     "code_execution": "exec",
+    "remote_code_execution": "download_exec",
+    "decoded_code_execution": "decode_exec",
+    "launches_payload": "exec",
     "download": "network",
     "network": "network",
     "process": "exec",
@@ -41,3 +54,4 @@ class Call:
     type: str
     line: int
     code: str
+    in_hook: bool = False

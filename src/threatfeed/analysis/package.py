@@ -383,6 +383,8 @@ def hook_files(hooks: Mapping[str, str]) -> set[str]:
 def file_kind(rel: str, data: bytes) -> str:
     if binary_format(data):
         return "binary"
+    if rel.endswith(".d.ts"):
+        return "text"  # type declarations: no code runs from them
     ext = posixpath.splitext(rel)[1].lower()
     if ext in _KINDS:
         return _KINDS[ext]

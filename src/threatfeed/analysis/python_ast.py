@@ -64,20 +64,46 @@ _RECON = (
     "platform.uname",
 )
 _EXEC = frozenset({"exec", "eval", "execfile", "runpy.run_path", "runpy.run_module"})
-_INSTALL_BASES = frozenset({"install", "develop", "egg_info", "bdist_egg", "build_py", "sdist"})
+_INSTALL_BASES = frozenset({"install", "develop", "egg_info", "bdist_egg", "build_py"})
+_PAYLOAD = re.compile(
+    r"(?i)\.(exe|vbs|bat|cmd|ps1|scr|hta|msi)\b|\bstart\s|powershell|mshta|wscript|cscript"
+)
 MAX_CODE = 200
 _LOCAL_READ = re.compile(r"\bopen\(|\.read\(|read_text\(")
 _REMOTE = re.compile(r"urlopen|requests|http|socket|decode|decompress|loads")
 
 
-def call_type(name: str, node: ast.Call) -> str | None:
-    if name in _EXEC or name == "compile":
-        if name == "compile" or not node.args or isinstance(node.args[0], ast.Constant):
-            return None
-        return None if _reads_local_file(node.args[0]) else "code_execution"
+def _source(node: ast.AST) -> str:
+    return ast.unparse(node) if len(ast.dump(node)) < 20000 else ""
+
+
+def _exec_type(node: ast.Call, aliases: dict[str, str]) -> str | None:
+    """What is executed: downloaded code, decoded code, or something else."""
+    if not node.args or isinstance(node.args[0], ast.Constant):
+        return None
+    inner = {
+        call_type(name, sub, aliases)
+        for sub in ast.walk(node.args[0])
+        if isinstance(sub, ast.Call) and (name := resolve(sub.func, aliases))
+    }
+    if inner & {"network", "download"}:
+        return "remote_code_execution"
+    if "decode" in inner:
+        return "decoded_code_execution"
+    return None if _reads_local_file(node.args[0]) else "code_execution"
+
+
+def call_type(name: str, node: ast.Call, aliases: dict[str, str]) -> str | None:
+    if name in _EXEC:
+        return _exec_type(node, aliases)
+    if name == "compile":
+        return None
     if name.startswith(_PROCESS):
         detached = any(kw.arg in {"creationflags", "start_new_session"} for kw in node.keywords)
-        return "background_process" if detached else "process"
+        if detached:
+            return "background_process"
+        arguments = " ".join(_source(a) for a in node.args[:2])
+        return "launches_payload" if _PAYLOAD.search(arguments) else "process"
     if name.startswith(_DOWNLOAD):
         return "download"
     if name.startswith(_NETWORK):
@@ -95,7 +121,7 @@ def call_type(name: str, node: ast.Call) -> str | None:
 
 def _reads_local_file(argument: ast.expr) -> bool:
     """``exec(open("pkg/version.py").read())`` is how many setup.py files read a version."""
-    text = ast.unparse(argument) if len(ast.dump(argument)) < 4000 else ""
+    text = _source(argument)
     return bool(_LOCAL_READ.search(text)) and not _REMOTE.search(text)
 
 
@@ -158,10 +184,12 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
     imports = _Imports()
     imports.visit(tree)
     found: list[Call] = []
+    in_hook: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
             bases = {resolve(b, imports.aliases) or "" for b in node.bases}
             if {b.rsplit(".", 1)[-1] for b in bases} & _INSTALL_BASES:
+                in_hook.update(id(sub) for sub in ast.walk(node))
                 found.append(
                     Call(
                         "class",
@@ -174,7 +202,8 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
         if not isinstance(node, ast.Call):
             continue
         name = resolve(node.func, imports.aliases)
-        kind = call_type(name, node) if name else None
+        kind = call_type(name, node, imports.aliases) if name else None
         if name and kind:
-            found.append(Call(name, kind, node.lineno, shorten(_segment(lines, node), MAX_CODE)))
+            code = shorten(_segment(lines, node), MAX_CODE)
+            found.append(Call(name, kind, node.lineno, code, id(node) in in_hook))
     return found

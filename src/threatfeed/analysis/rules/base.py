@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,15 +15,24 @@ from threatfeed.analysis.text import excerpt_at, line_of
 Rule = Callable[[Package], Indicator | None]
 
 
+_COMMENT = re.compile(rb"^\s*(#|//|/\*|\*|>>>|\.\.\.\s)")
+
+
+def in_comment(data: bytes, offset: int) -> bool:
+    """A match on a comment or doctest line is documentation, whatever the file."""
+    return bool(_COMMENT.match(data, data.rfind(b"\n", 0, offset) + 1))
+
+
 def signal_at(
     source: SourceFile, offset: int, length: int, weight: float, key: str, *capabilities: str
 ) -> Signal:
+    context = "docs" if source.is_code and in_comment(source.data, offset) else source.context
     return Signal(
         file=source.path,
         line=line_of(source.data, offset),
         excerpt=excerpt_at(source.data, offset, length),
         weight=weight,
-        context=source.context,
+        context=context,
         capabilities=frozenset(capabilities),
         key=key,
     )

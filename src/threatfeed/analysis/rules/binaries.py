@@ -45,6 +45,6 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
             weight = EXECUTABLE_WEIGHT
         evidence.append({"file": source.path, "format": fmt, "kind": kind})
         signals.append(
-            Signal(source.path, None, f"{fmt} {kind}", weight, "install", frozenset(), kind)
+            Signal(source.path, None, f"{fmt} {kind}", weight, source.context, frozenset(), kind)
         )
     return indicator("shipped_binary_rule", evidence, signals)

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from threatfeed.analysis import javascript, python_ast
-from threatfeed.analysis.calls import CALL_CAPABILITIES, CALL_WEIGHTS, Call
+from threatfeed.analysis.calls import (
+    ACTIVE_TYPES,
+    CALL_CAPABILITIES,
+    CALL_WEIGHTS,
+    HOOK_BONUS,
+    Call,
+)
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
@@ -62,7 +68,8 @@ def suspicious_setup_commands_rule(package: Package) -> Indicator | None:
                     source.path,
                     call.line,
                     call.code,
-                    CALL_WEIGHTS[call.type],
+                    CALL_WEIGHTS[call.type]
+                    + (HOOK_BONUS if call.in_hook and call.type in ACTIVE_TYPES else 0.0),
                     source.context,
                     frozenset({capability} if capability else ()),
                     call.type,

@@ -11,7 +11,7 @@ from threatfeed.analysis.rules.base import indicator
 HIGH_MAJOR = 90
 CALVER = range(1990, 2101)
 HIGH_VERSION_WEIGHT = 3.0
-TRIVIAL_WEIGHT = 1.5
+TRIVIAL_WEIGHT = 4.0
 TRIVIAL_CODE_BYTES = 2048
 _MAJOR = re.compile(r"^v?(\d+)")
 
@@ -35,7 +35,8 @@ def dependency_confusion_rule(package: Package) -> Indicator | None:
 def trivial_package_rule(package: Package) -> Indicator | None:
     """Almost no code: placeholders, name squats and probes whose only content is a hook.
 
-    Evidence: ``true``. Weighs little alone (tiny legitimate packages exist).
+    Evidence: ``true``. Not enough alone (tiny legitimate packages exist), but in a package
+    with almost no code every suspicious line is the point of the package, so it adds up.
     """
     code = [f for f in package.files if f.is_code and f.rel != "setup.py"]
     if sum(len(f.data) for f in code) > TRIVIAL_CODE_BYTES:

@@ -28,6 +28,9 @@ FINDING_WEIGHTS = {
     "deep_path": 0.5,
 }
 UNKNOWN_WEIGHT = 0.5
+#: Inside a nested archive (``outer!/inner``) the finding is about data the package ships
+#: (test fixtures of archive libraries), not about what installing it extracts.
+NESTED_FACTOR = 0.2
 
 
 def archive_structure_rule(package: Package) -> Indicator | None:
@@ -43,7 +46,7 @@ def archive_structure_rule(package: Package) -> Indicator | None:
             None,
             None,
             f"{f.kind}: {f.path}",
-            FINDING_WEIGHTS.get(f.kind, UNKNOWN_WEIGHT),
+            FINDING_WEIGHTS.get(f.kind, UNKNOWN_WEIGHT) * (NESTED_FACTOR if "!/" in f.path else 1),
             key=f.kind,
         )
         for f in findings

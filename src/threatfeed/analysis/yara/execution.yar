@@ -24,7 +24,7 @@ rule python_exec_of_download {
         weight = 14
         label = "executes code downloaded at run time"
     strings:
-        $a = /\b(exec|eval)\s*\(\s*(requests\.get|requests\.post|urlopen|urllib\.request\.urlopen|urllib2\.urlopen|httpx\.get|[a-zA-Z_]{1,20}\.urlopen|__import__\(['"](requests|urllib\.request)['"]\))\s*\(/
+        $a = /\b(exec|eval)\s*\(\s*(requests\.get|requests\.post|urlopen|urllib\.request\.urlopen|urllib2\.urlopen|httpx\.get|[a-zA-Z_]{1,20}\.urlopen|__import__\(['"](requests|urllib\.request|urllib2|httpx)['"]\)\.(get|post|urlopen))\s*\(/
         $b = /\b(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.(text|content|read\(\))\s*\)/
     condition:
         $a or ($b and #b < 5)
@@ -41,6 +41,20 @@ rule js_eval_of_download {
         $eval = /\b(eval|new\s+Function|Function)\s*\(\s*(body|data|res\.data|response\.data|chunks?\.join|Buffer\.concat|responseText|\w{1,10}\.toString\(\))/
     condition:
         $get and $eval
+}
+
+rule drop_and_run_executable {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 10
+        label = "writes a downloaded executable to disk and starts it"
+    strings:
+        $drop = /open\s*\(\s*[^\n)]{0,80}\.(exe|scr|bat|vbs|ps1|cmd|msi)["']\s*(\)\s*)?,\s*["']wb/ nocase
+        $net = /\b(requests\.get|urlopen|urlretrieve|httpx\.get|\.content\b|\.read\(\))/
+        $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|Start-Process|ShellExecute)/
+    condition:
+        $drop and $net and $run
 }
 
 rule download_then_run_executable {

@@ -15,7 +15,7 @@ rule sends_over_network {
         $j2 = /\b(fetch|axios(\.(get|post|request))?|XMLHttpRequest|superagent|got(\.(get|post))?|needle)\s*\(/
         $j3 = /require\s*\(\s*["'](node-fetch|axios|request|got|needle)["']\s*\)/
         $j4 = /\b(net\.connect|net\.createConnection|dgram\.createSocket|dns\.(lookup|resolve\w*))\s*\(/
-        $p5 = /socket\.gethostbyname\s*\(\s*(f["']|[\w.]{1,40}\s*\+)/
+        $p5 = /socket\.(gethostbyname|gethostbyname_ex|getaddrinfo)\s*\(/
         $s1 = /\b(curl|wget|Invoke-WebRequest|Invoke-RestMethod|nslookup)\s/
     condition:
         any of them
@@ -68,7 +68,7 @@ rule tunnel_or_dynamic_dns_url {
     meta:
         indicator = "suspicious_url_references_rule"
         capability = "exfil"
-        weight = 6
+        weight = 8
         label = "tunnel or dynamic-DNS host"
     strings:
         $a = /\b[\w-]{1,80}\.(ngrok\.io|ngrok-free\.app|ngrok\.app|ngrok\.dev|serveo\.net|loca\.lt|trycloudflare\.com|duckdns\.org|ddns\.net|no-ip\.org|hopto\.org|portmap\.io|localhost\.run|tcp\.ngrok\.io)\b/ nocase
@@ -92,7 +92,7 @@ rule executable_on_file_host {
     meta:
         indicator = "suspicious_url_references_rule"
         capability = "payload_host"
-        weight = 8
+        weight = 10
         label = "executable on a chat CDN or file host"
     strings:
         $a = /https?:\/\/(cdn|media)\.discordapp\.(com|net)\/attachments\/[^\s"']{1,200}\.(exe|scr|bat|dll|ps1|vbs|py|msi)\b/ nocase

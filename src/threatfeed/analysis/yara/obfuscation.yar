@@ -106,3 +106,16 @@ rule python_exec_alias {
     condition:
         any of them
 }
+
+rule python_char_code_strings {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 6
+        label = "builds names from character codes"
+    strings:
+        $a = /chr\s*\(\s*\w{1,20}\s*\)\s+for\s+\w{1,20}\s+in\s+\[\s*\d{2,3}\s*,\s*\d{2,3}\s*,/
+        $b = /(''|"")\.join\s*\(\s*(map\s*\(\s*chr|\[\s*chr\s*\()/
+    condition:
+        $a or #b > 2
+}
