@@ -70,9 +70,19 @@ def test_filters_ecosystem_rule_score_and_age(database: Database) -> None:
     assert names(database, QueueFilter(ecosystem="npm", rule="obfuscation_rule")) == ["npm-low"]
 
 
-def test_a_malformed_rule_filter_is_refused() -> None:
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"rule": "x' OR 1=1"},
+        {"max_age_days": -1},
+        {"max_age_days": 10**20},
+        {"min_score": float("nan")},
+        {"min_score": 1.5},
+    ],
+)
+def test_malformed_filters_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(InvalidFilter):
-        QueueFilter(rule="x' OR 1=1")
+        QueueFilter(**bad)  # type: ignore[arg-type]
 
 
 def test_pages_walk_every_item_once(database: Database) -> None:

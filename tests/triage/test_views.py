@@ -193,7 +193,9 @@ def test_the_queue_lists_and_filters(server: LiveServer, make_account: Callable[
     assert "py-one" in only
     assert "top-one" not in only
     assert client.get("/triage/?min_score=abc").status_code == 400
-    assert client.get("/triage/?rule=bad%20rule").status_code == 400
+    for bad in ("rule=bad%20rule", "age=100000000000000000000", "min_score=nan", "page=0"):
+        assert client.get(f"/triage/?{bad}").status_code == 400, bad
+    assert client.get("/triage/p/1?age=99999999999999999999").status_code == 400
 
 
 def test_hostile_content_is_escaped_revealed_and_cut(

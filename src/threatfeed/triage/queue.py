@@ -23,6 +23,7 @@ from threatfeed.triage.errors import InvalidVerdict
 from threatfeed.triage.states import State
 
 MAX_PER_PAGE = 200
+MAX_AGE_DAYS = 36_500
 _RULE = re.compile(r"[a-z0-9_]{1,128}")
 Ts = TypeVarTuple("Ts")
 
@@ -43,8 +44,10 @@ class QueueFilter:
     def __post_init__(self) -> None:
         if self.rule is not None and not _RULE.fullmatch(self.rule):
             raise InvalidFilter(f"not a rule name: {self.rule[:60]!r}")
-        if self.max_age_days is not None and self.max_age_days < 0:
-            raise InvalidFilter("the age is a number of days, 0 or more")
+        if self.max_age_days is not None and not 0 <= self.max_age_days <= MAX_AGE_DAYS:
+            raise InvalidFilter(f"the age is a number of days from 0 to {MAX_AGE_DAYS}")
+        if self.min_score is not None and not 0.0 <= self.min_score <= 1.0:
+            raise InvalidFilter("the minimum score is a number from 0 to 1")
 
 
 @dataclass(frozen=True)
