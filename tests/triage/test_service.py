@@ -310,3 +310,47 @@ def test_concurrent_verdicts_on_one_version_are_serialised(database: Database) -
             confirmed = state_of(session, package) is State.MALICIOUS
             in_feed = session.scalar(select(FeedEntry.id).where(FeedEntry.package_id == package))
             assert confirmed == (in_feed is not None)
+
+
+REACH: dict[State, tuple[bool, list[Kind]]] = {
+    State.PENDING: (True, []),
+    State.UNFLAGGED: (False, []),
+    State.BENIGN: (True, [Kind.BENIGN]),
+    State.MALICIOUS: (True, [Kind.MALICIOUS]),
+    State.WITHDRAWN: (True, [Kind.MALICIOUS, Kind.WITHDRAWN]),
+}
+TARGET = {
+    Kind.MALICIOUS: State.MALICIOUS,
+    Kind.BENIGN: State.BENIGN,
+    Kind.WITHDRAWN: State.WITHDRAWN,
+}
+
+
+def test_every_state_and_verdict_pair_follows_the_table(database: Database) -> None:
+    """All 15 (state, verdict) pairs: the allowed ones move, the others are refused."""
+    pairs = [(start, kind) for start in State for kind in Kind]
+    samples = [
+        Sample(f"s-{start.value}-{kind.value}", flagged=REACH[start][0], score=0.9)
+        for start, kind in pairs
+    ]
+    ids = add(database, *samples)
+    allowed_moves = set()
+    for (start, kind), package in zip(pairs, ids, strict=True):
+        _move(database, package, REACH[start][1])
+        assert state(database, package) is start
+        try:
+            verdict(database, package, kind, T0 + timedelta(days=1))
+        except IllegalTransition:
+            assert state(database, package) is start
+        else:
+            allowed_moves.add((start, kind))
+            assert state(database, package) is TARGET[kind]
+    assert allowed_moves == {
+        (State.PENDING, Kind.MALICIOUS),
+        (State.PENDING, Kind.BENIGN),
+        (State.UNFLAGGED, Kind.MALICIOUS),
+        (State.UNFLAGGED, Kind.BENIGN),
+        (State.BENIGN, Kind.MALICIOUS),
+        (State.MALICIOUS, Kind.WITHDRAWN),
+        (State.WITHDRAWN, Kind.MALICIOUS),
+    }
