@@ -6,7 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from threatfeed.feed.items import FeedItem
 from threatfeed.feed.writer import import_items
@@ -354,3 +355,11 @@ def test_every_state_and_verdict_pair_follows_the_table(database: Database) -> N
         (State.MALICIOUS, Kind.WITHDRAWN),
         (State.WITHDRAWN, Kind.MALICIOUS),
     }
+
+
+def test_the_database_refuses_to_update_a_verdict(database: Database) -> None:
+    (package,) = add(database, Sample("target"))
+    verdict(database, package, Kind.BENIGN)
+    with pytest.raises(DBAPIError, match="append-only"), database.session() as session:
+        session.execute(update(Verdict).values(reason="rewritten history"))
+    assert [row[3] for row in verdict_rows(database)] == ["benign because"]
