@@ -10,10 +10,11 @@ import io
 import json
 import tarfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from threatfeed.analysis import Engine
+from threatfeed.analysis.model import Indicator
 from threatfeed.analysis.package import Package
 from threatfeed.archives import read_archive
 
@@ -97,3 +98,9 @@ def wheel(files: Files, *, name: str = "tidy_strings", version: str = "0.4.0") -
 
 def package(engine: Engine, archive: bytes) -> Package:
     return engine.prepare(read_archive(archive))
+
+
+def run_rule(engine: Engine, rule: Callable[[Package], Indicator | None], archive: bytes) -> Any:
+    """The evidence a rule reports on an archive, or None."""
+    found = rule(package(engine, archive))
+    return None if found is None else found.evidence

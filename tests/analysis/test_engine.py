@@ -59,7 +59,7 @@ def test_setup_py_decoding_and_running_code_is_flagged(engine: Engine) -> None:
     analysis = engine.analyze(sdist(setup_py=setup_py))
     assert analysis.flagged
     types = {item["type"] for item in analysis.indicators["suspicious_setup_commands_rule"]}
-    assert {"code_execution", "process", "decode"} <= types
+    assert {"decoded_code_execution", "process", "decode"} <= types
     assert "decode_and_execute_rule" in analysis.indicators
     assert "executes_code_at_remote_url_rule" in analysis.indicators
 

@@ -25,6 +25,7 @@ _NETWORK = re.compile(
 _RECON = re.compile(r"^os\.(hostname|userInfo|homedir|networkInterfaces)$")
 _EVAL = frozenset({"eval", "Function", "vm.runInThisContext", "vm.runInNewContext", "vm.Script"})
 _STRING_NODES = frozenset({"string", "template_string"})
+_REQUIRE = re.compile(r"require\(\s*['\"](?:node:)?([\w-]+)['\"]\s*\)")
 _DETACHED = re.compile(rb"detached\s*:\s*true")
 _ENV_ALIAS = re.compile(rb"\b(\w+)\s*=\s*process\.env\b(?![.\[])")
 
@@ -74,7 +75,7 @@ def suspicious_calls(source: bytes) -> list[Call]:
             continue
         if function is None or function.type not in {"identifier", "member_expression"}:
             continue
-        callee = (function.text or b"").decode("utf-8", "replace")
+        callee = _REQUIRE.sub(r"\1", (function.text or b"").decode("utf-8", "replace"))
         kind = _call_type(callee, node, uses_child_process)
         if kind:
             code = (node.text or b"").decode("utf-8", "replace")

@@ -17,6 +17,7 @@ from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
 from threatfeed.analysis.rules.signature_rules import (
     credential_harvesting_rule,
     decode_and_execute_rule,
+    destructive_command_rule,
     dns_exfiltration_rule,
     executes_code_at_remote_url_rule,
     persistence_rule,
@@ -41,6 +42,7 @@ RULES: tuple[Rule, ...] = (
     install_time_download_rule,
     dns_exfiltration_rule,
     persistence_rule,
+    destructive_command_rule,
     suspicious_url_references_rule,
     ip_identification_rule,
     obfuscated_code_rule,

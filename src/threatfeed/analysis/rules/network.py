@@ -38,10 +38,18 @@ def suspicious_url_references_rule(package: Package) -> Indicator | None:
     for source in package.files:
         urls: dict[str, None] = {}
         for hit in source.hits("suspicious_url_references_rule"):
-            for offset, length in hit.offsets:
-                urls.setdefault(_token(source.data, offset, length))
-            offset, length = hit.offsets[0]
-            signals.append(signal_at(source, offset, length, hit.weight, hit.rule, hit.capability))
+            kept = [
+                (offset, length, token)
+                for offset, length in hit.offsets
+                if _worth_reporting(token := _token(source.data, offset, length), hit.capability)
+            ]
+            for _, _, token in kept:
+                urls.setdefault(token)
+            if kept:
+                offset, length, _ = kept[0]
+                signals.append(
+                    signal_at(source, offset, length, hit.weight, hit.rule, hit.capability)
+                )
         if urls:
             evidence.append({"file": source.path, "urls": list(urls)[:MAX_ITEMS]})
     return indicator("suspicious_url_references_rule", evidence, signals)

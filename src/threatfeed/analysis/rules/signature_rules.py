@@ -63,6 +63,9 @@ credential_harvesting_rule = signature_rule(
 dns_exfiltration_rule = signature_rule(
     "dns_exfiltration_rule", "Encodes host or user data into DNS lookups (nslookup $(whoami).x)."
 )
+destructive_command_rule = signature_rule(
+    "destructive_command_rule", "Shuts the machine down or wipes it (shutdown, rm -rf /, mkfs)."
+)
 yara_signature_rule = signature_rule(
     CUSTOM_INDICATOR, "Matches of the user's own YARA rules (Engine(extra_yara_dir=...))."
 )

@@ -14,6 +14,7 @@ rule sends_over_network {
         $j1 = /\b(https?|http2)\.(request|get)\s*\(/
         $j2 = /\b(fetch|axios(\.(get|post|request))?|XMLHttpRequest|superagent|got(\.(get|post))?|needle)\s*\(/
         $j3 = /require\s*\(\s*["'](node-fetch|axios|request|got|needle)["']\s*\)/
+        $j5 = /require\s*\(\s*["'](node:)?(https?|net|dns)["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(/
         $j4 = /\b(net\.connect|net\.createConnection|dgram\.createSocket|dns\.(lookup|resolve\w*))\s*\(/
         $p5 = /socket\.(gethostbyname|gethostbyname_ex|getaddrinfo)\s*\(/
         $s1 = /\b(curl|wget|Invoke-WebRequest|Invoke-RestMethod|nslookup)\s/

