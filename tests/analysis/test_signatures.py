@@ -34,5 +34,5 @@ def test_user_rules_report_under_yara_signature_rule(tmp_path: Path) -> None:
 
 def test_user_rule_that_does_not_compile_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "broken.yar").write_text("rule broken { condition: $missing }\n")
-    with pytest.raises(SignatureError, match="broken.yar"):
+    with pytest.raises(SignatureError, match=r"broken\.yar"):
         Engine(extra_yara_dir=tmp_path)

@@ -21,7 +21,8 @@ def test_hook_calling_a_network_tool_weighs_more_than_a_build(engine: Engine) ->
     curl = npm_hooks_rule(
         package(engine, npm_tarball(scripts={"preinstall": "curl -s https://x.example.net"}))
     )
-    assert build is not None and curl is not None
+    assert build is not None
+    assert curl is not None
     assert rule_points(curl) > rule_points(build)
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import random
 
 from tests.analysis.builders import npm_tarball, run_rule, sdist
@@ -11,7 +12,7 @@ from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
 def _mangled_js() -> str:
     rng = random.Random(1)
     names = [f"_0x{rng.randrange(0x10000, 0xFFFFFF):x}" for _ in range(60)]
-    return ";".join(f"var {a}={b}+1" for a, b in zip(names, names[1:], strict=False)) + ";\n"
+    return ";".join(f"var {a}={b}+1" for a, b in itertools.pairwise(names)) + ";\n"
 
 
 def _techniques(evidence: list[dict[str, object]]) -> set[str]:
