@@ -18,7 +18,7 @@ from tests.fakeregistry import FakeRegistry
 from tests.pipeline.processes import pipeline_env, processes, wait_for
 from tests.pipeline.samples import publish_npm, publish_pypi
 from threatfeed.store import Database
-from threatfeed.store.models import Analysis, Archive, Job, Package
+from threatfeed.store.models import Analysis, Archive, Cursor, Job, Package
 
 Expected = dict[tuple[str, str, str, str], bool]
 
@@ -44,6 +44,11 @@ def unfinished(database: Database) -> int:
             )
             or 0
         )
+
+
+def cursors(database: Database) -> int:
+    with database.session() as session:
+        return session.scalar(select(func.count()).select_from(Cursor)) or 0
 
 
 def publish_one(fake: FakeRegistry, index: int, expected: Expected) -> None:
@@ -76,14 +81,15 @@ def test_workers_killed_at_random_and_a_restarted_watcher_lose_and_repeat_nothin
         group.start("watch", "watch", "--start", "0", "--log-level", "warning")
         for worker in ("w1", "w2"):
             group.start(worker, "worker", "--processes", "1", "--log-level", "warning")
+        wait_for(lambda: cursors(database) == 2, 60, "the watchers to start")
         for index in range(24):
             publish_one(fake_registry, index, expected)
-            if index == 12:  # the watcher dies mid-stream and comes back
+            time.sleep(rng.uniform(0.1, 0.5))
+            if index == 12:  # the watcher dies mid-stream and comes back where it was
                 group.kill("watch")
-                group.start("watch", "watch", "--log-level", "warning")
+                group.start("watch", "watch", "--start", "0", "--log-level", "warning")
             if index % 3 == 2:
                 victim = rng.choice(["w1", "w2"])
-                time.sleep(rng.uniform(0.05, 0.6))
                 group.kill(victim)
                 group.start(victim, "worker", "--processes", "1", "--log-level", "warning")
         assert_all_done(database, expected, group.log_text())
@@ -101,8 +107,10 @@ def test_three_procrastinate_workers_on_postgresql(
         group.start("watch", "watch", "--start", "0", "--log-level", "warning")
         for worker in ("w1", "w2", "w3"):
             group.start(worker, "worker", "--processes", "1", "--log-level", "warning")
+        wait_for(lambda: cursors(database) == 2, 60, "the watchers to start")
         for index in range(18):
             publish_one(fake_registry, index, expected)
+            time.sleep(0.2)
             if index == 9:
                 group.kill("w2")
                 group.start("w2", "worker", "--processes", "1", "--log-level", "warning")

@@ -8,13 +8,11 @@ retried in the background; the API keeps serving.
 
 from __future__ import annotations
 
-import logging
-
 import click
 import uvicorn
 
 from threatfeed.app import create_app
-from threatfeed.cli.common import open_database
+from threatfeed.cli.common import configure_logging, open_database
 from threatfeed.pipeline.runtime import Runtime
 
 
@@ -36,7 +34,7 @@ from threatfeed.pipeline.runtime import Runtime
 def command(host: str, port: int, log_level: str, watch: bool | None, workers: int | None) -> None:
     """Run the threat-feed API, and the pipeline beside it."""
     settings, database = open_database()
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    configure_logging(log_level)
     runtime = Runtime.from_settings(
         settings,
         database,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from types import FrameType
 
 import click
 
-from threatfeed.cli.common import open_database
+from threatfeed.cli.common import configure_logging, open_database
 from threatfeed.pipeline.runtime import Runtime
 
 
@@ -23,7 +22,7 @@ from threatfeed.pipeline.runtime import Runtime
 @click.option("--log-level", default="info", show_default=True)
 def command(start: str | None, log_level: str) -> None:
     """Watch npm and PyPI and queue every new release (workers do the rest)."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    configure_logging(log_level)
     settings, database = open_database()
     runtime = Runtime.from_settings(settings, database, watch=True, workers=0, start=start)
     stop = threading.Event()

@@ -8,7 +8,6 @@ queue's database is reachable from.
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 import signal
@@ -17,7 +16,7 @@ from types import FrameType
 
 import click
 
-from threatfeed.cli.common import open_database
+from threatfeed.cli.common import configure_logging, open_database
 from threatfeed.pipeline.process import Processor
 from threatfeed.pipeline.runtime import open_queue
 from threatfeed.pipeline.worker import work, worker_name
@@ -26,12 +25,11 @@ from threatfeed.registries import open_registries
 
 def run_worker_process(index: int, log_level: str) -> None:
     """One worker process: its own database engine, registries and compiled engine."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    configure_logging(log_level)
     settings, database = open_database()
     queue = open_queue(settings, database)
     registries = open_registries(settings)
     processor = Processor(database, queue, registries, backlog_days=settings.backlog_days)
-    processor.engine  # noqa: B018 -- compile the rules once, before the first job
     stop = threading.Event()
     name = worker_name(index)
     if settings.queue == "procrastinate":
@@ -46,6 +44,7 @@ def run_worker_process(index: int, log_level: str) -> None:
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
+        processor.engine  # noqa: B018 -- compile the rules once, before the first job
         work(queue, processor, stop, name=name)
     for registry in registries.values():
         registry.close()

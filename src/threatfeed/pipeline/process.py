@@ -9,6 +9,7 @@ expires) or everything.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -64,13 +65,16 @@ class Processor:
         self.registries = registries
         self.backlog = timedelta(days=backlog_days)
         self._make_engine = engine
-        self._engine: Engine | None = None
+        self._local = threading.local()
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = self._make_engine()
-        return self._engine
+        """This thread's engine: compiled rules are bound to the thread that compiled them
+        (YARA-X scanners refuse to move), so each worker thread compiles once."""
+        engine: Engine | None = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._local.engine = self._make_engine()
+        return engine
 
     def run(self, job: Job) -> None:
         """Runs a claimed job to completion, or hands it back to the queue with its error."""

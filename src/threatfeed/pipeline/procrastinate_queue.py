@@ -19,10 +19,13 @@ so many workers starting at once apply it once), like our own migrations.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 
 TASK = "threatfeed.run_job"
 QUEUE = "threatfeed"
+RELAY_GRACE = timedelta(seconds=30)
 _SCHEMA_LOCK = 0x74667072  # any constant shared by every process applying the schema
 
 
@@ -70,6 +74,8 @@ class ProcrastinateQueue:
             connector=procrastinate.PsycopgConnector(conninfo=conninfo(database))
         )
         self._processor: Processor | None = None
+        self._relay: procrastinate.App | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job")
         self._worker = "procrastinate"
         self.task = self.app.task(name=TASK, queue=QUEUE)(self._run)
 
@@ -99,37 +105,66 @@ class ProcrastinateQueue:
     # -- relay ---------------------------------------------------------------------------
 
     def relay(self, limit: int = 500) -> int:
-        """Hands due, unrelayed rows (new, retried, or whose lease expired) to procrastinate."""
+        """Hands due rows (new, retried, or whose lease expired) to procrastinate.
+
+        The rows are marked first and deferred after that commit: a worker handed
+        the job at once must find the row unlocked. A row marked but never deferred
+        (the relay died in between) is handed over again after ``RELAY_GRACE``; a
+        duplicate procrastinate job finds the row done or leased and does nothing.
+        """
         now = utcnow()
         with self.database.session() as session:
             rows = session.execute(
                 select(JobRow.id, JobRow.run_after)
                 .where(
-                    JobRow.relayed.is_(False),
                     or_(
-                        JobRow.state == JobState.QUEUED.value,
-                        and_(JobRow.state == JobState.RUNNING.value, JobRow.lease_until < now),
-                    ),
+                        and_(
+                            JobRow.relayed.is_(False),
+                            or_(
+                                JobRow.state == JobState.QUEUED.value,
+                                and_(
+                                    JobRow.state == JobState.RUNNING.value,
+                                    JobRow.lease_until < now,
+                                ),
+                            ),
+                        ),
+                        and_(
+                            JobRow.relayed.is_(True),
+                            JobRow.state == JobState.QUEUED.value,
+                            JobRow.updated_at < now - RELAY_GRACE,
+                            JobRow.run_after < now - RELAY_GRACE,
+                        ),
+                    )
                 )
                 .order_by(JobRow.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ).all()
-            with self.app.open():
-                for job_id, run_after in rows:
-                    deferrer = self.task.configure(
-                        queueing_lock=f"threatfeed-job-{job_id}",
-                        schedule_at=run_after if run_after > now else None,
-                    )
-                    with contextlib.suppress(AlreadyEnqueued):  # relayed before: once is enough
-                        deferrer.defer(job_id=job_id)
             if rows:
                 session.execute(
                     update(JobRow)
                     .where(JobRow.id.in_([job_id for job_id, _ in rows]))
-                    .values(relayed=True)
+                    .values(relayed=True, updated_at=now)
                 )
+        for job_id, run_after in rows:
+            deferrer = self._relay_app().configure_task(
+                TASK,
+                queue=QUEUE,
+                queueing_lock=f"threatfeed-job-{job_id}",
+                schedule_at=run_after if run_after > now else None,
+            )
+            with contextlib.suppress(AlreadyEnqueued):  # relayed before: once is enough
+                deferrer.defer(job_id=job_id)
         return len(rows)
+
+    def _relay_app(self) -> procrastinate.App:
+        """A synchronous app of its own: the relay runs in a thread, beside the worker's loop."""
+        if self._relay is None:
+            self._relay = procrastinate.App(
+                connector=procrastinate.SyncPsycopgConnector(conninfo=conninfo(self.database))
+            )
+            self._relay.open()
+        return self._relay
 
     def relay_forever(self, stop: threading.Event, interval: float = 0.5) -> None:
         while not stop.is_set():
@@ -143,8 +178,11 @@ class ProcrastinateQueue:
 
     # -- work ----------------------------------------------------------------------------
 
-    def _run(self, job_id: int) -> None:
-        """The procrastinate task: lease our row (if still due) and run it."""
+    async def _run(self, job_id: int) -> None:
+        """The procrastinate task: in our one work thread, lease our row (if due) and run it."""
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._run_sync, job_id)
+
+    def _run_sync(self, job_id: int) -> None:
         if self._processor is None:
             raise RuntimeError("this process has no processor; run it with serve_worker()")
         job = self.table.claim_id(job_id, self._worker)
@@ -153,9 +191,14 @@ class ProcrastinateQueue:
         self._processor.run(job)
 
     def serve_worker(self, processor: Processor, name: str, stop: threading.Event) -> None:
-        """Runs procrastinate's worker in this process (one job at a time) until a signal."""
+        """Runs procrastinate's worker in this process (one job at a time) until a signal.
+
+        Jobs run in one dedicated thread, where the engine is compiled once, before
+        the first job (compiled rules cannot move between threads).
+        """
         self._processor = processor
         self._worker = name
+        self._thread.submit(lambda: processor.engine).result()
         relay = threading.Thread(target=self.relay_forever, args=(stop,), daemon=True)
         relay.start()
         try:
