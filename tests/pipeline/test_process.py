@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import xmlrpc.client
 
 from sqlalchemy import select
@@ -9,7 +10,19 @@ from sqlalchemy import select
 from tests.fakeregistry import FakeRegistry
 from tests.pipeline.conftest import Pipeline
 from tests.pipeline.samples import publish_npm, publish_pypi
-from threatfeed.store.models import Archive, Job, Package, RegistryGap, TriageItem
+from threatfeed.pipeline.process import PIPELINE_AUTHOR
+from threatfeed.store.models import Analysis as AnalysisRow
+from threatfeed.store.models import (
+    Archive,
+    FeedEntry,
+    Job,
+    Package,
+    RegistryGap,
+    TriageItem,
+    Verdict,
+)
+from threatfeed.triage.service import Author, decide
+from threatfeed.triage.states import Kind
 
 
 def publish_mix(fake: FakeRegistry, count: int) -> dict[tuple[str, str, str, str], bool]:
@@ -121,3 +134,37 @@ def test_unpublished_versions_are_recorded(pipeline: Pipeline, fake_registry: Fa
     with pipeline.database.session() as session:
         package = session.scalars(select(Package)).one()
     assert package.registry_state == "unpublished"
+
+
+def test_the_same_bytes_as_confirmed_malware_are_marked_at_once_and_not_reanalysed(
+    pipeline: Pipeline, fake_registry: FakeRegistry
+) -> None:
+    first = publish_npm(fake_registry, "stealer", "1.0.0", evil=True)
+    pipeline.drain()
+    with pipeline.database.session() as session:
+        [package_id] = session.scalars(select(Package.id)).all()
+        decide(session, [package_id], Kind.MALICIOUS, "steals env", Author("alice"))
+    fake_registry.publish_npm("stealer-copy", "2.0.0", tarball=first.content)
+    pipeline.drain()
+    with pipeline.database.session() as session:
+        twin = session.scalars(select(Package).where(Package.name == "stealer-copy")).one()
+        verdict = session.scalars(select(Verdict).where(Verdict.package_id == twin.id)).one()
+        entry = session.scalars(select(FeedEntry).where(FeedEntry.package_id == twin.id)).one()
+        reused = session.scalars(
+            select(AnalysisRow).join(Archive).where(Archive.package_id == twin.id)
+        ).one()
+    assert (verdict.verdict, verdict.author) == ("malicious", PIPELINE_AUTHOR.name)
+    assert "stealer@1.0.0" in verdict.reason
+    assert entry.name == "stealer-copy"
+    assert reused.flagged
+    assert reused.elapsed_ms == 0.0  # the earlier analysis of the same bytes, not a new run
+
+
+def test_releases_older_than_the_backlog_are_not_downloaded(
+    pipeline: Pipeline, fake_registry: FakeRegistry
+) -> None:
+    old = time.time() - 30 * 86400
+    fake_registry.publish_npm("ancient", "0.1.0", published_at=old)
+    fake_registry.publish_npm("ancient", "0.2.0")
+    pipeline.drain()
+    assert [key[2] for key in pipeline.analyses()] == ["0.2.0"]

@@ -1,0 +1,51 @@
+"""The procrastinate queue's own parts on an empty PostgreSQL schema: schema, relay, dedupe."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from threatfeed.pipeline.procrastinate_queue import ProcrastinateQueue, ensure_schema
+from threatfeed.pipeline.queue import JobSpec
+from threatfeed.store import Database
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def procrastinate_jobs(database: Database) -> list[tuple[str, str, dict[str, int]]]:
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT status, queueing_lock, args FROM procrastinate_jobs ORDER BY id")
+        )
+        return [(row[0], row[1], row[2]) for row in rows]
+
+
+def test_the_schema_is_applied_once_from_empty(database: Database) -> None:
+    assert ensure_schema(database)
+    assert not ensure_schema(database)
+    assert procrastinate_jobs(database) == []
+
+
+def test_the_relay_hands_each_row_over_once(database: Database) -> None:
+    queue = ProcrastinateQueue(database)
+    with database.session() as session:
+        queue.enqueue(session, [JobSpec("change", {"n": 1}), JobSpec("change", {"n": 2})])
+    assert queue.relay() == 2
+    assert queue.relay() == 0
+    jobs = procrastinate_jobs(database)
+    assert [(status, lock) for status, lock, _ in jobs] == [
+        ("todo", "threatfeed-job-1"),
+        ("todo", "threatfeed-job-2"),
+    ]
+    assert [args for _, _, args in jobs] == [{"job_id": 1}, {"job_id": 2}]
+
+
+def test_a_failed_job_is_relayed_again_for_its_retry(database: Database) -> None:
+    queue = ProcrastinateQueue(database)
+    with database.session() as session:
+        queue.enqueue(session, [JobSpec("change", {})])
+    queue.relay()
+    job = queue.table.claim_id(1, "w")
+    assert job is not None
+    queue.fail(job, "registry away")
+    assert queue.relay() == 1
