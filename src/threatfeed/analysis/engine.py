@@ -14,6 +14,10 @@ from threatfeed.analysis.signatures import Signatures
 from threatfeed.archives import ArchiveContents, read_archive
 
 ENGINE_VERSION = "2026.12.1"
+#: Bytes of a file given to the signatures, by kind. Code is scanned whole; in binaries,
+#: data and prose the start is what tells (headers, embedded scripts, URLs), and scanning
+#: hundreds of megabytes of compiled libraries and docs would dominate the cost.
+SCAN_LIMITS = {"binary": 256 * 1024, "data": 256 * 1024, "text": 1024 * 1024}
 MAX_LOCATIONS = 50
 
 
@@ -74,7 +78,9 @@ class Engine:
                     truncated=member.truncated,
                     kind=kind,
                     context=context,
-                    signatures=self._signatures.scan(member.data) if member.data else (),
+                    signatures=self._signatures.scan(member.data[: SCAN_LIMITS.get(kind, None)])
+                    if member.data
+                    else (),
                 )
             )
         return Package(

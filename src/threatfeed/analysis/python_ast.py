@@ -7,6 +7,7 @@ hides imports (``__import__("os").system``).
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 
 from threatfeed.analysis.calls import Call
@@ -69,12 +70,19 @@ _PAYLOAD = re.compile(
     r"(?i)\.(exe|vbs|bat|cmd|ps1|scr|hta|msi)\b|\bstart\s|powershell|mshta|wscript|cscript"
 )
 MAX_CODE = 200
+MAX_UNPARSE_NODES = 200
+MAX_PARSE_BYTES = 256 * 1024
+#: Obfuscated setup.py files have hundreds of thousands of nodes; calls that matter come
+#: first in practice, and the signatures cover the rest.
+MAX_NODES = 20000
 _LOCAL_READ = re.compile(r"\bopen\(|\.read\(|read_text\(")
 _REMOTE = re.compile(r"urlopen|requests|http|socket|decode|decompress|loads")
 
 
 def _source(node: ast.AST) -> str:
-    return ast.unparse(node) if len(ast.dump(node)) < 20000 else ""
+    """Source of a small expression; large ones (embedded payloads) are not worth unparsing."""
+    small = sum(1 for _ in itertools.islice(ast.walk(node), MAX_UNPARSE_NODES)) < MAX_UNPARSE_NODES
+    return ast.unparse(node) if small else ""
 
 
 def _exec_type(node: ast.Call, aliases: dict[str, str]) -> str | None:
@@ -125,21 +133,21 @@ def _reads_local_file(argument: ast.expr) -> bool:
     return bool(_LOCAL_READ.search(text)) and not _REMOTE.search(text)
 
 
-class _Imports(ast.NodeVisitor):
-    def __init__(self) -> None:
-        self.aliases: dict[str, str] = {}
-
-    def visit_Import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            if alias.asname:
-                self.aliases[alias.asname] = alias.name
-            else:
-                top = alias.name.split(".")[0]
-                self.aliases.setdefault(top, top)
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        for alias in node.names:
-            self.aliases[alias.asname or alias.name] = f"{node.module or ''}.{alias.name}"
+def _aliases(nodes: list[ast.AST]) -> dict[str, str]:
+    """Local names of imported modules and functions: ``sp`` -> ``subprocess``."""
+    aliases: dict[str, str] = {}
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    aliases.setdefault(top, top)
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module or ''}.{alias.name}"
+    return aliases
 
 
 def resolve(func: ast.expr, aliases: dict[str, str]) -> str | None:
@@ -165,6 +173,10 @@ def resolve(func: ast.expr, aliases: dict[str, str]) -> str | None:
 
 
 def parse(source: bytes) -> ast.Module | None:
+    """The module, or None when it does not parse or is too large to be worth it (the
+    signatures still cover it)."""
+    if len(source) > MAX_PARSE_BYTES:
+        return None
     try:
         return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -181,13 +193,13 @@ def _segment(lines: list[bytes], node: ast.expr) -> str:
 def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
     """Calls that spawn processes, reach the network, execute or decode code, read identity."""
     lines = source.split(b"\n")
-    imports = _Imports()
-    imports.visit(tree)
+    nodes = list(itertools.islice(ast.walk(tree), MAX_NODES))
+    aliases = _aliases(nodes)
     found: list[Call] = []
     in_hook: set[int] = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.ClassDef):
-            bases = {resolve(b, imports.aliases) or "" for b in node.bases}
+            bases = {resolve(b, aliases) or "" for b in node.bases}
             if {b.rsplit(".", 1)[-1] for b in bases} & _INSTALL_BASES:
                 in_hook.update(id(sub) for sub in ast.walk(node))
                 found.append(
@@ -201,8 +213,8 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
             continue
         if not isinstance(node, ast.Call):
             continue
-        name = resolve(node.func, imports.aliases)
-        kind = call_type(name, node, imports.aliases) if name else None
+        name = resolve(node.func, aliases)
+        kind = call_type(name, node, aliases) if name else None
         if name and kind:
             code = shorten(_segment(lines, node), MAX_CODE)
             found.append(Call(name, kind, node.lineno, code, id(node) in in_hook))

@@ -16,28 +16,41 @@ BLOB_MIN = 2000
 BLOB_ENTROPY = 5.5
 BLOB_WEIGHT = {"python": 3.0, "javascript": 1.0}
 MAX_BLOB_SCAN = 2 * 1024 * 1024
+SMALL_FILE = 64 * 1024
+ORDINARY_LINE = 60
+#: Three different techniques in one file are no accident of a minifier or generator.
+LAYERED_TECHNIQUES = 3
+LAYERED_WEIGHT = 6.0
 HEX_ESCAPE_RUNS = 5
 HEX_ESCAPE_WEIGHT = 5.0
 _HEX_ESCAPES = re.compile(rb"(?:\\[xu][0-9a-fA-F]{2,4}){12,}")
 _BLOB = re.compile(rb"[\"']([A-Za-z0-9+/=_\-\\x]{%d,})[\"']" % BLOB_MIN)
 
 
-def _long_line(source: SourceFile) -> Signal | None:
+def _longest_line(data: bytes, limit: int) -> bytes:
+    """The longest line, looked for only where one can be long: splitting every large file
+    of ordinary short lines would cost more than all the signatures."""
+    if len(data) <= limit:
+        return b""
+    newlines = data.count(b"\n")
+    if len(data) > SMALL_FILE and newlines and len(data) / newlines < ORDINARY_LINE:
+        return b""
+    return max(data.split(b"\n"), key=len)
+
+
+def _long_line(source: SourceFile, longest: bytes) -> Signal | None:
     limit = LONG_LINE.get(source.kind)
-    if limit is None:
+    if limit is None or len(longest) <= limit:
         return None
-    offset = 0
-    for line in source.data.split(b"\n"):
-        if len(line) > limit:
-            return signal_at(
-                source, offset, 0, LONG_LINE_WEIGHT[source.kind], "long_line", "obfuscation"
-            )
-        offset += len(line) + 1
-    return None
+    offset = source.data.find(longest)
+    return signal_at(source, offset, 0, LONG_LINE_WEIGHT[source.kind], "long_line", "obfuscation")
 
 
-def _blob(source: SourceFile) -> Signal | None:
+def _blob(source: SourceFile, longest: bytes) -> Signal | None:
+    """Only a file with a line as long as a blob can hold one: the regex runs rarely."""
     if source.kind not in BLOB_WEIGHT or len(source.data) > MAX_BLOB_SCAN:
+        return None
+    if len(longest) < BLOB_MIN:
         return None
     for match in _BLOB.finditer(source.data):
         if entropy(match.group(1)[:8192]) >= BLOB_ENTROPY:
@@ -50,6 +63,9 @@ def _blob(source: SourceFile) -> Signal | None:
 def _hex_escapes(source: SourceFile) -> Signal | None:
     """Strings spelled as ``\\x68\\x74...``: common in obfuscated JavaScript, rare by hand."""
     if source.kind != "javascript":
+        return None
+    escapes = source.data.count(b"\\x") + source.data.count(b"\\u")
+    if escapes < HEX_ESCAPE_RUNS * 12:
         return None
     runs = _HEX_ESCAPES.findall(source.data[:MAX_BLOB_SCAN])
     if len(runs) < HEX_ESCAPE_RUNS:
@@ -70,15 +86,22 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
     for source in package.files:
         found = [hit_signal(source, hit) for hit in source.hits("obfuscated_code_rule")]
         techniques = [hit.label for hit in source.hits("obfuscated_code_rule")]
-        if (signal := _long_line(source)) is not None:
+        if source.kind not in LONG_LINE and not techniques:
+            continue
+        longest = (
+            _longest_line(source.data, LONG_LINE[source.kind]) if source.kind in LONG_LINE else b""
+        )
+        if (signal := _long_line(source, longest)) is not None:
             found.append(signal)
             techniques.append("very long line")
-        if (signal := _blob(source)) is not None:
+        if (signal := _blob(source, longest)) is not None:
             found.append(signal)
             techniques.append("high-entropy encoded blob")
         if (signal := _hex_escapes(source)) is not None:
             found.append(signal)
             techniques.append("strings hidden as escape sequences")
+        if len(set(techniques)) >= LAYERED_TECHNIQUES:
+            found.append(signal_at(source, 0, 0, LAYERED_WEIGHT, "layered", "obfuscation"))
         if found:
             signals += found
             evidence.append({"file": source.path, "techniques": sorted(set(techniques))})

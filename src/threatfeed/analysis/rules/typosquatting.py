@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from rapidfuzz import process
-from rapidfuzz.distance import DamerauLevenshtein
+from rapidfuzz.distance import DamerauLevenshtein, Levenshtein
 
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package
@@ -73,14 +73,13 @@ def imitated(name: str, ecosystem: str) -> list[str]:
     if (twin := index.skeletons.get(skeleton(wanted))) and twin != wanted:
         found[twin] = None
     limit = 1 if len(wanted) < 8 else 2
+    # Levenshtein is bit-parallel and fast; a transposition costs it 2, so take one more
+    # and keep what Damerau-Levenshtein (transposition = 1) accepts.
     for target, _, _ in process.extract(
-        wanted,
-        index.targets,
-        scorer=DamerauLevenshtein.distance,
-        score_cutoff=limit,
-        limit=5,
+        wanted, index.targets, scorer=Levenshtein.distance, score_cutoff=limit + 1, limit=10
     ):
-        if not _affix_family(wanted, target):
+        close = DamerauLevenshtein.distance(wanted, target) <= limit
+        if close and not _affix_family(wanted, target):
             found[target] = None
     return list(found)
 
