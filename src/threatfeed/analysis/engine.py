@@ -78,7 +78,7 @@ class Engine:
                     truncated=member.truncated,
                     kind=kind,
                     context=context,
-                    signatures=self._signatures.scan(member.data[: SCAN_LIMITS.get(kind, None)])
+                    signatures=self._signatures.scan(member.data[: SCAN_LIMITS.get(kind)])
                     if member.data
                     else (),
                 )
