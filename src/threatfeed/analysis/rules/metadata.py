@@ -10,7 +10,7 @@ from threatfeed.analysis.rules.base import indicator
 
 HIGH_MAJOR = 90
 CALVER = range(1990, 2101)
-HIGH_VERSION_WEIGHT = 3.0
+HIGH_VERSION_WEIGHT = 4.0
 TRIVIAL_WEIGHT = 4.0
 TRIVIAL_CODE_BYTES = 2048
 _MAJOR = re.compile(r"^v?(\d+)")

@@ -11,11 +11,13 @@ from threatfeed.analysis.rules.base import indicator
 HOOK_WEIGHT = 1.5
 NETWORK_TOOL_WEIGHT = 5.0
 BACKGROUND_WEIGHT = 1.0
+PAYLOAD_WEIGHT = 5.0
 PLACEHOLDER_WEIGHT = 10.0
 
 _NETWORK_TOOL = re.compile(
     r"\b(curl|wget|nc|ncat|nslookup|dig|ping|Invoke-WebRequest|iwr|Invoke-RestMethod)\b", re.I
 )
+_PAYLOAD = re.compile(r"(\.(exe|bat|cmd|vbs|ps1|scr)\b|\bpowershell\b|\bstart\s)", re.I)
 _BACKGROUND = re.compile(r"(\bnohup\b|\bstart\s+/b\b|&\s*$|\bdisown\b|\bsetsid\b)", re.I)
 
 
@@ -38,6 +40,8 @@ def npm_hooks_rule(package: Package) -> Indicator | None:
             capabilities.add("network")
         if _BACKGROUND.search(command):
             weight += BACKGROUND_WEIGHT
+        if _PAYLOAD.search(command):
+            weight += PAYLOAD_WEIGHT
         signals.append(
             Signal(
                 manifest,

@@ -233,7 +233,7 @@ rule destructive_command {
         weight = 8
         label = "shuts down or wipes the machine"
     strings:
-        $a = /["'`;&|]\s*(sudo\s+)?(shutdown(\.exe)?\s+[-\/][a-z]|poweroff\b|halt\s*["'`;]|reboot\s*["'`;]|rm\s+-[rf]{2}\s+(\/|~|\$HOME|\/\*)\s*["'`;&]|mkfs\.\w+|format\s+c:|vssadmin\s+delete\s+shadows|cipher\s+\/w)/ nocase
+        $a = /["'`;&|]\s*(sudo\s+)?(shutdown(\.exe)?\s+[-\/][a-z]|poweroff\s*["'`;&]|rm\s+-[rf]{2}\s+(\/|~|\$HOME|\/\*)\s*["'`;&]|mkfs\.\w+|format\s+c:|vssadmin\s+delete\s+shadows|cipher\s+\/w)/ nocase
     condition:
         $a
 }

@@ -120,7 +120,6 @@ rule environment_dump {
         label = "the whole environment (secrets of CI and developers)"
     strings:
         $js1 = /JSON\.stringify\s*\(\s*process\.env\s*[,)]/
-        $js2 = /(data|body|env|payload)\s*[:=]\s*process\.env\s*[,;}\n]/
         $py1 = /json\.dumps\s*\(\s*(dict\s*\(\s*)?os\.environ\s*[,)]/
         $py2 = /\bstr\s*\(\s*os\.environ\s*\)/
         $py3 = /(data|json|params)\s*=\s*(dict\s*\(\s*)?os\.environ\s*(\)\s*)?[,)]/
