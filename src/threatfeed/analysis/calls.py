@@ -10,7 +10,7 @@ CALL_WEIGHTS: Final = {
     "remote_code_execution": 10.0,
     "decoded_code_execution": 8.0,
     "code_execution": 5.0,
-    "launches_payload": 5.0,
+    "launches_payload": 6.0,
     "download": 5.0,
     "network": 5.0,
     "process": 2.5,

@@ -16,7 +16,7 @@ from threatfeed.analysis.rules.base import indicator
 
 SENDS = frozenset({"network", "exfil", "dns_exfil"})
 EXFIL_WEIGHT = 8.0
-BEACON_WEIGHT = 8.0
+BEACON_WEIGHT = 10.0
 INSTALL_DOWNLOAD_WEIGHT = 6.0
 #: Only these harvesting signatures count with any network call: SSH keys or cloud
 #: configuration read by a networking library are normal (paramiko, docker, boto).

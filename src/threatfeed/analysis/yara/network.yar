@@ -40,7 +40,7 @@ rule exfiltration_service_url {
     meta:
         indicator = "suspicious_url_references_rule"
         capability = "exfil"
-        weight = 8
+        weight = 10
         label = "messenger or webhook endpoint"
     strings:
         $a = /discord(app)?\.com\/api\/(v\d+\/)?webhooks\//
@@ -57,7 +57,7 @@ rule oast_url {
     meta:
         indicator = "suspicious_url_references_rule"
         capability = "exfil"
-        weight = 9
+        weight = 10
         label = "out-of-band testing host"
     strings:
         $a = /\b[\w.-]{0,80}\.(interact\.sh|oast\.(fun|live|me|online|pro|site)|oastify\.com|burpcollaborator\.net|canarytokens\.(com|org|net)|dnslog\.cn|ceye\.io|requestrepo\.com|bxss\.me|xss\.ht|dnslog\.link|eyes\.sh|interactsh\.com)\b/ nocase
@@ -133,11 +133,12 @@ rule dns_exfiltration {
         weight = 8
         label = "sends data in DNS queries"
     strings:
+        $fmt = /\b(ping|nslookup|dig|host)\s[^\n"']{0,20}\{[^}\n]{1,60}\}\.[\w-]{1,63}\.[\w.-]{2,80}/
         $sh = /\b(nslookup|dig)\s+[^\n]{0,60}(\$\((whoami|hostname|id|uname|pwd)|`(whoami|hostname)|%USERNAME%|%COMPUTERNAME%|\$USER\b|\$HOSTNAME\b)/
         $js_dns = /\bdns\.(lookup|resolve|resolve4|resolveTxt|resolveAny)\s*\(/
         $js_data = /(toString\s*\(\s*["']hex["']\s*\)|base32|\.match\(\/\.\{1,\d{2}\}\/g\))/
         $py_dns = /\b(dns\.resolver\.(resolve|query)|socket\.gethostbyname|socket\.getaddrinfo)\s*\(\s*(f["']|["'][^"'\n]{0,40}["']\s*\.format|[\w.]{1,40}\s*\+)/
         $py_data = /(\.hex\(\)|hexlify|b32encode|b16encode)/
     condition:
-        $sh or ($js_dns and $js_data) or ($py_dns and $py_data)
+        $sh or $fmt or ($js_dns and $js_data) or ($py_dns and $py_data)
 }
