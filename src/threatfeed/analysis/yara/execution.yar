@@ -87,6 +87,7 @@ rule python_decode_then_exec {
         $c = /\bexec\s*\(\s*compile\s*\([^\n]{0,60}(decode|decompress|loads)/
         $d = /\b(getattr|__import__)\s*\([^\n]{0,40}['"](exec|eval)['"]\s*\)\s*\(/
         $e = /\bexec\s*\(\s*marshal\.loads/
+        $f = /\b(exec|eval)\s*\(\s*[\w.]{1,40}\s*\(\s*b?["'][A-Za-z0-9+\/=_-]{100}/
     condition:
         any of them
 }

@@ -119,3 +119,17 @@ rule python_char_code_strings {
     condition:
         $a or #b > 2
 }
+
+rule embedded_encoded_executable {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 10
+        label = "embeds an executable encoded as base64"
+    strings:
+        $pe = "TVqQAAMAAAAEAAAA"
+        $elf = "f0VMRgIBAQ"
+        $elf32 = "f0VMRgEBAQ"
+    condition:
+        any of them
+}
