@@ -27,7 +27,10 @@ _EVAL = frozenset({"eval", "Function", "vm.runInThisContext", "vm.runInNewContex
 _STRING_NODES = frozenset({"string", "template_string"})
 _REQUIRE = re.compile(r"require\(\s*['\"](?:node:)?([\w-]+)['\"]\s*\)")
 _DETACHED = re.compile(rb"detached\s*:\s*true")
-_ENV_ALIAS = re.compile(rb"\b(\w+)\s*=\s*process\.env\b(?![.\[])")
+_ENV_ALIAS = re.compile(rb"\b(\w+)\s*=\s*process(\.env\b(?![.\[])|\[[^\]\n]{1,40}\](?!\s*[.\[]))")
+_REQUIRE_ALIAS = re.compile(
+    rb"\b(?:const|let|var)\s+(\w+)\s*=\s*require\(\s*['\"](?:node:)?([\w-]+)['\"]\s*\)"
+)
 
 
 @cache
@@ -62,6 +65,7 @@ def suspicious_calls(source: bytes) -> list[Call]:
     source = source[:MAX_PARSE_BYTES]
     tree = _parser().parse(source)
     uses_child_process = b"child_process" in source
+    modules = {m.group(1).decode(): m.group(2).decode() for m in _REQUIRE_ALIAS.finditer(source)}
     found: list[Call] = []
     stack = [tree.root_node]
     while stack:
@@ -75,7 +79,12 @@ def suspicious_calls(source: bytes) -> list[Call]:
             continue
         if function is None or function.type not in {"identifier", "member_expression"}:
             continue
-        callee = _REQUIRE.sub(r"\1", (function.text or b"").decode("utf-8", "replace"))
+        callee = _REQUIRE.sub(
+            r"\1", re.sub(r"\s+", "", (function.text or b"").decode("utf-8", "replace"))
+        )
+        head, dot, rest = callee.partition(".")
+        if dot and head in modules:
+            callee = f"{modules[head]}.{rest}"  # const goto = require("https"); goto.request()
         kind = _call_type(callee, node, uses_child_process)
         if kind:
             code = (node.text or b"").decode("utf-8", "replace")

