@@ -31,6 +31,23 @@ CACHE = REPO / ".cache" / "corpus"
 DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Quality"
 COMMAND = ".venv/bin/python bench/quality.py --write-docs"
+NOTES = """### Reading the misses
+
+- No rule keys on the names, hashes or literal strings of these samples; but the weights
+  were calibrated while looking at this corpus's misses and false alarms, so these dev
+  numbers are optimistic for unseen packages.
+- Labels the engine disagrees with (reported, not tuned for): dozens of PyPI samples hold no
+  code at all (`0.0.0` name reservations such as `ptxcompiler`, `pylibcugraph`,
+  `statsapi`, `qt_main`, "dummy package" READMEs; empty `__init__.py`): placeholders that
+  protect a name from dependency confusion, harmless by content. Some npm samples are
+  pranks or demos (`file-dep-poc-2` opens a video, `evil` is a teaching backdoor). Others hold
+  only metadata and a requirement list, or a copy of a legitimate library: if they are
+  harmful, it is through a dependency, which an archive-only scan cannot see.
+- What is missed for real, by kind: Python obfuscated with custom XOR/char tricks in
+  non-install modules (weighed as ordinary code, below threshold alone); stealers whose
+  only visible trace is a messenger or paste URL in a module that is not run at install;
+  npm packages whose minified or webpack-bundled code hides behaviour without the
+  `_0x` mangling; placeholders that fetch their payload through dependencies."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +170,8 @@ def report(outcomes: list[Outcome], seconds: float, jobs: int) -> str:
         SECTION,
         "",
         f"Engine `{ENGINE_VERSION}`, flag threshold score >= {FLAG_THRESHOLD}. Command: `{COMMAND}`"
-        f" ({len(outcomes)} archives in {seconds:.0f} s with {jobs} process(es)).",
+        f" ({len(outcomes)} archives in {seconds:.0f} s with {jobs} process(es), "
+        f"{len(outcomes) / seconds:.0f} archives/s including reading).",
         "",
         "| ecosystem | recall per sample | recall per family | benign flag rate "
         "| hard benign flagged |",
@@ -166,11 +184,26 @@ def report(outcomes: list[Outcome], seconds: float, jobs: int) -> str:
         )
     misses = [o for o in outcomes if o.sample.label == "malicious" and not o.flagged]
     alarms = [o for o in outcomes if o.sample.label == "benign" and o.flagged]
-    lines += ["", f"### Missed malware ({len(misses)})", ""]
+    by_family: dict[str, list[Outcome]] = defaultdict(list)
+    for o in misses:
+        by_family[o.sample.family].append(o)
     lines += [
-        f"- `{o.sample.path.name}` ({o.sample.ecosystem}, family `{o.sample.family}`): "
-        f"score {o.score}; {_indicator_names(o)}"
-        for o in sorted(misses, key=lambda o: (o.sample.ecosystem, o.sample.family))
+        "",
+        NOTES,
+        "",
+        f"### Missed malware ({len(misses)} samples, {len(by_family)} families)",
+    ]
+    lines += [
+        "",
+        "One line per family: its first missed sample, and the indicators that fired.",
+        "",
+    ]
+    lines += [
+        f"- `{group[0].sample.path.name}` ({group[0].sample.ecosystem}, `{family}`, "
+        f"{len(group)} missed): score {group[0].score}; {_indicator_names(group[0])}"
+        for family, group in sorted(
+            by_family.items(), key=lambda kv: (kv[1][0].sample.ecosystem, kv[0])
+        )
     ]
     lines += ["", f"### False alarms on benign packages ({len(alarms)})", ""]
     lines += [
