@@ -77,3 +77,19 @@ def test_the_analysis_keeps_evidence_locations_and_files(database: Database) -> 
         assert (row.flagged, row.score, row.elapsed_ms) == (True, 0.9, 12.5)
         assert package.published_at == RECORD.published_at
         assert (archive.sha256, archive.size, archive.status) == ("ab" * 32, 1234, "verified")
+
+
+def test_nul_characters_in_evidence_are_stored_escaped(database: Database) -> None:
+    hostile = replace(
+        ANALYSIS,
+        indicators={"npm_hooks_rule": ["node \x00x.js"]},
+        locations=(Location("npm_hooks_rule", "package/\x00.json", 1, "a\x00b"),),
+        files=(("package/\x00", 1),),
+    )
+    with database.session() as session:
+        recorded = record_analysis(session, RECORD, hostile)
+    with database.session() as session:
+        row = session.get_one(AnalysisRow, recorded.analysis_id)
+        assert row.indicators == {"npm_hooks_rule": ["node \\x00x.js"]}
+        assert row.locations[0]["excerpt"] == "a\\x00b"
+        assert row.files == [["package/\\x00", 1]]

@@ -168,7 +168,7 @@ class EmbeddedQueue:
                     lease_until=None,
                     lease_token=None,
                     relayed=False,
-                    last_error=error[:4000],
+                    last_error=error[:4000].replace("\x00", "\\x00"),
                     updated_at=now,
                 )
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -82,6 +83,18 @@ def _archive(session: Session, package: Package, record: ArchiveRecord) -> Archi
     return archive
 
 
+def storable(value: Any) -> Any:
+    """``value`` with every NUL character written ``\\x00``: evidence comes from archives,
+    and PostgreSQL's JSON (like its text) cannot hold U+0000."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00")
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
+
+
 def record_problem(session: Session, record: ArchiveRecord, status: str, error: str) -> int:
     """An archive that cannot be analysed as published (``digest_mismatch``, ``too_large``...).
 
@@ -122,10 +135,10 @@ def record_analysis(
         engine_version=analysis.engine_version,
         score=analysis.score,
         flagged=analysis.flagged,
-        indicators=analysis.indicators,
-        errors=list(analysis.errors),
-        locations=[asdict(location) for location in analysis.locations],
-        files=[list(entry) for entry in analysis.files],
+        indicators=storable(analysis.indicators),
+        errors=storable(list(analysis.errors)),
+        locations=storable([asdict(location) for location in analysis.locations]),
+        files=storable([list(entry) for entry in analysis.files]),
         elapsed_ms=elapsed_ms,
     )
     session.add(row)
