@@ -106,3 +106,13 @@ def test_renamed_modules_and_computed_env_access_in_npm_scripts(engine: Engine) 
     archive = npm_tarball({"b.js": script}, scripts={"preinstall": "node b.js"})
     evidence = run_rule(engine, suspicious_setup_commands_rule, archive)
     assert {"network", "environment"} <= _types(evidence)
+
+
+def test_setup_py_that_does_not_parse_still_reports_its_calls(engine: Engine) -> None:
+    setup_py = (
+        "import urllib.request\n"
+        "print 'python 2 syntax'\n"
+        "urllib.request.urlopen('https://x.example.net/ping')\n"
+    )
+    evidence = run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=setup_py))
+    assert "network" in _types(evidence)

@@ -38,3 +38,9 @@ def test_ip_identification_reports_public_addresses_only(engine: Engine) -> None
     evidence = run_rule(engine, ip_identification_rule, sdist({"t/m.py": code}))
     assert evidence == [{"file": "tidy-strings-0.4.0/t/m.py", "ip": "45.12.77.3"}]
     assert run_rule(engine, ip_identification_rule, sdist({"t/m.py": "X = '10.1.2.3'\n"})) is None
+
+
+def test_ip_logger_links_are_reported(engine: Engine) -> None:
+    code = "import urllib.request\nurllib.request.urlopen('https://iplogger.com/abc')\n"
+    evidence = run_rule(engine, suspicious_url_references_rule, sdist({"t/m.py": code}))
+    assert evidence[0]["urls"] == ["https://iplogger.com/abc"]

@@ -33,6 +33,13 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "curl -fsSL https://x.example.net/i.sh -o notes.txt\n",
     ),
     (
+        executes_code_at_remote_url_rule,
+        "fetch.py",
+        "import requests, subprocess\nr = requests.get(u)\nopen(p, 'wb').write(r.content)\n"
+        "subprocess.call([p])\n",
+        "import requests\nr = requests.get(u)\nopen(p, 'wb').write(r.content)\n",
+    ),
+    (
         decode_and_execute_rule,
         "m.py",
         "import base64\nexec(base64.b64decode(b'cHJpbnQoMSk='))\n",

@@ -13,6 +13,7 @@ from threatfeed.analysis.calls import (
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
+from threatfeed.analysis.text import excerpt_at, line_of
 
 MAX_ITEMS = 30
 
@@ -36,13 +37,31 @@ def _pth_calls(source: SourceFile) -> list[Call]:
     return calls
 
 
+#: Call types inferred from signature capabilities when a file does not parse (Python 2
+#: syntax, deliberate syntax errors after the payload, truncated files).
+_CAPABILITY_TYPES = {"network": "network", "exec": "process", "recon": "recon"}
+
+
+def _from_signatures(source: SourceFile) -> list[Call]:
+    calls = []
+    for hit in source.signatures:
+        kind = _CAPABILITY_TYPES.get(hit.capability)
+        if kind and hit.offsets:
+            offset, length = hit.offsets[0]
+            code = excerpt_at(source.data, offset, length)
+            calls.append(Call(hit.rule, kind, line_of(source.data, offset), code))
+    return calls
+
+
 def install_calls(source: SourceFile) -> list[Call]:
     """Suspicious calls of one install-time file, by its language."""
     if source.path.endswith(".pth"):
         return _pth_calls(source)
     if source.kind == "python":
         tree = python_ast.parse(source.data)
-        return [] if tree is None else python_ast.suspicious_calls(tree, source.data)
+        if tree is None:
+            return _from_signatures(source)
+        return python_ast.suspicious_calls(tree, source.data)
     if source.kind == "javascript":
         return javascript.suspicious_calls(source.data)
     return []

@@ -238,3 +238,17 @@ rule destructive_command {
     condition:
         $a
 }
+
+rule download_write_and_run {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 8
+        label = "saves a download to disk and runs it"
+    strings:
+        $get = /\b(requests\.get|urlopen|httpx\.get)\s*\(/
+        $write = /\.write\s*\(\s*\w{1,20}\.(content|read\(\))\s*\)/
+        $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system)\s*\(/
+    condition:
+        $get and $write and $run
+}

@@ -142,3 +142,15 @@ rule dns_exfiltration {
     condition:
         $sh or $fmt or ($js_dns and $js_data) or ($py_dns and $py_data)
 }
+
+rule ip_logger_url {
+    meta:
+        indicator = "suspicious_url_references_rule"
+        capability = "exfil"
+        weight = 8
+        label = "IP-logging link service"
+    strings:
+        $a = /\b(iplogger\.(com|org|ru|co|info)|grabify\.link|2no\.co|blasze\.tk|yip\.su|iplis\.ru|ps3cfw\.com)\b/ nocase
+    condition:
+        $a
+}
