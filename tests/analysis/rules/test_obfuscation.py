@@ -55,3 +55,11 @@ def test_executable_embedded_as_base64(engine: Engine) -> None:
     code = f"PAYLOAD = '{header}'\n"
     techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/p.py": code})))
     assert "embeds an executable encoded as base64" in techniques
+
+
+def test_code_hidden_past_the_right_margin(engine: Engine) -> None:
+    code = "import os\nVERSION = '1.0'" + " " * 300 + "; os.system('id')\n"
+    techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/v.py": code})))
+    assert "code hidden past the right margin" in techniques
+    plain = "import os\nVERSION = '1.0'\n"
+    assert run_rule(engine, obfuscated_code_rule, sdist({"t/v.py": plain})) is None

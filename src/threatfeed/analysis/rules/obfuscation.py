@@ -74,6 +74,21 @@ def _hex_escapes(source: SourceFile) -> Signal | None:
     return signal_at(source, offset, 0, HEX_ESCAPE_WEIGHT, "hex_escapes", "obfuscation")
 
 
+HIDDEN_RUN = 150
+HIDDEN_WEIGHT = 8.0
+_HIDDEN = re.compile(rb"[ \t]{%d,}[^\s]" % HIDDEN_RUN)
+
+
+def _hidden_past_margin(source: SourceFile) -> Signal | None:
+    """Code pushed far right by a run of spaces, out of sight in an editor or a diff."""
+    if source.kind not in LONG_LINE or b" " * HIDDEN_RUN not in source.data:
+        return None
+    match = _HIDDEN.search(source.data)
+    if match is None:
+        return None
+    return signal_at(source, match.end() - 1, 0, HIDDEN_WEIGHT, "hidden", "obfuscation")
+
+
 def obfuscated_code_rule(package: Package) -> Indicator | None:
     """Obfuscation techniques, one object per file.
 
@@ -97,6 +112,9 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
         if (signal := _blob(source, longest)) is not None:
             found.append(signal)
             techniques.append("high-entropy encoded blob")
+        if (signal := _hidden_past_margin(source)) is not None:
+            found.append(signal)
+            techniques.append("code hidden past the right margin")
         if (signal := _hex_escapes(source)) is not None:
             found.append(signal)
             techniques.append("strings hidden as escape sequences")

@@ -133,3 +133,15 @@ rule embedded_encoded_executable {
     condition:
         any of them
 }
+
+rule python_underscore_imports {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 5
+        label = "imports renamed to underscores"
+    strings:
+        $a = /\bimport\s+\w{1,30}\s+as\s+_{3,}\b/
+    condition:
+        #a >= 2
+}
