@@ -10,7 +10,7 @@ from threatfeed.analysis.model import Analysis, Indicator, Location
 from threatfeed.analysis.package import Package, SourceFile, classify
 from threatfeed.analysis.rules import RULES, Rule
 from threatfeed.analysis.scoring import FLAG_THRESHOLD, effective, points, score
-from threatfeed.analysis.signatures import Signatures
+from threatfeed.analysis.signatures import CUSTOM_INDICATOR, SignatureHit, Signatures
 from threatfeed.archives import ArchiveContents, read_archive
 
 ENGINE_VERSION = "2026.12.1"
@@ -18,6 +18,9 @@ ENGINE_VERSION = "2026.12.1"
 #: data and prose the start is what tells (headers, embedded scripts, URLs), and scanning
 #: hundreds of megabytes of compiled libraries and docs would dominate the cost.
 SCAN_LIMITS = {"binary": 256 * 1024, "data": 256 * 1024, "text": 1024 * 1024}
+#: In compiled code, byte patterns of script signatures match by chance; only the hosts a
+#: binary embeds, and the user's own rules (often written for binaries), are kept.
+BINARY_INDICATORS = frozenset({"suspicious_url_references_rule", CUSTOM_INDICATOR})
 MAX_LOCATIONS = 50
 
 
@@ -62,6 +65,12 @@ class Engine:
             engine_version=ENGINE_VERSION,
         )
 
+    def _scan(self, data: bytes, kind: str) -> tuple[SignatureHit, ...]:
+        if not data:
+            return ()
+        hits = self._signatures.scan(data[: SCAN_LIMITS.get(kind)])
+        return tuple(hit for hit in hits if _keep(hit, kind))
+
     def prepare(self, contents: ArchiveContents) -> Package:
         """The package as rules see it, with every file scanned once by the signatures."""
         layout, rows = classify(contents)
@@ -78,9 +87,7 @@ class Engine:
                     truncated=member.truncated,
                     kind=kind,
                     context=context,
-                    signatures=self._signatures.scan(member.data[: SCAN_LIMITS.get(kind)])
-                    if member.data
-                    else (),
+                    signatures=self._scan(member.data, kind),
                 )
             )
         return Package(
@@ -94,6 +101,10 @@ class Engine:
             hooks=layout.hooks,
             errors=layout.errors,
         )
+
+
+def _keep(hit: SignatureHit, kind: str) -> bool:
+    return kind != "binary" or hit.indicator in BINARY_INDICATORS
 
 
 def run_rules(package: Package, rules: tuple[Rule, ...]) -> tuple[list[Indicator], list[str]]:

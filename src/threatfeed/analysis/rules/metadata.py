@@ -33,7 +33,8 @@ def dependency_confusion_rule(package: Package) -> Indicator | None:
 
 
 def trivial_package_rule(package: Package) -> Indicator | None:
-    """Almost no code: placeholders, name squats and probes whose only content is a hook.
+    """Almost no code (and no binary): placeholders, squats and probes whose only content
+    is a hook.
 
     Evidence: ``true``. Not enough alone (tiny legitimate packages exist), but in a package
     with almost no code every suspicious line is the point of the package, so it adds up.
@@ -41,5 +42,7 @@ def trivial_package_rule(package: Package) -> Indicator | None:
     code = [f for f in package.files if f.is_code and f.rel != "setup.py"]
     if sum(len(f.data) for f in code) > TRIVIAL_CODE_BYTES:
         return None
+    if any(f.kind == "binary" for f in package.files):
+        return None  # compiled extensions: the code is in the binary
     signal = Signal(None, None, f"{len(code)} code file(s)", TRIVIAL_WEIGHT, key="trivial")
     return indicator("trivial_package_rule", True, [signal])
