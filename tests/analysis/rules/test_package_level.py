@@ -16,9 +16,11 @@ PE = b"MZ" + b"\x00" * 58 + b"\x80\x00\x00\x00" + b"\x00" * 64 + b"PE\x00\x00" +
 ELF = b"\x7fELF\x02\x01\x01" + b"\x00" * 64
 
 
-def test_executable_is_found_by_magic_not_name(engine: Engine) -> None:
+def test_executable_is_found_by_magic_and_a_misleading_name_is_evidence(engine: Engine) -> None:
     evidence = run_rule(engine, shipped_binary_rule, npm_tarball({"lib/readme.txt": PE}))
-    assert evidence == [{"file": "package/lib/readme.txt", "format": "pe", "kind": "executable"}]
+    assert evidence == [{"file": "package/lib/readme.txt", "format": "pe", "kind": "disguised"}]
+    evidence = run_rule(engine, shipped_binary_rule, npm_tarball({"bin/tool.exe": PE}))
+    assert evidence == [{"file": "package/bin/tool.exe", "format": "pe", "kind": "executable"}]
 
 
 def test_native_library_in_wheel_is_reported_but_weighs_nothing(engine: Engine) -> None:

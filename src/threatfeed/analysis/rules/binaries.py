@@ -14,6 +14,30 @@ _LIBRARY_EXTS = frozenset({".so", ".pyd", ".dylib", ".node", ".dll"})
 LIBRARY_WEIGHT = {"wheel": 0.0, "other": 1.0}
 EXECUTABLE_WEIGHT = 5.0
 INSTALL_WEIGHT = 8.0
+DISGUISED_WEIGHT = 9.0
+#: A binary named like a script, text or picture is hiding what it is.
+_DISGUISE_EXTS = frozenset(
+    {
+        ".js",
+        ".cjs",
+        ".mjs",
+        ".ts",
+        ".json",
+        ".py",
+        ".txt",
+        ".md",
+        ".png",
+        ".jpg",
+        ".gif",
+        ".css",
+        ".html",
+        ".svg",
+        ".ttf",
+        ".woff",
+        ".woff2",
+        ".ico",
+    }
+)
 
 
 def _is_wheel(package: Package) -> bool:
@@ -23,9 +47,10 @@ def _is_wheel(package: Package) -> bool:
 def shipped_binary_rule(package: Package) -> Indicator | None:
     """ELF, PE and Mach-O files, whatever their names.
 
-    Evidence: ``[{"file": str, "format": "elf"|"pe"|"macho", "kind": "library"|"executable"}]``.
-    Native libraries in wheels are normal and weigh nothing; an executable, or any binary
-    named by an install hook, weighs a lot (droppers ship their payload this way).
+    Evidence: ``[{"file": str, "format": "elf"|"pe"|"macho",
+    "kind": "library"|"executable"|"disguised"}]``. Native libraries in wheels are normal
+    and weigh nothing; an executable, one in a package with install hooks, or a binary
+    named like a script or picture weighs a lot (droppers ship their payload this way).
     """
     wheel = _is_wheel(package)
     evidence = []
@@ -37,7 +62,11 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
         name = posixpath.basename(source.rel).lower()
         library = posixpath.splitext(name)[1] in _LIBRARY_EXTS or ".so." in name
         kind = "library" if library else "executable"
-        if source.context == "install":
+        disguised = posixpath.splitext(name)[1] in _DISGUISE_EXTS
+        if disguised:
+            kind = "disguised"
+            weight = DISGUISED_WEIGHT
+        elif source.context == "install" or (package.hooks and not library):
             weight = INSTALL_WEIGHT
         elif library:
             weight = LIBRARY_WEIGHT["wheel" if wheel else "other"]
