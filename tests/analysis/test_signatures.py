@@ -36,3 +36,9 @@ def test_user_rule_that_does_not_compile_is_a_clear_error(tmp_path: Path) -> Non
     (tmp_path / "broken.yar").write_text("rule broken { condition: $missing }\n")
     with pytest.raises(SignatureError, match=r"broken\.yar"):
         Engine(extra_yara_dir=tmp_path)
+
+
+def test_every_rule_is_documented() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "rules.md").read_text()
+    for rule in RULES:
+        assert f"### `{rule.__name__}`" in docs, rule.__name__
