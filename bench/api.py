@@ -285,7 +285,7 @@ def _measure(args: argparse.Namespace, backend: str) -> BackendRun:
 
 def _machine() -> str:
     memory = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()[1]
-    load = os.getloadavg()[0]
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -297,7 +297,7 @@ def _machine() -> str:
     return (
         f"{os.cpu_count()} cores ({cpu}), {int(memory) / 2**20:.0f} GiB RAM, "
         f"Linux {platform.release()}, Python {platform.python_version()}; "
-        f"load average {load:.1f} when the run started (the machine is shared, "
+        f"load average {load} (1, 5, 15 min) when the run started (the machine is shared, "
         "and wrk runs on the same cores as the server)"
     )
 
@@ -322,7 +322,9 @@ def _commit() -> str:
     return completed.stdout.strip() or "unknown"
 
 
-def _render(args: argparse.Namespace, runs: list[BackendRun], started: datetime) -> str:
+def _render(
+    args: argparse.Namespace, runs: list[BackendRun], started: datetime, machine: str
+) -> str:
     load = _wrk.Load(args.threads, args.connections, args.seconds)
     lines = [
         BEGIN,
@@ -330,7 +332,7 @@ def _render(args: argparse.Namespace, runs: list[BackendRun], started: datetime)
         f"Command: `python bench/api.py --entries {args.entries} --backends {args.backends}`"
         f" (rounds {args.rounds}), run {started:%Y-%m-%d %H:%M} UTC at commit `{_commit()}`.",
         "",
-        f"- Machine: {_machine()}.",
+        f"- Machine: {machine}.",
         f"- Server: uvicorn, one worker, 127.0.0.1; {_versions()}.",
         f"- Load: `{load.describe()}` per endpoint with header `x-access-token` (an API key;"
         " one wrk thread needs well under a core at these rates and leaves the other to the"
@@ -424,9 +426,9 @@ def main() -> int:
     except _wrk.WrkMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    started = datetime.now(UTC)
+    started, machine = datetime.now(UTC), _machine()
     runs = [_measure(args, backend) for backend in args.backends.split(",")]
-    generated = _render(args, runs, started)
+    generated = _render(args, runs, started, machine)
     print(generated)
     if not args.no_docs:
         _write_docs(generated)
