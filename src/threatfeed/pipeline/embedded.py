@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from threatfeed.pipeline.queue import Failure, Job, JobSpec, JobState, LeaseLost, QueueStats
+from threatfeed.pipeline.sessions import work_session
 from threatfeed.store import Database
 from threatfeed.store.models import Job as JobRow
 from threatfeed.store.models import utcnow
@@ -117,7 +118,7 @@ class EmbeddedQueue:
             )
             .returning(JobRow.id, JobRow.kind, JobRow.payload, JobRow.attempts, JobRow.max_attempts)
         )
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             self._give_up_on_dead_leases(session, now)
             row = session.execute(statement).first()
         if row is None:
@@ -158,7 +159,7 @@ class EmbeddedQueue:
         now = utcnow()
         again = retry and job.attempts < job.max_attempts
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (job.attempts - 1)) * self._jitter()
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             session.execute(
                 update(JobRow)
                 .where(JobRow.id == job.id, JobRow.lease_token == job.token)
@@ -180,7 +181,7 @@ class EmbeddedQueue:
 
     def stats(self) -> QueueStats:
         now = utcnow()
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             counts = session.execute(select(JobRow.state, func.count()).group_by(JobRow.state))
             by_state = {row[0]: row[1] for row in counts}
             ready = session.scalar(
@@ -191,7 +192,7 @@ class EmbeddedQueue:
         return QueueStats(by_state=by_state, ready=ready or 0)
 
     def failures(self, limit: int = 10) -> list[Failure]:
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             rows = session.scalars(
                 select(JobRow)
                 .where(JobRow.last_error.is_not(None))

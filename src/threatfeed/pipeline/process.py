@@ -24,6 +24,7 @@ from threatfeed.pipeline import metrics
 from threatfeed.pipeline.ingest import ArchiveRecord, record_analysis, record_problem
 from threatfeed.pipeline.jobs import ARCHIVE, CHANGE, archive_job, archive_payload
 from threatfeed.pipeline.queue import Job, JobSpec, LeaseLost, Queue
+from threatfeed.pipeline.sessions import work_session
 from threatfeed.registries import (
     ArchiveTooLarge,
     Change,
@@ -101,7 +102,7 @@ class Processor:
     def _change(self, job: Job) -> None:
         change = Change.from_dict(dict(job.payload))
         releases = self.registries[change.ecosystem].resolve(change)
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             self.queue.complete(session, job)
             if not releases and change.kind in _GONE:
                 _set_state(session, change.ecosystem, change.name, None, ReleaseState.REMOVED)
@@ -130,10 +131,10 @@ class Processor:
         record = ArchiveRecord(
             ecosystem, name, version, file.filename, "", file.size or 0, published_at, file.url
         )
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             already = _analysed_files_of(session, ecosystem, name, version)
         if file.filename in already:
-            with self.database.session() as session:
+            with work_session(self.database) as session:
                 self.queue.complete(session, job)
             return
         try:
@@ -153,7 +154,7 @@ class Processor:
             file.url,
         )
         analysis, elapsed_ms = self._analyse(record, download.content)
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             self.queue.complete(session, job)
             recorded = record_analysis(session, record, analysis, elapsed_ms)
             if recorded.new:
@@ -164,7 +165,7 @@ class Processor:
 
     def _analyse(self, record: ArchiveRecord, content: bytes) -> tuple[Analysis, float]:
         """The engine's analysis, or this engine version's earlier one of the same bytes."""
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             earlier = _earlier_analysis(session, record)
         if earlier is not None:
             return earlier
@@ -183,7 +184,7 @@ class Processor:
         }[type(exc)]
         metrics.FAILED.labels(record.ecosystem, status).inc()
         log.warning("%s/%s@%s %s: %s", record.ecosystem, record.name, record.version, status, exc)
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             self.queue.complete(session, job)
             record_problem(session, record, status, str(exc))
 

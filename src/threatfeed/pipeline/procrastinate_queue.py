@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from threatfeed.pipeline.embedded import EmbeddedQueue
 from threatfeed.pipeline.process import Processor
 from threatfeed.pipeline.queue import Failure, Job, JobSpec, JobState, QueueStats
+from threatfeed.pipeline.sessions import work_session
 from threatfeed.store import Database
 from threatfeed.store.models import Job as JobRow
 from threatfeed.store.models import utcnow
@@ -113,7 +114,7 @@ class ProcrastinateQueue:
         duplicate procrastinate job finds the row done or leased and does nothing.
         """
         now = utcnow()
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             rows = session.execute(
                 select(JobRow.id, JobRow.run_after)
                 .where(

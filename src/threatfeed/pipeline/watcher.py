@@ -22,6 +22,7 @@ from threatfeed.errors import ThreatfeedError
 from threatfeed.pipeline import metrics
 from threatfeed.pipeline.jobs import change_job
 from threatfeed.pipeline.queue import Queue
+from threatfeed.pipeline.sessions import work_session
 from threatfeed.registries import Change, ChangeKind, Gap, Registry
 from threatfeed.store import Database
 from threatfeed.store.models import Cursor, RegistryGap, utcnow
@@ -65,12 +66,12 @@ class Watcher:
 
     def position(self) -> str:
         """The committed cursor, made (and committed) first if there is none."""
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             cursor = session.get(Cursor, self.source)
             if cursor is not None:
                 return cursor.position
         position = self.start if self.start is not None else self.registry.head()
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             if session.get(Cursor, self.source) is None:
                 session.add(Cursor(source=self.source, position=position, updated_at=utcnow()))
         return self.position()
@@ -80,7 +81,7 @@ class Watcher:
         before = self.position()
         batch = self.registry.poll(before)
         events = _unique(batch.events)
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             moved = session.execute(
                 update(Cursor)
                 .where(Cursor.source == self.source, Cursor.position == before)
@@ -99,7 +100,7 @@ class Watcher:
         return Step(len(events), jobs, batch.caught_up, batch.gap)
 
     def backfill(self) -> None:
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             row = session.scalars(
                 select(RegistryGap)
                 .where(RegistryGap.source == self.source, RegistryGap.closed_at.is_(None))
@@ -112,12 +113,12 @@ class Watcher:
         try:
             found = self.registry.backfill(gap)
         except ThreatfeedError as exc:
-            with self.database.session() as session:
+            with work_session(self.database) as session:
                 row = session.get_one(RegistryGap, gap_id)
                 row.attempts += 1
                 row.last_error = f"{type(exc).__name__}: {exc}"[:4000]
             return
-        with self.database.session() as session:
+        with work_session(self.database) as session:
             row = session.get_one(RegistryGap, gap_id)
             self.queue.enqueue(session, [change_job(event) for event in _unique(found.events)])
             row.attempts += 1
