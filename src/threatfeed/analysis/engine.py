@@ -47,7 +47,10 @@ class Engine:
         return self.analyze_contents(contents, sha256)
 
     def analyze_contents(self, contents: ArchiveContents, sha256: str) -> Analysis:
-        package = self.prepare(contents)
+        try:
+            package = self.prepare(contents)
+        except Exception as exc:  # classification parses attacker data: report, never raise
+            return _failed(sha256, f"cannot classify archive: {type(exc).__name__}: {exc}")
         indicators, errors = run_rules(package, self._rules)
         total = points(indicators)
         final = score(total)

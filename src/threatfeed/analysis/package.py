@@ -31,6 +31,7 @@ NPM_INSTALL_HOOKS = ("preinstall", "install", "postinstall", "prepare")
 CONTEXT_FACTORS: Mapping[str, float] = {
     "install": 1.0,
     "import": 0.8,
+    "imported": 0.7,
     "code": 0.6,
     "test": 0.35,
     "docs": 0.2,
@@ -118,6 +119,9 @@ _BINARY_MAGIC = (
     (b"\xcf\xfa\xed\xfe", "macho"),
     (b"\xca\xfe\xba\xbe", "macho"),
 )
+MAX_IMPORT_SCAN = 64 * 1024
+_RELATIVE_IMPORT = re.compile(rb"^\s*from\s+\.([\w.]*)\s+import\s+\(?([\w ,]+)", re.M)
+
 #: Without a manifest, the ``name-1.2.3/`` folder that packs the files still names them.
 _ROOT_NAME = re.compile(r"^(.+?)-(\d+(?:\.\w+)*(?:[-+][\w.]+)?)$")
 _HOOK_FILE = re.compile(
@@ -428,6 +432,20 @@ def file_context(rel: str, kind: str, layout: Layout, install: set[str]) -> str:
     return "code"
 
 
+def imported_modules(rel: str, data: bytes) -> set[str]:
+    """Modules an ``__init__.py`` imports relatively: they run on ``import package`` too."""
+    folder = posixpath.dirname(rel)
+    found: set[str] = set()
+    for match in _RELATIVE_IMPORT.finditer(data[:MAX_IMPORT_SCAN]):
+        module, names = match.group(1), match.group(2)
+        targets = [module] if module else [n.strip().split(b" ")[0] for n in names.split(b",")]
+        for target in targets:
+            name = target.decode("ascii", "replace").replace(".", "/")
+            found.add(posixpath.join(folder, name + ".py"))
+            found.add(posixpath.join(folder, name, "__init__.py"))
+    return found
+
+
 def classify(contents: ArchiveContents) -> tuple[Layout, list[tuple[Member, str, str, str]]]:
     """Layout plus, for each member, its path relative to the root, kind and context."""
     layout = detect_layout(contents.members)
@@ -438,4 +456,11 @@ def classify(contents: ArchiveContents) -> tuple[Layout, list[tuple[Member, str,
         rel = path[len(layout.root) :] if path.startswith(layout.root) else path
         kind = file_kind(rel, member.data)
         rows.append((member, rel, kind, file_context(rel, kind, layout, install)))
-    return layout, rows
+    imported: set[str] = set()
+    for member, rel, _, context in rows:
+        if context == "import" and rel.endswith("__init__.py"):
+            imported |= imported_modules(rel, member.data)
+    return layout, [
+        (m, rel, kind, "imported" if context == "code" and rel in imported else context)
+        for m, rel, kind, context in rows
+    ]

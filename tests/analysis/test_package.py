@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from tests.analysis.builders import npm_tarball, package, sdist, tar_gz
+from threatfeed.analysis import Engine
+
+
+def _contexts(engine: Engine, archive: bytes) -> dict[str, str]:
+    return {f.rel: f.context for f in package(engine, archive).files}
+
+
+def test_contexts_of_an_sdist(engine: Engine) -> None:
+    archive = sdist(
+        {
+            "tidy_strings/__init__.py": "from .core import tidy\n",
+            "tidy_strings/core.py": "def tidy(s):\n    return s\n",
+            "tidy_strings/extra.py": "X = 1\n",
+            "tests/test_core.py": "def test():\n    pass\n",
+            "README.md": "# tidy\n",
+            "zz.pth": "import os\n",
+        }
+    )
+    contexts = _contexts(engine, archive)
+    assert contexts["setup.py"] == "install"
+    assert contexts["zz.pth"] == "install"
+    assert contexts["tidy_strings/__init__.py"] == "import"
+    assert contexts["tidy_strings/core.py"] == "imported"
+    assert contexts["tidy_strings/extra.py"] == "code"
+    assert contexts["tests/test_core.py"] == "test"
+    assert contexts["README.md"] == "docs"
+
+
+def test_contexts_of_an_npm_package(engine: Engine) -> None:
+    archive = npm_tarball(
+        {"scripts/setup.js": "1;\n", "lib/util.js": "1;\n", "types.d.ts": "export {};\n"},
+        scripts={"postinstall": "node ./scripts/setup.js"},
+    )
+    contexts = _contexts(engine, archive)
+    assert contexts["scripts/setup.js"] == "install"
+    assert contexts["package.json"] == "install"
+    assert contexts["index.js"] == "import"
+    assert contexts["lib/util.js"] == "code"
+    assert contexts["types.d.ts"] == "docs"
+
+
+def test_manifest_less_archive_is_named_by_its_folder(engine: Engine) -> None:
+    pkg = package(engine, tar_gz({"colorz-1.4.0/colors.js": "module.exports = 1;\n"}))
+    assert (pkg.ecosystem, pkg.name, pkg.version) == ("npm", "colorz", "1.4.0")
+    assert pkg.files[0].context == "import"
+
+
+def test_shallowest_manifest_wins(engine: Engine) -> None:
+    archive = npm_tarball({"vendor/py/setup.py": "from setuptools import setup\nsetup()\n"})
+    assert package(engine, archive).ecosystem == "npm"
