@@ -73,3 +73,18 @@ def test_garbage_gives_an_error_not_an_exception(engine: Engine) -> None:
     analysis = engine.analyze(b"\x00not an archive at all" * 10)
     assert analysis.errors
     assert not analysis.flagged
+
+
+def test_hostile_contents_never_raise(engine: Engine) -> None:
+    nasty = {
+        "setup.py": b"\x00\xff" * 100 + b"exec(",
+        "deep.py": "x = " + "(" * 150 + "1" + ")" * 150 + "\n",
+        "bad.js": b"\xff\xfe const x = require(\n" + b"(" * 5000,
+        "__init__.py": "from . import (\n",
+        "long.py": "X = '" + "A" * 200_000 + "'\n",
+    }
+    archive = sdist(nasty)
+    for data in (archive, archive[: len(archive) // 2], b"PK\x03\x04" + b"\x00" * 40):
+        analysis = engine.analyze(data)
+        assert isinstance(analysis.score, float)
+        assert 0.0 <= analysis.score < 1.0
