@@ -1,7 +1,9 @@
 """The triage UI in a real headless Chromium (Debian's ``chromium``, driven by Playwright).
 
 These run on SQLite only: the services under the UI are tested on both backends.
-Screenshots of the queue and of a package view are written to ``docs/screenshots``.
+Screenshots of the queue and of a package view are taken on every run; they replace the
+ones in ``docs/screenshots`` when ``THREATFEED_UPDATE_SCREENSHOTS=1``, so a plain test run
+leaves the working tree as it found it.
 """
 
 from __future__ import annotations
@@ -271,20 +273,21 @@ def test_hostile_content_is_shown_safely_and_the_page_stays_responsive(
 
 
 def test_screenshots_of_the_queue_and_a_package(
-    server: LiveServer, make_account: Callable[..., str], page: Page
+    server: LiveServer, make_account: Callable[..., str], page: Page, tmp_path: Path
 ) -> None:
+    folder = SCREENSHOTS if os.environ.get("THREATFEED_UPDATE_SCREENSHOTS") == "1" else tmp_path
     ids = seed(server.database)
     with server.database.session() as session:
         decide(session, [ids["lodahs"]], Kind.MALICIOUS, "typosquat of lodash", Author("res"))
         decide(session, [ids["node-fetch-npm2"]], Kind.BENIGN, "a fork", Author("res"))
     make_account("res")
     log_in(page, server, "res")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     expect(page.locator("tr[data-row]").first).to_have_class("selected")
     page.keyboard.press("j")
-    page.screenshot(path=str(SCREENSHOTS / "queue.png"))
+    page.screenshot(path=str(folder / "queue.png"))
     page.goto(f"{server.url}/triage/p/{ids['chalk-templat']}?state=pending")
     expect(page.locator("section.campaign")).to_contain_text("chalk-tempalte")
-    page.screenshot(path=str(SCREENSHOTS / "package.png"), full_page=True)
-    assert (SCREENSHOTS / "queue.png").stat().st_size > 10_000
-    assert (SCREENSHOTS / "package.png").stat().st_size > 10_000
+    page.screenshot(path=str(folder / "package.png"), full_page=True)
+    assert (folder / "queue.png").stat().st_size > 10_000
+    assert (folder / "package.png").stat().st_size > 10_000
