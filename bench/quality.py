@@ -43,6 +43,9 @@ NOTES = """### Reading the misses
   pranks or demos (`file-dep-poc-2` opens a video, `evil` is a teaching backdoor). Others hold
   only metadata and a requirement list, or a copy of a legitimate library: if they are
   harmful, it is through a dependency, which an archive-only scan cannot see.
+- The false alarm, huggingface-hub, is technique-identical to a dropper: its CLI code
+  runs `curl ... | bash` and `irm ... | iex` to install a helper, and its docstrings
+  post to webhook.site. It is left flagged rather than special-cased by name.
 - What is missed for real, by kind: Python obfuscated with custom XOR/char tricks in
   non-install modules (weighed as ordinary code, below threshold alone); stealers whose
   only visible trace is a messenger or paste URL in a module that is not run at install;
