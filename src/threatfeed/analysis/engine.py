@@ -38,7 +38,11 @@ class Engine:
         self._rules = rules
 
     def analyze(self, data: bytes, *, filename: str | None = None) -> Analysis:
-        """Analyse one archive; never raises on bad input (problems land in ``errors``)."""
+        """Analyse one archive; never raises on bad input (problems land in ``errors``).
+
+        ``filename`` is accepted for callers' convenience but decides nothing: formats,
+        ecosystems and names come from content (wheels named ``.tar.gz`` are common).
+        """
         sha256 = hashlib.sha256(data).hexdigest()
         try:
             contents = read_archive(data)
