@@ -51,3 +51,14 @@ def test_manifest_less_archive_is_named_by_its_folder(engine: Engine) -> None:
 def test_shallowest_manifest_wins(engine: Engine) -> None:
     archive = npm_tarball({"vendor/py/setup.py": "from setuptools import setup\nsetup()\n"})
     assert package(engine, archive).ecosystem == "npm"
+
+
+def test_hook_files_include_any_interpreted_path_and_main() -> None:
+    from threatfeed.analysis.package import hook_files
+
+    hooks = {
+        "preinstall": "node lib/README.md",
+        "install": "node .",
+        "postinstall": "chmod +x run.sh && ./run.sh",
+    }
+    assert hook_files(hooks, "dist/main.js") == {"lib/README.md", "dist/main.js", "run.sh"}

@@ -127,6 +127,10 @@ _ROOT_NAME = re.compile(r"^(.+?)-(\d+(?:\.\w+)*(?:[-+][\w.]+)?)$")
 _HOOK_FILE = re.compile(
     r"(?:^|[\s;&|(\"'=])((?:\./)?[\w./@-]+\.(?:[cm]?js|ts|sh|py|ps1|bat|cmd))\b"
 )
+#: ``node lib/README.md`` runs a file whatever its extension; ``node .`` runs ``main``.
+_HOOK_INTERPRETED = re.compile(
+    r"\b(?:node|sh|bash|python3?|pwsh|powershell)\s+(?:-\S+\s+)*([^\s;&|<>\"']+)"
+)
 
 
 def binary_format(data: bytes) -> str | None:
@@ -375,12 +379,15 @@ def _setup_cfg_metadata(data: bytes) -> tuple[str | None, str | None]:
     )
 
 
-def hook_files(hooks: Mapping[str, str]) -> set[str]:
+def hook_files(hooks: Mapping[str, str], main: str = "index.js") -> set[str]:
     """Files an npm install hook names (``node scripts/install.js`` -> ``scripts/install.js``)."""
     found: set[str] = set()
     for command in hooks.values():
         for match in _HOOK_FILE.finditer(command):
             found.add(posixpath.normpath(match.group(1)))
+        for match in _HOOK_INTERPRETED.finditer(command):
+            target = posixpath.normpath(match.group(1))
+            found.add(posixpath.normpath(main) if target == "." else target)
     return found
 
 
@@ -449,7 +456,8 @@ def imported_modules(rel: str, data: bytes) -> set[str]:
 def classify(contents: ArchiveContents) -> tuple[Layout, list[tuple[Member, str, str, str]]]:
     """Layout plus, for each member, its path relative to the root, kind and context."""
     layout = detect_layout(contents.members)
-    install = hook_files(layout.hooks)
+    main = layout.manifest.get("main")
+    install = hook_files(layout.hooks, main if isinstance(main, str) else "index.js")
     rows = []
     for member in contents.members:
         path = _clean(member.path)

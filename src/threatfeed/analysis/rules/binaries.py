@@ -62,18 +62,20 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
         name = posixpath.basename(source.rel).lower()
         library = posixpath.splitext(name)[1] in _LIBRARY_EXTS or ".so." in name
         kind = "library" if library else "executable"
+        context = source.context
         disguised = posixpath.splitext(name)[1] in _DISGUISE_EXTS
         if disguised:
             kind = "disguised"
             weight = DISGUISED_WEIGHT
         elif source.context == "install" or (package.hooks and not library):
             weight = INSTALL_WEIGHT
+            context = "install"
         elif library:
             weight = LIBRARY_WEIGHT["wheel" if wheel else "other"]
         else:
             weight = EXECUTABLE_WEIGHT
         evidence.append({"file": source.path, "format": fmt, "kind": kind})
         signals.append(
-            Signal(source.path, None, f"{fmt} {kind}", weight, source.context, frozenset(), kind)
+            Signal(source.path, None, f"{fmt} {kind}", weight, context, frozenset(), kind)
         )
     return indicator("shipped_binary_rule", evidence, signals)

@@ -16,7 +16,7 @@ from threatfeed.analysis.rules.base import indicator
 from threatfeed.analysis.rules.network import public_ip_in
 
 SENDS = frozenset({"network", "exfil", "dns_exfil"})
-EXFIL_WEIGHT = 8.0
+EXFIL_WEIGHT = 10.0
 BEACON_WEIGHT = 10.0
 INSTALL_DOWNLOAD_WEIGHT = 6.0
 RAW_IP_WEIGHT = 6.0
@@ -59,8 +59,9 @@ def data_exfiltration_rule(package: Package) -> Indicator | None:
             hit.capability == "harvest" and hit.weight >= STRONG_HARVEST_WEIGHT
             for hit in source.signatures
         )
+        harvest_at_install = source.context == "install" and "harvest" in capabilities
         return ("harvest" in capabilities and "exfil" in capabilities) or (
-            strong and bool(capabilities & SENDS)
+            (strong or harvest_at_install) and bool(capabilities & SENDS)
         )
 
     return _correlate("data_exfiltration_rule", EXFIL_WEIGHT, package, test)
@@ -91,7 +92,8 @@ def raw_ip_endpoint_rule(package: Package) -> Indicator | None:
     """
 
     def test(source: SourceFile, capabilities: set[str]) -> bool:
-        return source.is_code and "network" in capabilities and _public_ip_url(source)
+        runs = source.context in {"install", "import", "imported", "code"}
+        return runs and source.is_code and "network" in capabilities and _public_ip_url(source)
 
     return _correlate("raw_ip_endpoint_rule", RAW_IP_WEIGHT, package, test)
 

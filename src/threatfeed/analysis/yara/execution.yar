@@ -5,7 +5,7 @@ rule download_pipe_to_shell {
     meta:
         indicator = "executes_code_at_remote_url_rule"
         capability = "download_exec"
-        weight = 7
+        weight = 9
         label = "downloads a script and pipes it into a shell"
     strings:
         $a = /\b(curl|wget)\s[^\n|;]{0,200}\|\s*(sudo\s+)?(ba|z|da)?sh\b/
