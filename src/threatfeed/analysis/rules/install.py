@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from threatfeed.analysis import javascript, python_ast
 from threatfeed.analysis.calls import (
     ACTIVE_TYPES,
@@ -53,8 +55,13 @@ def _from_signatures(source: SourceFile) -> list[Call]:
     return calls
 
 
-def install_calls(source: SourceFile) -> list[Call]:
-    """Suspicious calls of one install-time file, by its language."""
+@lru_cache(maxsize=256)
+def install_calls(source: SourceFile) -> tuple[Call, ...]:
+    """Suspicious calls of one install-time file (cached: the correlation rules ask too)."""
+    return tuple(_install_calls(source))
+
+
+def _install_calls(source: SourceFile) -> list[Call]:
     if source.path.endswith(".pth"):
         return _pth_calls(source)
     if source.kind == "python":
