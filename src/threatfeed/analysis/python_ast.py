@@ -7,6 +7,7 @@ hides imports (``__import__("os").system``).
 from __future__ import annotations
 
 import ast
+import base64
 import itertools
 import re
 
@@ -67,8 +68,11 @@ _RECON = (
 _EXEC = frozenset({"exec", "eval", "execfile", "runpy.run_path", "runpy.run_module"})
 _INSTALL_BASES = frozenset({"install", "develop", "egg_info", "bdist_egg", "build_py"})
 _PAYLOAD = re.compile(
-    r"(?i)\.(exe|vbs|bat|cmd|ps1|scr|hta|msi)\b|\bstart\s|powershell|mshta|wscript|cscript"
+    r"(?i)\.(exe|vbs|bat|cmd|ps1|scr|hta|msi|pyw)\b|\bstart\s|powershell|mshta|wscript|cscript"
 )
+#: What decoded code looks like: a base64 literal that decodes to these is hidden code.
+_CODE_MARKERS = (b"exec(", b"eval(", b"import ", b"subprocess", b"os.system", b"powershell")
+_B64 = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
 MAX_CODE = 200
 MAX_UNPARSE_NODES = 200
 MAX_PARSE_BYTES = 256 * 1024
@@ -119,12 +123,28 @@ def call_type(name: str, node: ast.Call, aliases: dict[str, str]) -> str | None:
     if name.startswith("base64.") and "decode" not in name:
         return None
     if name.startswith(_DECODE) or name.endswith(".decrypt"):
-        return "decode"
+        return "hidden_code" if _decodes_to_code(node) else "decode"
     if name.startswith(_RECON):
         return "recon"
     if name.startswith("webbrowser."):
         return "browser"
     return None
+
+
+def _decodes_to_code(node: ast.Call) -> bool:
+    """A base64 literal argument that decodes to Python or shell code."""
+    if not node.args or not isinstance(node.args[0], ast.Constant):
+        return False
+    value = node.args[0].value
+    raw = value.encode() if isinstance(value, str) else value
+    if not isinstance(raw, bytes) or len(raw) < 16 or not _B64.match(raw[:400]):
+        return False
+    head = re.sub(rb"\s", b"", raw)[:400]
+    try:
+        decoded = base64.b64decode(head[: len(head) // 4 * 4])
+    except ValueError:
+        return False
+    return any(marker in decoded for marker in _CODE_MARKERS)
 
 
 def _reads_local_file(argument: ast.expr) -> bool:

@@ -116,3 +116,14 @@ def test_setup_py_that_does_not_parse_still_reports_its_calls(engine: Engine) ->
     )
     evidence = run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=setup_py))
     assert "network" in _types(evidence)
+
+
+def test_base64_literal_that_decodes_to_code_is_hidden_code(engine: Engine) -> None:
+    import base64
+
+    hidden = base64.b64encode(b"import os\nos.system('id')\n").decode()
+    plain = base64.b64encode(b"just some bytes of data, nothing to run").decode()
+    for blob, expected in ((hidden, "hidden_code"), (plain, "decode")):
+        setup_py = f"import base64\nbase64.b64decode('{blob}')\n"
+        evidence = run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=setup_py))
+        assert _types(evidence) == {expected}

@@ -44,3 +44,18 @@ def test_ip_logger_links_are_reported(engine: Engine) -> None:
     code = "import urllib.request\nurllib.request.urlopen('https://iplogger.com/abc')\n"
     evidence = run_rule(engine, suspicious_url_references_rule, sdist({"t/m.py": code}))
     assert evidence[0]["urls"] == ["https://iplogger.com/abc"]
+
+
+def test_webhook_with_its_token_weighs_more_than_a_bare_prefix(engine: Engine) -> None:
+    from tests.analysis.builders import package
+    from threatfeed.analysis.scoring import rule_points
+
+    token = "https://discord.com/api/webhooks/123456789012345678/" + "a1B2-c3_D4" * 7
+    bare = "https://discord.com/api/webhooks/"
+    points = [
+        rule_points(
+            suspicious_url_references_rule(package(engine, sdist({"t/m.py": f"U = '{u}'\n"})))
+        )
+        for u in (token, bare)
+    ]
+    assert points[0] > points[1]

@@ -154,3 +154,17 @@ rule ip_logger_url {
     condition:
         $a
 }
+
+rule messenger_webhook_with_token {
+    meta:
+        indicator = "suspicious_url_references_rule"
+        capability = "exfil"
+        weight = 12
+        label = "webhook or bot URL with its secret token"
+    strings:
+        $discord = /discord(app)?\.com\/api\/(v\d+\/)?webhooks\/\d{17,20}\/[\w-]{60,}/
+        $telegram = /api\.telegram\.org\/bot\d{8,11}:[\w-]{30,}/
+        $slack = /hooks\.slack\.com\/services\/T[A-Z0-9]{8,}\/B[A-Z0-9]{8,}\/[A-Za-z0-9]{20,}/
+    condition:
+        any of them
+}
