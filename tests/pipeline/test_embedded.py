@@ -81,7 +81,7 @@ def test_failures_back_off_then_give_up(database: Database) -> None:
 
 
 def test_a_job_that_kills_its_worker_every_time_is_given_up(database: Database) -> None:
-    queue = EmbeddedQueue(database, lease_seconds=0.05)
+    queue = EmbeddedQueue(database, lease_seconds=0.05, sweep_seconds=0)
     enqueue(queue, JobSpec("k", {}, max_attempts=2))
     assert queue.claim("a") is not None
     time.sleep(0.1)

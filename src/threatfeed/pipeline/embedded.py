@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import secrets
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -37,12 +38,17 @@ class EmbeddedQueue:
         backoff_base: float = 2.0,
         backoff_cap: float = 600.0,
         jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.0),
+        sweep_seconds: float = 10.0,
     ) -> None:
+        """``sweep_seconds``: how often a claim also fails the jobs whose every attempt
+        died with its worker (rare, so not at every claim)."""
         self.database = database
         self.lease_seconds = lease_seconds
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._jitter = jitter
+        self._sweep_seconds = sweep_seconds
+        self._next_sweep = 0.0
 
     # -- producing ---------------------------------------------------------------------
 
@@ -119,7 +125,9 @@ class EmbeddedQueue:
             .returning(JobRow.id, JobRow.kind, JobRow.payload, JobRow.attempts, JobRow.max_attempts)
         )
         with work_session(self.database) as session:
-            self._give_up_on_dead_leases(session, now)
+            if time.monotonic() >= self._next_sweep:  # a rare event: look now and then
+                self._next_sweep = time.monotonic() + self._sweep_seconds
+                self._give_up_on_dead_leases(session, now)
             row = session.execute(statement).first()
         if row is None:
             return None

@@ -159,8 +159,14 @@ class Watcher:
 
 
 def _unique(events: tuple[Change, ...]) -> list[Change]:
-    """Each event once, in order (registries repeat themselves under load)."""
-    return list(dict.fromkeys(events))
+    """One event per package version: the last one, in order.
+
+    A job resolves what the registry says *now*, so the earlier events of a version
+    in the same batch (PyPI's ``new release`` then one ``add ... file`` per file, an
+    npm packument changed twice, a repeat) would only fetch the same answer again.
+    """
+    last = {(event.ecosystem, event.name, event.version): i for i, event in enumerate(events)}
+    return [events[i] for i in sorted(last.values())]
 
 
 def _record_gap(session: Session, source: str, gap: Gap) -> None:
