@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import itertools
 import random
+import zlib
 
 from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
@@ -63,3 +64,21 @@ def test_code_hidden_past_the_right_margin(engine: Engine) -> None:
     assert "code hidden past the right margin" in techniques
     plain = "import os\nVERSION = '1.0'\n"
     assert run_rule(engine, obfuscated_code_rule, sdist({"t/v.py": plain})) is None
+
+
+def test_a_statement_hidden_past_the_margin_flags_alone(engine: Engine) -> None:
+    """A hidden ``; call()`` flags; a padded data row (a wide table) stays low."""
+    hidden = "import os\nVERSION = '1.0'" + " " * 300 + ";os.getcwd()\n"
+    assert engine.analyze(sdist({"tidy_strings/version.py": hidden})).flagged
+    table = "ROWS = [\n    ('a'," + " " * 300 + "'b'),\n]\n"
+    analysis = engine.analyze(sdist({"tidy_strings/version.py": table}))
+    assert "obfuscated_code_rule" in analysis.indicators
+    assert not analysis.flagged
+
+
+def test_zlib_compressed_bytes_literal(engine: Engine) -> None:
+    code = f"DATA = {zlib.compress(bytes(range(128, 250)) + b'print(1)')!r}\n"
+    techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/d.py": code})))
+    assert "carries zlib-compressed code as an escaped bytes literal" in techniques
+    text = "DATA = b'plain ascii bytes that are not compressed at all, nothing more'\n"
+    assert run_rule(engine, obfuscated_code_rule, sdist({"t/d.py": text})) is None

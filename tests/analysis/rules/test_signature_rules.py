@@ -145,6 +145,12 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "cp.exec(`node --version`);\n",
     ),
     (
+        decode_and_execute_rule,
+        "x.py",
+        "exec('" + "".join(f"\\x{b:02x}" for b in b"print('hi there')") + "')\n",
+        "print('" + "".join(f"\\x{b:02x}" for b in b"print('hi there')") + "')\n",
+    ),
+    (
         destructive_command_rule,
         "k.js",
         "require('child_process').exec('shutdown -s -t 0');\n",

@@ -76,7 +76,13 @@ def _hex_escapes(source: SourceFile) -> Signal | None:
 
 HIDDEN_RUN = 150
 HIDDEN_WEIGHT = 8.0
-_HIDDEN = re.compile(rb"[ \t]{%d,}[^\s]" % HIDDEN_RUN)
+#: What is hidden is a statement of its own (``;`` after the padding) or a call that runs
+#: or loads code: nothing a formatter or a data table produces.
+HIDDEN_STATEMENT_WEIGHT = 16.0
+_HIDDEN = re.compile(rb"[ \t]{%d,}([^\s][^\n]{0,200})" % HIDDEN_RUN)
+_HIDDEN_STATEMENT = re.compile(
+    rb"^;|\b(exec|eval|__import__|import|system|popen|Popen|spawn|require)\b\s*[(\w]"
+)
 
 
 def _hidden_past_margin(source: SourceFile) -> Signal | None:
@@ -86,7 +92,9 @@ def _hidden_past_margin(source: SourceFile) -> Signal | None:
     match = _HIDDEN.search(source.data)
     if match is None:
         return None
-    return signal_at(source, match.end() - 1, 0, HIDDEN_WEIGHT, "hidden", "obfuscation")
+    statement = _HIDDEN_STATEMENT.search(match.group(1)) is not None
+    weight = HIDDEN_STATEMENT_WEIGHT if statement else HIDDEN_WEIGHT
+    return signal_at(source, match.start(1), 0, weight, "hidden", "obfuscation")
 
 
 def obfuscated_code_rule(package: Package) -> Indicator | None:

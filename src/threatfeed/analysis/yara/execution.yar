@@ -298,3 +298,15 @@ rule js_download_then_run_script {
     condition:
         $get and $save and $run
 }
+
+rule python_exec_escaped_string {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 12
+        label = "executes code spelled as hex or octal escapes"
+    strings:
+        $a = /\b(exec|eval)\s*\(\s*b?["'](\\x[0-9a-fA-F]{2}|\\[0-7]{3}){16}/
+    condition:
+        $a
+}

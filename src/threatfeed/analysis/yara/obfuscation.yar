@@ -145,3 +145,15 @@ rule python_underscore_imports {
     condition:
         #a >= 2
 }
+
+rule python_zlib_bytes_literal {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 6
+        label = "carries zlib-compressed code as an escaped bytes literal"
+    strings:
+        $a = /\bb["']x\\x(9c|da|5e|01)(\\x[0-9a-f]{2}|[^"'\\\n]){40}/
+    condition:
+        $a
+}
