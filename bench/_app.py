@@ -25,7 +25,6 @@ from threatfeed.app import create_app as create_product_app
 from threatfeed.config import Settings
 from threatfeed.feed.params import FeedParams
 from threatfeed.feed.reader import FeedReader
-from threatfeed.httpjson import dumps
 from threatfeed.store import Database
 
 
@@ -33,7 +32,7 @@ def create_app() -> Starlette:
     settings = Settings.from_env()
     database = Database(settings.database_url)
     app = create_product_app(settings, database)
-    body = dumps(FeedReader(database).page(FeedParams()).as_json())
+    body = FeedReader(database).page(FeedParams()).body()
     headers = {
         "ETag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
         "Cache-Control": "no-cache",

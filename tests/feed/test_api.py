@@ -150,6 +150,7 @@ def test_since_is_inclusive_from_the_utc_day(server: LiveServer, client: httpx.C
         ({"since": "July 19"}, "since"),
         ({"cursor": "garbage!"}, "cursor"),
         ({"ecosystem": "pip"}, "ecosystem"),
+        ({"name": "a\x00b"}, "name"),
     ],
 )
 def test_bad_parameters_get_400_naming_them(

@@ -42,6 +42,8 @@ def test_since_rejects_everything_else(raw: str) -> None:
         ({"per_page": ""}, "per_page"),
         ({"ecosystem": "NPM"}, "ecosystem"),
         ({"name": ""}, "name"),
+        ({"name": "left\x00pad"}, "name"),
+        ({"name": "a\nb"}, "name"),
         ({"cursor": "not a cursor"}, "cursor"),
         (
             {"cursor": encode_cursor(Position(datetime(2023, 1, 1, tzinfo=UTC), 3)), "page": "2"},

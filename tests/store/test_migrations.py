@@ -45,3 +45,52 @@ def test_schema_matches_the_models(database: Database) -> None:
     with database.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
+
+
+def test_0006_renders_the_served_document_of_existing_entries(database_url: str) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, select
+
+    from threatfeed.store.models import FeedEntry, Package
+
+    db = Database(database_url, migrate=False)
+    try:
+        db.migrate("0005")
+        hashes = [{"archive": "x-1.0.0.tgz", "hash": "ab" * 32, "type": "SHA256"}]
+        with db.engine.begin() as connection:
+            package = connection.execute(
+                insert(Package.__table__).values(
+                    ecosystem="npm",
+                    name="x",
+                    version="1.0.0",
+                    seen_at=datetime(2024, 1, 1, tzinfo=UTC),
+                    registry_state="published",
+                )
+            ).inserted_primary_key[0]
+            connection.execute(
+                insert(FeedEntry.__table__).values(
+                    package_id=package,
+                    ecosystem="npm",
+                    name="x",
+                    version="1.0.0",
+                    created=datetime(2023, 7, 31, 0, 52, 9, tzinfo=UTC),
+                    hashes=hashes,
+                    indicators={"trivial_package_rule": True},
+                    added_at=datetime(2024, 1, 1, tzinfo=UTC),
+                )
+            )
+        db.migrate()
+        with db.engine.connect() as connection:
+            document = connection.execute(select(FeedEntry.__table__.c.document)).scalar_one()
+        assert json.loads(document) == {
+            "created": "Mon, 31 Jul 2023 00:52:09 GMT",
+            "ecosystem": "npm",
+            "hashes": hashes,
+            "indicators": {"trivial_package_rule": True},
+            "name": "x",
+            "version": "1.0.0",
+        }
+    finally:
+        db.dispose()

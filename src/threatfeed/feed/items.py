@@ -13,7 +13,7 @@ from typing import Any
 
 from threatfeed.errors import ThreatfeedError
 from threatfeed.feed.params import ECOSYSTEMS, MAX_NAME_LENGTH, parse_since
-from threatfeed.feed.reader import http_date
+from threatfeed.feed.reader import api_item, item_document
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _RULE = re.compile(r"[a-z][a-z0-9_]*_rule")
@@ -43,15 +43,26 @@ class FeedItem:
     def hashes_json(self) -> list[dict[str, str]]:
         return [{"archive": a, "hash": h, "type": "SHA256"} for a, h in self.hashes]
 
+    def document(self) -> str:
+        """The item as the API serves it."""
+        return item_document(
+            self.ecosystem,
+            self.name,
+            self.version,
+            self.created,
+            self.hashes_json(),
+            self.indicators,
+        )
+
     def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "created": http_date(self.created),
-            "ecosystem": self.ecosystem,
-            "hashes": self.hashes_json(),
-            "indicators": self.indicators,
-            "name": self.name,
-            "version": self.version,
-        }
+        data = api_item(
+            self.ecosystem,
+            self.name,
+            self.version,
+            self.created,
+            self.hashes_json(),
+            self.indicators,
+        )
         if self.added is not None:
             data["added"] = rfc3339(self.added)
         if self.withdrawn is not None:

@@ -24,6 +24,7 @@ _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
 )
 _INTEGER = re.compile(r"[0-9]{1,12}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ParameterError(ThreatfeedError):
@@ -102,6 +103,9 @@ def parse_feed_params(query: Mapping[str, str]) -> FeedParams:
     if ecosystem is not None and ecosystem not in ECOSYSTEMS:
         raise ParameterError("ecosystem", f"ecosystem must be one of {', '.join(ECOSYSTEMS)}")
     name = query.get("name")
-    if name is not None and not 0 < len(name) <= MAX_NAME_LENGTH:
-        raise ParameterError("name", f"name must be 1 to {MAX_NAME_LENGTH} characters")
+    if name is not None and (not 0 < len(name) <= MAX_NAME_LENGTH or _CONTROL.search(name)):
+        raise ParameterError(
+            "name",
+            f"name must be 1 to {MAX_NAME_LENGTH} characters, none of them control characters",
+        )
     return FeedParams(page, per_page, since, cursor, ecosystem, name)

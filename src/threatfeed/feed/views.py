@@ -19,7 +19,7 @@ from threatfeed.accounts.ratelimit import RateLimiter
 from threatfeed.accounts.service import AccountService
 from threatfeed.feed.params import ParameterError, parse_feed_params
 from threatfeed.feed.reader import LIVE, WITHDRAWN, FeedReader, _View
-from threatfeed.httpjson import dumps, error_response, too_many_requests, unauthorized
+from threatfeed.httpjson import error_response, too_many_requests, unauthorized
 
 
 def _etag(body: bytes) -> str:
@@ -58,7 +58,7 @@ class FeedEndpoints:
             params = parse_feed_params(request.query_params)
         except ParameterError as exc:
             return error_response(400, "invalid_parameter", str(exc), parameter=exc.parameter)
-        body = dumps(self._reader.page(params, view).as_json())
+        body = self._reader.page(params, view).body()
         etag = _etag(body)
         headers = {
             "ETag": etag,

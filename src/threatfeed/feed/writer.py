@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from threatfeed.errors import Conflict, NotFound
 from threatfeed.feed.items import FeedItem
+from threatfeed.feed.reader import item_document
 from threatfeed.store import Database
 from threatfeed.store.models import Archive, FeedEntry, Package, utcnow
 
@@ -70,6 +71,7 @@ def _add_batch(session: Session, batch: tuple[FeedItem, ...]) -> int:
                 "created": item.created,
                 "hashes": item.hashes_json(),
                 "indicators": item.indicators,
+                "document": item.document(),
                 "added_at": item.added or now,
                 "withdrawn_at": item.withdrawn,
                 "withdrawn_reason": item.withdrawn_reason,
@@ -208,6 +210,9 @@ def publish(
     entry.created = created
     entry.hashes = hashes
     entry.indicators = indicators
+    entry.document = item_document(
+        package.ecosystem, package.name, package.version, created, hashes, indicators
+    )
     entry.added_at = at or utcnow()
     entry.withdrawn_at = None
     entry.withdrawn_reason = None

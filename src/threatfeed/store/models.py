@@ -240,6 +240,8 @@ class FeedEntry(Base):
         Index("ix_feed_added", "added_at", "id"),
         Index("ix_feed_withdrawn", "withdrawn_at", "id"),
         Index("ix_feed_eco_name", "ecosystem", "name"),
+        Index("ix_feed_eco_added", "ecosystem", "added_at", "id"),
+        Index("ix_feed_name_added", "name", "added_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -252,6 +254,8 @@ class FeedEntry(Base):
     created: Mapped[datetime | None]
     hashes: Mapped[list[Any]]
     indicators: Mapped[dict[str, Any]]
+    document: Mapped[str] = mapped_column(Text)
+    """The item as ``GET /`` serves it, serialised when written (see ``feed.reader``)."""
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     withdrawn_at: Mapped[datetime | None]
     withdrawn_reason: Mapped[str | None] = mapped_column(Text)
