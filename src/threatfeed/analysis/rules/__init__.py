@@ -6,6 +6,7 @@ from threatfeed.analysis.rules.base import Rule
 from threatfeed.analysis.rules.binaries import shipped_binary_rule
 from threatfeed.analysis.rules.correlation import (
     data_exfiltration_rule,
+    hidden_endpoint_rule,
     install_time_beacon_rule,
     install_time_download_rule,
     raw_ip_endpoint_rule,
@@ -42,6 +43,7 @@ RULES: tuple[Rule, ...] = (
     install_time_beacon_rule,
     install_time_download_rule,
     raw_ip_endpoint_rule,
+    hidden_endpoint_rule,
     dns_exfiltration_rule,
     persistence_rule,
     destructive_command_rule,

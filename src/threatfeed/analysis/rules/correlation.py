@@ -22,6 +22,7 @@ EXFIL_WEIGHT = 10.0
 BEACON_WEIGHT = 10.0
 INSTALL_DOWNLOAD_WEIGHT = 6.0
 RAW_IP_WEIGHT = 12.0
+HIDDEN_ENDPOINT_WEIGHT = 10.0
 #: Only these harvesting signatures count with any network call: SSH keys or cloud
 #: configuration read by a networking library are normal (paramiko, docker, boto).
 STRONG_HARVEST_WEIGHT = 5.0
@@ -122,3 +123,17 @@ def install_time_download_rule(package: Package) -> Indicator | None:
         )
 
     return _correlate("install_time_download_rule", INSTALL_DOWNLOAD_WEIGHT, package, test)
+
+
+def hidden_endpoint_rule(package: Package) -> Indicator | None:
+    """Sends over the network from a file that spells a URL in base64, in code that runs.
+
+    A service's address needs no hiding; a collector's or a second stage's does, from
+    reviewers and from scanners that list URLs.
+    """
+
+    def test(source: SourceFile, capabilities: set[str]) -> bool:
+        runs = source.context in {"install", "import", "imported", "code"}
+        return runs and "hidden_url" in capabilities and bool(capabilities & SENDS)
+
+    return _correlate("hidden_endpoint_rule", HIDDEN_ENDPOINT_WEIGHT, package, test)

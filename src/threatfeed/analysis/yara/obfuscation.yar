@@ -157,3 +157,15 @@ rule python_zlib_bytes_literal {
     condition:
         $a
 }
+
+rule base64_encoded_url {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "hidden_url"
+        weight = 6
+        label = "hides a URL as a base64 string"
+    strings:
+        $a = /["'](aHR0cHM6Ly|aHR0cDovL)[A-Za-z0-9+\/]{6,}={0,2}["']/
+    condition:
+        $a
+}
