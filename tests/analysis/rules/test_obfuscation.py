@@ -82,3 +82,14 @@ def test_zlib_compressed_bytes_literal(engine: Engine) -> None:
     assert "carries zlib-compressed code as an escaped bytes literal" in techniques
     text = "DATA = b'plain ascii bytes that are not compressed at all, nothing more'\n"
     assert run_rule(engine, obfuscated_code_rule, sdist({"t/d.py": text})) is None
+
+
+def test_hex_escaped_string_table_flags_a_small_module(engine: Engine) -> None:
+    """``var _0xab12=['\\x68...']``: the string table of javascriptobfuscator.com."""
+    words = [b"https", b"get", b"hostname"]
+    table = ",".join("'" + "".join(f"\\x{b:02x}" for b in w) + "'" for w in words)
+    code = f"var _0xab12=[{table}];\nrequire(_0xab12[0])[_0xab12[1]]('x');\n"
+    analysis = engine.analyze(npm_tarball({"index.js": code}))
+    assert analysis.flagged
+    plain = "var names = ['https', 'get', 'hostname'];\nrequire(names[0])[names[1]]('x');\n"
+    assert run_rule(engine, obfuscated_code_rule, npm_tarball({"index.js": plain})) is None

@@ -169,3 +169,15 @@ rule base64_encoded_url {
     condition:
         $a
 }
+
+rule js_hex_string_array {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 17
+        label = "table of strings spelled as \\x escapes behind an _0x name"
+    strings:
+        $a = /\b(var|const|let)\s+_0x[0-9a-f]{3,6}\s*=\s*\[\s*["'](\\x[0-9a-fA-F]{2})+["']/
+    condition:
+        $a
+}
