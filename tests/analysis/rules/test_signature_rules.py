@@ -159,6 +159,18 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "const r = request('GET', 'https://x.example.net/c');\nfs.writeFileSync(p, r.body);\n",
     ),
     (
+        decode_and_execute_rule,
+        "s.py",
+        "import base64, os\nos.system(base64.b64decode('ZWNobyBoaQ==').decode())\n",
+        "import base64, os\nprint(base64.b64decode('ZWNobyBoaQ==').decode())\nos.system('ls')\n",
+    ),
+    (
+        decode_and_execute_rule,
+        "s.js",
+        "require('child_process').execSync(Buffer.from('ZWNobyBoaQ==', 'base64').toString());\n",
+        "console.log(Buffer.from('ZWNobyBoaQ==', 'base64').toString());\n",
+    ),
+    (
         destructive_command_rule,
         "k.js",
         "require('child_process').exec('shutdown -s -t 0');\n",

@@ -324,3 +324,16 @@ rule unverified_tls_download_to_disk {
     condition:
         $tls and $get and $save
 }
+
+rule shell_command_decoded_at_run_time {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 12
+        label = "runs a shell command decoded from base64 or hex"
+    strings:
+        $py = /\b(os\.system|os\.popen|subprocess\.(run|call|Popen|check_output|check_call|getoutput))\s*\(\s*\[?\s*(base64\.)?(b64d|b64decode|[a-z_]{0,20}decode|bytes\.fromhex|codecs\.decode)\s*\(/
+        $js = /\b(exec|execSync|spawn|spawnSync)\s*\(\s*(Buffer\.from\s*\([^\n)]{1,200},\s*["'](base64|hex)["']\s*\)|atob\s*\()/
+    condition:
+        any of them
+}
