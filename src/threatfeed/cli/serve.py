@@ -47,7 +47,9 @@ def command(host: str, port: int, log_level: str, watch: bool | None, workers: i
         "Get a token:\n"
         "  threatfeed accounts add me --role subscriber   # prints a new API key\n"
         f"  threatfeed auth login --server {url} --api-key <that key>\n"
-        f'  curl {url} -H "x-access-token: $(threatfeed auth token -b)"',
+        f'  curl {url} -H "x-access-token: $(threatfeed auth token -b)"\n'
+        f"Triage UI: {url}triage/ (a researcher or admin account: threatfeed accounts add NAME"
+        " --role researcher, then threatfeed accounts password NAME)",
         err=True,
     )
     runtime.start()
