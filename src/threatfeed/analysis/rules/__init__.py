@@ -10,6 +10,7 @@ from threatfeed.analysis.rules.correlation import (
     install_time_beacon_rule,
     install_time_download_rule,
     raw_ip_endpoint_rule,
+    staging_host_rule,
 )
 from threatfeed.analysis.rules.install import suspicious_setup_commands_rule
 from threatfeed.analysis.rules.metadata import dependency_confusion_rule, trivial_package_rule
@@ -44,6 +45,7 @@ RULES: tuple[Rule, ...] = (
     install_time_download_rule,
     raw_ip_endpoint_rule,
     hidden_endpoint_rule,
+    staging_host_rule,
     dns_exfiltration_rule,
     persistence_rule,
     destructive_command_rule,

@@ -23,6 +23,10 @@ BEACON_WEIGHT = 10.0
 INSTALL_DOWNLOAD_WEIGHT = 6.0
 RAW_IP_WEIGHT = 12.0
 HIDDEN_ENDPOINT_WEIGHT = 10.0
+STAGING_HOST_WEIGHT = 8.0
+#: Hosts that anyone can publish to anonymously: paste sites, file drops, tunnels. Not
+#: messenger APIs: bot and webhook libraries talk to those for a living.
+STAGING_SIGNATURES = frozenset({"payload_hosting_url", "tunnel_or_dynamic_dns_url"})
 #: Only these harvesting signatures count with any network call: SSH keys or cloud
 #: configuration read by a networking library are normal (paramiko, docker, boto).
 STRONG_HARVEST_WEIGHT = 5.0
@@ -137,3 +141,18 @@ def hidden_endpoint_rule(package: Package) -> Indicator | None:
         return runs and "hidden_url" in capabilities and bool(capabilities & SENDS)
 
     return _correlate("hidden_endpoint_rule", HIDDEN_ENDPOINT_WEIGHT, package, test)
+
+
+def staging_host_rule(package: Package) -> Indicator | None:
+    """Talks to a paste site, an anonymous file drop or a tunnel, from code that runs.
+
+    Real services are not reached through ``pastebin.com/raw`` or ``*.ngrok-free.app``; a
+    second stage, a command list or a collector run from a laptop is.
+    """
+
+    def test(source: SourceFile, capabilities: set[str]) -> bool:
+        runs = source.context in {"install", "import", "imported", "code"}
+        staged = any(hit.rule in STAGING_SIGNATURES for hit in source.signatures)
+        return runs and staged and "network" in capabilities
+
+    return _correlate("staging_host_rule", STAGING_HOST_WEIGHT, package, test)
