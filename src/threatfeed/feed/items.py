@@ -43,9 +43,8 @@ class FeedItem:
     def hashes_json(self) -> list[dict[str, str]]:
         return [{"archive": a, "hash": h, "type": "SHA256"} for a, h in self.hashes]
 
-    def document(self) -> str:
-        """The item as the API serves it."""
-        return item_document(
+    def _served(self) -> tuple[Any, ...]:
+        return (
             self.ecosystem,
             self.name,
             self.version,
@@ -54,15 +53,12 @@ class FeedItem:
             self.indicators,
         )
 
+    def document(self) -> str:
+        """The item as the API serves it."""
+        return item_document(*self._served())
+
     def as_json(self) -> dict[str, Any]:
-        data = api_item(
-            self.ecosystem,
-            self.name,
-            self.version,
-            self.created,
-            self.hashes_json(),
-            self.indicators,
-        )
+        data = api_item(*self._served())
         if self.added is not None:
             data["added"] = rfc3339(self.added)
         if self.withdrawn is not None:
