@@ -93,3 +93,14 @@ def test_hex_escaped_string_table_flags_a_small_module(engine: Engine) -> None:
     assert analysis.flagged
     plain = "var names = ['https', 'get', 'hostname'];\nrequire(names[0])[names[1]]('x');\n"
     assert run_rule(engine, obfuscated_code_rule, npm_tarball({"index.js": plain})) is None
+
+
+def test_exec_on_a_very_long_line(engine: Engine) -> None:
+    """A one-line loader: a long encoded payload and the ``exec`` that runs it, on one line."""
+    payload = base64.b64encode(bytes(range(256)) * 6).decode()
+    loader = f"import base64;p='{payload}';exec(base64.b64decode(p[::-1]))\n"
+    techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/l.py": loader})))
+    assert "executes code on a very long line" in techniques
+    table = f"TABLE = '{payload}'\n\ndef run(code):\n    exec(code)\n"
+    techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/l.py": table})))
+    assert "executes code on a very long line" not in techniques

@@ -46,6 +46,22 @@ def _long_line(source: SourceFile, longest: bytes) -> Signal | None:
     return signal_at(source, offset, 0, LONG_LINE_WEIGHT[source.kind], "long_line", "obfuscation")
 
 
+LONG_EXEC_WEIGHT = 10.0
+_EXEC_CALL = re.compile(rb"\b(exec|eval)\s*\(")
+
+
+def _exec_on_long_line(source: SourceFile, longest: bytes) -> Signal | None:
+    """``exec``/``eval`` on a Python line of over 1,000 characters: a one-line loader that
+    decodes and runs its payload. Generated tables are long but do not execute anything."""
+    if source.kind != "python" or len(longest) <= LONG_LINE["python"]:
+        return None
+    match = _EXEC_CALL.search(longest)
+    if match is None:
+        return None
+    offset = source.data.find(longest) + match.start()
+    return signal_at(source, offset, 0, LONG_EXEC_WEIGHT, "long_exec", "decode_exec")
+
+
 def _blob(source: SourceFile, longest: bytes) -> Signal | None:
     """Only a file with a line as long as a blob can hold one: the regex runs rarely."""
     if source.kind not in BLOB_WEIGHT or len(source.data) > MAX_BLOB_SCAN:
@@ -117,6 +133,9 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
         if (signal := _long_line(source, longest)) is not None:
             found.append(signal)
             techniques.append("very long line")
+        if (signal := _exec_on_long_line(source, longest)) is not None:
+            found.append(signal)
+            techniques.append("executes code on a very long line")
         if (signal := _blob(source, longest)) is not None:
             found.append(signal)
             techniques.append("high-entropy encoded blob")
