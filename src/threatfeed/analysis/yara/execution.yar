@@ -10,6 +10,7 @@ rule download_pipe_to_shell {
     strings:
         $a = /\b(curl|wget)\s[^\n|;]{0,200}\|\s*(sudo\s+)?(ba|z|da)?sh\b/
         $b = /\b(curl|wget)\s[^\n;]{0,200}(-o|-O|--output)\s*[^\n;]{1,120};\s*(chmod\s+\+?[0-7x]+\s[^\n;]{1,80};\s*)?(\.\/|sh\s|bash\s)/
+        $b2 = /\b(curl|wget)\s[^\n;&]{0,200}(-o|-O|--output)\s*([^\n;&]|2>&1){1,120}&&\s*(chmod\s+\+?[0-7x]+\s([^\n;&]|2>&1){1,80}&&\s*)?(\.\/|sh\s|bash\s)/
         $c = /\b(mshta|rundll32)(\.exe)?\s+["']?https?:\/\//
         $d = /certutil(\.exe)?\s[^\n]{0,40}-urlcache/ nocase
         $e = /bitsadmin(\.exe)?\s[^\n]{0,40}\/transfer/ nocase
