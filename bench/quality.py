@@ -47,10 +47,13 @@ NOTES = """### Reading the misses
   runs `curl ... | bash` and `irm ... | iex` to install a helper, and its docstrings
   post to webhook.site. It is left flagged rather than special-cased by name.
 - What is missed for real, by kind: Python obfuscated with custom XOR/char tricks in
-  non-install modules (weighed as ordinary code, below threshold alone); stealers whose
-  only visible trace is a messenger or paste URL in a module that is not run at install;
-  npm packages whose minified or webpack-bundled code hides behaviour without the
-  `_0x` mangling; placeholders that fetch their payload through dependencies."""
+  non-install modules (weighed as ordinary code, below threshold alone); stealers in
+  ordinary modules that collect host/user identity and post it, or whose only visible
+  trace is a Telegram bot or Discord webhook URL (bot and webhook libraries do the same,
+  so neither weighs enough alone); npm packages whose minified or webpack-bundled code
+  hides behaviour without `_0x` names or `\\x` string tables; install hooks that run a
+  file the archive does not hold under that path; placeholders that fetch their payload
+  through dependencies."""
 
 
 @dataclass(frozen=True)
