@@ -31,6 +31,22 @@ def test_same_code_in_a_test_file_is_no_beacon(engine: Engine) -> None:
     assert run_rule(engine, install_time_beacon_rule, archive) is None
 
 
+def test_beacon_in_an_ordinary_javascript_module(engine: Engine) -> None:
+    """A Node module run later (not at install) that sends the host name still beacons."""
+    archive = npm_tarball({"lib/report.js": BEACON})
+    evidence = run_rule(engine, install_time_beacon_rule, archive)
+    assert evidence[0]["file"] == "package/lib/report.js"
+
+
+def test_python_module_with_hostname_and_requests_is_no_beacon(engine: Engine) -> None:
+    """Python networking libraries use the host name routinely (SMTP HELO, SSH, builds)."""
+    code = (
+        "import socket\nimport requests\n"
+        "requests.post('https://x.example.net', data=socket.gethostname())\n"
+    )
+    assert run_rule(engine, install_time_beacon_rule, sdist({"t/lib/ident.py": code})) is None
+
+
 def test_recon_and_network_in_different_files_do_not_correlate(engine: Engine) -> None:
     archive = npm_tarball(
         {

@@ -104,3 +104,15 @@ def test_exec_on_a_very_long_line(engine: Engine) -> None:
     table = f"TABLE = '{payload}'\n\ndef run(code):\n    exec(code)\n"
     techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/l.py": table})))
     assert "executes code on a very long line" not in techniques
+
+
+def test_identifiers_spelled_as_unicode_escapes(engine: Engine) -> None:
+    """``\\u0065\\u0076\\u0061\\u006c(x)`` calls ``eval`` without spelling its name."""
+    hidden = "".join(f"\\u{ord(c):04x}" for c in "log")
+    code = f"const s = 'hello';\nconsole.{hidden}(s);\n"
+    techniques = _techniques(
+        run_rule(engine, obfuscated_code_rule, npm_tarball({"index.js": code}))
+    )
+    assert "identifiers spelled as unicode escapes outside strings" in techniques
+    text = f"const s = 'caf{hidden} (menu)';\nconsole.log(s);\n"
+    assert run_rule(engine, obfuscated_code_rule, npm_tarball({"index.js": text})) is None

@@ -84,15 +84,17 @@ def install_time_beacon_rule(package: Package) -> Indicator | None:
     """Collects host or user identity and sends it, in code run on install or import.
 
     This is the dependency-confusion probe: it tells its author which company installed
-    the package. Tests and docs are not concerned: they do not run on install.
+    the package. Tests and docs are not concerned: they do not run on install. JavaScript
+    modules that run later count too, weighed as their context (0.6 for ordinary code):
+    a Node library has little use for the machine's host and user name next to a request,
+    whereas Python networking libraries (SSH, SMTP, build tools) routinely do.
     """
 
     def test(source: SourceFile, capabilities: set[str]) -> bool:
-        return (
-            source.context in {"install", "import"}
-            and "recon" in capabilities
-            and bool(capabilities & SENDS)
+        runs = source.context in {"install", "import"} or (
+            source.kind == "javascript" and source.context in {"code", "imported"}
         )
+        return runs and "recon" in capabilities and bool(capabilities & SENDS)
 
     return _correlate("install_time_beacon_rule", BEACON_WEIGHT, package, test)
 

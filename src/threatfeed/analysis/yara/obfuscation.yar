@@ -181,3 +181,18 @@ rule js_hex_string_array {
     condition:
         $a
 }
+
+rule js_escaped_identifiers {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 14
+        label = "identifiers spelled as unicode escapes outside strings"
+    strings:
+        // JavaScript accepts escapes in identifiers, so `eval(` can be written with
+        // no letter of its name visible. Minifiers and people never write code like that:
+        // only code hiding which function it calls does.
+        $a = /[;,(){}=.\s](\\u00[2-7][0-9a-fA-F]){3,}\s*[(.=\[]/
+    condition:
+        $a
+}
