@@ -140,6 +140,9 @@ def test_dismiss_from_the_queue_with_the_keyboard(
         assert session.get_one(TriageItem, noisy).state == "benign"
 
     # bulk: check two rows with x, then one verdict for both
+    expect(page.locator("tr[data-row]").first).to_have_class(
+        "selected"
+    )  # the reloaded page's script is ready
     page.keyboard.press("?")
     expect(page.locator("#help")).to_be_visible()
     page.keyboard.press("Escape")
