@@ -116,3 +116,17 @@ def test_identifiers_spelled_as_unicode_escapes(engine: Engine) -> None:
     assert "identifiers spelled as unicode escapes outside strings" in techniques
     text = f"const s = 'caf{hidden} (menu)';\nconsole.log(s);\n"
     assert run_rule(engine, obfuscated_code_rule, npm_tarball({"index.js": text})) is None
+
+
+def test_strings_assembled_from_a_numbered_table(engine: Engine) -> None:
+    """``t[7]+t[4]+t[11]+...`` rebuilds every word from a shuffled table of characters."""
+    table = "abcdefghijklmnopqrstuvwxyz"
+    word = "+".join(f"t[{table.index(c)}]" for c in "hostname")
+    code = f"var t='{table}'.split('');\nmodule.exports = window[{word}];\n"
+    analysis = engine.analyze(npm_tarball({"index.js": code}))
+    assert "obfuscated_code_rule" in analysis.indicators
+    assert analysis.flagged
+    spaced = (
+        "const parts = [a[0] + '.' + a[1] + '.' + a[2] + '.' + a[3]];\nmodule.exports = parts;\n"
+    )
+    assert run_rule(engine, obfuscated_code_rule, npm_tarball({"index.js": spaced})) is None

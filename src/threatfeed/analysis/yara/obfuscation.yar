@@ -196,3 +196,17 @@ rule js_escaped_identifiers {
     condition:
         $a
 }
+
+rule js_indexed_string_building {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 13
+        label = "strings assembled from numbered entries of a table"
+    strings:
+        // `_t[21]+_t[31]+_t[41]+...`: every word of the code rebuilt from a shuffled
+        // character or fragment table, so that no URL, header or API name is readable.
+        $a = /([A-Za-z_$][\w$]{0,5}\[\d{1,3}\]\+){7}[A-Za-z_$][\w$]{0,5}\[\d{1,3}\]/
+    condition:
+        $a
+}
