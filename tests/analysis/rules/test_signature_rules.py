@@ -118,6 +118,14 @@ CASES: list[tuple[Rule, str, str, str]] = [
     ),
     (
         persistence_rule,
+        "bg.js",
+        "const { spawn } = require('child_process');\n"
+        "spawn('node', ['job.js'], { detached: true, stdio: 'ignore' }).unref();\n",
+        "const { spawn } = require('child_process');\n"
+        "spawn('node', ['job.js'], { stdio: 'inherit' }).on('exit', done);\n",
+    ),
+    (
+        persistence_rule,
         "k.js",
         "const fs = require('fs');\nconst k = 'ssh-ed25519 AAAAC3Nz0000 someone@example';\n"
         "fs.appendFileSync('/home/u/.ssh/authorized_keys', k);\n",

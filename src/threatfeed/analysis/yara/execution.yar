@@ -214,6 +214,23 @@ rule persistence {
         any of them
 }
 
+rule detached_background_process {
+    meta:
+        indicator = "persistence_rule"
+        capability = "persistence"
+        weight = 6
+        label = "starts a detached process that outlives its parent"
+    strings:
+        // `spawn('node', ['x.js'], {detached: true, stdio: 'ignore'}).unref()`: the
+        // installer (or the importing program) returns at once, the payload keeps running
+        // unseen. Update checkers do this too, which is why it weighs little alone.
+        $d = /detached\s*:\s*(true|!0)/
+        $u = /\.unref\s*\(\s*\)/
+        $s = /\b(spawn|fork|exec|execFile)\s*\(/
+    condition:
+        $d and $u and $s
+}
+
 rule command_server_backdoor {
     meta:
         indicator = "reverse_shell_rule"
