@@ -9,6 +9,7 @@ from threatfeed.analysis.rules.correlation import (
     hidden_endpoint_rule,
     install_time_beacon_rule,
     install_time_download_rule,
+    obfuscated_network_code_rule,
     raw_ip_endpoint_rule,
     staging_host_rule,
 )
@@ -140,3 +141,17 @@ def test_fetching_from_a_paste_site_in_a_module(engine: Engine) -> None:
 def test_messenger_bot_library_is_no_staging_host(engine: Engine) -> None:
     code = "import requests\nrequests.post('https://api.telegram.org/bot' + token + '/getMe')\n"
     assert run_rule(engine, staging_host_rule, sdist({"tidy_strings/bot.py": code})) is None
+
+
+def test_requests_from_code_that_spells_names_in_character_codes(engine: Engine) -> None:
+    codes = ", ".join(str(ord(c)) for c in "https://x.example.net")
+    hidden = (
+        "import requests\n"
+        f"u = ''.join([chr(c) for c in [{codes}]])\n"
+        "requests.post(u, data={'k': 1})\n"
+    )
+    evidence = run_rule(engine, obfuscated_network_code_rule, sdist({"tidy/net.py": hidden}))
+    assert evidence[0]["file"].endswith("tidy/net.py")
+    plain = "import requests\nrequests.post('https://x.example.net', data={'k': 1})\n"
+    assert run_rule(engine, obfuscated_network_code_rule, sdist({"tidy/net.py": plain})) is None
+    assert run_rule(engine, obfuscated_network_code_rule, sdist({"tests/t_net.py": hidden})) is None

@@ -9,6 +9,7 @@ from threatfeed.analysis.rules.correlation import (
     hidden_endpoint_rule,
     install_time_beacon_rule,
     install_time_download_rule,
+    obfuscated_network_code_rule,
     raw_ip_endpoint_rule,
     staging_host_rule,
 )
@@ -45,6 +46,7 @@ RULES: tuple[Rule, ...] = (
     install_time_download_rule,
     raw_ip_endpoint_rule,
     hidden_endpoint_rule,
+    obfuscated_network_code_rule,
     staging_host_rule,
     dns_exfiltration_rule,
     persistence_rule,

@@ -30,6 +30,9 @@ STAGING_SIGNATURES = frozenset({"payload_hosting_url", "tunnel_or_dynamic_dns_ur
 #: Only these harvesting signatures count with any network call: SSH keys or cloud
 #: configuration read by a networking library are normal (paramiko, docker, boto).
 STRONG_HARVEST_WEIGHT = 5.0
+OBFUSCATED_NETWORK_WEIGHT = 8.0
+#: Weak obfuscation signals (``lIlI`` names) come from generators and are left out.
+STRONG_OBFUSCATION_WEIGHT = 5.0
 
 
 def _public_ip_url(source: SourceFile) -> bool:
@@ -158,3 +161,21 @@ def staging_host_rule(package: Package) -> Indicator | None:
         return runs and staged and "network" in capabilities
 
     return _correlate("staging_host_rule", STAGING_HOST_WEIGHT, package, test)
+
+
+def obfuscated_network_code_rule(package: Package) -> Indicator | None:
+    """Sends over the network from a file that hides its code, in code that runs.
+
+    Code that talks to the network has nothing to hide from its readers; code that spells
+    its names in character codes or renames ``exec`` before making requests does.
+    """
+
+    def test(source: SourceFile, capabilities: set[str]) -> bool:
+        runs = source.context in {"install", "import", "imported", "code"}
+        hidden = any(
+            hit.capability == "obfuscation" and hit.weight >= STRONG_OBFUSCATION_WEIGHT
+            for hit in source.signatures
+        )
+        return runs and hidden and bool(capabilities & SENDS)
+
+    return _correlate("obfuscated_network_code_rule", OBFUSCATED_NETWORK_WEIGHT, package, test)
