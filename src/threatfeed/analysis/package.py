@@ -379,6 +379,11 @@ def _setup_cfg_metadata(data: bytes) -> tuple[str | None, str | None]:
     )
 
 
+def interpreted_targets(command: str) -> list[str]:
+    """Files a hook command hands to an interpreter (``node x.js``, ``sh build.sh``)."""
+    return [posixpath.normpath(m.group(1)) for m in _HOOK_INTERPRETED.finditer(command)]
+
+
 def hook_files(hooks: Mapping[str, str], main: str = "index.js") -> set[str]:
     """Files an npm install hook names (``node scripts/install.js`` -> ``scripts/install.js``)."""
     found: set[str] = set()

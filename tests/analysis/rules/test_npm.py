@@ -38,3 +38,20 @@ def test_hook_starting_an_executable_weighs_more(engine: Engine) -> None:
     assert plain is not None
     assert exe is not None
     assert rule_points(exe) > rule_points(plain)
+
+
+def _hook_points(engine: Engine, files: dict[str, str], command: str) -> float:
+    found = npm_hooks_rule(package(engine, npm_tarball(files, scripts={"postinstall": command})))
+    assert found is not None
+    return rule_points(found)
+
+
+def test_hook_running_a_missing_or_non_script_file_weighs_more(engine: Engine) -> None:
+    code = "console.log('thanks');\n"
+    present = _hook_points(engine, {"scripts/thanks.js": code}, "node scripts/thanks.js")
+    missing = _hook_points(engine, {"scripts/thanks.js": code}, "node scripts/other.js")
+    disguised = _hook_points(engine, {"docs/NOTES.md": code}, "node docs/NOTES.md")
+    inline = _hook_points(engine, {}, "node -e \"try{require('./x')}catch(e){}\"")
+    assert missing > present
+    assert disguised > present
+    assert inline == present

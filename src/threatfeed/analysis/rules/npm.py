@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import Package
+from threatfeed.analysis.package import Package, interpreted_targets
 from threatfeed.analysis.rules.base import indicator
 
 HOOK_WEIGHT = 1.5
@@ -13,6 +14,10 @@ NETWORK_TOOL_WEIGHT = 5.0
 BACKGROUND_WEIGHT = 1.0
 PAYLOAD_WEIGHT = 5.0
 PLACEHOLDER_WEIGHT = 10.0
+ODD_TARGET_WEIGHT = 4.0
+#: Hooks that run when the published tarball is installed (``prepare`` does not).
+_INSTALL_HOOKS = frozenset({"preinstall", "install", "postinstall"})
+_SCRIPT_EXTS = frozenset({"", ".js", ".cjs", ".mjs", ".ts", ".sh", ".py", ".ps1", ".bat", ".cmd"})
 
 _NETWORK_TOOL = re.compile(
     r"\b(curl|wget|nc|ncat|nslookup|dig|ping|Invoke-WebRequest|iwr|Invoke-RestMethod)\b", re.I
@@ -21,12 +26,25 @@ _PAYLOAD = re.compile(r"(\.(exe|bat|cmd|vbs|ps1|scr)\b|\bpowershell\b|\bstart\s)
 _BACKGROUND = re.compile(r"(\bnohup\b|\bstart\s+/b\b|&\s*$|\bdisown\b|\bsetsid\b)", re.I)
 
 
+def _odd_target(package: Package, command: str) -> bool:
+    """A hook that runs a file the archive lacks, or a file that is not a script
+    (``node lib/README.md``): the code hides elsewhere, or behind a harmless name."""
+    for target in interpreted_targets(command):
+        if target == "." or target.startswith("-"):
+            continue
+        present = any(f.rel == target or f.path.endswith("/" + target) for f in package.files)
+        if not present or posixpath.splitext(target)[1].lower() not in _SCRIPT_EXTS:
+            return True
+    return False
+
+
 def npm_hooks_rule(package: Package) -> Indicator | None:
     """Commands npm runs by itself on ``npm install``: the usual door of npm malware.
 
     Evidence: ``[str]``, the commands of ``preinstall``, ``install``, ``postinstall`` and
     ``prepare``. A hook alone weighs little (native builds use them); a hook calling a
-    network tool or detaching into the background weighs more.
+    network tool, detaching into the background, or running at install a file that the
+    archive lacks or that is no script weighs more.
     """
     if package.ecosystem != "npm" or not package.hooks:
         return None
@@ -42,6 +60,8 @@ def npm_hooks_rule(package: Package) -> Indicator | None:
             weight += BACKGROUND_WEIGHT
         if _PAYLOAD.search(command):
             weight += PAYLOAD_WEIGHT
+        if hook in _INSTALL_HOOKS and _odd_target(package, command):
+            weight += ODD_TARGET_WEIGHT
         signals.append(
             Signal(
                 manifest,
