@@ -130,3 +130,12 @@ def test_strings_assembled_from_a_numbered_table(engine: Engine) -> None:
         "const parts = [a[0] + '.' + a[1] + '.' + a[2] + '.' + a[3]];\nmodule.exports = parts;\n"
     )
     assert run_rule(engine, obfuscated_code_rule, npm_tarball({"index.js": spaced})) is None
+
+
+def test_names_spelled_from_the_text_of_builtins(engine: Engine) -> None:
+    """``oct.__str__()[-3]`` is the ``c`` of ``<built-in function oct>``: a name never written."""
+    code = "f = getattr(__builtins__, oct.__str__()[-3] + hex.__str__()[-1] + 'r')\nprint(f(65))\n"
+    techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/n.py": code})))
+    assert "spells names with letters cut from the text of builtins" in techniques
+    plain = "name = type(value).__name__\nprint(str(oct(8)).upper())\n"
+    assert run_rule(engine, obfuscated_code_rule, sdist({"t/n.py": plain})) is None

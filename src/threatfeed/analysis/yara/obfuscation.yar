@@ -210,3 +210,17 @@ rule js_indexed_string_building {
     condition:
         $a
 }
+
+rule python_builtin_repr_letters {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 6
+        label = "spells names with letters cut from the text of builtins"
+    strings:
+        // `oct.__str__()[-3] + hex.__str__()[-1]...` spells "chr" without writing it, as
+        // public Python obfuscators do; nobody indexes the repr of a builtin otherwise.
+        $a = /\b(oct|hex|bin|copyright|credits|license|str|int|bool|type)\.__(str|repr|name|doc)__(\(\))?\s*\[/
+    condition:
+        $a
+}
