@@ -32,6 +32,17 @@ def test_user_rules_report_under_yara_signature_rule(tmp_path: Path) -> None:
     ]
 
 
+def test_labels_holding_escapes_read_as_text(tmp_path: Path) -> None:
+    """yara-x returns a metadata string with an escape as bytes; evidence shows plain text."""
+    (tmp_path / "esc.yar").write_text(
+        'rule esc_marker { meta: label = "spelled as \\\\x escapes" '
+        'strings: $a = "ESC-MARKER-3" condition: $a }\n'
+    )
+    engine = Engine(extra_yara_dir=tmp_path)
+    analysis = engine.analyze(sdist({"t/x.py": "X = 'ESC-MARKER-3'\n"}))
+    assert analysis.indicators["yara_signature_rule"][0]["signatures"] == ["spelled as \\x escapes"]
+
+
 def test_user_rule_that_does_not_compile_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "broken.yar").write_text("rule broken { condition: $missing }\n")
     with pytest.raises(SignatureError, match=r"broken\.yar"):

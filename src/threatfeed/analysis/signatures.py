@@ -58,6 +58,11 @@ def _user_sources(folder: Path) -> list[tuple[str, str]]:
     ]
 
 
+def _text(value: object) -> str:
+    """yara-x hands a metadata string holding an escape (``\\x``) back as bytes."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
 class Signatures:
     """The compiled rule set and one scanner (a scanner is not shareable across threads)."""
 
@@ -95,7 +100,7 @@ class Signatures:
                     indicator=str(meta.get("indicator", CUSTOM_INDICATOR)),
                     capability=str(meta.get("capability", "custom")),
                     weight=float(meta.get("weight", CUSTOM_WEIGHT)),
-                    label=str(meta.get("label", rule.identifier)),
+                    label=_text(meta.get("label", rule.identifier)),
                     offsets=tuple(offsets[:MAX_OFFSETS]),
                 )
             )
