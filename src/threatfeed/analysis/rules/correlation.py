@@ -22,7 +22,7 @@ EXFIL_WEIGHT = 10.0
 BEACON_WEIGHT = 10.0
 INSTALL_DOWNLOAD_WEIGHT = 6.0
 RAW_IP_WEIGHT = 12.0
-HIDDEN_ENDPOINT_WEIGHT = 10.0
+HIDDEN_ENDPOINT_WEIGHT = 11.0
 STAGING_HOST_WEIGHT = 8.0
 #: Hosts that anyone can publish to anonymously: paste sites, file drops, tunnels. Not
 #: messenger APIs: bot and webhook libraries talk to those for a living.
