@@ -139,3 +139,12 @@ def test_names_spelled_from_the_text_of_builtins(engine: Engine) -> None:
     assert "spells names with letters cut from the text of builtins" in techniques
     plain = "name = type(value).__name__\nprint(str(oct(8)).upper())\n"
     assert run_rule(engine, obfuscated_code_rule, sdist({"t/n.py": plain})) is None
+
+
+def test_hex_escaped_string_table_with_a_very_long_first_entry(engine: Engine) -> None:
+    """A packed payload as the table's first entry: longer than a regex match can span."""
+    entry = "".join(f"\\x{b:02x}" for b in b"console.log('packed');" * 400)
+    code = f"var _0x1a2b=['{entry}','\\x6c\\x6f\\x67'];\nconsole[_0x1a2b[1]](_0x1a2b[0]);\n"
+    analysis = engine.analyze(npm_tarball({"index.js": code}))
+    assert "obfuscated_code_rule" in analysis.indicators
+    assert analysis.flagged

@@ -178,8 +178,10 @@ rule js_hex_string_array {
         label = "table of strings spelled as \\x escapes behind an _0x name"
     strings:
         $a = /\b(var|const|let)\s+_0x[0-9a-f]{3,6}\s*=\s*\[\s*["'](\\x[0-9a-fA-F]{2})+["']/
+        // A first entry too long for a regex match to reach its closing quote.
+        $b = /\b(var|const|let)\s+_0x[0-9a-f]{3,6}\s*=\s*\[\s*["'](\\x[0-9a-fA-F]{2}){16}/
     condition:
-        $a
+        $a or $b
 }
 
 rule js_escaped_identifiers {
