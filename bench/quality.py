@@ -47,13 +47,20 @@ NOTES = """### Reading the misses
   runs `curl ... | bash` and `irm ... | iex` to install a helper, and its docstrings
   post to webhook.site. It is left flagged rather than special-cased by name.
 - What is missed for real, by kind: Python obfuscated with custom XOR/char tricks in
-  non-install modules (weighed as ordinary code, below threshold alone); stealers in
-  ordinary modules that collect host/user identity and post it, or whose only visible
-  trace is a Telegram bot or Discord webhook URL (bot and webhook libraries do the same,
-  so neither weighs enough alone); npm packages whose minified or webpack-bundled code
-  hides behaviour without `_0x` names or `\\x` string tables; install hooks that run a
-  file the archive does not hold under that path; placeholders that fetch their payload
-  through dependencies."""
+  non-install modules that do not also reach the network (weighed as ordinary code, below
+  threshold alone); Python stealers in ordinary modules that collect host/user identity
+  and post it (Python SSH, SMTP and build libraries do the same, so only JavaScript
+  modules count as beacons outside install/import code), or whose only visible trace is a
+  Telegram bot or Discord webhook URL (bot and webhook libraries do the same, so neither
+  weighs enough alone); npm code packed with the Dean Edwards packer in one module with
+  nothing else (10 points x context); placeholders that fetch their payload through
+  dependencies.
+- Caught since 2026.12.6: JavaScript identifiers spelled as unicode escapes, strings
+  assembled from numbered table entries (`t[21]+t[31]+...`), `_0x` string tables with a
+  very long first entry, detached `spawn(...).unref()` children, install hooks running a
+  missing or non-script file, identity beacons in any running JavaScript module, network
+  calls from files with strong obfuscation, base64-spelled endpoints in ordinary modules,
+  and Python names cut from the text of builtins (`oct.__str__()[-3]`)."""
 
 
 @dataclass(frozen=True)
