@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from threatfeed.archives import ArchiveContents
+import time
+import tracemalloc
+from dataclasses import dataclass
+
+from threatfeed.archives import ArchiveContents, read_archive
 
 
 def kinds(result: ArchiveContents) -> dict[str, list[str]]:
@@ -19,3 +23,22 @@ def paths(result: ArchiveContents) -> list[str]:
 
 def contents(result: ArchiveContents) -> dict[str, bytes]:
     return {member.path: member.data for member in result.members}
+
+
+@dataclass(frozen=True)
+class Measured:
+    result: ArchiveContents
+    seconds: float
+    peak_bytes: int
+
+
+def measured_read(data: bytes) -> Measured:
+    """Reads ``data`` while tracing the wall time and the peak of Python allocations."""
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        result = read_archive(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return Measured(result, time.monotonic() - started, peak)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import stat
 import time
-import tracemalloc
 import zipfile
 import zlib
 
@@ -24,7 +23,7 @@ from tests.archives.builders import (
     zip_archive,
     zip_bomb,
 )
-from tests.archives.results import kinds, paths
+from tests.archives.results import kinds, measured_read, paths
 from threatfeed.archives import Limits, read_archive
 
 
@@ -78,16 +77,11 @@ def test_zip_bomb_declaring_its_size_is_not_read() -> None:
     bomb = zip_bomb(1024 * MiB)
     assert len(bomb) < 2 * MiB
 
-    tracemalloc.start()
-    started = time.monotonic()
-    try:
-        result = read_archive(bomb)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    measured = measured_read(bomb)
+    result = measured.result
 
-    assert time.monotonic() - started < 2
-    assert peak < 4 * MiB
+    assert measured.seconds < 2
+    assert measured.peak_bytes < 4 * MiB
     assert kinds(result) == {"compression_bomb": ["bomb.bin"]}
     assert result.members == ()
 
@@ -95,14 +89,10 @@ def test_zip_bomb_declaring_its_size_is_not_read() -> None:
 def test_zip_bomb_lying_about_its_size_is_cut_at_the_declared_size() -> None:
     bomb = zip_bomb(1024 * MiB, declared=1000)
 
-    tracemalloc.start()
-    try:
-        result = read_archive(bomb)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    measured = measured_read(bomb)
+    result = measured.result
 
-    assert peak < 4 * MiB
+    assert measured.peak_bytes < 4 * MiB
     (member,) = result.members
     assert member.data == bytes(1000)
     assert any("more than its declared 1000 bytes" in error for error in result.errors)
