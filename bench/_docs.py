@@ -11,15 +11,31 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
 
 
+# A block another benchmark generates inside or after a section starts with a line like
+# ``<!-- bench/benign_wide.py: generated from here -->``; a section's writer stops there
+# so that rewriting a section never erases a block it does not own.
+BLOCK_PREFIX = "\n<!-- bench/"
+
+
+def _section_end(text: str, after: int) -> int:
+    """Where a section whose text runs from ``after`` ends: next ``## `` or next block."""
+    ends = [i for i in (text.find("\n## ", after), text.find(BLOCK_PREFIX, after)) if i >= 0]
+    return min(ends, default=-1)
+
+
 def write_section(heading: str, body: str) -> None:
-    """Replace the section starting at ``heading`` (a ``## `` line), or append it."""
+    """Replace the section starting at ``heading`` (a ``## `` line), or append it.
+
+    A generated block of another benchmark inside the section (see ``BLOCK_PREFIX``) ends
+    the replaced text, so that block and whatever follows it are kept.
+    """
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
     section = f"{heading}\n\n{body.strip()}\n"
     start = text.find(f"\n{heading}\n")
     if start < 0:
         text = text.rstrip("\n") + "\n\n" + section
     else:
-        end = text.find("\n## ", start + len(heading) + 2)
+        end = _section_end(text, start + len(heading) + 2)
         text = text[: start + 1] + section + (text[end:] if end >= 0 else "")
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     DOCS.write_text(text.rstrip("\n") + "\n")

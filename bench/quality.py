@@ -26,9 +26,12 @@ from typing import Any
 from threatfeed.analysis import ENGINE_VERSION, FLAG_THRESHOLD, Analysis, Engine
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script: ``python bench/quality.py``
+    sys.path.insert(0, str(REPO))
+from bench._docs import write_section  # noqa: E402
+
 CORPUS = Path(os.environ.get("THREATFEED_CORPUS", REPO.parent / "shared" / "corpus"))
 CACHE = REPO / ".cache" / "corpus"
-DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Quality"
 COMMAND = ".venv/bin/python bench/quality.py --write-docs"
 NOTES = """### Reading the misses
@@ -229,18 +232,6 @@ def report(outcomes: list[Outcome], seconds: float, jobs: int) -> str:
     return "\n".join(lines)
 
 
-def write_docs(section: str) -> None:
-    """Replace the Quality section of docs/benchmarks.md, keeping other sections."""
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("\n" + text[end + 1 :] if end >= 0 else "")
-    DOCS.write_text(text.rstrip("\n") + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1, help="processes (default 1)")
@@ -268,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 out.write(json.dumps(row) + "\n")
     if args.write_docs:
-        write_docs(text)
+        write_section(SECTION, text.removeprefix(SECTION))
     return 0
 
 
