@@ -35,8 +35,12 @@ def test_every_page_carries_the_security_headers(
 ) -> None:
     make_account("res")
     client = login(server.url, "res")
-    for path in ("/triage/login", "/triage/", "/triage/static/triage.js"):
-        headers = client.get(path).headers
+    pages = ("/triage/login", "/triage/", "/triage/static/triage.js")
+    missing = ("/triage/nowhere", "/triage/static/nowhere.js", "/triage/p/999999")
+    for path in pages + missing:
+        response = client.get(path)
+        assert (response.status_code == 404) == (path in missing), path
+        headers = response.headers
         assert "default-src 'self'" in headers["content-security-policy"]
         assert "script-src 'self'" in headers["content-security-policy"]
         assert "unsafe-inline" not in headers["content-security-policy"]

@@ -8,6 +8,8 @@ its URL (which names packages under review) through a Referer.
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = (
@@ -26,6 +28,13 @@ HEADERS = [
 
 
 class SecurityHeaders:
+    """Adds the headers, also to the errors raised below it.
+
+    Starlette's router and static files raise ``HTTPException`` for a missing path, and the
+    app-wide handler that turns it into a response sits outside this middleware, so such a
+    response would leave without the headers: it is rendered here instead.
+    """
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -44,4 +53,8 @@ class SecurityHeaders:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except HTTPException as exc:
+            response = PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+            await response(scope, receive, send_with_headers)
