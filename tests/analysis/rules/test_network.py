@@ -52,10 +52,30 @@ def test_webhook_with_its_token_weighs_more_than_a_bare_prefix(engine: Engine) -
 
     token = "https://discord.com/api/webhooks/123456789012345678/" + "a1B2-c3_D4" * 7
     bare = "https://discord.com/api/webhooks/"
-    points = [
-        rule_points(
-            suspicious_url_references_rule(package(engine, sdist({"t/m.py": f"U = '{u}'\n"})))
-        )
+    found = [
+        suspicious_url_references_rule(package(engine, sdist({"t/m.py": f"U = '{u}'\n"})))
         for u in (token, bare)
     ]
+    points = [rule_points(indicator) for indicator in found if indicator is not None]
+    assert len(points) == 2
     assert points[0] > points[1]
+
+
+def test_bot_token_written_into_the_code_is_reported(engine: Engine) -> None:
+    """A Telegram bot token held in its own string (the URL built from it later): the
+    author's private channel. Bot libraries take the token as a parameter."""
+    token = "1234567890:AA" + "x7Y_z9-Q" * 4 + "k"
+    code = (
+        f"TOKEN = '{token}'\nimport requests\n"
+        "requests.post(f'https://api.telegram.org/bot{TOKEN}/sendMessage', data={})\n"
+    )
+    evidence = run_rule(engine, suspicious_url_references_rule, sdist({"t/m.py": code}))
+    assert any(token in url for url in evidence[0]["urls"])
+    library = (
+        "class Bot:\n    def __init__(self, token):\n"
+        "        self.base = f'https://api.telegram.org/bot{token}/'\n"
+    )
+    found = run_rule(engine, suspicious_url_references_rule, sdist({"t/bot.py": library}))
+    assert found == [
+        {"file": "tidy-strings-0.4.0/t/bot.py", "urls": ["https://api.telegram.org/bot"]}
+    ]

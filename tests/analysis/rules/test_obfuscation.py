@@ -148,3 +148,46 @@ def test_hex_escaped_string_table_with_a_very_long_first_entry(engine: Engine) -
     analysis = engine.analyze(npm_tarball({"index.js": code}))
     assert "obfuscated_code_rule" in analysis.indicators
     assert analysis.flagged
+
+
+def test_program_text_encoded_as_base64(engine: Engine) -> None:
+    """Python source, and UTF-16 PowerShell (what ``-EncodedCommand`` takes), as base64."""
+    python = b"import os\nimport urllib.request\n" + b"x = 1\n" * 200
+    powershell = ("$c = New-Object Net.WebClient\n" + "$x = 1\n" * 100).encode("utf-16-le")
+    for payload in (python, powershell):
+        code = f"CODE = '{base64.b64encode(payload).decode()}'\nrun(CODE)\n"
+        techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/s.py": code})))
+        assert "program text encoded as base64" in techniques
+
+
+def test_base64_data_is_not_program_text(engine: Engine) -> None:
+    """Pictures, JSON and random bytes in base64 are data, not a hidden program."""
+    payloads = (
+        b"\x89PNG\r\n\x1a\n" + random.Random(3).randbytes(1500),
+        b'{"version": 3, "sources": ["a.js"], "names": []}' * 40,
+        b"Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 30,
+    )
+    for payload in payloads:
+        code = f"DATA = '{base64.b64encode(payload).decode()}'\n"
+        evidence = run_rule(engine, obfuscated_code_rule, sdist({"t/d.py": code}))
+        assert "program text encoded as base64" not in _techniques(evidence or [])
+
+
+def test_builtins_star_import_chained_to_mangled_lambdas(engine: Engine) -> None:
+    code = "from builtins import *;IlIlIlIl,OoOoOoOo,llIIllII=(lambda a:a,lambda b:b,lambda c:c)\n"
+    techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/o.py": code})))
+    assert "star-imports builtins, then binds mangled names to lambdas on one line" in techniques
+    plain = "from builtins import *\nfirst, second = 1, 2\n"
+    assert run_rule(engine, obfuscated_code_rule, sdist({"t/o.py": plain})) is None
+
+
+def test_dean_edwards_packer_flags_a_module_alone(engine: Engine) -> None:
+    """``eval(function(p,a,c,k,e,d){...})`` evaluates code it generates from a word table:
+    decode-and-execute by construction, enough to flag an ordinary module by itself."""
+    from tests.analysis.builders import package
+    from threatfeed.analysis.scoring import rule_points
+
+    code = "eval(function(p,a,c,k,e,d){return p}('0 1',2,2,'var|x'.split('|'),0,{}))\n"
+    found = obfuscated_code_rule(package(engine, npm_tarball({"lib/util.js": code})))
+    assert found is not None
+    assert rule_points(found) >= 10

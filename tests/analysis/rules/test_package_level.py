@@ -93,3 +93,17 @@ def test_link_outside_the_package_is_evidence(engine: Engine) -> None:
 
 def test_clean_archive_has_no_structure_evidence(engine: Engine) -> None:
     assert run_rule(engine, archive_structure_rule, npm_tarball()) is None
+
+
+def test_disguised_binary_in_a_package_with_install_hooks_weighs_as_install(engine: Engine) -> None:
+    from tests.analysis.builders import package
+
+    hooked = npm_tarball({"src/sass.js": PE}, scripts={"postinstall": "npm run build"})
+    plain = npm_tarball({"src/sass.js": PE})
+    contexts = [
+        {s.context for s in found.signals}
+        for found in (shipped_binary_rule(package(engine, a)) for a in (hooked, plain))
+        if found is not None
+    ]
+    assert contexts[0] == {"install"}
+    assert "install" not in contexts[1]

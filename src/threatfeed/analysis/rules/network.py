@@ -11,8 +11,21 @@ from threatfeed.analysis.rules.base import indicator, signal_at
 from threatfeed.analysis.text import decode
 
 MAX_ITEMS = 20
-#: Public resolvers are used by legitimate connectivity checks; they identify nobody.
-_WELL_KNOWN = frozenset({"8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "208.67.222.222"})
+#: Public resolvers are used by legitimate connectivity checks, ``1.2.3.4`` is the usual
+#: placeholder of examples, ``168.63.129.16`` is Azure's platform endpoint that SSRF
+#: guards list: they identify nobody's server.
+_WELL_KNOWN = frozenset(
+    {
+        "8.8.8.8",
+        "8.8.4.4",
+        "1.1.1.1",
+        "1.0.0.1",
+        "9.9.9.9",
+        "208.67.222.222",
+        "1.2.3.4",
+        "168.63.129.16",
+    }
+)
 _IP = re.compile(rb"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 _STOP = frozenset(b" \t\r\n\"'`<>()[]{},;\\")
 IP_WEIGHT = 2.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 
 from threatfeed.analysis.model import Indicator, Signal
@@ -90,6 +91,44 @@ def _hex_escapes(source: SourceFile) -> Signal | None:
     return signal_at(source, offset, 0, HEX_ESCAPE_WEIGHT, "hex_escapes", "obfuscation")
 
 
+ENCODED_PROGRAM_WEIGHT = 8.0
+_B64_LITERAL = re.compile(rb"[\"']([A-Za-z0-9+/]{160,})")
+#: What program text starts with: Python, JavaScript, shell and PowerShell statements.
+_PROGRAM_START = re.compile(
+    rb"\s*(import\s+\w|from\s+[\w.]+\s+import\s|exec\s*\(|eval\s*\(|def\s+\w+\s*\(|#!/"
+    rb"|(const|var|let)\s+\w+\s*=|require\s*\(|function\s*\w*\s*\(|\$\w+\s*=\s*\S"
+    rb"|(Add-Type|Invoke-\w+|New-Object|IEX)\b)"
+)
+
+
+def _decodes_to_program(text: bytes) -> bool:
+    """The first bytes of a base64 literal are program text: ASCII source, or the UTF-16
+    source that PowerShell's ``-EncodedCommand`` takes."""
+    try:
+        head = base64.b64decode(text[:160])
+    except ValueError:
+        return False
+    if len(head) >= 40 and not any(head[1:40:2]):
+        head = head[0::2]  # UTF-16LE: every other byte is zero
+    return head.isascii() and _PROGRAM_START.match(head) is not None
+
+
+def _encoded_program(source: SourceFile, longest: bytes) -> Signal | None:
+    """A base64 string literal whose content is a program (Python, JavaScript, shell or
+    PowerShell source). Data, images and fonts are shipped as base64; code that is to be
+    run is written as code unless it is hiding from its reader. Looked for on the longest
+    line only, which is where such a literal sits."""
+    if source.kind not in LONG_LINE or not longest:
+        return None
+    for match in _B64_LITERAL.finditer(longest):
+        if _decodes_to_program(match.group(1)):
+            offset = source.data.find(longest) + match.start()
+            return signal_at(
+                source, offset, 0, ENCODED_PROGRAM_WEIGHT, "encoded_program", "obfuscation"
+            )
+    return None
+
+
 HIDDEN_RUN = 150
 HIDDEN_WEIGHT = 8.0
 #: What is hidden is a statement of its own (``;`` after the padding) or a call that runs
@@ -145,6 +184,9 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
         if (signal := _hex_escapes(source)) is not None:
             found.append(signal)
             techniques.append("strings hidden as escape sequences")
+        if (signal := _encoded_program(source, longest)) is not None:
+            found.append(signal)
+            techniques.append("program text encoded as base64")
         if len(set(techniques)) >= LAYERED_TECHNIQUES:
             found.append(signal_at(source, 0, 0, LAYERED_WEIGHT, "layered", "obfuscation"))
         if found:

@@ -164,8 +164,10 @@ rule powershell_encoded_command {
         label = "PowerShell with an encoded command"
     strings:
         $a = /powershell(\.exe)?[^\n]{0,120}\s-(e|ec|en|enc|enco|encodedcommand)\s+["']?[A-Za-z0-9+\/]{40,}/ nocase
+        $list_flag = /["']-(e|ec|enc|encodedcommand)["']\s*,\s*\w/ nocase
+        $list_ps = /["']powershell(\.exe)?["']/ nocase
     condition:
-        $a
+        $a or ($list_flag and $list_ps)
 }
 
 rule powershell_download {
@@ -354,4 +356,17 @@ rule shell_command_decoded_at_run_time {
         $js = /\b(exec|execSync|spawn|spawnSync)\s*\(\s*(Buffer\.from\s*\([^\n)]{1,200},\s*["'](base64|hex)["']\s*\)|atob\s*\()/
     condition:
         any of them
+}
+
+rule python_xor_decode_then_exec {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 14
+        label = "executes code decoded character by character with XOR"
+    strings:
+        $xor = /chr\s*\(\s*ord\s*\([^()\n]{1,80}\)\s*\^/
+        $run = /\b(exec|eval)\s*\(\s*(compile\s*\(\s*)?[A-Za-z_]\w{0,60}\s*[,)]/
+    condition:
+        $xor and $run
 }

@@ -16,7 +16,8 @@ rule sends_over_network {
         $j3 = /require\s*\(\s*["'](node-fetch|axios|request|got|needle)["']\s*\)/
         $j5 = /require\s*\(\s*["'](node:)?(https?|net|dns)["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(/
         $j4 = /\b(net\.connect|net\.createConnection|dgram\.createSocket|dns\.(lookup|resolve\w*))\s*\(/
-        $p5 = /socket\.(gethostbyname|gethostbyname_ex|getaddrinfo)\s*\(/
+        $p5 = /socket\.(gethostbyname|gethostbyname_ex|getaddrinfo|create_connection)\s*\(/
+        $p6 = /\bfrom\s+(requests|httpx|urllib\.request)\s+import\s[^\n]{0,80}\b(get|post|put|urlopen|urlretrieve|Request|Session|Client|AsyncClient)\b/
         $s1 = /\b(curl|wget|Invoke-WebRequest|Invoke-RestMethod|nslookup)\s/
     condition:
         any of them
@@ -139,8 +140,11 @@ rule dns_exfiltration {
         $js_data = /(toString\s*\(\s*["']hex["']\s*\)|base32|\.match\(\/\.\{1,\d{2}\}\/g\))/
         $py_dns = /\b(dns\.resolver\.(resolve|query)|socket\.gethostbyname|socket\.getaddrinfo)\s*\(\s*(f["']|["'][^"'\n]{0,40}["']\s*\.format|[\w.]{1,40}\s*\+)/
         $py_data = /(\.hex\(\)|hexlify|b32encode|b16encode)/
+        $cmd_var = /["'](ping|nslookup|dig|host)\s+(-\w+\s+){0,3}(%s|\{\w{1,30}\})["']/
+        $hex_chars = /["']%02x["']\s*%\s*ord\s*\(/
     condition:
         $sh or $fmt or ($js_dns and $js_data) or ($py_dns and $py_data)
+        or ($cmd_var and ($py_data or $hex_chars))
 }
 
 rule ip_logger_url {
@@ -164,6 +168,7 @@ rule messenger_webhook_with_token {
     strings:
         $discord = /discord(app)?\.com\/api\/(v\d+\/)?webhooks\/\d{17,20}\/[\w-]{60,}/
         $telegram = /api\.telegram\.org\/bot\d{8,11}:[\w-]{30,}/
+        $telegram_token = /["']\d{8,11}:AA[\w-]{33}["']/
         $slack = /hooks\.slack\.com\/services\/T[A-Z0-9]{8,}\/B[A-Z0-9]{8,}\/[A-Za-z0-9]{20,}/
     condition:
         any of them

@@ -29,7 +29,7 @@ rule js_packer {
     meta:
         indicator = "obfuscated_code_rule"
         capability = "obfuscation"
-        weight = 10
+        weight = 17
         label = "Dean Edwards style packer"
     strings:
         $a = /eval\s*\(\s*function\s*\(\s*p\s*,\s*a\s*,\s*c\s*,\s*k\s*,\s*e\s*,\s*[dr]\s*\)/
@@ -223,6 +223,18 @@ rule python_builtin_repr_letters {
         // `oct.__str__()[-3] + hex.__str__()[-1]...` spells "chr" without writing it, as
         // public Python obfuscators do; nobody indexes the repr of a builtin otherwise.
         $a = /\b(oct|hex|bin|copyright|credits|license|str|int|bool|type)\.__(str|repr|name|doc)__(\(\))?\s*\[/
+    condition:
+        $a
+}
+
+rule python_builtins_star_lambda_chain {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 10
+        label = "star-imports builtins, then binds mangled names to lambdas on one line"
+    strings:
+        $a = /from\s+builtins\s+import\s+\*\s*;\s*\w{6,60}\s*,\s*\w{6,60}\s*,/
     condition:
         $a
 }
