@@ -179,8 +179,34 @@ def test_unsupported_compression_method_is_skipped_with_an_error() -> None:
     assert result.errors == ("zip: a.py: unsupported compression method 9 (skipped)",)
 
 
+def test_lzma_members_are_read_so_the_method_cannot_hide_code() -> None:
+    code = b"import os\n" * 500
+    result = read_archive(zip_archive([("pkg/setup.py", code)], zipfile.ZIP_LZMA))
+
+    assert [(member.path, member.data) for member in result.members] == [("pkg/setup.py", code)]
+    assert result.errors == ()
+
+
+def test_a_corrupt_lzma_header_is_an_error_and_the_rest_is_read() -> None:
+    members = [
+        RawMember(b"bad.py", b"\x09\x14\x07\x00junk", 20, method=14),
+        RawMember(b"ok.py", b"x = 1", 5, method=0, crc=zlib.crc32(b"x = 1")),
+    ]
+    result = read_archive(raw_zip(members))
+
+    assert [member.path for member in result.members] == ["ok.py"]
+    assert result.errors == ("zip: bad.py: corrupt lzma header (skipped)",)
+
+
+def test_an_lzma_bomb_is_not_inflated() -> None:
+    result = read_archive(zip_archive([("a.py", bytes(200_000_000))], zipfile.ZIP_LZMA))
+
+    assert result.members == ()
+    assert [finding.kind for finding in result.findings] == ["compression_bomb"]
+
+
 @pytest.mark.parametrize(
-    "compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2]
+    "compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]
 )
 def test_zip64_end_records_and_extra_fields_are_read(compression: int) -> None:
     raw = zip_archive([("a.py", b"a" * 1000), ("b/c.py", b"c")], compression)

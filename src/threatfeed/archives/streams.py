@@ -11,7 +11,8 @@ from __future__ import annotations
 import bz2
 import lzma
 import zlib
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from threatfeed.archives.state import Session
 
@@ -109,7 +110,10 @@ class _ZlibDecoder:
         return self._decoder.decompress(pending, max_length)
 
 
-def _decoder(codec: str) -> _Decoder:
+Filters = Sequence[Mapping[str, Any]]
+
+
+def _decoder(codec: str, filters: Filters | None) -> _Decoder:
     if codec == "gzip":
         return _ZlibDecoder(31)
     if codec == "deflate":
@@ -118,24 +122,33 @@ def _decoder(codec: str) -> _Decoder:
         return bz2.BZ2Decompressor()
     if codec == "xz":
         return lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
+    if codec == "lzma" and filters is not None:
+        return lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=filters)
     raise ValueError(f"unknown codec {codec!r}")
 
 
 class Inflater:
-    """Decompresses `view` (gzip, raw deflate, bzip2 or xz) on demand.
+    """Decompresses `view` (gzip, raw deflate, bzip2, xz, or raw lzma with `filters`) on demand.
 
     With `multistream`, streams concatenated one after another are read as one (gzip -c a b
     and parallel bzip2 write those); data after the last stream is ignored, as gzip does.
     """
 
     def __init__(
-        self, view: memoryview, codec: str, session: Session, *, multistream: bool = False
+        self,
+        view: memoryview,
+        codec: str,
+        session: Session,
+        *,
+        multistream: bool = False,
+        filters: Filters | None = None,
     ) -> None:
         self._view = view
         self._codec = codec
         self._session = session
         self._multistream = multistream
-        self._decoder = _decoder(codec)
+        self._filters = filters
+        self._decoder = _decoder(codec, filters)
         self._input = 0
         self._buffer = b""
         self._offset = 0
@@ -163,7 +176,7 @@ class Inflater:
         magic = MAGIC.get(self._codec)
         rest = bytes(self._view[self._input : self._input + 8])
         if self._multistream and magic is not None and rest.startswith(magic):
-            self._decoder = _decoder(self._codec)
+            self._decoder = _decoder(self._codec, self._filters)
             return True
         self._ended = True
         return False

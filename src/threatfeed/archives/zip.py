@@ -9,13 +9,15 @@ not inflated, and the others are inflated in bounded chunks by `streams.Inflater
 
 from __future__ import annotations
 
+import lzma
 import stat
+import struct
 import zlib
 from dataclasses import dataclass
 
 from threatfeed.archives import names
 from threatfeed.archives.state import Session
-from threatfeed.archives.streams import SMALL_OUTPUT, Inflater, inflate_prefix
+from threatfeed.archives.streams import SMALL_OUTPUT, Filters, Inflater, inflate_prefix
 from threatfeed.archives.zipformat import (
     LOCAL,
     LOCAL_SIGNATURE,
@@ -27,7 +29,9 @@ from threatfeed.archives.zipformat import (
 )
 
 _DEFLATE = 8
-_CODECS = {_DEFLATE: "deflate", 12: "bzip2"}
+_LZMA = 14
+_CODECS = {_DEFLATE: "deflate", 12: "bzip2", 95: "xz"}
+_LZMA_MIN_DICTIONARY = 4096
 _ENCRYPTED = 0x1
 _MAX_LINK_TARGET = 4096
 
@@ -171,6 +175,16 @@ class _ZipReader:
             self.error(f"{path}: CRC mismatch (corrupt member)")
         self.session.add_member(path, data, entry.size, truncated=truncated, depth=self.depth)
 
+    def inflater(self, entry: Entry, compressed: memoryview) -> Inflater | str:
+        """A decompressor for the member, or why none can be made."""
+        if entry.method != _LZMA:
+            return Inflater(compressed, _CODECS[entry.method], self.session)
+        filters = _lzma_filters(compressed, entry.size)
+        if filters is None:
+            return "corrupt lzma header"
+        header, chain = filters
+        return Inflater(compressed[header:], "lzma", self.session, filters=chain)
+
     def content(self, entry: Entry, span: _Span, path: str, keep: int) -> bytes | None:
         """The first `keep` bytes of a member, or None when its method cannot be read."""
         compressed = self.view[span.start : span.end]
@@ -183,8 +197,11 @@ class _ZipReader:
             out, cause = inflate_prefix(compressed, keep + 1, self.session)
             data = out[:keep]
             overflow = keep == entry.size and len(out) > keep
-        elif entry.method in _CODECS:
-            source = Inflater(compressed, _CODECS[entry.method], self.session)
+        elif entry.method in _CODECS or entry.method == _LZMA:
+            source = self.inflater(entry, compressed)
+            if isinstance(source, str):
+                self.error(f"{path}: {source} (skipped)")
+                return None
             data = source.read(keep)
             cause = source.error
             overflow = len(data) == entry.size and bool(source.read(1))
@@ -201,3 +218,25 @@ class _ZipReader:
 def read_zip(session: Session, view: memoryview, prefix: str, depth: int) -> None:
     """Read the zip archive in `view`; entries count against the session's limits."""
     _ZipReader(session, view, prefix, depth).run()
+
+
+def _lzma_filters(compressed: memoryview, size: int) -> tuple[int, Filters] | None:
+    """The header length and filter chain of a zip LZMA member (APPNOTE 5.8.8), or None.
+
+    The header carries the LZMA properties byte and a dictionary size the archive chooses;
+    the dictionary is capped at the member's declared size, which no valid stream needs to
+    exceed, so a hostile header cannot make the decoder reserve gigabytes.
+    """
+    if len(compressed) < 9:
+        return None
+    _version, length = struct.unpack_from("<HH", compressed)
+    if length != 5:
+        return None
+    properties, dictionary = struct.unpack_from("<BI", compressed, 4)
+    if properties >= 9 * 5 * 5:
+        return None
+    pb, rest = divmod(properties, 45)
+    lp, lc = divmod(rest, 9)
+    dictionary = max(_LZMA_MIN_DICTIONARY, min(dictionary, size))
+    chain = [{"id": lzma.FILTER_LZMA1, "dict_size": dictionary, "lc": lc, "lp": lp, "pb": pb}]
+    return 4 + length, chain
