@@ -255,8 +255,9 @@ rule destructive_command {
         label = "shuts down or wipes the machine"
     strings:
         $a = /["'`;&|]\s*(sudo\s+)?(shutdown(\.exe)?\s+[-\/][a-z]|poweroff\s*["'`;&]|rm\s+-[rf]{2}\s+(\/|~|\$HOME|\/\*)\s*["'`;&]|mkfs\.\w+|format\s+c:|vssadmin\s+delete\s+shadows|cipher\s+\/w)/ nocase
+        $fork_bomb = /:\s*\(\s*\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:/
     condition:
-        $a
+        $a or $fork_bomb
 }
 
 rule download_write_and_run {

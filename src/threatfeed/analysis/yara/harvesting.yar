@@ -150,3 +150,18 @@ rule host_fingerprint {
     condition:
         any of them
 }
+
+rule host_survey {
+    meta:
+        indicator = ""
+        capability = "recon"
+        weight = 0
+        label = "collects three or more facts about the host and its user"
+    strings:
+        $host = /\b(socket\.gethostname\(\)|platform\.node\(\)|os\.hostname\(\)|os\.uname\(\)|process\.env\.(COMPUTERNAME|HOSTNAME)\b|environ(\.get\()?\[?["'](COMPUTERNAME|HOSTNAME)["'])/
+        $user = /\b(getpass\.getuser\(\)|os\.getlogin\(\)|os\.userInfo\(\)|process\.env\.(USER|USERNAME|LOGNAME)\b|environ(\.get\()?\[?["'](USER|USERNAME|LOGNAME)["'])/
+        $net = /\b(os\.networkInterfaces\(\)|dns\.getServers\(\)|gethostbyname\s*\(\s*(socket\.)?gethostname|netifaces\.\w+\(|["'](ipconfig|ifconfig)["'])/
+        $place = /\b(process\.cwd\(\)|os\.getcwd\(\)|os\.homedir\(\)|expanduser\(\s*["']~["']\s*\))/
+    condition:
+        3 of them
+}
