@@ -202,3 +202,23 @@ def test_requests_imported_by_name_counts_as_network(engine: Engine) -> None:
     )
     evidence = run_rule(engine, hidden_endpoint_rule, sdist({"t/h.py": code}))
     assert "network" in evidence[0]["capabilities"]
+
+
+def test_beacon_surveying_the_machine_weighs_more_than_a_host_tag(engine: Engine) -> None:
+    """Host, user, interfaces and working folder sent together are an inventory of the
+    machine; a request tagged with the host name alone is what loggers do."""
+    from tests.analysis.builders import package
+    from threatfeed.analysis.scoring import rule_points
+
+    survey = BEACON.replace(
+        "'/' + os.hostname()",
+        "'/' + [os.hostname(), os.userInfo().username, process.cwd()].join('/')",
+    )
+
+    def points(code: str) -> float:
+        found = install_time_beacon_rule(package(engine, npm_tarball({"lib/r.js": code})))
+        assert found is not None
+        return rule_points(found)
+
+    assert points(survey) > points(BEACON)
+    assert points(survey) >= 9

@@ -55,3 +55,13 @@ def test_hook_running_a_missing_or_non_script_file_weighs_more(engine: Engine) -
     assert missing > present
     assert disguised > present
     assert inline == present
+
+
+def test_hook_asking_for_root_weighs_more(engine: Engine) -> None:
+    def points(command: str) -> float:
+        found = npm_hooks_rule(package(engine, npm_tarball(scripts={"postinstall": command})))
+        assert found is not None
+        return rule_points(found)
+
+    assert points("cd native && sudo make install") > points("cd native && make")
+    assert points("npm run build") == points("npm run pseudo-build")

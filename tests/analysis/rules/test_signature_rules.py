@@ -215,6 +215,12 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "require('child_process').exec('shutdown -s -t 0');\n",
         "console.log('shutdown complete');\n",
     ),
+    (
+        destructive_command_rule,
+        "havoc.sh",
+        "#!/bin/sh\n:(){ :|: & };:\n",
+        "#!/bin/sh\nf(){ echo hi; }\nf\n",
+    ),
 ]
 
 

@@ -21,6 +21,9 @@ from threatfeed.analysis.rules.network import public_ip, public_ip_in
 SENDS = frozenset({"network", "exfil", "dns_exfil"})
 EXFIL_WEIGHT = 10.0
 BEACON_WEIGHT = 10.0
+#: A beacon that surveys the machine (three facts or more: host, user, network, place) is
+#: an inventory, not a log tag or an SMTP greeting that needs the host name alone.
+SURVEY_BONUS = 5.0
 INSTALL_DOWNLOAD_WEIGHT = 6.0
 RAW_IP_WEIGHT = 12.0
 HIDDEN_ENDPOINT_WEIGHT = 11.0
@@ -73,15 +76,19 @@ def _capabilities(source: SourceFile) -> set[str]:
 
 
 def _correlate(
-    name: str, weight: float, package: Package, test: Callable[[SourceFile, set[str]], bool]
+    name: str,
+    weight: float | Callable[[SourceFile], float],
+    package: Package,
+    test: Callable[[SourceFile, set[str]], bool],
 ) -> Indicator | None:
     evidence = []
     signals = []
     for source in package.files:
         capabilities = _capabilities(source)
         if test(source, capabilities):
+            points = weight(source) if callable(weight) else weight
             evidence.append({"file": source.path, "capabilities": sorted(capabilities)})
-            signals.append(Signal(source.path, None, "", weight, source.context, key=name))
+            signals.append(Signal(source.path, None, "", points, source.context, key=name))
     return indicator(name, evidence, signals)
 
 
@@ -108,7 +115,9 @@ def install_time_beacon_rule(package: Package) -> Indicator | None:
     the package. Tests and docs are not concerned: they do not run on install. JavaScript
     modules that run later count too, weighed as their context (0.6 for ordinary code):
     a Node library has little use for the machine's host and user name next to a request,
-    whereas Python networking libraries (SSH, SMTP, build tools) routinely do.
+    whereas Python networking libraries (SSH, SMTP, build tools) routinely do. A file that
+    collects three facts or more (host, user, network interfaces or DNS servers, working or
+    home folder) weighs more.
     """
 
     def test(source: SourceFile, capabilities: set[str]) -> bool:
@@ -117,7 +126,11 @@ def install_time_beacon_rule(package: Package) -> Indicator | None:
         )
         return runs and "recon" in capabilities and bool(capabilities & SENDS)
 
-    return _correlate("install_time_beacon_rule", BEACON_WEIGHT, package, test)
+    def weight(source: SourceFile) -> float:
+        surveyed = any(hit.rule == "host_survey" for hit in source.signatures)
+        return BEACON_WEIGHT + (SURVEY_BONUS if surveyed else 0.0)
+
+    return _correlate("install_time_beacon_rule", weight, package, test)
 
 
 def raw_ip_endpoint_rule(package: Package) -> Indicator | None:

@@ -23,6 +23,9 @@ _NETWORK_TOOL = re.compile(
     r"\b(curl|wget|nc|ncat|nslookup|dig|ping|Invoke-WebRequest|iwr|Invoke-RestMethod)\b", re.I
 )
 _PAYLOAD = re.compile(r"(\.(exe|bat|cmd|vbs|ps1|scr)\b|\bpowershell\b|\bstart\s)", re.I)
+#: npm never needs root to install a package; a hook that asks for it wants the machine.
+_PRIVILEGE = re.compile(r"(^|[;&|(]\s*)(sudo|su\s+-c|doas|pkexec)\s", re.I)
+PRIVILEGE_WEIGHT = 6.0
 _BACKGROUND = re.compile(r"(\bnohup\b|\bstart\s+/b\b|&\s*$|\bdisown\b|\bsetsid\b)", re.I)
 
 
@@ -43,8 +46,8 @@ def npm_hooks_rule(package: Package) -> Indicator | None:
 
     Evidence: ``[str]``, the commands of ``preinstall``, ``install``, ``postinstall`` and
     ``prepare``. A hook alone weighs little (native builds use them); a hook calling a
-    network tool, detaching into the background, or running at install a file that the
-    archive lacks or that is no script weighs more.
+    network tool, detaching into the background, asking for root (``sudo``), or running at
+    install a file that the archive lacks or that is no script weighs more.
     """
     if package.ecosystem != "npm" or not package.hooks:
         return None
@@ -60,6 +63,8 @@ def npm_hooks_rule(package: Package) -> Indicator | None:
             weight += BACKGROUND_WEIGHT
         if _PAYLOAD.search(command):
             weight += PAYLOAD_WEIGHT
+        if _PRIVILEGE.search(command):
+            weight += PRIVILEGE_WEIGHT
         if hook in _INSTALL_HOOKS and _odd_target(package, command):
             weight += ODD_TARGET_WEIGHT
         signals.append(
