@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import base64
-import itertools
 import re
 
 from threatfeed.analysis.calls import Call
@@ -83,9 +82,28 @@ _LOCAL_READ = re.compile(r"\bopen\(|\.read\(|read_text\(")
 _REMOTE = re.compile(r"urlopen|requests|http|socket|decode|decompress|loads")
 
 
+def walk(root: ast.AST, limit: int | None = None) -> list[ast.AST]:
+    """The nodes under ``root`` in ``ast.walk`` order (breadth first), at most ``limit``.
+
+    ``ast.walk`` goes through three generators per node, which made it a large part of
+    the cost of reading big install scripts; this is the same order from one list.
+    """
+    nodes = [root]
+    for node in nodes:
+        if limit is not None and len(nodes) >= limit:
+            return nodes[:limit]
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast.AST):
+                nodes.append(value)
+            elif isinstance(value, list):
+                nodes.extend(item for item in value if isinstance(item, ast.AST))
+    return nodes
+
+
 def _source(node: ast.AST) -> str:
     """Source of a small expression; large ones (embedded payloads) are not worth unparsing."""
-    small = sum(1 for _ in itertools.islice(ast.walk(node), MAX_UNPARSE_NODES)) < MAX_UNPARSE_NODES
+    small = len(walk(node, MAX_UNPARSE_NODES)) < MAX_UNPARSE_NODES
     return ast.unparse(node) if small else ""
 
 
@@ -95,7 +113,7 @@ def _exec_type(node: ast.Call, aliases: dict[str, str]) -> str | None:
         return None
     inner = {
         call_type(name, sub, aliases)
-        for sub in ast.walk(node.args[0])
+        for sub in walk(node.args[0])
         if isinstance(sub, ast.Call) and (name := resolve(sub.func, aliases))
     }
     if inner & {"network", "download"}:
@@ -213,7 +231,7 @@ def _segment(lines: list[bytes], node: ast.expr) -> str:
 def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
     """Calls that spawn processes, reach the network, execute or decode code, read identity."""
     lines = source.split(b"\n")
-    nodes = list(itertools.islice(ast.walk(tree), MAX_NODES))
+    nodes = walk(tree, MAX_NODES)
     aliases = _aliases(nodes)
     found: list[Call] = []
     in_hook: set[int] = set()
@@ -221,7 +239,7 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
         if isinstance(node, ast.ClassDef):
             bases = {resolve(b, aliases) or "" for b in node.bases}
             if {b.rsplit(".", 1)[-1] for b in bases} & _INSTALL_BASES:
-                in_hook.update(id(sub) for sub in ast.walk(node))
+                in_hook.update(map(id, walk(node)))
                 found.append(
                     Call(
                         "class",

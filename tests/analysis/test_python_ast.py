@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import ast
+import itertools
+
+from threatfeed.analysis import python_ast
+
+SOURCE = b"""
+import subprocess as sp
+from os import system
+from setuptools.command.install import install
+
+
+class Install(install):
+    def run(self):
+        sp.Popen(["sh", "-c", "id"], creationflags=8)
+
+
+system("echo " + str([x for x in range(3)]))
+
+
+def helper(a, *b, c=1, **d):
+    lambda y: y
+    return {k: v for k, v in d.items() if k}
+"""
+
+
+def test_walk_visits_the_nodes_of_ast_walk_in_the_same_order() -> None:
+    tree = ast.parse(SOURCE)
+    assert python_ast.walk(tree) == list(ast.walk(tree))
+
+
+def test_walk_with_a_limit_is_the_same_prefix() -> None:
+    tree = ast.parse(SOURCE)
+    total = len(list(ast.walk(tree)))
+    for limit in (1, 2, 7, 40, total - 1, total, total + 5):
+        assert python_ast.walk(tree, limit) == list(itertools.islice(ast.walk(tree), limit))
+
+
+def test_suspicious_calls_resolve_aliases_and_hooks() -> None:
+    tree = python_ast.parse(SOURCE)
+    assert tree is not None
+    calls = {(c.name, c.type, c.in_hook) for c in python_ast.suspicious_calls(tree, SOURCE)}
+    assert ("subprocess.Popen", "background_process", True) in calls
+    assert ("os.system", "process", False) in calls
+    assert ("class", "install_command_override", False) in calls
