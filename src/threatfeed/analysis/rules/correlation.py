@@ -14,7 +14,7 @@ from collections.abc import Callable
 from threatfeed.analysis.calls import CALL_CAPABILITIES
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
-from threatfeed.analysis.rules.base import indicator
+from threatfeed.analysis.rules.base import in_comment, indicator
 from threatfeed.analysis.rules.install import install_calls
 from threatfeed.analysis.rules.network import public_ip, public_ip_in
 
@@ -41,7 +41,7 @@ STRONG_OBFUSCATION_WEIGHT = 5.0
 
 def _public_ip_url(source: SourceFile) -> bool:
     return any(
-        public_ip_in(source.data[offset : offset + length])
+        public_ip_in(source.data[offset : offset + length]) and not in_comment(source.data, offset)
         for hit in source.signatures
         if hit.rule == "raw_ip_url"
         for offset, length in hit.offsets
@@ -49,18 +49,26 @@ def _public_ip_url(source: SourceFile) -> bool:
 
 
 _QUOTED_IP = re.compile(rb"([\"'])(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?\1")
+#: An address handed to a parser is data (allow and deny lists of SSRF guards, validators).
+_PARSED = re.compile(rb"(ip_address|ip_network|ip_interface|IPv4Address|IPv4Network)\s*\(\s*$")
 
 
 def _quoted_public_ip(source: SourceFile) -> bool:
     """A string literal that is nothing but a public address (``HOST = "203.0.113.9"``),
     the way a reverse shell or a dropper names its server; OIDs and versions that look
-    like addresses sit in files that do not talk to the network."""
+    like addresses sit in files that do not talk to the network, and addresses in
+    comments or given to an address parser are examples and data."""
     for hit in source.signatures:
         if hit.rule != "ipv4_literal":
             continue
         for offset, length in hit.offsets:
             match = _QUOTED_IP.match(source.data, offset, offset + length + 7)
-            if match and public_ip(match.group(2).decode()) is not None:
+            if (
+                match
+                and public_ip(match.group(2).decode()) is not None
+                and not in_comment(source.data, offset)
+                and not _PARSED.search(source.data[max(0, offset - 40) : offset])
+            ):
                 return True
     return False
 
