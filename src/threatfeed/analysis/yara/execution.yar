@@ -26,9 +26,14 @@ rule python_exec_of_download {
         label = "executes code downloaded at run time"
     strings:
         $a = /\b(exec|eval)\s*\(\s*(requests\.get|requests\.post|urlopen|urllib\.request\.urlopen|urllib2\.urlopen|httpx\.get|[a-zA-Z_]{1,20}\.urlopen|__import__\(['"](requests|urllib\.request|urllib2|httpx)['"]\)\.(get|post|urlopen))\s*\(/
-        $b = /\b(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.(text|content|read\(\))\s*\)/
+        // `exec(r.text)`: a response body. `exec(f.read())` reads a file, which setup.py does
+        // with its own version file: it counts only next to a download in the same file.
+        // `context.eval(...)` (a method of a JavaScript engine binding) is not Python's eval.
+        $b = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.(text|content)\s*\)/
+        $read = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.read\(\)\s*\)/
+        $net = /\b(urlopen|urlretrieve|requests\.(get|post)|httpx\.(get|post)|urllib2)\b/
     condition:
-        $a or ($b and #b < 5)
+        $a or ($b and #b < 5) or ($read and #read < 5 and $net)
 }
 
 rule js_eval_of_download {
