@@ -107,3 +107,24 @@ def test_disguised_binary_in_a_package_with_install_hooks_weighs_as_install(engi
     ]
     assert contexts[0] == {"install"}
     assert "install" not in contexts[1]
+
+
+def test_high_version_with_network_at_install_is_the_probe(engine: Engine) -> None:
+    from tests.analysis.builders import package
+    from threatfeed.analysis.scoring import rule_points
+
+    probe = (
+        "import socket\nfrom setuptools import setup\n"
+        "socket.gethostbyname('probe.x.example.net')\n"
+        "setup(name='tidy-strings', version='99.0.0')\n"
+    )
+    plain = "from setuptools import setup\nsetup(name='tidy-strings', version='99.0.0')\n"
+    points = []
+    for setup_py in (probe, plain):
+        found = dependency_confusion_rule(
+            package(engine, sdist(version="99.0.0", setup_py=setup_py))
+        )
+        assert found is not None
+        assert found.evidence == {"version": "99.0.0"}
+        points.append(rule_points(found))
+    assert points[0] >= points[1] + 4

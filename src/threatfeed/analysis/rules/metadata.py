@@ -11,6 +11,11 @@ from threatfeed.analysis.rules.base import indicator
 HIGH_MAJOR = 90
 CALVER = range(1990, 2101)
 HIGH_VERSION_WEIGHT = 4.0
+#: A version built to win resolution whose install code reaches the network (an HTTP call
+#: or a DNS lookup of a fixed name) is the dependency-confusion probe itself: the call
+#: tells its author who resolved the name.
+PROBE_WEIGHT = 6.0
+PROBE_CAPABILITIES = frozenset({"network", "exfil", "dns_exfil"})
 TRIVIAL_WEIGHT = 4.0
 TRIVIAL_CODE_BYTES = 2048
 _MAJOR = re.compile(r"^v?(\d+)")
@@ -20,7 +25,8 @@ def dependency_confusion_rule(package: Package) -> Indicator | None:
     """A very high major version (99.0.0, 1337.1.1): it wins version resolution against a
     company's internal package of the same name, the trick of dependency confusion.
 
-    Calendar versions (2024.1.0) are not concerned. Evidence: ``{"version": str}``.
+    Calendar versions (2024.1.0) are not concerned. Weighs more when install-time code
+    of the package reaches the network. Evidence: ``{"version": str}``.
     """
     match = _MAJOR.match(package.version or "")
     if match is None:
@@ -28,8 +34,14 @@ def dependency_confusion_rule(package: Package) -> Indicator | None:
     major = int(match.group(1)[:9])
     if major < HIGH_MAJOR or major in CALVER:
         return None
-    signal = Signal(None, None, f"version {package.version}", HIGH_VERSION_WEIGHT, key="version")
-    return indicator("dependency_confusion_rule", {"version": package.version}, [signal])
+    signals = [Signal(None, None, f"version {package.version}", HIGH_VERSION_WEIGHT, key="version")]
+    signals += [
+        Signal(source.path, None, "network at install", PROBE_WEIGHT, "install", key="probe")
+        for source in package.files
+        if source.context == "install"
+        and any(hit.capability in PROBE_CAPABILITIES for hit in source.signatures)
+    ][:1]
+    return indicator("dependency_confusion_rule", {"version": package.version}, signals)
 
 
 def trivial_package_rule(package: Package) -> Indicator | None:
