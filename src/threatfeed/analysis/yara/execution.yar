@@ -361,6 +361,8 @@ rule shell_command_decoded_at_run_time {
     strings:
         $py = /\b(os\.system|os\.popen|subprocess\.(run|call|Popen|check_output|check_call|getoutput))\s*\(\s*\[?\s*(base64\.)?(b64d|b64decode|[a-z_]{0,20}decode|bytes\.fromhex|codecs\.decode)\s*\(/
         $js = /\b(exec|execSync|spawn|spawnSync)\s*\(\s*(Buffer\.from\s*\([^\n)]{1,200},\s*["'](base64|hex)["']\s*\)|atob\s*\()/
+        // The command spelled as character codes: `execSync(Buffer.from([101,99,104,...]))`.
+        $js_codes = /\b(exec|execSync|spawn|spawnSync)\s*\(\s*(Buffer\.from\s*\(\s*\[\s*\d{1,3}\s*,|String\.fromCharCode\s*\(\s*\d{1,3}\s*,)/
     condition:
         any of them
 }
