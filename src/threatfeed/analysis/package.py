@@ -133,8 +133,13 @@ _HOOK_INTERPRETED = re.compile(
 )
 
 
+_MAGIC_FIRST_BYTES = frozenset(magic[:1] for magic, _ in _BINARY_MAGIC)
+
+
 def binary_format(data: bytes) -> str | None:
     """ELF, PE or Mach-O by magic bytes: extensions are chosen by the attacker."""
+    if data[:1] not in _MAGIC_FIRST_BYTES:
+        return None  # the common case, decided without trying every magic
     for magic, name in _BINARY_MAGIC:
         if data.startswith(magic):
             if name == "pe" and b"PE\x00\x00" not in data[:1024]:
@@ -170,8 +175,16 @@ class SourceFile:
     def is_code(self) -> bool:
         return self.kind in {"python", "javascript", "shell", "powershell", "batch", "vbscript"}
 
+    @cached_property
+    def _hits_by_indicator(self) -> dict[str, tuple[SignatureHit, ...]]:
+        """Grouped once: every rule asks every file for its own indicator's hits."""
+        grouped: dict[str, list[SignatureHit]] = {}
+        for hit in self.signatures:
+            grouped.setdefault(hit.indicator, []).append(hit)
+        return {indicator: tuple(hits) for indicator, hits in grouped.items()}
+
     def hits(self, indicator: str) -> list[SignatureHit]:
-        return [hit for hit in self.signatures if hit.indicator == indicator]
+        return list(self._hits_by_indicator.get(indicator, ()))
 
 
 @dataclass(frozen=True)
@@ -214,6 +227,12 @@ class Layout:
     manifest: Mapping[str, Any] = field(default_factory=dict)
     hooks: Mapping[str, str] = field(default_factory=dict)
     errors: tuple[str, ...] = ()
+
+    @cached_property
+    def main_file(self) -> str:
+        """The module ``require("package")`` loads (npm's ``main``, else ``index.js``)."""
+        main = self.manifest.get("main") if self.ecosystem == "npm" else None
+        return posixpath.normpath(main if isinstance(main, str) else "index.js")
 
 
 def _depth(path: str) -> int:
@@ -434,8 +453,7 @@ def file_context(rel: str, kind: str, layout: Layout, install: set[str]) -> str:
         return "test"
     if base == "__init__.py" and len(parts) <= 3:
         return "import"
-    main = layout.manifest.get("main") if layout.ecosystem == "npm" else None
-    if rel == posixpath.normpath(main if isinstance(main, str) else "index.js"):
+    if rel == layout.main_file:
         return "import"
     if not layout.manifest and "/" not in rel and kind == "javascript":
         return "import"  # no package.json: a top-level script is what a user would run
