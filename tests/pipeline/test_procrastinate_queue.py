@@ -12,7 +12,7 @@ from threatfeed.store import Database
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
-def procrastinate_jobs(database: Database) -> list[tuple[str, str, dict[str, int]]]:
+def procrastinate_jobs(database: Database) -> list[tuple[str, str, dict[str, list[int]]]]:
     with database.engine.connect() as connection:
         rows = connection.execute(
             text("SELECT status, queueing_lock, args FROM procrastinate_jobs ORDER BY id")
@@ -26,18 +26,18 @@ def test_the_schema_is_applied_once_from_empty(database: Database) -> None:
     assert procrastinate_jobs(database) == []
 
 
-def test_the_relay_hands_each_row_over_once(database: Database) -> None:
-    queue = ProcrastinateQueue(database)
+def test_the_relay_hands_each_row_over_once_in_batches(database: Database) -> None:
+    queue = ProcrastinateQueue(database, batch=2)
     with database.session() as session:
-        queue.enqueue(session, [JobSpec("change", {"n": 1}), JobSpec("change", {"n": 2})])
-    assert queue.relay() == 2
+        queue.enqueue(session, [JobSpec("change", {"n": n}) for n in range(3)])
+    assert queue.relay() == 3
     assert queue.relay() == 0
     jobs = procrastinate_jobs(database)
     assert [(status, lock) for status, lock, _ in jobs] == [
-        ("todo", "threatfeed-job-1"),
-        ("todo", "threatfeed-job-2"),
+        ("todo", "threatfeed-jobs-1-2"),
+        ("todo", "threatfeed-jobs-3-3"),
     ]
-    assert [args for _, _, args in jobs] == [{"job_id": 1}, {"job_id": 2}]
+    assert [args for _, _, args in jobs] == [{"job_ids": [1, 2]}, {"job_ids": [3]}]
 
 
 def test_a_failed_job_is_relayed_again_for_its_retry(database: Database) -> None:
@@ -45,7 +45,6 @@ def test_a_failed_job_is_relayed_again_for_its_retry(database: Database) -> None
     with database.session() as session:
         queue.enqueue(session, [JobSpec("change", {})])
     queue.relay()
-    job = queue.table.claim_id(1, "w")
-    assert job is not None
+    [job] = queue.table.claim_ids([1], "w")
     queue.fail(job, "registry away")
     assert queue.relay() == 1

@@ -1,7 +1,7 @@
 """The embedded queue: the ``jobs`` table of the service's own database (SQLite by default).
 
-Every write is one short statement-led transaction: a claim is a single
-``UPDATE ... WHERE id = (SELECT ... LIMIT 1) RETURNING``, so on SQLite it takes
+Every write is one short statement-led transaction: a claim (of one job or a
+batch) is a single ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``, so on SQLite it takes
 the write lock at its first statement (waiting under ``busy_timeout``, never
 upgrading a read lock, which is how SQLite writers deadlock), and on PostgreSQL
 the inner select skips rows other workers hold (``FOR UPDATE SKIP LOCKED``).
@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ from threatfeed.store.models import Job as JobRow
 from threatfeed.store.models import utcnow
 
 _ACTIVE = text("state IN ('queued', 'running')")
+_PRUNE_BATCH = 5000
 
 
 class EmbeddedQueue:
@@ -39,15 +40,18 @@ class EmbeddedQueue:
         backoff_cap: float = 600.0,
         jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.0),
         sweep_seconds: float = 10.0,
+        retention_seconds: float = 86400.0,
     ) -> None:
         """``sweep_seconds``: how often a claim also fails the jobs whose every attempt
-        died with its worker (rare, so not at every claim)."""
+        died with its worker and prunes done jobs older than ``retention_seconds``
+        (rare, so not at every claim)."""
         self.database = database
         self.lease_seconds = lease_seconds
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._jitter = jitter
         self._sweep_seconds = sweep_seconds
+        self.retention_seconds = retention_seconds
         self._next_sweep = 0.0
 
     # -- producing ---------------------------------------------------------------------
@@ -83,11 +87,16 @@ class EmbeddedQueue:
     # -- consuming ---------------------------------------------------------------------
 
     def claim(self, worker: str) -> Job | None:
-        return self._claim(worker, self._due(utcnow()))
+        jobs = self.claim_batch(worker, 1)
+        return jobs[0] if jobs else None
 
-    def claim_id(self, job_id: int, worker: str) -> Job | None:
-        """Leases one given job if it is due (procrastinate hands workers job ids)."""
-        return self._claim(worker, and_(JobRow.id == job_id, self._due(utcnow())))
+    def claim_batch(self, worker: str, limit: int) -> list[Job]:
+        return self._claim(worker, self._due(utcnow()), limit)
+
+    def claim_ids(self, job_ids: Sequence[int], worker: str) -> list[Job]:
+        """Leases those of the given jobs that are due (procrastinate hands workers job ids)."""
+        due = and_(JobRow.id.in_(list(job_ids)), self._due(utcnow()))
+        return self._claim(worker, due, len(job_ids))
 
     def _due(self, now: datetime) -> ColumnElement[bool]:
         return or_(
@@ -99,20 +108,21 @@ class EmbeddedQueue:
             ),
         )
 
-    def _claim(self, worker: str, due: ColumnElement[bool]) -> Job | None:
+    def _claim(self, worker: str, due: ColumnElement[bool], limit: int) -> list[Job]:
+        """One ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``: a batch costs one
+        statement and one commit, however many jobs it holds; one token leases them all."""
         now = utcnow()
         token = secrets.token_hex(16)
-        candidate = (
+        candidates = (
             select(JobRow.id)
             .where(due)
             .order_by(JobRow.id)
-            .limit(1)
+            .limit(limit)
             .with_for_update(skip_locked=True)
-            .scalar_subquery()
         )
         statement = (
             update(JobRow)
-            .where(JobRow.id == candidate)
+            .where(JobRow.id.in_(candidates))
             .values(
                 state=JobState.RUNNING.value,
                 attempts=JobRow.attempts + 1,
@@ -125,13 +135,13 @@ class EmbeddedQueue:
             .returning(JobRow.id, JobRow.kind, JobRow.payload, JobRow.attempts, JobRow.max_attempts)
         )
         with work_session(self.database) as session:
-            if time.monotonic() >= self._next_sweep:  # a rare event: look now and then
+            if time.monotonic() >= self._next_sweep:  # rare events: look now and then
                 self._next_sweep = time.monotonic() + self._sweep_seconds
                 self._give_up_on_dead_leases(session, now)
-            row = session.execute(statement).first()
-        if row is None:
-            return None
-        return Job(row.id, row.kind, row.payload, row.attempts, row.max_attempts, token)
+                self._prune(session, now)
+            rows = session.execute(statement).all()
+        jobs = [Job(r.id, r.kind, r.payload, r.attempts, r.max_attempts, token) for r in rows]
+        return sorted(jobs, key=lambda job: job.id)
 
     def _give_up_on_dead_leases(self, session: Session, now: datetime) -> None:
         """A job that killed its worker on every attempt is failed, not retried for ever."""
@@ -150,37 +160,88 @@ class EmbeddedQueue:
             )
         )
 
+    def _prune(self, session: Session, now: datetime) -> int:
+        """Deletes done jobs older than the retention, a bounded number per sweep.
+
+        Nothing depends on them: what was analysed is in ``analyses`` (idempotency
+        is checked there), and dedupe only concerns queued and running jobs. Failed
+        jobs are kept: they are what an operator looks at.
+        """
+        old = (
+            select(JobRow.id)
+            .where(
+                JobRow.state == JobState.DONE.value,
+                JobRow.updated_at < now - timedelta(seconds=self.retention_seconds),
+            )
+            .limit(_PRUNE_BATCH)
+        )
+        result = session.execute(delete(JobRow).where(JobRow.id.in_(old)))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def prune(self) -> int:
+        """Prunes now (the sweep of a claim does it every ``sweep_seconds``)."""
+        with work_session(self.database) as session:
+            return self._prune(session, utcnow())
+
     def complete(self, session: Session, job: Job) -> None:
+        if job.id not in self.complete_batch(session, [job]):
+            raise LeaseLost(f"job {job.id} was taken over by another worker")
+
+    def complete_batch(self, session: Session, jobs: Sequence[Job]) -> set[int]:
+        if not jobs:
+            return set()
         result = session.execute(
             update(JobRow)
             .where(
-                JobRow.id == job.id,
-                JobRow.lease_token == job.token,
+                JobRow.id.in_([job.id for job in jobs]),
+                JobRow.lease_token.in_({job.token for job in jobs}),
                 JobRow.state == JobState.RUNNING.value,
             )
             .values(state=JobState.DONE.value, lease_until=None, updated_at=utcnow())
+            .returning(JobRow.id, JobRow.lease_token)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise LeaseLost(f"job {job.id} was taken over by another worker")
+        tokens = {job.id: job.token for job in jobs}
+        return {row.id for row in result if tokens[row.id] == row.lease_token}
 
-    def fail(self, job: Job, error: str, *, retry: bool = True) -> None:
+    def fail(
+        self, job: Job, error: str, *, retry: bool = True, session: Session | None = None
+    ) -> None:
+        if session is None:
+            with work_session(self.database) as own:
+                self.fail(job, error, retry=retry, session=own)
+            return
         now = utcnow()
         again = retry and job.attempts < job.max_attempts
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (job.attempts - 1)) * self._jitter()
-        with work_session(self.database) as session:
-            session.execute(
-                update(JobRow)
-                .where(JobRow.id == job.id, JobRow.lease_token == job.token)
-                .values(
-                    state=(JobState.QUEUED if again else JobState.FAILED).value,
-                    run_after=now + timedelta(seconds=delay) if again else now,
-                    lease_until=None,
-                    lease_token=None,
-                    relayed=False,
-                    last_error=error[:4000].replace("\x00", "\\x00"),
-                    updated_at=now,
-                )
+        session.execute(
+            update(JobRow)
+            .where(JobRow.id == job.id, JobRow.lease_token == job.token)
+            .values(
+                state=(JobState.QUEUED if again else JobState.FAILED).value,
+                run_after=now + timedelta(seconds=delay) if again else now,
+                lease_until=None,
+                lease_token=None,
+                relayed=False,
+                last_error=error[:4000].replace("\x00", "\\x00"),
+                updated_at=now,
             )
+        )
+
+    def renew(self, jobs: Sequence[Job]) -> int:
+        if not jobs:
+            return 0
+        now = utcnow()
+        with work_session(self.database) as session:
+            result = session.execute(
+                update(JobRow)
+                .where(
+                    JobRow.id.in_([job.id for job in jobs]),
+                    JobRow.lease_token.in_({job.token for job in jobs}),
+                    JobRow.state == JobState.RUNNING.value,
+                )
+                .values(lease_until=now + timedelta(seconds=self.lease_seconds))
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def housekeeping(self) -> list[Callable[[threading.Event], None]]:
         return []

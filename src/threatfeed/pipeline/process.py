@@ -1,9 +1,9 @@
-"""Running one job: a change resolved into archive jobs, an archive fetched, verified, analysed.
+"""Running jobs: a change resolved into archive jobs, an archive fetched, verified, analysed.
 
-Network and analysis happen outside any transaction; each job then ends in one
-short transaction that completes it *and* stores what it produced, so a process
-killed at any moment leaves either nothing (the job runs again when its lease
-expires) or everything.
+Network and analysis happen outside any transaction; a batch of jobs then ends
+in one short transaction that completes them *and* stores what they produced,
+so a process killed at any moment leaves either nothing (the jobs run again when
+their lease expires) or everything.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from threatfeed.analysis import ENGINE_VERSION, Analysis, Engine, Location
@@ -23,7 +25,7 @@ from threatfeed.errors import ThreatfeedError
 from threatfeed.pipeline import metrics
 from threatfeed.pipeline.ingest import ArchiveRecord, record_analysis, record_problem
 from threatfeed.pipeline.jobs import ARCHIVE, CHANGE, archive_job, archive_payload
-from threatfeed.pipeline.queue import Job, JobSpec, LeaseLost, Queue
+from threatfeed.pipeline.queue import Job, JobSpec, Queue
 from threatfeed.pipeline.sessions import work_session
 from threatfeed.registries import (
     ArchiveTooLarge,
@@ -49,8 +51,43 @@ PIPELINE_AUTHOR = Author("threatfeed-pipeline")
 _GONE = {ChangeKind.PACKAGE_REMOVED, ChangeKind.PACKAGE_CHANGED}
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """A claimed job after its network part: what the registry said, or why it failed.
+
+    ``releases`` for a change; ``record`` and ``content`` for an archive (no content:
+    already analysed by this engine version, nothing to do); ``problem`` for an
+    archive that cannot be analysed as published; ``error`` for a failed attempt.
+    """
+
+    job: Job
+    releases: tuple[Release, ...] = ()
+    record: ArchiveRecord | None = None
+    content: bytes | None = None
+    problem: tuple[str, str] | None = None
+    error: Exception | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A job ready to store: its fetch, and for an archive the analysis."""
+
+    fetched: Fetched
+    analysis: Analysis | None = None
+    elapsed_ms: float = 0.0
+
+
 class Processor:
-    """Runs jobs against the registries, the engine (compiled on first use) and the store."""
+    """Runs jobs against the registries, the engine (compiled on first use) and the store.
+
+    Jobs run in batches, in two stages: :meth:`fetch` (the network: metadata and
+    downloads of the whole batch at once, on ``fetch_threads`` threads, bounded
+    further by each registry's own concurrency limit) and :meth:`finish` (the
+    engine on each archive, then *one* transaction that completes every job still
+    leased and stores everything they produced). A worker fetches the next batch
+    while it finishes this one, so downloads overlap analysis; the fixed cost of a
+    transaction is paid once per batch, not per job.
+    """
 
     def __init__(
         self,
@@ -60,6 +97,7 @@ class Processor:
         *,
         backlog_days: float = 7.0,
         engine: Callable[[], Engine] = Engine,
+        fetch_threads: int = 8,
     ) -> None:
         self.database = database
         self.queue = queue
@@ -67,6 +105,7 @@ class Processor:
         self.backlog = timedelta(days=backlog_days)
         self._make_engine = engine
         self._local = threading.local()
+        self._fetchers = ThreadPoolExecutor(fetch_threads, thread_name_prefix="fetch")
 
     @property
     def engine(self) -> Engine:
@@ -78,38 +117,176 @@ class Processor:
         return engine
 
     def run(self, job: Job) -> None:
-        """Runs a claimed job to completion, or hands it back to the queue with its error."""
+        """Runs one claimed job to completion, or hands it back to the queue with its error."""
+        self.run_batch([job])
+
+    def run_batch(self, jobs: Sequence[Job]) -> None:
+        self.finish(self.fetch(jobs))
+
+    def close(self) -> None:
+        self._fetchers.shutdown(wait=False, cancel_futures=True)
+
+    # -- stage 1: the network ----------------------------------------------------------------
+
+    def fetch(self, jobs: Sequence[Job]) -> list[Fetched]:
+        """Every job's requests, concurrently; archives this engine version already
+        analysed (one query for the batch) are not downloaded again."""
+        try:
+            with work_session(self.database) as session:
+                done = _analysed_keys(session, [job for job in jobs if job.kind == ARCHIVE])
+        except Exception as exc:  # the database is away: every job is retried later
+            return [Fetched(job, error=exc) for job in jobs]
+        return list(self._fetchers.map(lambda job: self._fetch_one(job, done), jobs))
+
+    def _fetch_one(self, job: Job, done: set[tuple[str, str, str, str]]) -> Fetched:
         try:
             if job.kind == CHANGE:
-                self._change(job)
-            elif job.kind == ARCHIVE:
-                self._archive(job)
-            else:
-                self.queue.fail(job, f"unknown job kind {job.kind!r}", retry=False)
-        except LeaseLost as exc:
-            log.warning("%s", exc)
-        except RegistryUnavailable as exc:
-            metrics.JOB_ERRORS.labels(job.kind).inc()
-            log.info("job %s (%s): registry unavailable, retried later: %s", job.id, job.kind, exc)
-            self.queue.fail(job, f"{type(exc).__name__}: {exc}")
+                change = Change.from_dict(dict(job.payload))
+                return Fetched(job, releases=self.registries[change.ecosystem].resolve(change))
+            if job.kind == ARCHIVE:
+                return self._download(job, done)
+            return Fetched(job, error=UnknownJob(f"unknown job kind {job.kind!r}"))
         except Exception as exc:
-            metrics.JOB_ERRORS.labels(job.kind).inc()
-            log.exception("job %s (%s) failed", job.id, job.kind)
-            self.queue.fail(job, f"{type(exc).__name__}: {exc}")
+            return Fetched(job, error=exc)
+
+    def _download(self, job: Job, done: set[tuple[str, str, str, str]]) -> Fetched:
+        ecosystem, name, version, published_at, file = archive_payload(dict(job.payload))
+        record = ArchiveRecord(
+            ecosystem, name, version, file.filename, "", file.size or 0, published_at, file.url
+        )
+        if (ecosystem, name, version, file.filename) in done:
+            return Fetched(job, record=record)
+        try:
+            download = self.registries[ecosystem].download(file)
+        except (DigestMismatch, DigestMissing, ArchiveTooLarge, RegistryNotFound) as exc:
+            return Fetched(job, record=record, problem=(_PROBLEMS[type(exc)], str(exc)))
+        metrics.DOWNLOAD_BYTES.labels(ecosystem).inc(len(download.content))
+        record = replace(record, sha256=download.sha256, size=len(download.content))
+        return Fetched(job, record=record, content=download.content)
+
+    # -- stage 2: the engine, then one transaction --------------------------------------------
+
+    def finish(self, batch: Sequence[Fetched]) -> None:
+        """Analyses the downloaded archives (in this thread) and stores the batch."""
+        outcomes = self._analyse([item for item in batch if item.error is None])
+        for item in batch:
+            if item.error is not None:
+                self._fail(item.job, item.error)
+        if not outcomes:
+            return
+        try:
+            self._store(outcomes)
+        except Exception as exc:
+            if len(outcomes) == 1:
+                self._fail(outcomes[0].fetched.job, exc)
+                return
+            # One job's results conflicted (another worker stored the same package...):
+            # each is stored on its own, so only the conflicting one is retried.
+            for outcome in outcomes:
+                try:
+                    self._store([outcome])
+                except Exception as exc:
+                    self._fail(outcome.fetched.job, exc)
+
+    def _analyse(self, batch: Sequence[Fetched]) -> list[Outcome]:
+        """The engine's analysis of each download, or this engine version's earlier one of
+        the same bytes (one query for the batch; twins within the batch are analysed once)."""
+        digests = {item.record.sha256 for item in batch if item.record and item.content}
+        try:
+            with work_session(self.database) as session:
+                known = _earlier_analyses(session, digests)
+        except Exception as exc:
+            for item in batch:
+                self._fail(item.job, exc)
+            return []
+        outcomes = []
+        for item in batch:
+            if item.record is None or item.content is None:
+                outcomes.append(Outcome(item))
+                continue
+            earlier = known.get(item.record.sha256)
+            if earlier is not None:
+                outcomes.append(Outcome(item, _as_of(earlier, item.record), 0.0))
+                continue
+            started = time.perf_counter()
+            try:
+                analysis = self.engine.analyze(item.content)
+            except Exception as exc:
+                self._fail(item.job, exc)
+                continue
+            elapsed = time.perf_counter() - started
+            metrics.ANALYSIS_SECONDS.observe(elapsed)
+            known[item.record.sha256] = analysis
+            outcomes.append(Outcome(item, analysis, elapsed * 1000))
+        return outcomes
+
+    def _store(self, outcomes: Sequence[Outcome]) -> None:
+        """One transaction: completion of every job still leased, with its results."""
+        counted: list[Outcome] = []
+        with work_session(self.database) as session:
+            held = self.queue.complete_batch(session, [o.fetched.job for o in outcomes])
+            specs: list[JobSpec] = []
+            for outcome in outcomes:
+                fetched = outcome.fetched
+                if fetched.job.id not in held:
+                    log.warning("job %s was taken over by another worker", fetched.job.id)
+                elif fetched.job.kind == CHANGE:
+                    specs.extend(self._changed(session, fetched))
+                elif fetched.problem is not None and fetched.record is not None:
+                    record_problem(session, fetched.record, *fetched.problem)
+                    counted.append(outcome)
+                elif outcome.analysis is not None and fetched.record is not None:
+                    recorded = record_analysis(
+                        session, fetched.record, outcome.analysis, outcome.elapsed_ms
+                    )
+                    if recorded.new:
+                        self._mark_known_malware(
+                            session, recorded.package_id, fetched.record.sha256
+                        )
+                    counted.append(outcome)
+            self.queue.enqueue(session, specs)
+        for outcome in counted:  # counted once committed
+            record = outcome.fetched.record
+            assert record is not None
+            if outcome.fetched.problem is not None:
+                status, message = outcome.fetched.problem
+                metrics.FAILED.labels(record.ecosystem, status).inc()
+                log.warning(
+                    "%s/%s@%s %s: %s",
+                    record.ecosystem,
+                    record.name,
+                    record.version,
+                    status,
+                    message,
+                )
+                continue
+            metrics.ANALYSED.labels(record.ecosystem).inc()
+            if outcome.analysis is not None and outcome.analysis.flagged:
+                metrics.FLAGGED.labels(record.ecosystem).inc()
+
+    def _fail(self, job: Job, exc: Exception) -> None:
+        metrics.JOB_ERRORS.labels(job.kind).inc()
+        if isinstance(exc, RegistryUnavailable):
+            log.info("job %s (%s): registry unavailable, retried later: %s", job.id, job.kind, exc)
+        else:
+            log.error("job %s (%s) failed: %s: %s", job.id, job.kind, type(exc).__name__, exc)
+        try:
+            self.queue.fail(
+                job, f"{type(exc).__name__}: {exc}", retry=not isinstance(exc, UnknownJob)
+            )
+        except Exception as again:  # the database is away: the lease expires, it runs again
+            log.warning("job %s: cannot record its failure: %s", job.id, again)
 
     # -- change: what does the registry say now? -------------------------------------------
 
-    def _change(self, job: Job) -> None:
-        change = Change.from_dict(dict(job.payload))
-        releases = self.registries[change.ecosystem].resolve(change)
-        with work_session(self.database) as session:
-            self.queue.complete(session, job)
-            if not releases and change.kind in _GONE:
-                _set_state(session, change.ecosystem, change.name, None, ReleaseState.REMOVED)
-            specs: list[JobSpec] = []
-            for release in releases:
-                specs.extend(self._new_files(session, release))
-            self.queue.enqueue(session, specs)
+    def _changed(self, session: Session, fetched: Fetched) -> list[JobSpec]:
+        change = Change.from_dict(dict(fetched.job.payload))
+        if not fetched.releases and change.kind in _GONE:
+            _set_state(session, change.ecosystem, change.name, None, ReleaseState.REMOVED)
+        specs: list[JobSpec] = []
+        for release in fetched.releases:
+            specs.extend(self._new_files(session, release))
+        return specs
 
     def _oldest(self) -> datetime:
         return datetime.now(UTC) - self.backlog
@@ -124,70 +301,6 @@ class Processor:
         done = _analysed_files(session, release) if known else set()
         return [archive_job(release, file) for file in release.files if file.filename not in done]
 
-    # -- archive: fetch, verify, analyse, record ---------------------------------------------
-
-    def _archive(self, job: Job) -> None:
-        ecosystem, name, version, published_at, file = archive_payload(dict(job.payload))
-        record = ArchiveRecord(
-            ecosystem, name, version, file.filename, "", file.size or 0, published_at, file.url
-        )
-        with work_session(self.database) as session:
-            already = _analysed_files_of(session, ecosystem, name, version)
-        if file.filename in already:
-            with work_session(self.database) as session:
-                self.queue.complete(session, job)
-            return
-        try:
-            download = self.registries[ecosystem].download(file)
-        except (DigestMismatch, DigestMissing, ArchiveTooLarge, RegistryNotFound) as exc:
-            self._problem(job, record, exc)
-            return
-        metrics.DOWNLOAD_BYTES.labels(ecosystem).inc(len(download.content))
-        record = ArchiveRecord(
-            ecosystem,
-            name,
-            version,
-            file.filename,
-            download.sha256,
-            len(download.content),
-            published_at,
-            file.url,
-        )
-        analysis, elapsed_ms = self._analyse(record, download.content)
-        with work_session(self.database) as session:
-            self.queue.complete(session, job)
-            recorded = record_analysis(session, record, analysis, elapsed_ms)
-            if recorded.new:
-                self._mark_known_malware(session, recorded.package_id, record.sha256)
-        metrics.ANALYSED.labels(ecosystem).inc()
-        if analysis.flagged:
-            metrics.FLAGGED.labels(ecosystem).inc()
-
-    def _analyse(self, record: ArchiveRecord, content: bytes) -> tuple[Analysis, float]:
-        """The engine's analysis, or this engine version's earlier one of the same bytes."""
-        with work_session(self.database) as session:
-            earlier = _earlier_analysis(session, record)
-        if earlier is not None:
-            return earlier
-        started = time.perf_counter()
-        analysis = self.engine.analyze(content)
-        elapsed = time.perf_counter() - started
-        metrics.ANALYSIS_SECONDS.observe(elapsed)
-        return analysis, elapsed * 1000
-
-    def _problem(self, job: Job, record: ArchiveRecord, exc: ThreatfeedError) -> None:
-        status = {
-            DigestMismatch: "digest_mismatch",
-            ArchiveTooLarge: "too_large",
-            DigestMissing: "unverifiable",
-            RegistryNotFound: "gone",
-        }[type(exc)]
-        metrics.FAILED.labels(record.ecosystem, status).inc()
-        log.warning("%s/%s@%s %s: %s", record.ecosystem, record.name, record.version, status, exc)
-        with work_session(self.database) as session:
-            self.queue.complete(session, job)
-            record_problem(session, record, status, str(exc))
-
     def _mark_known_malware(self, session: Session, package_id: int, sha256: str) -> None:
         """The same bytes as a version already confirmed malicious are malicious, at once."""
         twin = _confirmed_twin(session, package_id, sha256)
@@ -201,6 +314,18 @@ class Processor:
             decide(session, [package_id], Kind.MALICIOUS, reason, PIPELINE_AUTHOR)
         except ThreatfeedError as exc:  # already decided: the researcher's word stands
             log.info("not marking package %s: %s", package_id, exc)
+
+
+class UnknownJob(ThreatfeedError):
+    """A job of a kind this version does not know: failed for good, not retried."""
+
+
+_PROBLEMS: dict[type[Exception], str] = {
+    DigestMismatch: "digest_mismatch",
+    ArchiveTooLarge: "too_large",
+    DigestMissing: "unverifiable",
+    RegistryNotFound: "gone",
+}
 
 
 def _set_state(
@@ -220,49 +345,73 @@ def _set_state(
     return session.scalar(select(Package.id).where(*where).limit(1)) is not None
 
 
-def _analysed_files_of(session: Session, ecosystem: str, name: str, version: str) -> set[str]:
+def _analysed_files(session: Session, release: Release) -> set[str]:
     """Files of the version this engine version has analysed (problems are tried again)."""
     analysed = (
         select(Archive.filename)
         .join(Package)
         .join(AnalysisRow, AnalysisRow.archive_id == Archive.id)
         .where(
-            Package.ecosystem == ecosystem,
-            Package.name == name,
-            Package.version == version,
+            Package.ecosystem == release.ecosystem,
+            Package.name == release.name,
+            Package.version == release.version,
             AnalysisRow.engine_version == ENGINE_VERSION,
         )
     )
     return set(session.scalars(analysed))
 
 
-def _analysed_files(session: Session, release: Release) -> set[str]:
-    return _analysed_files_of(session, release.ecosystem, release.name, release.version)
-
-
-def _earlier_analysis(session: Session, record: ArchiveRecord) -> tuple[Analysis, float] | None:
-    row = session.scalars(
-        select(AnalysisRow)
-        .join(Archive, AnalysisRow.archive_id == Archive.id)
-        .where(Archive.sha256 == record.sha256, AnalysisRow.engine_version == ENGINE_VERSION)
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    analysis = Analysis(
-        ecosystem=record.ecosystem,
-        name=record.name,
-        version=record.version,
-        sha256=record.sha256,
-        score=row.score,
-        flagged=row.flagged,
-        indicators=row.indicators,
-        locations=tuple(Location(**_location(item)) for item in row.locations),
-        errors=tuple(str(error) for error in row.errors),
-        files=tuple((str(path), int(size)) for path, size in row.files),
-        engine_version=row.engine_version,
+def _analysed_keys(session: Session, jobs: Sequence[Job]) -> set[tuple[str, str, str, str]]:
+    """(ecosystem, name, version, filename) of the archive jobs this engine version has
+    analysed already: one query for a batch (problems are tried again)."""
+    wanted = {
+        (job.payload["ecosystem"], job.payload["name"], job.payload["version"]) for job in jobs
+    }
+    if not wanted:
+        return set()
+    rows = session.execute(
+        select(Package.ecosystem, Package.name, Package.version, Archive.filename)
+        .join(Archive, Archive.package_id == Package.id)
+        .join(AnalysisRow, AnalysisRow.archive_id == Archive.id)
+        .where(
+            tuple_(Package.ecosystem, Package.name, Package.version).in_(sorted(wanted)),
+            AnalysisRow.engine_version == ENGINE_VERSION,
+        )
     )
-    return analysis, 0.0
+    return {(r[0], r[1], r[2], r[3]) for r in rows}
+
+
+def _earlier_analyses(session: Session, digests: set[str]) -> dict[str, Analysis]:
+    """This engine version's analyses of any of these bytes, by SHA256."""
+    if not digests:
+        return {}
+    rows = session.execute(
+        select(Archive.sha256, AnalysisRow)
+        .join(Archive, AnalysisRow.archive_id == Archive.id)
+        .where(Archive.sha256.in_(sorted(digests)), AnalysisRow.engine_version == ENGINE_VERSION)
+    ).all()
+    found: dict[str, Analysis] = {}
+    for sha256, row in rows:
+        assert sha256 is not None
+        found[sha256] = Analysis(
+            ecosystem=None,
+            name=None,
+            version=None,
+            sha256=sha256,
+            score=row.score,
+            flagged=row.flagged,
+            indicators=row.indicators,
+            locations=tuple(Location(**_location(item)) for item in row.locations),
+            errors=tuple(str(error) for error in row.errors),
+            files=tuple((str(path), int(size)) for path, size in row.files),
+            engine_version=row.engine_version,
+        )
+    return found
+
+
+def _as_of(analysis: Analysis, record: ArchiveRecord) -> Analysis:
+    """An analysis of the same bytes, told of this record's package."""
+    return replace(analysis, ecosystem=record.ecosystem, name=record.name, version=record.version)
 
 
 def _location(item: Mapping[str, Any]) -> dict[str, Any]:

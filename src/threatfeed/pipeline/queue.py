@@ -85,6 +85,11 @@ class LeaseLost(ThreatfeedError):
 
 
 class Queue(Protocol):
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claim holds a job before another worker may take it over."""
+        ...
+
     def enqueue(self, session: Session, specs: Sequence[JobSpec]) -> int:
         """Adds jobs in the caller's transaction; returns how many were new."""
         ...
@@ -93,12 +98,28 @@ class Queue(Protocol):
         """The next job due, leased to ``worker``; ``None`` when there is none."""
         ...
 
+    def claim_batch(self, worker: str, limit: int) -> list[Job]:
+        """Up to ``limit`` jobs due, leased to ``worker`` in one transaction."""
+        ...
+
     def complete(self, session: Session, job: Job) -> None:
         """Marks the job done in the caller's (results') transaction; raises LeaseLost."""
         ...
 
-    def fail(self, job: Job, error: str, *, retry: bool = True) -> None:
-        """Releases the job for a later attempt with backoff, or for good."""
+    def complete_batch(self, session: Session, jobs: Sequence[Job]) -> set[int]:
+        """Marks done, in the caller's transaction, the jobs still leased to their holder;
+        returns their ids (the others lost their lease: their results must not be stored)."""
+        ...
+
+    def fail(
+        self, job: Job, error: str, *, retry: bool = True, session: Session | None = None
+    ) -> None:
+        """Releases the job for a later attempt with backoff, or for good (in ``session``
+        when given, else in a transaction of its own)."""
+        ...
+
+    def renew(self, jobs: Sequence[Job]) -> int:
+        """Extends the leases still held on ``jobs``, so a long job is not taken over."""
         ...
 
     def stats(self) -> QueueStats: ...
