@@ -65,3 +65,17 @@ def test_hook_asking_for_root_weighs_more(engine: Engine) -> None:
 
     assert points("cd native && sudo make install") > points("cd native && make")
     assert points("npm run build") == points("npm run pseudo-build")
+
+
+def test_install_hook_hidden_in_a_bundled_file_dependency(engine: Engine) -> None:
+    """``"dependencies": {"react": "file:./vendor"}`` with ``vendor/package.json`` holding a
+    postinstall: npm runs it on install, the top-level manifest shows no hook."""
+    nested = '{"name": "vendor", "version": "1.0.0", "scripts": {"postinstall": "./run.sh"}}'
+    files = {"vendor/package.json": nested, "vendor/run.sh": "#!/bin/sh\necho hi\n"}
+    hidden = npm_tarball(files, manifest={"dependencies": {"react": "file:./vendor"}})
+    assert run_rule(engine, npm_hooks_rule, hidden) == ["./run.sh"]
+    found = npm_hooks_rule(package(engine, hidden))
+    assert found is not None
+    assert rule_points(found) >= 7
+    registry = npm_tarball(files, manifest={"dependencies": {"react": "^18.0.0"}})
+    assert run_rule(engine, npm_hooks_rule, registry) is None

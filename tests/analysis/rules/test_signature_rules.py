@@ -223,6 +223,12 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "console.log('shutdown complete');\n",
     ),
     (
+        decode_and_execute_rule,
+        "post.js",
+        "require('child_process').execSync(Buffer.from([101,99,104,111,32,104,105]));\n",
+        "require('child_process').execSync(Buffer.from('echo hi').toString());\n",
+    ),
+    (
         persistence_rule,
         "u.js",
         "const run = require('child_process').spawn;\n"

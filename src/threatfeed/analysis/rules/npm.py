@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 
@@ -15,6 +16,9 @@ BACKGROUND_WEIGHT = 1.0
 PAYLOAD_WEIGHT = 5.0
 PLACEHOLDER_WEIGHT = 10.0
 ODD_TARGET_WEIGHT = 4.0
+#: A hook in a dependency bundled as a ``file:`` folder runs on install like the package's
+#: own, but is invisible in its manifest: it is there to be missed.
+HIDDEN_HOOK_WEIGHT = 6.0
 #: Hooks that run when the published tarball is installed (``prepare`` does not).
 _INSTALL_HOOKS = frozenset({"preinstall", "install", "postinstall"})
 _SCRIPT_EXTS = frozenset({"", ".js", ".cjs", ".mjs", ".ts", ".sh", ".py", ".ps1", ".bat", ".cmd"})
@@ -41,32 +45,71 @@ def _odd_target(package: Package, command: str) -> bool:
     return False
 
 
+def _hook_weight(package: Package, hook: str, command: str) -> tuple[float, set[str]]:
+    weight = HOOK_WEIGHT
+    capabilities = {"install_hook"}
+    if _NETWORK_TOOL.search(command):
+        weight += NETWORK_TOOL_WEIGHT
+        capabilities.add("network")
+    if _BACKGROUND.search(command):
+        weight += BACKGROUND_WEIGHT
+    if _PAYLOAD.search(command):
+        weight += PAYLOAD_WEIGHT
+    if _PRIVILEGE.search(command):
+        weight += PRIVILEGE_WEIGHT
+    if hook in _INSTALL_HOOKS and _odd_target(package, command):
+        weight += ODD_TARGET_WEIGHT
+    return weight, capabilities
+
+
+def _bundled_dependency_hooks(package: Package) -> list[tuple[str, str, str]]:
+    """Install hooks of dependencies that point into the archive itself
+    (``"react": "file:./secret-deps"``): npm installs them, and runs their hooks, with the
+    package, while the top-level manifest shows none. ``(manifest path, hook, command)``."""
+    manifest = next((f for f in package.files if f.rel == "package.json"), None)
+    if manifest is None:
+        return []
+    try:
+        data = json.loads(manifest.text)
+    except ValueError:
+        return []
+    found = []
+    for field in ("dependencies", "optionalDependencies"):
+        specs = data.get(field) if isinstance(data, dict) else None
+        for spec in specs.values() if isinstance(specs, dict) else ():
+            if not isinstance(spec, str) or not spec.startswith("file:"):
+                continue
+            folder = posixpath.normpath(spec[len("file:") :])
+            nested = package.file(posixpath.join(folder, "package.json"))
+            try:
+                scripts = json.loads(nested.text).get("scripts") if nested else None
+            except (ValueError, AttributeError):
+                continue
+            for hook, command in (scripts or {}).items() if isinstance(scripts, dict) else ():
+                if hook in _INSTALL_HOOKS and isinstance(command, str) and nested:
+                    found.append((nested.path, hook, command))
+    return found
+
+
 def npm_hooks_rule(package: Package) -> Indicator | None:
     """Commands npm runs by itself on ``npm install``: the usual door of npm malware.
 
     Evidence: ``[str]``, the commands of ``preinstall``, ``install``, ``postinstall`` and
-    ``prepare``. A hook alone weighs little (native builds use them); a hook calling a
-    network tool, detaching into the background, asking for root (``sudo``), or running at
-    install a file that the archive lacks or that is no script weighs more.
+    ``prepare``, then those of dependencies bundled in the archive as ``file:`` folders. A
+    hook alone weighs little (native builds use them); a hook calling a network tool,
+    detaching into the background, asking for root (``sudo``), or running at install a file
+    that the archive lacks or that is no script weighs more, and so does a hook hidden in a
+    bundled ``file:`` dependency.
     """
-    if package.ecosystem != "npm" or not package.hooks:
+    if package.ecosystem != "npm":
+        return None
+    hidden = _bundled_dependency_hooks(package)
+    if not package.hooks and not hidden:
         return None
     manifest = next((f.path for f in package.files if f.rel == "package.json"), None)
     signals = []
     for hook, command in package.hooks.items():
-        weight = HOOK_WEIGHT
-        capabilities = {"install_hook"}
-        if _NETWORK_TOOL.search(command):
-            weight += NETWORK_TOOL_WEIGHT
-            capabilities.add("network")
-        if _BACKGROUND.search(command):
-            weight += BACKGROUND_WEIGHT
-        if _PAYLOAD.search(command):
-            weight += PAYLOAD_WEIGHT
-        if _PRIVILEGE.search(command):
-            weight += PRIVILEGE_WEIGHT
-        if hook in _INSTALL_HOOKS and _odd_target(package, command):
-            weight += ODD_TARGET_WEIGHT
+        weight, capabilities = _hook_weight(package, hook, command)
         signals.append(
             Signal(
                 manifest,
@@ -77,7 +120,21 @@ def npm_hooks_rule(package: Package) -> Indicator | None:
                 frozenset(capabilities),
             )
         )
-    return indicator("npm_hooks_rule", list(package.hooks.values()), signals)
+    for path, hook, command in hidden:
+        weight, capabilities = _hook_weight(package, "", command)
+        signals.append(
+            Signal(
+                path,
+                None,
+                f"{hook}: {command}"[:160],
+                weight + HIDDEN_HOOK_WEIGHT,
+                "install",
+                frozenset(capabilities),
+                key=f"hidden {hook}",
+            )
+        )
+    evidence = list(package.hooks.values()) + [command for _, _, command in hidden]
+    return indicator("npm_hooks_rule", evidence, signals)
 
 
 def npm_security_placeholder_rule(package: Package) -> Indicator | None:
