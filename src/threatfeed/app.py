@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -47,16 +46,13 @@ def create_app(settings: Settings, database: Database) -> Starlette:
 
     jobs = EmbeddedQueue(database)  # the jobs table, shared by both queues: read-only here
 
-    def prometheus(request: Request) -> Response:
-        return Response(metrics.render(jobs), media_type=CONTENT_TYPE_LATEST)
-
     routes = [
         *feed.routes(),
         *account_views.routes(accounts, limiter),
         *triage_web.routes(settings, database, accounts),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
-        Route("/metrics", prometheus, methods=["GET"]),
+        Route("/metrics", metrics.endpoint(jobs, accounts), methods=["GET"]),
     ]
     return Starlette(
         routes=routes,

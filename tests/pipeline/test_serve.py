@@ -52,16 +52,28 @@ def test_serve_watches_analyses_and_reports(
     with processes(env, tmp_path / "logs") as group:
         group.start("serve", "serve", "--port", str(port), "--log-level", "warning")
         wait_for(lambda: answers(base + "/healthz") and cursors(database) == 2, 60, "serve")
+        key = subprocess.run(
+            [THREATFEED, "accounts", "add", "prometheus", "--role", "admin"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        staff = {"x-access-token": key}
         publish_npm(fake_registry, "evil-hook", "1.0.0", evil=True)
         publish_pypi(fake_registry, "fine", "1.0", evil=False)
         wait_for(
             lambda: (
-                metric(httpx.get(base + "/metrics").text, "threatfeed_archives_analysed_total") == 3
+                metric(
+                    httpx.get(base + "/metrics", headers=staff).text,
+                    "threatfeed_archives_analysed_total",
+                )
+                == 3
             ),
             60,
             "three archives analysed\n" + group.log_text(),
         )
-        text = httpx.get(base + "/metrics").text
+        text = httpx.get(base + "/metrics", headers=staff).text
         status = subprocess.run(
             [THREATFEED, "status", "--json"], env=env, capture_output=True, text=True, check=True
         )

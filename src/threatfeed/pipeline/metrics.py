@@ -5,17 +5,39 @@ downloaded; analysis time) are counted where the work happens, so with worker
 processes on other machines each process exposes its own, as Prometheus
 expects. The queue depth and per-state job counts are read from the database at
 scrape time: they are facts about the shared queue, not about one process.
+
+``/metrics`` answers only staff: an API key (or bearer token) of a ``researcher``
+or ``admin`` account, sent like any other credential (``x-access-token`` or
+``Authorization: Bearer``, which Prometheus' ``authorization`` scrape setting
+sends). Subscribers read the feed, not the service's insides; without a
+credential the answer is 401, as on the feed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+import anyio.to_thread
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
 
+from threatfeed.accounts.errors import AuthenticationError
+from threatfeed.accounts.http import token_from_headers
+from threatfeed.accounts.principal import Role
+from threatfeed.accounts.service import AccountService
+from threatfeed.httpjson import error_response, unauthorized
 from threatfeed.pipeline.queue import JobState, Queue
+
+STAFF = frozenset({Role.RESEARCHER, Role.ADMIN})
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -85,3 +107,24 @@ def render(queue: Queue) -> bytes:
     shared = CollectorRegistry(auto_describe=True)
     shared.register(QueueCollector(queue))
     return generate_latest(REGISTRY) + generate_latest(shared)
+
+
+def endpoint(queue: Queue, accounts: AccountService) -> Callable[[Request], Awaitable[Response]]:
+    """The ``/metrics`` route: the exposition text, for researcher and admin accounts only."""
+
+    async def prometheus(request: Request) -> Response:
+        token = token_from_headers(request.headers)
+        if token is None:
+            return unauthorized("send the API key of a researcher or admin account")
+        try:
+            principal = accounts.authenticate_cached(token)
+            if principal is None:
+                principal = await anyio.to_thread.run_sync(accounts.authenticate, token)
+        except AuthenticationError as exc:
+            return unauthorized(exc.reason)
+        if principal.role not in STAFF:
+            return error_response(403, "forbidden", "metrics are for researcher and admin accounts")
+        body = await anyio.to_thread.run_sync(render, queue)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return prometheus
