@@ -225,3 +225,16 @@ def test_beacon_surveying_the_machine_weighs_more_than_a_host_tag(engine: Engine
 
     assert points(survey) > points(BEACON)
     assert points(survey) >= 9
+
+
+def test_public_address_url_next_to_shell_commands(engine: Engine) -> None:
+    """A module holding a raw-address URL and running commands is a command-and-control
+    client even when its HTTP library is loaded under a decoded name."""
+    code = (
+        "const run = require('child_process').exec;\nconst http = require(names[3]);\n"
+        "const C2 = 'http://45.12.77.3:3000';\n"
+    )
+    evidence = run_rule(engine, raw_ip_endpoint_rule, npm_tarball({"lib/c.js": code}))
+    assert "exec" in evidence[0]["capabilities"]
+    local = code.replace("45.12.77.3", "127.0.0.1")
+    assert run_rule(engine, raw_ip_endpoint_rule, npm_tarball({"lib/c.js": local})) is None

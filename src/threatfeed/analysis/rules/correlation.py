@@ -143,7 +143,7 @@ def install_time_beacon_rule(package: Package) -> Indicator | None:
 
 def raw_ip_endpoint_rule(package: Package) -> Indicator | None:
     """Sends to a URL whose host is a public IP address, or names such an address in a
-    string of its own, in one file that talks to the network.
+    string of its own, in one file that talks to the network or runs commands.
 
     Services have names; a hard-coded address talked to by the same code is how small
     command-and-control servers and collectors are reached.
@@ -154,7 +154,7 @@ def raw_ip_endpoint_rule(package: Package) -> Indicator | None:
         return (
             runs
             and source.is_code
-            and "network" in capabilities
+            and bool(capabilities & {"network", "exec"})
             and (
                 _public_ip_url(source)
                 or (source.kind in {"python", "javascript"} and _quoted_public_ip(source))
