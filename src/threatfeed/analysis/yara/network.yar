@@ -168,7 +168,10 @@ rule messenger_webhook_with_token {
     strings:
         $discord = /discord(app)?\.com\/api\/(v\d+\/)?webhooks\/\d{17,20}\/[\w-]{60,}/
         $telegram = /api\.telegram\.org\/bot\d{8,11}:[\w-]{30,}/
-        $telegram_token = /["']\d{8,11}:AA[\w-]{33}["']/
+        // `\d\B\d...` is `\d{8,11}` (between two digits \B always holds) written so that
+        // yara-x no longer picks "any three digits" as the atom: same matches, while the
+        // plain form cost a fifth to a third of all signature scanning.
+        $telegram_token = /["']\d\B\d\B\d\B\d\B\d\B\d\B\d\B\d(\B\d){0,3}:AA[\w-]{33}["']/
         $slack = /hooks\.slack\.com\/services\/T[A-Z0-9]{8,}\/B[A-Z0-9]{8,}\/[A-Za-z0-9]{20,}/
     condition:
         any of them
