@@ -1,54 +1,31 @@
-"""Query plans of exactly the SQL the feed reader sends, captured as it runs.
+"""Query plans of exactly the SQL the feed reader sends.
 
-The statements are recorded from the engine while ``FeedReader.page`` serves
-each case in-process, then explained with the same parameters, so the plans
-cannot drift from the product's queries.
+The statements come from the reader's own compiled query shapes
+(``threatfeed.feed.queries``) with each case's values, so the plans cannot drift
+from the product's queries. A cursor page's ``has_previous`` is a subquery of
+its one statement, so it shows in the same plan.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import event
-
 from threatfeed.feed.params import FeedParams
-from threatfeed.feed.reader import FeedReader
+from threatfeed.feed.queries import LIVE, Queries
 from threatfeed.store import Database
 
 _COST = re.compile(r"\s*\(cost=[^)]*\)")
 
 
-@contextmanager
-def _recording(database: Database) -> Iterator[list[tuple[str, Any]]]:
-    statements: list[tuple[str, Any]] = []
-
-    def record(_c: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        statements.append((statement, parameters))
-
-    event.listen(database.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(database.engine, "before_cursor_execute", record)
-
-
 def plans(database: Database, cases: Mapping[str, FeedParams]) -> dict[str, list[str]]:
-    """For each case, the plan lines of each statement the reader ran (blank line between)."""
-    reader = FeedReader(database)
-    explained: dict[str, list[str]] = {}
-    for label, params in cases.items():
-        with _recording(database) as statements:
-            reader.page(params)
-        lines: list[str] = []
-        for statement, parameters in statements:
-            if lines:
-                lines.append("")
-            lines.extend(_explain(database, statement, parameters))
-        explained[label] = lines
-    return explained
+    """For each case, the plan lines of the statement that reads its page."""
+    queries = Queries(database.engine.dialect)
+    return {
+        label: _explain(database, *queries.for_request(params, LIVE).rows)
+        for label, params in cases.items()
+    }
 
 
 def _explain(database: Database, statement: str, parameters: Any) -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -35,7 +38,8 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings, database: Database) -> Starlette:
     accounts = AccountService(database, settings, cache_ttl=settings.auth_cache_seconds)
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    feed = FeedEndpoints(FeedReader(database), accounts, limiter)
+    reader = FeedReader(database)
+    feed = FeedEndpoints(reader, accounts, limiter)
     openapi = dumps(openapi_document())
 
     def openapi_json(request: Request) -> Response:
@@ -54,7 +58,14 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         Route("/healthz", health, methods=["GET"]),
         Route("/metrics", metrics.endpoint(jobs, accounts), methods=["GET"]),
     ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await reader.aclose()  # its PostgreSQL pool lives on the server's event loop
+
     return Starlette(
         routes=routes,
+        lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )

@@ -220,14 +220,27 @@ class AccountService:
 
     def authenticate(self, token: str) -> Principal:
         """The account behind an API key or a bearer token, or AuthenticationError."""
+        cache_key, statement, value = self._identify(token)
+        return self._cache.get(cache_key) or self._lookup(cache_key, statement, value)
+
+    def authenticate_cached(self, token: str) -> Principal | None:
+        """``authenticate`` without touching the database: None when the answer is not cached.
+
+        For callers on an event loop, which then ask ``authenticate`` in a thread. A
+        malformed, forged or expired token is refused here already.
+        """
+        return self._cache.get(self._identify(token)[0])
+
+    def _identify(self, token: str) -> tuple[str, Executable, str | int]:
+        """The cache key of a token, and the statement and value that look it up."""
         if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             raise AuthenticationError("malformed token")
         if is_bearer(token):
             key_id = self._signer.verify(token, self._clock())
-            return self._lookup(f"kid:{key_id}", _KEY_BY_ID, key_id)
+            return f"kid:{key_id}", _KEY_BY_ID, key_id
         if token.startswith(API_KEY_PREFIX):
             digest = hash_api_key(token)
-            return self._lookup(digest, _KEY_BY_HASH, digest)
+            return digest, _KEY_BY_HASH, digest
         raise AuthenticationError("malformed token")
 
     def issue_bearer(self, principal: Principal) -> tuple[str, datetime]:
@@ -255,8 +268,6 @@ class AccountService:
     # -- internals ----------------------------------------------------------------------------
 
     def _lookup(self, cache_key: str, statement: Executable, value: str | int) -> Principal:
-        if (cached := self._cache.get(cache_key)) is not None:
-            return cached
         with self._db.engine.connect() as connection:
             row: Any = connection.execute(statement, {"value": value}).one_or_none()
         if row is None:
