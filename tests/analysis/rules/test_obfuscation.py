@@ -199,3 +199,24 @@ def test_shell_command_encoded_as_base64_in_a_small_javascript_module(engine: En
     code = f"const s = Buffer.from('{literal}', 'base64').toString();\nrun(s);\n"
     techniques = _techniques(run_rule(engine, obfuscated_code_rule, npm_tarball({"i.js": code})))
     assert "program text encoded as base64" in techniques
+
+
+def test_base64_program_run_by_the_same_small_file_weighs_more(engine: Engine) -> None:
+    """A short module that writes decoded source to disk and starts it with the interpreter:
+    the literal is found by its signature whatever the file's line lengths."""
+    from tests.analysis.builders import package
+    from threatfeed.analysis.scoring import rule_points
+
+    literal = base64.b64encode(b"import socket\nimport os\n" + b"x = 1\n" * 30).decode()
+    runner = (
+        f"import base64, subprocess, sys\nSRC = '{literal}'\n"
+        "open('p.py', 'w').write(base64.b64decode(SRC).decode())\n"
+        "subprocess.Popen([sys.executable, 'p.py'])\n"
+    )
+    holder = f"SRC = '{literal}'\n"
+    found = [obfuscated_code_rule(package(engine, sdist({"t/m.py": c}))) for c in (runner, holder)]
+    assert found[0] is not None
+    assert found[1] is not None
+    assert "runs program text encoded as base64" in _techniques(found[0].evidence)
+    assert "program text encoded as base64" in _techniques(found[1].evidence)
+    assert rule_points(found[0]) > rule_points(found[1])

@@ -92,7 +92,9 @@ def _hex_escapes(source: SourceFile) -> Signal | None:
 
 
 ENCODED_PROGRAM_WEIGHT = 8.0
+ENCODED_PROGRAM_RUN_WEIGHT = 14.0
 _B64_LITERAL = re.compile(rb"[\"']([A-Za-z0-9+/]{160,})")
+_B64_RUN = re.compile(rb"[A-Za-z0-9+/]+")
 #: What program text starts with: Python, JavaScript, shell and PowerShell statements.
 _PROGRAM_START = re.compile(
     rb"\s*(import\s+\w|from\s+[\w.]+\s+import\s|exec\s*\(|eval\s*\(|def\s+\w+\s*\(|#!/"
@@ -115,23 +117,37 @@ def _decodes_to_program(text: bytes) -> bool:
     return set(head) <= _PRINTABLE and _PROGRAM_START.match(head) is not None
 
 
+def _encoded_literals(source: SourceFile, longest: bytes) -> list[tuple[int, bytes]]:
+    """Base64 literals that may hold a program, with their offsets: where the signature
+    ``base64_program_text`` saw one start like code (any file), and on the longest line of
+    a file with a long line (UTF-16 PowerShell has no fixed prefix)."""
+    found = []
+    for hit in source.signatures:
+        if hit.rule == "base64_program_text":
+            for offset, _ in hit.offsets:
+                run = _B64_RUN.match(source.data, offset + 1, offset + 1 + 240)
+                if run is not None:
+                    found.append((offset + 1, run.group()))
+    if longest:
+        base = source.data.find(longest)
+        found += [(base + m.start(1), m.group(1)) for m in _B64_LITERAL.finditer(longest)]
+    return found
+
+
 def _encoded_program(source: SourceFile, longest: bytes) -> Signal | None:
     """A base64 string literal whose content is a program (Python, JavaScript, shell or
     PowerShell source). Data, images and fonts are shipped as base64; code that is to be
-    run is written as code unless it is hiding from its reader. Looked for on the longest
-    line of a Python file of over 1,000 characters (where such a literal makes the line
-    long), and in the whole of a small JavaScript file, whose lines may be short of the
-    20,000 characters that count as long there."""
+    run is written as code unless it is hiding from its reader. In a file that also runs
+    commands or calls ``exec``/``eval``, the hidden program is there to be run."""
     if source.kind not in LONG_LINE:
         return None
-    small_js = source.kind == "javascript" and len(source.data) <= SMALL_FILE
-    text = source.data if small_js else longest
-    for match in _B64_LITERAL.finditer(text):
-        if _decodes_to_program(match.group(1)):
-            offset = match.start() + (0 if text is source.data else source.data.find(longest))
-            return signal_at(
-                source, offset, 0, ENCODED_PROGRAM_WEIGHT, "encoded_program", "obfuscation"
-            )
+    for offset, literal in _encoded_literals(source, longest):
+        if len(literal) >= 160 and _decodes_to_program(literal):
+            runs = any(hit.capability in {"exec", "decode_exec"} for hit in source.signatures)
+            runs = runs or _EXEC_CALL.search(source.data) is not None
+            weight = ENCODED_PROGRAM_RUN_WEIGHT if runs else ENCODED_PROGRAM_WEIGHT
+            key = "encoded_program_run" if runs else "encoded_program"
+            return signal_at(source, offset, 0, weight, key, "obfuscation")
     return None
 
 
@@ -192,7 +208,11 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
             techniques.append("strings hidden as escape sequences")
         if (signal := _encoded_program(source, longest)) is not None:
             found.append(signal)
-            techniques.append("program text encoded as base64")
+            techniques.append(
+                "runs program text encoded as base64"
+                if signal.key == "encoded_program_run"
+                else "program text encoded as base64"
+            )
         if len(set(techniques)) >= LAYERED_TECHNIQUES:
             found.append(signal_at(source, 0, 0, LAYERED_WEIGHT, "layered", "obfuscation"))
         if found:

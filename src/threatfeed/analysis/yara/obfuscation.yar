@@ -238,3 +238,19 @@ rule python_builtins_star_lambda_chain {
     condition:
         $a
 }
+
+rule base64_program_text {
+    meta:
+        indicator = ""
+        capability = "encoded_program"
+        weight = 0
+        label = "base64 literal starting like program text"
+    strings:
+        // The base64 spellings of `import`, `from `, `exec(`, `eval(`, `def `, `#!/`,
+        // `require(`, `const `, `var `, `function`, `curl `, `wget `, `rm -`, `chmod `,
+        // `bash `, `powershell`, `\r\nimport`, `\nimport` at the start of a long literal;
+        // obfuscation.py decodes the literal to confirm it is printable program text.
+        $a = /["'](aW1wb3J0|ZnJvbS|ZXhlYy|ZXZhbC|ZGVmI|IyEv|cmVxdWlyZS|Y29uc3Qg|dmFyI|ZnVuY3Rpb2|Y3VybC|d2dldC|cm0gL|Y2htb2Qg|YmFzaC|cG93ZXJzaGVsbA|DQppbXBvcnQ|CmltcG9ydC)[A-Za-z0-9+\/]{150}/
+    condition:
+        $a
+}
