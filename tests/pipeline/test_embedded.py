@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
 from threatfeed.pipeline.embedded import EmbeddedQueue
 from threatfeed.pipeline.queue import JobSpec, LeaseLost
+from threatfeed.pipeline.worker import Held, renew_leases
 from threatfeed.store import Database
 
 
@@ -90,3 +92,57 @@ def test_a_job_that_kills_its_worker_every_time_is_given_up(database: Database) 
     assert queue.claim("c") is None
     assert queue.stats().by_state == {"failed": 1}
     assert "lease expired" in queue.failures()[0].error
+
+
+def test_a_batch_is_claimed_at_once_and_only_its_held_jobs_complete(database: Database) -> None:
+    queue = EmbeddedQueue(database, lease_seconds=1.0)
+    enqueue(queue, *(JobSpec("k", {"n": n}) for n in range(5)))
+    batch = queue.claim_batch("a", 3)
+    assert [job.payload["n"] for job in batch] == [0, 1, 2]
+    assert [job.payload["n"] for job in queue.claim_batch("b", 10)] == [3, 4]
+    time.sleep(1.1)
+    [taken] = queue.claim_ids([batch[0].id], "c")  # a's first lease expired: c holds it now
+    with database.session() as session:
+        held = queue.complete_batch(session, batch)
+    assert held == {batch[1].id, batch[2].id}
+    with database.session() as session:
+        assert queue.complete_batch(session, [taken]) == {taken.id}
+    assert queue.stats().by_state == {"done": 3, "running": 2}
+
+
+def test_a_renewed_lease_is_not_taken_over(database: Database) -> None:
+    queue = EmbeddedQueue(database, lease_seconds=0.6)
+    enqueue(queue, JobSpec("k", {}))
+    job = queue.claim("slow")
+    assert job is not None
+    held, stop = Held(), threading.Event()
+    held.add([job])
+    renewer = threading.Thread(target=renew_leases, args=(queue, held, stop, 0.2))
+    renewer.start()
+    try:
+        time.sleep(1.5)  # more than twice the lease, renewed all along
+        assert queue.claim("other") is None
+    finally:
+        stop.set()
+        renewer.join()
+    time.sleep(0.7)  # the holder stopped renewing (it died): the job is taken over
+    again = queue.claim("other")
+    assert again is not None
+    assert again.id == job.id
+    assert queue.renew([job]) == 0  # the first holder's token renews nothing now
+
+
+def test_done_jobs_are_pruned_after_the_retention_and_failed_ones_kept(
+    database: Database,
+) -> None:
+    queue = EmbeddedQueue(database, retention_seconds=0.5, backoff_base=0.0)
+    enqueue(queue, JobSpec("k", {"n": 1}), JobSpec("k", {"n": 2}, max_attempts=1))
+    first, second = queue.claim_batch("w", 2)
+    with database.session() as session:
+        queue.complete(session, first)
+    queue.fail(second, "boom")
+    assert queue.prune() == 0  # too recent
+    time.sleep(0.6)
+    enqueue(queue, JobSpec("k", {"n": 3}))
+    assert queue.prune() == 1
+    assert queue.stats().by_state == {"failed": 1, "queued": 1}

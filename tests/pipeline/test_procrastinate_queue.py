@@ -1,11 +1,15 @@
-"""The procrastinate queue's own parts on an empty PostgreSQL schema: schema, relay, dedupe."""
+"""The procrastinate queue's own parts on an empty PostgreSQL schema: schema, relay, dedupe,
+tasks stranded by a dead worker."""
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 import pytest
 from sqlalchemy import text
 
-from threatfeed.pipeline.procrastinate_queue import ProcrastinateQueue, ensure_schema
+from threatfeed.pipeline.procrastinate_queue import QUEUE, ProcrastinateQueue, ensure_schema
 from threatfeed.pipeline.queue import JobSpec
 from threatfeed.store import Database
 
@@ -48,3 +52,23 @@ def test_a_failed_job_is_relayed_again_for_its_retry(database: Database) -> None
     [job] = queue.table.claim_ids([1], "w")
     queue.fail(job, "registry away")
     assert queue.relay() == 1
+
+
+def test_a_task_left_doing_by_a_dead_worker_is_retried(database: Database) -> None:
+    queue = ProcrastinateQueue(database, stalled_seconds=1)
+    with database.session() as session:
+        queue.enqueue(session, [JobSpec("change", {})])
+    queue.relay()
+
+    async def take_then_die() -> None:
+        """A worker that registers, takes the task, and is never heard of again (SIGKILL)."""
+        async with queue.app.open_async():
+            worker_id = await queue.app.job_manager.register_worker()
+            assert await queue.app.job_manager.fetch_job([QUEUE], worker_id) is not None
+
+    asyncio.run(take_then_die())
+    assert [status for status, _, _ in procrastinate_jobs(database)] == ["doing"]
+    assert queue.retry_stalled() == 0  # its heartbeat is fresh
+    time.sleep(1.2)
+    assert queue.retry_stalled() == 1
+    assert [status for status, _, _ in procrastinate_jobs(database)] == ["todo"]

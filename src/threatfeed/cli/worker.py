@@ -46,6 +46,7 @@ def run_worker_process(index: int, log_level: str) -> None:
         signal.signal(signal.SIGINT, _stop)
         processor.engine  # noqa: B018 -- compile the rules once, before the first job
         work(queue, processor, stop, name=name)
+    processor.close()
     for registry in registries.values():
         registry.close()
     database.dispose()

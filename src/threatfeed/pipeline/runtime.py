@@ -113,6 +113,7 @@ class Runtime:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
+        self.processor.close()
         for registry in self.registries.values():
             registry.close()
 
