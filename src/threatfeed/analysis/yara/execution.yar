@@ -72,13 +72,14 @@ rule download_then_run_executable {
     strings:
         $url_exe = /https?:\/\/[^\s"'`]{1,200}\.(exe|scr|msi|bat|vbs|ps1|dll)\b/ nocase
         $save_py = /\b(urlretrieve|\.write\(\s*\w{1,20}\.content\)|DownloadFile)/
+        $save_wb = /\bopen\s*\([^\n]{1,80},\s*["']wb["']\s*\)/
         $save_js = /\b(createWriteStream|writeFileSync|writeFile)\s*\(/
         $save_sh = /\b(curl\s[^\n]{0,80}\s-o\s|wget\s[^\n]{0,80}\s-O\s|Invoke-WebRequest\s[^\n]{0,120}-OutFile)/
         $run1 = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|Start-Process|ShellExecute)/
         $run2 = /\b(execFile|execSync|spawn|spawnSync|exec)\s*\(/
         $run3 = /["'`](start|cmd \/c start)\s/
     condition:
-        $url_exe and ($save_py or $save_js or $save_sh) and ($run1 or $run2 or $run3)
+        $url_exe and ($save_py or $save_wb or $save_js or $save_sh) and ($run1 or $run2 or $run3)
 }
 
 rule python_decode_then_exec {
@@ -214,6 +215,7 @@ rule persistence {
     strings:
         $a = /Software\\{1,2}Microsoft\\{1,2}Windows\\{1,2}CurrentVersion\\{1,2}Run\b/ nocase
         $b = /Start Menu\\{1,2}Programs\\{1,2}Startup/ nocase
+        $b_join = /["']Start Menu["']\s*,\s*["']Programs["']\s*,\s*["']Startup["']/ nocase
         $c = /schtasks(\.exe)?\s+\/create/ nocase
         $d = /Library\/LaunchAgents\/[^\n]{0,60}\.plist/
         $e = /\(crontab\s+-l[^\n]{0,80}\|\s*crontab\s+-/
@@ -276,8 +278,11 @@ rule download_write_and_run {
         $get = /\b(requests\.get|urlopen|httpx\.get)\s*\(/
         $write = /\.write\s*\(\s*\w{1,20}\.(content|read\(\))\s*\)/
         $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system)\s*\(/
+        // `urlretrieve(url, path)` saves in one call; with an executable's name in the file
+        $retrieve = /\burlretrieve\s*\(/
+        $exe_name = /["'][^"'\n]{0,60}\.(exe|scr|bat|vbs|msi)["']/ nocase
     condition:
-        $get and $write and $run
+        ($get and $write and $run) or ($retrieve and $exe_name and $run)
 }
 
 rule ssh_authorized_key_backdoor {

@@ -250,7 +250,22 @@ rule base64_program_text {
         // `require(`, `const `, `var `, `function`, `curl `, `wget `, `rm -`, `chmod `,
         // `bash `, `powershell`, `\r\nimport`, `\nimport` at the start of a long literal;
         // obfuscation.py decodes the literal to confirm it is printable program text.
-        $a = /["'](aW1wb3J0|ZnJvbS|ZXhlYy|ZXZhbC|ZGVmI|IyEv|cmVxdWlyZS|Y29uc3Qg|dmFyI|ZnVuY3Rpb2|Y3VybC|d2dldC|cm0gL|Y2htb2Qg|YmFzaC|cG93ZXJzaGVsbA|DQppbXBvcnQ|CmltcG9ydC)[A-Za-z0-9+\/]{150}/
+        $a = /["'](aW1wb3J0|ZnJvbS|ZXhlYy|ZXZhbC|ZGVmI|IyEv|cmVxdWlyZS|Y29uc3Qg|dmFyI|ZnVuY3Rpb2|Y3VybC|d2dldC|cm0gL|Y2htb2Qg|YmFzaC|cG93ZXJzaGVsb|DQppbXBvcnQ|CmltcG9ydC)[A-Za-z0-9+\/]{150}/
+    condition:
+        $a
+}
+
+rule base64_download_command {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 10
+        label = "a download command (curl, wget, PowerShell) encoded as base64"
+    strings:
+        // base64 of `curl http`, `curl -`, `wget http`, `wget -`, `powershell`, `bash -c`,
+        // `iwr http`, `Invoke-WebRequest` at the start of a literal: a command line has
+        // no reason to be encoded but to be missed by readers and scanners
+        $a = /["'](Y3VybCBodHRw|Y3VybCAt|d2dldCBodHRw|d2dldCAt|cG93ZXJzaGVsbC|YmFzaCAtYy|aXdyIGh0dH|SW52b2tlLVdlYlJlcXVlc3Qg)[A-Za-z0-9+\/]{8}/
     condition:
         $a
 }
