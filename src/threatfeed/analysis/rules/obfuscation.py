@@ -56,6 +56,8 @@ def _exec_on_long_line(source: SourceFile, longest: bytes) -> Signal | None:
     decodes and runs its payload. Generated tables are long but do not execute anything."""
     if source.kind != "python" or len(longest) <= LONG_LINE["python"]:
         return None
+    if b"exec" not in longest and b"eval" not in longest:
+        return None  # what the regex needs, looked for far faster on lines of megabytes
     match = _EXEC_CALL.search(longest)
     if match is None:
         return None
@@ -93,7 +95,8 @@ def _hex_escapes(source: SourceFile) -> Signal | None:
 
 ENCODED_PROGRAM_WEIGHT = 8.0
 ENCODED_PROGRAM_RUN_WEIGHT = 14.0
-_B64_LITERAL = re.compile(rb"[\"']([A-Za-z0-9+/]{160,})")
+BASE64_LITERAL_MIN = 160
+_B64_LITERAL = re.compile(rb"[\"']([A-Za-z0-9+/]{%d,})" % BASE64_LITERAL_MIN)
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/]+")
 #: What program text starts with: Python, JavaScript, shell and PowerShell statements.
 _PROGRAM_START = re.compile(
@@ -128,7 +131,7 @@ def _encoded_literals(source: SourceFile, longest: bytes) -> list[tuple[int, byt
                 run = _B64_RUN.match(source.data, offset + 1, offset + 1 + 240)
                 if run is not None:
                     found.append((offset + 1, run.group()))
-    if longest:
+    if len(longest) > BASE64_LITERAL_MIN:  # shorter lines cannot hold one: no search
         base = source.data.find(longest)
         found += [(base + m.start(1), m.group(1)) for m in _B64_LITERAL.finditer(longest)]
     return found
