@@ -86,7 +86,7 @@ rule python_decode_then_exec {
     meta:
         indicator = "decode_and_execute_rule"
         capability = "decode_exec"
-        weight = 14
+        weight = 17
         label = "executes code decoded from an embedded blob"
     strings:
         $a = /\b(exec|eval)\s*\([^\n]{0,120}(b64decode|b32decode|b16decode|b85decode|a85decode|decodebytes|decompress|marshal\.loads|fromhex|unhexlify|\.decrypt\(|codecs\.decode|rot13|\[::-1\])/
@@ -103,7 +103,7 @@ rule js_decode_then_eval {
     meta:
         indicator = "decode_and_execute_rule"
         capability = "decode_exec"
-        weight = 14
+        weight = 17
         label = "evaluates code decoded from an embedded blob"
     strings:
         $a = /\b(eval|Function)\s*\(\s*(atob|unescape|decodeURIComponent|String\.fromCharCode|Buffer\.from)\s*\(/
@@ -376,7 +376,7 @@ rule python_xor_decode_then_exec {
     meta:
         indicator = "decode_and_execute_rule"
         capability = "decode_exec"
-        weight = 14
+        weight = 17
         label = "executes code decoded character by character with XOR"
     strings:
         $xor = /chr\s*\(\s*ord\s*\([^()\n]{1,80}\)\s*\^/
