@@ -72,3 +72,18 @@ def test_files_are_never_skipped_for_their_path(engine: Engine) -> None:
     )
     assert "decode_and_execute_rule" in analysis.indicators
     assert any(loc.file == "package/test/helper.js" for loc in analysis.locations)
+
+
+def test_tests_and_docs_together_never_flag_alone() -> None:
+    """A security tool's fixtures show many techniques in tests and docs: capped, they stay
+    below the threshold; with running code they still add up."""
+    passive = [
+        Indicator(f"r{i}", [], (_signal(17, "test", "k"), _signal(17, "docs", "k2")))
+        for i in range(8)
+    ]
+    assert points(passive) <= 6
+    running = Indicator("run", [], (_signal(6, "code", "k"),))
+    assert points([*passive, running]) == points([running]) + points(passive)
+    # a key seen in running code counts there once; its copy in a test adds nothing
+    both = Indicator("r", [], (_signal(10, "code", "k"), _signal(10, "test", "k")))
+    assert points([both]) == rule_points(both) == 6

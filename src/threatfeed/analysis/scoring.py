@@ -5,7 +5,8 @@ tests 0.35, docs 0.2). Within a rule, the same key (signature, call type, addres
 once, at its strongest place, and distinct keys add with halving weights (1, 1/2, 1/4...)
 so that a large package with many weak hits in many files does not add up like a small
 one concentrating different techniques. Rules add up to risk points; ``score = 1 - 2 ** (-points /
-10)``, so 10 points give a score of 0.5, the flag threshold. Correlations (network plus
+10)``, so 10 points give a score of 0.5, the flag threshold. What tests and docs add is capped (see
+``PASSIVE_CAP``). Correlations (network plus
 harvesting in one file...) are rules of their own, see ``rules/correlation.py``.
 """
 
@@ -32,8 +33,35 @@ def rule_points(indicator: Indicator) -> float:
     return sum(value / 2.0**rank for rank, value in enumerate(ranked))
 
 
+#: Tests and docs show techniques without running them (security tools ship fixtures of
+#: every attack they detect). Together they add at most this much: enough to tip a package
+#: with running code over the threshold, never enough to flag one by themselves.
+PASSIVE_CONTEXTS = frozenset({"test", "docs"})
+PASSIVE_CAP = 6.0
+
+
+def _ranked(values: Iterable[float]) -> float:
+    return sum(value / 2.0**rank for rank, value in enumerate(sorted(values, reverse=True)))
+
+
 def points(indicators: Iterable[Indicator]) -> float:
-    return sum(rule_points(indicator) for indicator in indicators)
+    """Each rule's points (see ``rule_points``), with what tests and docs add capped."""
+    running = passive = 0.0
+    for indicator in indicators:
+        best: dict[tuple[bool, str], float] = {}
+        for signal in indicator.signals:
+            key = (signal.context in PASSIVE_CONTEXTS, signal.key)
+            best[key] = max(best.get(key, 0.0), effective(signal))
+        strongest_running = {k: v for (is_passive, k), v in best.items() if not is_passive}
+        # a key seen in running code counts there; its passive copies add nothing
+        passive_only = {
+            k: v for (is_passive, k), v in best.items() if is_passive and k not in strongest_running
+        }
+        total = _ranked([*strongest_running.values(), *passive_only.values()])
+        share = _ranked(strongest_running.values())
+        running += share
+        passive += total - share
+    return running + min(passive, PASSIVE_CAP)
 
 
 def score(total_points: float) -> float:
