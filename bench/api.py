@@ -209,6 +209,30 @@ def _memory(pid: int) -> dict[str, int]:
     }
 
 
+def _cpu_ticks(pid: int) -> int:
+    """User plus system CPU time of a process, in clock ticks (fields 14 and 15 of stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def _settle(pid: int, timeout: float = 120.0) -> None:
+    """Waits until the server has finished what the last load left in flight.
+
+    wrk stops sending when its time is up, but the server still answers the
+    requests already accepted (for the deep page, 32 of them take seconds), and
+    that work would be counted against whichever endpoint runs next. Idle means
+    the server used at most one clock tick of CPU in a quarter of a second.
+    """
+    deadline = time.monotonic() + timeout
+    before = _cpu_ticks(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = _cpu_ticks(pid)
+        if now - before <= 1:
+            return
+        before = now
+
+
 def _database_bytes(url: str) -> int:
     database = Database(url, migrate=False)
     try:
@@ -261,10 +285,12 @@ def _measure(args: argparse.Namespace, backend: str) -> BackendRun:
         warmup = _wrk.Load(args.threads, args.connections, 2)
         for endpoint in endpoints:
             _wrk.run(base + endpoint.path, token, warmup)
+            _settle(pid)
         for round_number in range(args.rounds):
             shift = round_number % len(endpoints)
             for endpoint in endpoints[shift:] + endpoints[:shift]:
                 result = _wrk.run(base + endpoint.path, token, load)
+                _settle(pid)
                 if result.status_errors or result.socket_errors:
                     raise RuntimeError(f"{endpoint.label}: errors during the load: {result}")
                 run.results[endpoint.label].append(result)

@@ -223,6 +223,25 @@ def test_cached_principals_see_another_process_s_revocation_within_the_ttl(
     assert _reason(server, bearer) == "API key revoked"
 
 
+def test_the_cache_alone_answers_only_for_tokens_it_has_seen(
+    database: Database, settings: Settings, clock: Clock
+) -> None:
+    server = AccountService(database, settings, cache_ttl=5, clock=clock)
+    principal, key = server.add("alice", "subscriber")
+    bearer, _ = server.issue_bearer(principal)
+    assert server.authenticate_cached(key) is None
+    assert server.authenticate_cached(bearer) is None
+    assert server.authenticate(key) == principal
+    assert server.authenticate_cached(key) == principal
+    assert server.authenticate_cached(bearer) is None  # cached under its key id on first use
+    assert server.authenticate(bearer) == principal
+    assert server.authenticate_cached(bearer) == principal
+    clock.advance(5)
+    assert server.authenticate_cached(key) is None
+    with pytest.raises(AuthenticationError):
+        server.authenticate_cached("not-a-token")
+
+
 def test_revocations_through_the_same_service_apply_at_once(
     database: Database, settings: Settings, clock: Clock
 ) -> None:

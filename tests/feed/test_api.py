@@ -196,6 +196,41 @@ def test_cursor_walk_is_stable_while_the_feed_grows(
     assert seen == [f"pkg-{n:05d}" for n in reversed(range(40))]
 
 
+def test_cursor_pages_know_whether_anything_comes_before_them(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    seed(server.database, [item(n) for n in range(6)])
+    first = client.get("/", params={"per_page": 2}).json()
+    second = client.get("/", params={"per_page": 2, "cursor": first["next_cursor"]}).json()
+    assert second["has_previous"] is True
+    with server.database.session() as session:  # everything before the cursor leaves the feed
+        for n in (5, 4):
+            withdraw(session, "npm", f"pkg-{n:05d}", f"1.0.{n}", "false positive")
+    again = client.get("/", params={"per_page": 2, "cursor": first["next_cursor"]}).json()
+    assert [p["name"] for p in again["packages"]] == ["pkg-00003", "pkg-00002"]
+    assert (again["has_previous"], again["has_next"]) == (False, True)
+    with server.database.session() as session:  # and everything after it too
+        for n in (1, 0):
+            withdraw(session, "npm", f"pkg-{n:05d}", f"1.0.{n}", "false positive")
+    end = client.get("/", params={"per_page": 2, "cursor": again["next_cursor"]}).json()
+    assert end == {"has_next": False, "has_previous": True, "next_cursor": None, "packages": []}
+
+
+def test_a_deep_page_is_the_same_by_page_and_by_cursor_and_with_filters(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    seed(server.database, [item(n, ecosystem=("npm", "pypi")[n % 2]) for n in range(30)])
+    for filters in ({}, {"ecosystem": "pypi"}, {"since": "2023-07-19"}):
+        before = client.get("/", params={**filters, "per_page": 4, "page": 2}).json()
+        by_page = client.get("/", params={**filters, "per_page": 4, "page": 3}).json()
+        by_cursor = client.get(
+            "/", params={**filters, "per_page": 4, "cursor": before["next_cursor"]}
+        ).json()
+        assert by_page["packages"] == by_cursor["packages"] != []
+        assert by_page["has_previous"] is by_cursor["has_previous"] is True
+        assert by_page["has_next"] is by_cursor["has_next"]
+
+
 def test_withdrawn_entries_leave_the_feed_and_reach_incremental_consumers(
     server: LiveServer, client: httpx.Client
 ) -> None:

@@ -24,7 +24,7 @@ class Position:
 
 def encode_cursor(position: Position) -> str:
     micros = (position.at - _EPOCH) // _MICROSECOND
-    raw = json.dumps([micros, position.id], separators=(",", ":")).encode()
+    raw = f"[{micros},{position.id}]".encode()  # the JSON array, formatted without json
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -29,7 +29,6 @@ from sqlalchemy import (
     Integer,
     Select,
     bindparam,
-    exists,
     func,
     literal_column,
     select,
@@ -261,12 +260,23 @@ class Queries:
         position = tuple_(
             bindparam("cursor_at", type_=_TIME_TYPE), bindparam("cursor_id", type_=Integer)
         )
-        before = exists().where(*conditions, *([key > position] if shape.cursor else []))
+        # "Is there an earlier item" as the first one in index order, not as EXISTS: for a
+        # prepared statement's generic plan PostgreSQL estimated the range at a third of
+        # the table and answered EXISTS with a sequential scan; with the order of an
+        # index and LIMIT 1 every plan walks that index and stops at the first match.
+        earliest = (
+            select(_t.id)
+            .where(*conditions, *([key > position] if shape.cursor else []))
+            .order_by(time.asc(), _t.id.asc())
+            .limit(literal_column("1"))
+            .scalar_subquery()
+        )
+        before = earliest.is_not(None)
         columns: list[Any] = [_t.id, _t.document, time.label("at")]
         if not view.live:
             columns += [_t.withdrawn_at, _t.withdrawn_reason]
         if shape.cursor:
-            columns.append(select(before).scalar_subquery().label("before"))
+            columns.append(before.label("before"))
         query: Select[Any] = (
             select(*columns)
             .where(*conditions)
