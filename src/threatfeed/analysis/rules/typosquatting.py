@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein, Levenshtein
@@ -55,6 +55,13 @@ def _index(ecosystem: str) -> _Index:
     return _Index(frozenset(names), targets, skeletons)
 
 
+@lru_cache(maxsize=512)  # lengths come from attacker names: bounded
+def _targets_of_length(ecosystem: str, length: int, spread: int) -> tuple[str, ...]:
+    """Targets at most ``spread`` characters longer or shorter, in popularity order: no
+    other can be within ``spread`` edits, so the fuzzy search need not score them."""
+    return tuple(t for t in _index(ecosystem).targets if abs(len(t) - length) <= spread)
+
+
 def _affix_family(name: str, target: str) -> bool:
     if name.startswith(target):
         return name[len(target) :] in LEGIT_AFFIXES
@@ -75,8 +82,9 @@ def imitated(name: str, ecosystem: str) -> list[str]:
     limit = 1 if len(wanted) < 8 else 2
     # Levenshtein is bit-parallel and fast; a transposition costs it 2, so take one more
     # and keep what Damerau-Levenshtein (transposition = 1) accepts.
+    candidates = _targets_of_length(ecosystem, len(wanted), limit + 1)
     for target, _, _ in process.extract(
-        wanted, index.targets, scorer=Levenshtein.distance, score_cutoff=limit + 1, limit=10
+        wanted, candidates, scorer=Levenshtein.distance, score_cutoff=limit + 1, limit=10
     ):
         close = DamerauLevenshtein.distance(wanted, target) <= limit
         if close and not _affix_family(wanted, target):
