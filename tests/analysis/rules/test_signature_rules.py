@@ -240,6 +240,14 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "urllib.request.urlretrieve(url, path)\nsubprocess.run(['wc', path])\n",
     ),
     (
+        executes_code_at_remote_url_rule,
+        "tmp_run.py",
+        "import subprocess\nwith open('/tmp/t.py', 'w') as f:\n    f.write(src)\n"
+        "subprocess.call('python3 /tmp/t.py &', shell=True)\n",
+        "import subprocess, tempfile\nwith tempfile.NamedTemporaryFile('w', suffix='.py') as f:\n"
+        "    f.write(src)\n    subprocess.call(['python3', f.name])\n",
+    ),
+    (
         persistence_rule,
         "startup.py",
         "import os\nstartup = os.path.join(os.getenv('APPDATA'), 'Microsoft', 'Windows',\n"

@@ -384,3 +384,20 @@ rule python_xor_decode_then_exec {
     condition:
         $xor and $run
 }
+
+rule runs_script_placed_in_temp {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 12
+        label = "writes or downloads a script into a temporary folder and runs it"
+    strings:
+        // `subprocess.call("python3 /tmp/x.py &", shell=True)` after writing or fetching
+        // it: code that is not in the package, run from a world-writable folder by a fixed
+        // path. Programs that need a temporary script use tempfile and run its name.
+        $run = /["'`](python3?|node|bash|sh|perl)\s+(\/tmp|\/var\/tmp|\/dev\/shm)\/[\w.\/-]{1,60}/
+        $write = /\.write\s*\(/
+        $fetch = /\b(urlretrieve|curl|wget)\b/
+    condition:
+        $run and ($write or $fetch)
+}
