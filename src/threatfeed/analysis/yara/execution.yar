@@ -272,7 +272,7 @@ rule download_write_and_run {
     meta:
         indicator = "executes_code_at_remote_url_rule"
         capability = "download_exec"
-        weight = 8
+        weight = 12
         label = "saves a download to disk and runs it"
     strings:
         $get = /\b(requests\.get|urlopen|httpx\.get)\s*\(/
