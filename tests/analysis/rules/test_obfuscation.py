@@ -229,3 +229,14 @@ def test_download_command_encoded_as_base64(engine: Engine) -> None:
     assert "a download command (curl, wget, PowerShell) encoded as base64" in techniques
     words = base64.b64encode(b"curly braces and wget-like words").decode()
     assert run_rule(engine, obfuscated_code_rule, sdist({"t/p.py": f"W = '{words}'\n"})) is None
+
+
+def test_one_line_loader_with_its_payload(engine: Engine) -> None:
+    """``exec`` on a very long line plus the high-entropy blob it decodes, in one file."""
+    blob = base64.b64encode(random.Random(5).randbytes(3000)).decode()
+    loader = f"import base64, zlib\nexec(zlib.decompress(base64.b64decode('{blob}')))\n"
+    techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/l.py": loader})))
+    assert "executes a high-entropy blob it carries" in techniques
+    polyfill = "def parse(text):\n    return eval('(' + text + ')')  # " + "." * 1100 + "\n"
+    techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/j.py": polyfill})))
+    assert "executes a high-entropy blob it carries" not in techniques

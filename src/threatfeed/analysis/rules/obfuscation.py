@@ -48,6 +48,9 @@ def _long_line(source: SourceFile, longest: bytes) -> Signal | None:
 
 
 LONG_EXEC_WEIGHT = 10.0
+#: ``exec`` on a very long Python line and a high-entropy blob in the same file: a loader
+#: with its payload. JSON polyfills ``eval`` on long lines, but carry no blob.
+LOADER_WITH_PAYLOAD_WEIGHT = 14.0
 _EXEC_CALL = re.compile(rb"\b(exec|eval)\s*\(")
 
 
@@ -197,12 +200,20 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
         if (signal := _long_line(source, longest)) is not None:
             found.append(signal)
             techniques.append("very long line")
-        if (signal := _exec_on_long_line(source, longest)) is not None:
-            found.append(signal)
+        loader = _exec_on_long_line(source, longest)
+        blob = _blob(source, longest)
+        if loader is not None:
+            found.append(loader)
             techniques.append("executes code on a very long line")
-        if (signal := _blob(source, longest)) is not None:
-            found.append(signal)
+        if blob is not None:
+            found.append(blob)
             techniques.append("high-entropy encoded blob")
+        if loader is not None and blob is not None:
+            # the one-line loader and the payload it decodes, in one file
+            found.append(
+                signal_at(source, 0, 0, LOADER_WITH_PAYLOAD_WEIGHT, "loader_payload", "decode_exec")
+            )
+            techniques.append("executes a high-entropy blob it carries")
         if (signal := _hidden_past_margin(source)) is not None:
             found.append(signal)
             techniques.append("code hidden past the right margin")
