@@ -202,6 +202,12 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "    src += chr(ord(c) ^ ord(key[i % 3]))\nprint(src)\n",
     ),
     (
+        decode_and_execute_rule,
+        "xa.py",
+        "run = exec\nsrc = ''.join(chr(ord(c) ^ 7) for c in blob)\nrun(src)\n",
+        "run = print\nsrc = ''.join(chr(ord(c) ^ 7) for c in blob)\nrun(src)\n",
+    ),
+    (
         powershell_dropper_rule,
         "w.py",
         "import subprocess\nsubprocess.Popen(['powershell.exe', '-NoProfile',\n"

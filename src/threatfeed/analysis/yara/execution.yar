@@ -381,8 +381,11 @@ rule python_xor_decode_then_exec {
     strings:
         $xor = /chr\s*\(\s*ord\s*\([^()\n]{1,80}\)\s*\^/
         $run = /\b(exec|eval)\s*\(\s*(compile\s*\(\s*)?[A-Za-z_]\w{0,60}\s*[,)]/
+        // or `exec` bound to another name first (`_x, _y = exec, str`), called later
+        $alias_tuple = /=\s*(\w{1,40}\s*,\s*){0,10}(exec|eval)\s*,\s*\w{1,40}/
+        $alias_name = /\n[ \t]*\w{1,40}\s*=\s*(exec|eval)[ \t]*\r?\n/
     condition:
-        $xor and $run
+        $xor and ($run or $alias_tuple or $alias_name)
 }
 
 rule runs_script_placed_in_temp {
