@@ -204,8 +204,8 @@ CASES: list[tuple[Rule, str, str, str]] = [
     (
         decode_and_execute_rule,
         "xa.py",
-        "run = exec\nsrc = ''.join(chr(ord(c) ^ 7) for c in blob)\nrun(src)\n",
-        "run = print\nsrc = ''.join(chr(ord(c) ^ 7) for c in blob)\nrun(src)\n",
+        "import sys\nrun = exec\nsrc = ''.join(chr(ord(c) ^ 7) for c in blob)\nrun(src)\n",
+        "import sys\nrun = print\nsrc = ''.join(chr(ord(c) ^ 7) for c in blob)\nrun(src)\n",
     ),
     (
         powershell_dropper_rule,
