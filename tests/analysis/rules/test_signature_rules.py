@@ -254,6 +254,14 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "    f.write(src)\n    subprocess.call(['python3', f.name])\n",
     ),
     (
+        credential_harvesting_rule,
+        "sess.py",
+        "import os\nfor name in os.listdir(folder):\n    if name.endswith('.session'):\n"
+        "        found.append(name)\n",
+        "import os\nfor name in os.listdir(folder):\n    if name.endswith('.json'):\n"
+        "        found.append(name)\n",
+    ),
+    (
         persistence_rule,
         "startup.py",
         "import os\nstartup = os.path.join(os.getenv('APPDATA'), 'Microsoft', 'Windows',\n"

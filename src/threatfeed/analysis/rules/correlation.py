@@ -28,6 +28,8 @@ INSTALL_DOWNLOAD_WEIGHT = 6.0
 RAW_IP_WEIGHT = 12.0
 HIDDEN_ENDPOINT_WEIGHT = 11.0
 STAGING_HOST_WEIGHT = 8.0
+#: ... and runs commands or code in the same file: the fetched stage is what it runs.
+STAGE_RUN_BONUS = 4.0
 #: Hosts that anyone can publish to anonymously: paste sites, file drops, tunnels. Not
 #: messenger APIs: bot and webhook libraries talk to those for a living.
 STAGING_SIGNATURES = frozenset({"payload_hosting_url", "tunnel_or_dynamic_dns_url"})
@@ -208,7 +210,11 @@ def staging_host_rule(package: Package) -> Indicator | None:
         staged = any(hit.rule in STAGING_SIGNATURES for hit in source.signatures)
         return runs and staged and "network" in capabilities
 
-    return _correlate("staging_host_rule", STAGING_HOST_WEIGHT, package, test)
+    def weight(source: SourceFile) -> float:
+        executes = any(hit.capability in {"exec", "decode_exec"} for hit in source.signatures)
+        return STAGING_HOST_WEIGHT + (STAGE_RUN_BONUS if executes else 0.0)
+
+    return _correlate("staging_host_rule", weight, package, test)
 
 
 def obfuscated_network_code_rule(package: Package) -> Indicator | None:

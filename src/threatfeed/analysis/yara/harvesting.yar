@@ -165,3 +165,18 @@ rule host_survey {
     condition:
         3 of them
 }
+
+rule telegram_client_session_files {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 4
+        label = "searches folders for Telegram client session files"
+    strings:
+        // Telethon/Pyrogram `.session` files are logged-in accounts. Client libraries name
+        // their own session file; a stealer lists folders and keeps whatever ends in it.
+        $list = /\b(os\.listdir|os\.walk|glob\.glob|\.rglob|\.glob)\s*\(/
+        $ext = /\.endswith\s*\(\s*["']\.session["']\s*\)|["']\*\.session["']/
+    condition:
+        $list and $ext
+}
