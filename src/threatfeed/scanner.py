@@ -6,6 +6,7 @@ every archive it is handed; results come back in the order the paths were given.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -89,6 +90,10 @@ _engine: Engine | None = None
 def _start_worker(extra_yara_dir: Path | None) -> None:
     global _engine
     _engine = Engine(extra_yara_dir=extra_yara_dir)
+    # Everything alive now (modules, compiled rules, name indexes) lives as long as the
+    # worker: frozen, the cyclic collector stops walking it again each time a syntax
+    # tree's allocations set off a full collection (4% of a whole scan's time).
+    gc.freeze()
 
 
 def _scan_path(path: Path) -> ScanResult:
@@ -113,7 +118,10 @@ def scan(
     """Analyses every path, in order; ``jobs`` worker processes when more than one."""
     if jobs <= 1 or len(paths) <= 1:
         _start_worker(extra_yara_dir)
-        yield from map(_scan_path, paths)
+        try:
+            yield from map(_scan_path, paths)
+        finally:
+            gc.unfreeze()  # this process may go on (tests, callers): collect as before
         return
     context = get_context("forkserver")
     with context.Pool(jobs, initializer=_start_worker, initargs=(extra_yara_dir,)) as pool:
