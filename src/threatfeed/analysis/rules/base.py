@@ -23,10 +23,34 @@ def in_comment(data: bytes, offset: int) -> bool:
     return bool(_COMMENT.match(data, data.rfind(b"\n", 0, offset) + 1))
 
 
+_JSON_KEY = re.compile(rb'"([^"\\\n]{1,80})"\s*:\s*"')
+#: What npm runs by itself from the manifest (``prepare`` runs for git installs).
+_HOOK_KEYS = frozenset({b"preinstall", b"install", b"postinstall", b"prepare"})
+
+
+def in_manifest_outside_hooks(source: SourceFile, offset: int) -> bool:
+    """A match in ``package.json`` outside the install hooks: developer scripts
+    (``"test:e2e": "curl ... | sh"``), descriptions, URLs. npm does not run them on install,
+    and ``npm_hooks_rule`` weighs the hooks themselves."""
+    if source.rel != "package.json":
+        return False
+    keys = list(_JSON_KEY.finditer(source.data, max(0, offset - 4000), offset))
+    return not keys or keys[-1].group(1) not in _HOOK_KEYS
+
+
+def place_of(source: SourceFile, offset: int) -> str:
+    """The context a match counts in: comments and manifest text are documentation."""
+    if source.is_code and in_comment(source.data, offset):
+        return "docs"
+    if in_manifest_outside_hooks(source, offset):
+        return "docs"
+    return source.context
+
+
 def signal_at(
     source: SourceFile, offset: int, length: int, weight: float, key: str, *capabilities: str
 ) -> Signal:
-    context = "docs" if source.is_code and in_comment(source.data, offset) else source.context
+    context = place_of(source, offset)
     return Signal(
         file=source.path,
         line=line_of(source.data, offset),
@@ -39,13 +63,14 @@ def signal_at(
 
 
 def hit_signal(source: SourceFile, hit: SignatureHit) -> Signal:
-    """The signal of a signature, at its first match outside comments and doctests (the
-    code a docstring example precedes is what runs), else at its first match."""
+    """The signal of a signature, at its first match outside comments, doctests and
+    manifest text (the code a docstring example precedes is what runs), else at its first
+    match."""
     offset, length = hit.offsets[0] if hit.offsets else (0, 0)
-    if source.is_code:
-        offset, length = next(
-            ((o, n) for o, n in hit.offsets if not in_comment(source.data, o)), (offset, length)
-        )
+    offset, length = next(
+        ((o, n) for o, n in hit.offsets if place_of(source, o) == source.context),
+        (offset, length),
+    )
     return signal_at(source, offset, length, hit.weight, hit.rule, hit.capability)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from threatfeed.analysis.calls import CALL_CAPABILITIES
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
-from threatfeed.analysis.rules.base import in_comment, indicator
+from threatfeed.analysis.rules.base import in_comment, in_manifest_outside_hooks, indicator
 from threatfeed.analysis.rules.install import install_calls
 from threatfeed.analysis.rules.network import public_ip, public_ip_in
 
@@ -76,8 +76,14 @@ def _quoted_public_ip(source: SourceFile) -> bool:
 
 
 def _capabilities(source: SourceFile) -> set[str]:
-    """What the signatures saw, plus what the parsed calls of install-time code do."""
-    found = {hit.capability for hit in source.signatures}
+    """What the signatures saw, plus what the parsed calls of install-time code do. In
+    ``package.json`` only what the install hooks say counts (developer scripts do not run)."""
+    found = {
+        hit.capability
+        for hit in source.signatures
+        if not hit.offsets
+        or any(not in_manifest_outside_hooks(source, offset) for offset, _ in hit.offsets)
+    }
     if source.context == "install" and source.kind in {"python", "javascript"}:
         found |= {
             CALL_CAPABILITIES[c.type] for c in install_calls(source) if c.type in CALL_CAPABILITIES
