@@ -6,17 +6,21 @@ package looks the same in the store however it arrived.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from threatfeed.analysis import Analysis
 from threatfeed.store.models import Analysis as AnalysisRow
-from threatfeed.store.models import Archive, Package
+from threatfeed.store.models import Archive, Package, utcnow
 from threatfeed.triage.index import on_analysis_recorded
+
+PackageKey = tuple[str, str, str]
+"""(ecosystem, name, version)"""
 
 
 @dataclass(frozen=True)
@@ -68,21 +72,6 @@ def _package(session: Session, record: ArchiveRecord) -> Package:
     return package
 
 
-def _archive(session: Session, package: Package, record: ArchiveRecord) -> Archive:
-    archive = session.scalars(
-        select(Archive).where(Archive.package_id == package.id, Archive.filename == record.filename)
-    ).one_or_none()
-    if archive is None:
-        archive = Archive(package_id=package.id, filename=record.filename, url=record.url)
-        session.add(archive)
-    archive.sha256 = record.sha256
-    archive.size = record.size
-    archive.status = "verified"
-    archive.error = None
-    session.flush()
-    return archive
-
-
 def storable(value: Any) -> Any:
     """``value`` with every NUL character written ``\\x00``: evidence comes from archives,
     and PostgreSQL's JSON (like its text) cannot hold U+0000."""
@@ -116,32 +105,171 @@ def record_problem(session: Session, record: ArchiveRecord, status: str, error: 
     return archive.id
 
 
+@dataclass(frozen=True)
+class Analysed:
+    """One archive's analysis, ready to record."""
+
+    record: ArchiveRecord
+    analysis: Analysis
+    elapsed_ms: float = 0.0
+
+
 def record_analysis(
     session: Session, record: ArchiveRecord, analysis: Analysis, elapsed_ms: float = 0.0
 ) -> Recorded:
     """Stores the package, its archive and the analysis, unless this engine version already did."""
-    package = _package(session, record)
-    archive = _archive(session, package, record)
-    existing = session.scalar(
-        select(AnalysisRow.id).where(
-            AnalysisRow.archive_id == archive.id,
-            AnalysisRow.engine_version == analysis.engine_version,
+    return record_analyses(session, [Analysed(record, analysis, elapsed_ms)])[0]
+
+
+def record_analyses(session: Session, items: Sequence[Analysed]) -> list[Recorded]:
+    """:func:`record_analysis` of a batch, in a few statements whatever its size.
+
+    Packages, archives and analyses are each looked up with one query and the missing
+    ones inserted with one statement; only rows that already exist and change (a
+    package's publication time learnt late, an archive analysed before by another
+    engine version or recorded as a problem) are updated one by one.
+    """
+    if not items:
+        return []
+    packages = _packages(session, [item.record for item in items])
+    archives = _archives(session, [(packages[_key(i.record)], i.record) for i in items])
+    wanted = {archives[(packages[_key(i.record)], i.record.filename)] for i in items}
+    done = {
+        (row.archive_id, row.engine_version): row.id
+        for row in session.execute(
+            select(AnalysisRow.id, AnalysisRow.archive_id, AnalysisRow.engine_version).where(
+                AnalysisRow.archive_id.in_(sorted(wanted))
+            )
         )
+    }
+    fresh: dict[tuple[int, str], Analysed] = {}
+    for item in items:
+        archive_id = archives[(packages[_key(item.record)], item.record.filename)]
+        key = (archive_id, item.analysis.engine_version)
+        if key not in done:
+            fresh.setdefault(key, item)
+    if fresh:
+        inserted = session.execute(
+            insert(AnalysisRow)
+            .values([_analysis_row(archive_id, item) for (archive_id, _), item in fresh.items()])
+            .returning(AnalysisRow.id, AnalysisRow.archive_id, AnalysisRow.engine_version)
+        )
+        new = {(row.archive_id, row.engine_version): row.id for row in inserted}
+        done.update(new)
+    recorded, seen = [], set()
+    for item in items:
+        package_id = packages[_key(item.record)]
+        archive_id = archives[(package_id, item.record.filename)]
+        key = (archive_id, item.analysis.engine_version)
+        is_new = key in fresh and key not in seen
+        seen.add(key)
+        if is_new:
+            on_analysis_recorded(session, package_id, archive_id)
+        recorded.append(Recorded(package_id, archive_id, done[key], new=is_new))
+    return recorded
+
+
+def _key(record: ArchiveRecord) -> PackageKey:
+    return (record.ecosystem, record.name, record.version)
+
+
+def _packages(
+    session: Session, records: Sequence[ArchiveRecord]
+) -> dict[tuple[str, str, str], int]:
+    """The id of each record's package, inserting the missing ones in one statement."""
+    wanted = {_key(record): record for record in records}
+    found: dict[PackageKey, int] = {}
+    rows = session.execute(
+        select(
+            Package.id, Package.ecosystem, Package.name, Package.version, Package.published_at
+        ).where(tuple_(Package.ecosystem, Package.name, Package.version).in_(sorted(wanted)))
     )
-    if existing is not None:
-        return Recorded(package.id, archive.id, existing, new=False)
-    row = AnalysisRow(
-        archive_id=archive.id,
-        engine_version=analysis.engine_version,
-        score=analysis.score,
-        flagged=analysis.flagged,
-        indicators=storable(analysis.indicators),
-        errors=storable(list(analysis.errors)),
-        locations=storable([asdict(location) for location in analysis.locations]),
-        files=storable([list(entry) for entry in analysis.files]),
-        elapsed_ms=elapsed_ms,
+    for row in rows:
+        key = (row.ecosystem, row.name, row.version)
+        found[key] = row.id
+        if row.published_at is None and wanted[key].published_at is not None:
+            session.execute(
+                update(Package)
+                .where(Package.id == row.id)
+                .values(published_at=wanted[key].published_at)
+            )
+    missing = [record for key, record in wanted.items() if key not in found]
+    if missing:
+        inserted = session.execute(
+            insert(Package)
+            .values(
+                [
+                    {
+                        "ecosystem": r.ecosystem,
+                        "name": r.name,
+                        "version": r.version,
+                        "published_at": r.published_at,
+                    }
+                    for r in missing
+                ]
+            )
+            .returning(Package.id, Package.ecosystem, Package.name, Package.version)
+        )
+        found.update({(row.ecosystem, row.name, row.version): row.id for row in inserted})
+    return found
+
+
+def _archives(
+    session: Session, records: Sequence[tuple[int, ArchiveRecord]]
+) -> dict[tuple[int, str], int]:
+    """The id of each verified archive, inserting the missing ones in one statement."""
+    wanted = {(package_id, record.filename): record for package_id, record in records}
+    verified = {"status": "verified", "error": None}
+    found: dict[tuple[int, str], int] = {}
+    rows = session.execute(
+        select(
+            Archive.id, Archive.package_id, Archive.filename, Archive.sha256, Archive.status
+        ).where(tuple_(Archive.package_id, Archive.filename).in_(sorted(wanted)))
     )
-    session.add(row)
-    session.flush()
-    on_analysis_recorded(session, package.id, archive.id)
-    return Recorded(package.id, archive.id, row.id, new=True)
+    for row in rows:
+        key = (row.package_id, row.filename)
+        found[key] = row.id
+        record = wanted[key]
+        if (row.sha256, row.status) != (record.sha256, "verified"):
+            session.execute(
+                update(Archive)
+                .where(Archive.id == row.id)
+                .values(sha256=record.sha256, size=record.size, **verified)
+            )
+    missing = [(key, record) for key, record in wanted.items() if key not in found]
+    if missing:
+        inserted = session.execute(
+            insert(Archive)
+            .values(
+                [
+                    {
+                        "package_id": package_id,
+                        "filename": record.filename,
+                        "url": record.url,
+                        "sha256": record.sha256,
+                        "size": record.size,
+                        **verified,
+                    }
+                    for (package_id, _), record in missing
+                ]
+            )
+            .returning(Archive.id, Archive.package_id, Archive.filename)
+        )
+        found.update({(row.package_id, row.filename): row.id for row in inserted})
+    return found
+
+
+def _analysis_row(archive_id: int, item: Analysed) -> dict[str, Any]:
+    analysis = item.analysis
+    return {
+        "archive_id": archive_id,
+        "engine_version": analysis.engine_version,
+        "score": analysis.score,
+        "flagged": analysis.flagged,
+        "indicators": storable(analysis.indicators),
+        "errors": storable(list(analysis.errors)),
+        "locations": storable([asdict(location) for location in analysis.locations]),
+        "files": storable([list(entry) for entry in analysis.files]),
+        "elapsed_ms": item.elapsed_ms,
+        "created_at": utcnow(),
+    }

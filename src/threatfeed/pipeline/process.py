@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from threatfeed.analysis import ENGINE_VERSION, Analysis, Engine, Location
 from threatfeed.errors import ThreatfeedError
 from threatfeed.pipeline import metrics
-from threatfeed.pipeline.ingest import ArchiveRecord, record_analysis, record_problem
+from threatfeed.pipeline.ingest import Analysed, ArchiveRecord, record_analyses, record_problem
 from threatfeed.pipeline.jobs import ARCHIVE, CHANGE, archive_job, archive_payload
 from threatfeed.pipeline.queue import Job, JobSpec, Queue
 from threatfeed.pipeline.sessions import work_session
@@ -222,47 +222,40 @@ class Processor:
 
     def _store(self, outcomes: Sequence[Outcome]) -> None:
         """One transaction: completion of every job still leased, with its results."""
-        counted: list[Outcome] = []
         with work_session(self.database) as session:
             held = self.queue.complete_batch(session, [o.fetched.job for o in outcomes])
-            specs: list[JobSpec] = []
+            kept = [o for o in outcomes if o.fetched.job.id in held]
             for outcome in outcomes:
-                fetched = outcome.fetched
-                if fetched.job.id not in held:
-                    log.warning("job %s was taken over by another worker", fetched.job.id)
-                elif fetched.job.kind == CHANGE:
-                    specs.extend(self._changed(session, fetched))
-                elif fetched.problem is not None and fetched.record is not None:
-                    record_problem(session, fetched.record, *fetched.problem)
-                    counted.append(outcome)
-                elif outcome.analysis is not None and fetched.record is not None:
-                    recorded = record_analysis(
-                        session, fetched.record, outcome.analysis, outcome.elapsed_ms
-                    )
-                    if recorded.new:
-                        self._mark_known_malware(
-                            session, recorded.package_id, fetched.record.sha256
-                        )
-                    counted.append(outcome)
-            self.queue.enqueue(session, specs)
-        for outcome in counted:  # counted once committed
-            record = outcome.fetched.record
-            assert record is not None
-            if outcome.fetched.problem is not None:
-                status, message = outcome.fetched.problem
-                metrics.FAILED.labels(record.ecosystem, status).inc()
-                log.warning(
-                    "%s/%s@%s %s: %s",
-                    record.ecosystem,
-                    record.name,
-                    record.version,
-                    status,
-                    message,
-                )
-                continue
-            metrics.ANALYSED.labels(record.ecosystem).inc()
-            if outcome.analysis is not None and outcome.analysis.flagged:
-                metrics.FLAGGED.labels(record.ecosystem).inc()
+                if outcome.fetched.job.id not in held:
+                    log.warning("job %s was taken over by another worker", outcome.fetched.job.id)
+            changes = [o.fetched for o in kept if o.fetched.job.kind == CHANGE]
+            self.queue.enqueue(session, self._changed(session, changes))
+            problems = [
+                (o.fetched.record, *o.fetched.problem)
+                for o in kept
+                if o.fetched.record is not None and o.fetched.problem is not None
+            ]
+            for record, status, message in problems:
+                record_problem(session, record, status, message)
+            analysed = [
+                Analysed(o.fetched.record, o.analysis, o.elapsed_ms)
+                for o in kept
+                if o.fetched.record is not None and o.analysis is not None
+            ]
+            recorded = record_analyses(session, analysed)
+            pairs = list(zip(analysed, recorded, strict=True))
+            twins = _malicious_digests(session, {item.record.sha256 for item, r in pairs if r.new})
+            for item, result in pairs:
+                if result.new and item.record.sha256 in twins:
+                    self._mark_known_malware(session, result.package_id, item.record.sha256)
+        for record, status, message in problems:  # counted once committed
+            metrics.FAILED.labels(record.ecosystem, status).inc()
+            where = f"{record.ecosystem}/{record.name}@{record.version}"
+            log.warning("%s %s: %s", where, status, message)
+        for item in analysed:
+            metrics.ANALYSED.labels(item.record.ecosystem).inc()
+            if item.analysis.flagged:
+                metrics.FLAGGED.labels(item.record.ecosystem).inc()
 
     def _fail(self, job: Job, exc: Exception) -> None:
         metrics.JOB_ERRORS.labels(job.kind).inc()
@@ -279,27 +272,51 @@ class Processor:
 
     # -- change: what does the registry say now? -------------------------------------------
 
-    def _changed(self, session: Session, fetched: Fetched) -> list[JobSpec]:
-        change = Change.from_dict(dict(fetched.job.payload))
-        if not fetched.releases and change.kind in _GONE:
-            _set_state(session, change.ecosystem, change.name, None, ReleaseState.REMOVED)
+    def _changed(self, session: Session, changes: Sequence[Fetched]) -> list[JobSpec]:
+        """The archive jobs of the new files the registry named, for a batch of changes:
+        one query for the versions already known, one for their files already analysed."""
+        for fetched in changes:
+            change = Change.from_dict(dict(fetched.job.payload))
+            if not fetched.releases and change.kind in _GONE:
+                _set_state(session, change.ecosystem, change.name, None, ReleaseState.REMOVED)
+        releases = [release for fetched in changes for release in fetched.releases]
+        if not releases:
+            return []
+        keys = {(r.ecosystem, r.name, r.version) for r in releases}
+        known = {
+            (row.ecosystem, row.name, row.version): (row.id, row.registry_state)
+            for row in session.execute(
+                select(
+                    Package.id,
+                    Package.ecosystem,
+                    Package.name,
+                    Package.version,
+                    Package.registry_state,
+                ).where(tuple_(Package.ecosystem, Package.name, Package.version).in_(sorted(keys)))
+            )
+        }
+        done = _analysed(session, [key for key in keys if key in known])
+        oldest = datetime.now(UTC) - self.backlog
         specs: list[JobSpec] = []
-        for release in fetched.releases:
-            specs.extend(self._new_files(session, release))
+        for release in releases:
+            key = (release.ecosystem, release.name, release.version)
+            if key in known and known[key][1] != release.state.value:
+                session.execute(
+                    update(Package)
+                    .where(Package.id == known[key][0])
+                    .values(registry_state=release.state.value)
+                )
+            if release.state is not ReleaseState.PUBLISHED:
+                continue
+            published = release.published_at
+            if key not in known and published is not None and published < oldest:
+                continue  # first seen long after it was published: backlog, not news
+            specs.extend(
+                archive_job(release, file)
+                for file in release.files
+                if (*key, file.filename) not in done
+            )
         return specs
-
-    def _oldest(self) -> datetime:
-        return datetime.now(UTC) - self.backlog
-
-    def _new_files(self, session: Session, release: Release) -> list[JobSpec]:
-        known = _set_state(session, release.ecosystem, release.name, release.version, release.state)
-        if release.state is not ReleaseState.PUBLISHED:
-            return []
-        old = release.published_at is not None and release.published_at < self._oldest()
-        if not known and old:
-            return []
-        done = _analysed_files(session, release) if known else set()
-        return [archive_job(release, file) for file in release.files if file.filename not in done]
 
     def _mark_known_malware(self, session: Session, package_id: int, sha256: str) -> None:
         """The same bytes as a version already confirmed malicious are malicious, at once."""
@@ -345,40 +362,44 @@ def _set_state(
     return session.scalar(select(Package.id).where(*where).limit(1)) is not None
 
 
-def _analysed_files(session: Session, release: Release) -> set[str]:
-    """Files of the version this engine version has analysed (problems are tried again)."""
-    analysed = (
-        select(Archive.filename)
-        .join(Package)
-        .join(AnalysisRow, AnalysisRow.archive_id == Archive.id)
-        .where(
-            Package.ecosystem == release.ecosystem,
-            Package.name == release.name,
-            Package.version == release.version,
-            AnalysisRow.engine_version == ENGINE_VERSION,
-        )
-    )
-    return set(session.scalars(analysed))
-
-
 def _analysed_keys(session: Session, jobs: Sequence[Job]) -> set[tuple[str, str, str, str]]:
-    """(ecosystem, name, version, filename) of the archive jobs this engine version has
-    analysed already: one query for a batch (problems are tried again)."""
-    wanted = {
-        (job.payload["ecosystem"], job.payload["name"], job.payload["version"]) for job in jobs
-    }
-    if not wanted:
+    """The archive jobs' files this engine version has analysed already."""
+    keys = {(job.payload["ecosystem"], job.payload["name"], job.payload["version"]) for job in jobs}
+    return _analysed(session, keys)
+
+
+def _analysed(
+    session: Session, keys: Collection[tuple[str, str, str]]
+) -> set[tuple[str, str, str, str]]:
+    """(ecosystem, name, version, filename) of the files of these versions that this
+    engine version has analysed, in one query (problems are tried again)."""
+    if not keys:
         return set()
     rows = session.execute(
         select(Package.ecosystem, Package.name, Package.version, Archive.filename)
         .join(Archive, Archive.package_id == Package.id)
         .join(AnalysisRow, AnalysisRow.archive_id == Archive.id)
         .where(
-            tuple_(Package.ecosystem, Package.name, Package.version).in_(sorted(wanted)),
+            tuple_(Package.ecosystem, Package.name, Package.version).in_(sorted(keys)),
             AnalysisRow.engine_version == ENGINE_VERSION,
         )
     )
     return {(r[0], r[1], r[2], r[3]) for r in rows}
+
+
+def _malicious_digests(session: Session, digests: set[str]) -> set[str]:
+    """Which of these SHA256 belong to an archive of a version ever judged malicious:
+    one query for a batch, before the exact check (latest verdict) of the few it finds."""
+    if not digests:
+        return set()
+    return set(
+        session.scalars(
+            select(Archive.sha256)
+            .join(Verdict, Verdict.package_id == Archive.package_id)
+            .where(Archive.sha256.in_(sorted(digests)), Verdict.verdict == Kind.MALICIOUS.value)
+            .distinct()
+        )
+    )
 
 
 def _earlier_analyses(session: Session, digests: set[str]) -> dict[str, Analysis]:
