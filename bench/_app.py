@@ -8,8 +8,8 @@ The extra routes exist only here, never in the product:
   headers, with no work at all: what this server, framework and HTTP stack can
   do at best for a response of that size, the ceiling of the benchmark.
 - ``/__constant_sync`` is the same from a plain ``def`` endpoint, which
-  Starlette runs in its thread pool like the feed's endpoint: the difference to
-  the ceiling is the thread pool's cost, not the feed's.
+  Starlette runs in its thread pool: the difference to the ceiling is what that
+  hand-off alone costs (the feed's endpoints are ``async`` and avoid it).
 """
 
 from __future__ import annotations
