@@ -84,15 +84,16 @@ class FeedReader:
     def __init__(self, database: Database) -> None:
         self._database = database
         self._queries = Queries(database.engine.dialect)
-        self._postgres = database.dialect == "postgresql"
-        url = database.engine.url.set(drivername="postgresql")
-        self._connections = _SharedConnections(
-            url.render_as_string(hide_password=False), CONNECTIONS
-        )
+        url = database.engine.url
+        self._connections: _SharedConnections | None = None
+        self._sqlite_path: str | None = None
+        if database.dialect == "postgresql":
+            conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._connections = _SharedConnections(conninfo, CONNECTIONS)
+        elif url.database not in (None, "", ":memory:"):
+            self._sqlite_path = url.database
         self._loop_connection: sqlite3.Connection | None = None
         self._threads = anyio.CapacityLimiter(SQLITE_THREADS)
-        path = database.engine.url.database
-        self._sqlite_path = None if self._postgres or path in (None, "", ":memory:") else path
 
     def page(self, params: FeedParams, view: View = LIVE) -> FeedPage:
         """A page, read on a pooled connection of the engine in the calling thread."""
@@ -101,11 +102,11 @@ class FeedReader:
     async def serve(self, params: FeedParams, view: View = LIVE) -> FeedPage:
         """A page, read without blocking the event loop for longer than a bounded query."""
         query = self._queries.for_request(params, view)
-        if self._postgres:
-            return await self._serve_postgres(query)
+        if self._connections is not None:
+            return await _serve_postgres(await self._connections.get(), query)
         if self._sqlite_path is not None and query.shape.bounded:
             try:
-                return self._serve_on_loop(query)
+                return self._serve_on_loop(self._sqlite_path, query)
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                     raise
@@ -113,7 +114,8 @@ class FeedReader:
 
     async def aclose(self) -> None:
         """Closes the connections the reader opened itself (the engine's pool is not its own)."""
-        await self._connections.close()
+        if self._connections is not None:
+            await self._connections.close()
         if self._loop_connection is not None:
             self._loop_connection.close()
             self._loop_connection = None
@@ -134,22 +136,22 @@ class FeedReader:
         finally:
             raw.close()
 
-    def _serve_on_loop(self, query: PageQuery) -> FeedPage:
+    def _serve_on_loop(self, path: str, query: PageQuery) -> FeedPage:
         connection = self._loop_connection
         if connection is None:
-            connection = self._loop_connection = _read_only_sqlite(self._sqlite_path or "")
+            connection = self._loop_connection = _read_only_sqlite(path)
         return _read(query, lambda sql, args: connection.execute(sql, args).fetchall())
 
-    async def _serve_postgres(self, query: PageQuery) -> FeedPage:
-        connection = await self._connections.get()
-        cursor = await connection.execute(*query.rows, prepare=True)
-        page = query.page(await cursor.fetchall())
-        if page is None:
-            cursor = await connection.execute(*query.before, prepare=True)
-            row: Sequence[Any] | None = await cursor.fetchone()
-            page = query.page([], bool(row and row[0]))
-        assert page is not None
-        return page
+
+async def _serve_postgres(connection: AsyncConnection[Any], query: PageQuery) -> FeedPage:
+    cursor = await connection.execute(*query.rows, prepare=True)
+    page = query.page(await cursor.fetchall())
+    if page is None:
+        cursor = await connection.execute(*query.before, prepare=True)
+        row: Sequence[Any] | None = await cursor.fetchone()
+        page = query.page([], bool(row and row[0]))
+    assert page is not None
+    return page
 
 
 class _SharedConnections:
