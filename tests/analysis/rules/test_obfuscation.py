@@ -240,3 +240,17 @@ def test_one_line_loader_with_its_payload(engine: Engine) -> None:
     polyfill = "def parse(text):\n    return eval('(' + text + ')')  # " + "." * 1100 + "\n"
     techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/j.py": polyfill})))
     assert "executes a high-entropy blob it carries" not in techniques
+
+
+def test_obfuscation_in_an_install_script_weighs_more(engine: Engine) -> None:
+    from tests.analysis.builders import package
+    from threatfeed.analysis.scoring import rule_points
+
+    mangled = "".join(f"{'lI' * 4}{'l' * i} = {i}\n" for i in range(12))
+    setup_py = mangled + "from setuptools import setup\nsetup(name='tidy-strings')\n"
+    in_setup = obfuscated_code_rule(package(engine, sdist(setup_py=setup_py)))
+    in_module = obfuscated_code_rule(package(engine, sdist({"tidy_strings/m.py": mangled})))
+    assert in_setup is not None
+    assert in_module is not None
+    assert "obfuscated install script" in _techniques(in_setup.evidence)
+    assert rule_points(in_setup) > rule_points(in_module) + 4

@@ -22,6 +22,9 @@ ORDINARY_LINE = 60
 #: Three different techniques in one file are no accident of a minifier or generator.
 LAYERED_TECHNIQUES = 3
 LAYERED_WEIGHT = 6.0
+#: Any technique beyond a long line in code that runs on install (setup.py, hook scripts):
+#: build scripts have nothing to hide, and none of the popular packages obfuscates one.
+INSTALL_OBFUSCATION_WEIGHT = 6.0
 HEX_ESCAPE_RUNS = 5
 HEX_ESCAPE_WEIGHT = 5.0
 _HEX_ESCAPES = re.compile(rb"(?:\\[xu][0-9a-fA-F]{2,4}){12,}")
@@ -227,6 +230,12 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
                 if signal.key == "encoded_program_run"
                 else "program text encoded as base64"
             )
+        if source.context == "install" and set(techniques) - {"very long line"}:
+            # reviewers read install scripts to know what installing does
+            found.append(
+                signal_at(source, 0, 0, INSTALL_OBFUSCATION_WEIGHT, "install", "obfuscation")
+            )
+            techniques.append("obfuscated install script")
         if len(set(techniques)) >= LAYERED_TECHNIQUES:
             found.append(signal_at(source, 0, 0, LAYERED_WEIGHT, "layered", "obfuscation"))
         if found:
