@@ -72,10 +72,15 @@ class Engine:
             engine_version=ENGINE_VERSION,
         )
 
+    def _scan(self, data: bytes, kind: str) -> tuple[SignatureHit, ...]:
+        if not data:
+            return ()
+        hits = self._signatures.scan(data[: SCAN_LIMITS.get(kind)])
+        return tuple(hit for hit in hits if _keep(hit, kind))
+
     def prepare(self, contents: ArchiveContents) -> Package:
         """The package as rules see it, with every file scanned once by the signatures."""
         layout, rows = classify(contents)
-        scans = _ArchiveScans(self._signatures)
         files = []
         for member, rel, kind, context in rows:
             if rel == "package.json" and layout.hooks:
@@ -89,7 +94,7 @@ class Engine:
                     truncated=member.truncated,
                     kind=kind,
                     context=context,
-                    signatures=scans.scan(member.data, kind),
+                    signatures=self._scan(member.data, kind),
                 )
             )
         return Package(
@@ -103,38 +108,6 @@ class Engine:
             hooks=layout.hooks,
             errors=layout.errors,
         )
-
-
-class _ArchiveScans:
-    """The signature hits of one archive's files, scanned once per distinct content.
-
-    Packages ship the same bytes under many names (licences, empty modules, vendored
-    copies); a file's hits depend only on its bytes, so a copy reuses them. Lives for one
-    archive: nothing is remembered from one archive to the next. Only the first few
-    contents of each size are kept, so that a hostile archive of many same-sized files
-    costs a few comparisons per file, not one per earlier file.
-    """
-
-    SAME_SIZE_KEPT = 8
-
-    def __init__(self, signatures: Signatures) -> None:
-        self._signatures = signatures
-        self._by_size: dict[int, list[tuple[bytes, tuple[SignatureHit, ...]]]] = {}
-
-    def scan(self, data: bytes, kind: str) -> tuple[SignatureHit, ...]:
-        if not data:
-            return ()
-        data = data[: SCAN_LIMITS.get(kind)]
-        same_size = self._by_size.setdefault(len(data), [])
-        for seen, seen_hits in same_size:
-            if seen == data:
-                hits = seen_hits
-                break
-        else:
-            hits = self._signatures.scan(data)
-            if len(same_size) < self.SAME_SIZE_KEPT:
-                same_size.append((data, hits))
-        return tuple(hit for hit in hits if _keep(hit, kind))
 
 
 def _keep(hit: SignatureHit, kind: str) -> bool:
