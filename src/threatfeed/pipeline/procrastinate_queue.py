@@ -249,8 +249,8 @@ class ProcrastinateQueue:
         """The procrastinate task: lease those of our rows that are due and run them.
 
         The network part runs on the processor's fetch threads, the engine and the store
-        in our one engine thread; with two tasks at a time, one task's downloads
-        overlap the other's analysis.
+        in our one engine thread; with three tasks at a time, the next tasks' downloads
+        overlap this one's analysis.
         """
         processor = self._processor
         if processor is None:
@@ -267,7 +267,7 @@ class ProcrastinateQueue:
             self._held.remove(jobs)
 
     def serve_worker(self, processor: Processor, name: str, stop: threading.Event) -> None:
-        """Runs procrastinate's worker in this process (two tasks at a time) until a signal.
+        """Runs procrastinate's worker in this process (three tasks at a time) until a signal.
 
         The engine runs in one dedicated thread, where it is compiled once, before
         the first job (compiled rules cannot move between threads).
@@ -283,7 +283,7 @@ class ProcrastinateQueue:
         try:
             self.app.run_worker(
                 queues=[QUEUE],
-                concurrency=2,
+                concurrency=3,
                 name=name,
                 wait=True,
                 delete_jobs="always",

@@ -2,7 +2,8 @@
 
 Two threads per worker: a fetcher claims a batch and downloads it while the
 worker analyses and stores the batch before, so the network and the engine
-overlap; at most one batch waits between them. Every job this worker holds is
+overlap; at most ``AHEAD`` batches wait between them (more absorbs the variance of
+download times, but holds more jobs away from other workers). Every job this worker holds is
 leased until stored, and the leases are renewed while they wait or run, so a
 job longer than its lease is not taken over by another worker; a worker killed
 stops renewing, and its jobs run again once their leases expire.
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 16
 """Jobs claimed (and stored) per transaction."""
+AHEAD = 2
+"""Fetched batches waiting for the engine, at most."""
 
 
 def worker_name(index: int = 0) -> str:
@@ -77,7 +80,7 @@ def work(
     """
     name = name or worker_name()
     held = Held()
-    ready: queues.Queue[list[Fetched] | None] = queues.Queue(maxsize=1)
+    ready: queues.Queue[list[Fetched] | None] = queues.Queue(maxsize=AHEAD)
     threads = [
         threading.Thread(
             target=_fetch_loop,
