@@ -284,6 +284,12 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "import subprocess\nsubprocess.Popen(['dig', '+short', host])\n",
     ),
     (
+        credential_harvesting_rule,
+        "info.py",
+        "import os, socket\ndata = {'host': socket.gethostname(), 'env': dict(os.environ)}\n",
+        "import os\ndata = {'home': os.environ.get('HOME'), 'debug': 'DEBUG' in os.environ}\n",
+    ),
+    (
         persistence_rule,
         "startup.py",
         "import os\nstartup = os.path.join(os.getenv('APPDATA'), 'Microsoft', 'Windows',\n"

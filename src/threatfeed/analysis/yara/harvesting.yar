@@ -123,6 +123,8 @@ rule environment_dump {
         $py1 = /json\.dumps\s*\(\s*(dict\s*\(\s*)?os\.environ\s*[,)]/
         $py2 = /\bstr\s*\(\s*os\.environ\s*\)/
         $py3 = /(data|json|params)\s*=\s*(dict\s*\(\s*)?os\.environ\s*(\)\s*)?[,)]/
+        // the environment as one value of a payload: `{"env": dict(os.environ), ...}`
+        $py4 = /["'][\w -]{1,40}["']\s*:\s*(dict\s*\(\s*os\.environ\s*\)|os\.environ\.copy\s*\(\s*\))/
         $sh = /\b(printenv|env)\s*\|\s*(curl|nc|base64)/
     condition:
         any of them
