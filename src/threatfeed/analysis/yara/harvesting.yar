@@ -141,7 +141,7 @@ rule host_fingerprint {
         $p2 = "getpass.getuser()"
         $p3 = "os.getlogin()"
         $p4 = "platform.node()"
-        $p5 = /os\.uname\(\)/
+        $p5 = /\bos\.uname\b/
         $p6 = /os\.environ(\.get\()?\[?["'](USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)["']/
         $j1 = /\bos\.(hostname|userInfo|networkInterfaces|homedir)\s*\(\s*\)/
         $j2 = /process\.env\.(USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)\b/

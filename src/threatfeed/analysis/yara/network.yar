@@ -180,3 +180,18 @@ rule messenger_webhook_with_token {
     condition:
         any of them
 }
+
+rule host_header_fronting {
+    meta:
+        indicator = ""
+        capability = "exfil"
+        weight = 0
+        label = "sets the HTTP Host header to a named host (domain fronting)"
+    strings:
+        // `Request('https://pypi.python.org', headers={'Host': 'collector.example'})`: the
+        // connection goes to a trusted front, the CDN routes it to the named host. Marker
+        // only: it counts with harvesting in the same file (data_exfiltration_rule).
+        $a = /["']Host["']\s*:\s*["'][\w-]{1,63}(\.[\w-]{1,63}){1,6}["']/
+    condition:
+        $a
+}
