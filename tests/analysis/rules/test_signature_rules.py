@@ -290,6 +290,14 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "import os\ndata = {'home': os.environ.get('HOME'), 'debug': 'DEBUG' in os.environ}\n",
     ),
     (
+        decode_and_execute_rule,
+        "split.py",
+        "import base64, zlib\nX = base64.b64decode(X)\nX = zlib.decompress(X)\n"
+        "if X:\n    exec(X)\n",
+        "import base64, zlib\nX = base64.b64decode(X)\nX = zlib.decompress(X)\n"
+        "if X:\n    print(X)\n",
+    ),
+    (
         persistence_rule,
         "startup.py",
         "import os\nstartup = os.path.join(os.getenv('APPDATA'), 'Microsoft', 'Windows',\n"

@@ -418,3 +418,17 @@ rule runs_script_placed_in_temp {
     condition:
         $run and ($write or $fetch)
 }
+
+rule python_decode_into_variable_then_exec {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 14
+        label = "decodes into a variable, then executes it a few lines below"
+    strings:
+        // `X = base64.b64decode(X)`, `X = zlib.decompress(X)`, then `exec(X)` within five
+        // lines: the same decode-and-execute spread over statements so no line shows both.
+        $a = /(b64decode|b32decode|b85decode|decompress|loads|unhexlify)\s*\([^\n]{0,200}\n([^\n]{0,200}\n){0,4}[^\n]{0,40}[^.\w]exec\s*\(\s*[A-Za-z_]\w{0,40}\s*[,)]/
+    condition:
+        $a
+}
