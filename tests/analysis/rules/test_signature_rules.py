@@ -298,6 +298,12 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "if X:\n    print(X)\n",
     ),
     (
+        decode_and_execute_rule,
+        "blank.py",
+        '_ = eval("\\x65\\166\\x61\\154")\n',
+        '_ = eval("1 + 2")\n',
+    ),
+    (
         persistence_rule,
         "startup.py",
         "import os\nstartup = os.path.join(os.getenv('APPDATA'), 'Microsoft', 'Windows',\n"

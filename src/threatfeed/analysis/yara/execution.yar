@@ -353,8 +353,10 @@ rule python_exec_escaped_string {
         label = "executes code spelled as hex or octal escapes"
     strings:
         $a = /\b(exec|eval)\s*\(\s*b?["'](\\x[0-9a-fA-F]{2}|\\[0-7]{3}){16}/
+        // `eval("\x65\166\x61\154")`: a builtin fetched by a name spelled only in escapes
+        $name = /\b(exec|eval)\s*\(\s*["'](\\x[0-9a-fA-F]{2}|\\[0-7]{3}){4,15}["']\s*\)/
     condition:
-        $a
+        $a or $name
 }
 
 rule unverified_tls_download_to_disk {
