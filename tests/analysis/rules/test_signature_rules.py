@@ -304,6 +304,20 @@ CASES: list[tuple[Rule, str, str, str]] = [
         '_ = eval("1 + 2")\n',
     ),
     (
+        decode_and_execute_rule,
+        "subst.py",
+        "table = dict(zip(a, b))\nexec(''.join([table.get(c, c) for c in 'vnklig lh']))\n",
+        "table = dict(zip(a, b))\nprint(''.join([table.get(c, c) for c in 'vnklig lh']))\n",
+    ),
+    (
+        executes_code_at_remote_url_rule,
+        "upd.py",
+        "from os import system\nfrom urllib import request\nwith open(p, 'w') as f:\n"
+        "    f.write(request.urlopen(u).read().decode())\nsystem(f'start {exe} {p}')\n",
+        "from urllib import request\nwith open(p, 'w') as f:\n"
+        "    f.write(request.urlopen(u).read().decode())\n",
+    ),
+    (
         persistence_rule,
         "startup.py",
         "import os\nstartup = os.path.join(os.getenv('APPDATA'), 'Microsoft', 'Windows',\n"

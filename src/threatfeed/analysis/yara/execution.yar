@@ -91,6 +91,8 @@ rule python_decode_then_exec {
     strings:
         $a = /\b(exec|eval)\s*\([^\n]{0,120}(b64decode|b32decode|b16decode|b85decode|a85decode|decodebytes|decompress|marshal\.loads|fromhex|unhexlify|\.decrypt\(|codecs\.decode|rot13|\[::-1\])/
         $b = /\b(exec|eval)\s*\(\s*(''|"")\.join\(\s*(chr|map\(chr)/
+        // exec of characters mapped one by one from a literal (substitution ciphers)
+        $b2 = /\b(exec|eval)\s*\(\s*(''|"")\.join\(\s*\[?[^\n]{0,120}\bfor\s+\w{1,20}\s+in\s+["']/
         $c = /\bexec\s*\(\s*compile\s*\([^\n]{0,60}(decode|decompress|loads)/
         $d = /\b(getattr|__import__)\s*\([^\n]{0,40}['"](exec|eval)['"]\s*\)\s*\(/
         $e = /\bexec\s*\(\s*marshal\.loads/
@@ -289,8 +291,8 @@ rule download_write_and_run {
         label = "saves a download to disk and runs it"
     strings:
         $get = /\b(requests\.get|urlopen|httpx\.get)\s*\(/
-        $write = /\.write\s*\(\s*\w{1,20}\.(content|read\(\))\s*\)/
-        $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system)\s*\(/
+        $write = /\.write\s*\(\s*(\w{1,20}\.(content|read\(\))\s*\)|[\w.]{0,40}(urlopen|requests\.get|httpx\.get)\s*\()/
+        $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system)\s*\(|(^|[^.\w])(system|startfile)\s*\(\s*f?["']/
         // `urlretrieve(url, path)` saves in one call; with an executable's name in the file
         $retrieve = /\burlretrieve\s*\(/
         $exe_name = /["'][^"'\n]{0,60}\.(exe|scr|bat|vbs|msi)["']/ nocase
