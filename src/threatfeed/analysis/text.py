@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterator
 
 EXCERPT_CHARS = 160
 
@@ -49,3 +50,25 @@ def entropy(data: bytes | str) -> float:
     counts = Counter(data)
     total = len(data)
     return -sum(n / total * math.log2(n / total) for n in counts.values())
+
+
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+#: Every byte as one of three: ``A`` (in the base64 alphabet), ``"`` (a quote), ``.`` (other).
+_BASE64_MASK = bytes(
+    ord("A") if b in _BASE64_ALPHABET else ord('"') if b in b"\"'" else ord(".") for b in range(256)
+)
+
+
+def quoted_base64_runs(data: bytes, minimum: int) -> Iterator[tuple[int, bytes]]:
+    """What ``re.finditer(rb"[\\"']([A-Za-z0-9+/]{minimum,})", data)`` finds, as (offset,
+    run) of its group: the regex tries every quote of a minified line of megabytes, while
+    a translated copy of the line is searched with ``bytes.find`` at memory speed."""
+    mask = data.translate(_BASE64_MASK)
+    needle = b'"' + b"A" * minimum
+    found = mask.find(needle)
+    while found >= 0:
+        start = found + 1
+        ends = [i for i in (mask.find(b".", start), mask.find(b'"', start)) if i >= 0]
+        end = min(ends) if ends else len(mask)
+        yield start, data[start:end]
+        found = mask.find(needle, end)

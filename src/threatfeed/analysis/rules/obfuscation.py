@@ -8,7 +8,7 @@ import re
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import hit_signal, indicator, signal_at
-from threatfeed.analysis.text import entropy
+from threatfeed.analysis.text import entropy, quoted_base64_runs
 
 #: Minified JavaScript has long lines by design, Python almost never.
 LONG_LINE = {"python": 1000, "javascript": 20000}
@@ -102,7 +102,6 @@ def _hex_escapes(source: SourceFile) -> Signal | None:
 ENCODED_PROGRAM_WEIGHT = 8.0
 ENCODED_PROGRAM_RUN_WEIGHT = 14.0
 BASE64_LITERAL_MIN = 160
-_B64_LITERAL = re.compile(rb"[\"']([A-Za-z0-9+/]{%d,})" % BASE64_LITERAL_MIN)
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/]+")
 #: What program text starts with: Python, JavaScript, shell and PowerShell statements.
 _PROGRAM_START = re.compile(
@@ -139,7 +138,7 @@ def _encoded_literals(source: SourceFile, longest: bytes) -> list[tuple[int, byt
                     found.append((offset + 1, run.group()))
     if len(longest) > BASE64_LITERAL_MIN:  # shorter lines cannot hold one: no search
         base = source.data.find(longest)
-        found += [(base + m.start(1), m.group(1)) for m in _B64_LITERAL.finditer(longest)]
+        found += [(base + at, run) for at, run in quoted_base64_runs(longest, BASE64_LITERAL_MIN)]
     return found
 
 
