@@ -3,25 +3,36 @@ from __future__ import annotations
 import random
 import re
 
-from threatfeed.analysis.text import quoted_base64_runs
+from threatfeed.analysis.text import BASE64_ALPHABET, quoted_runs, run_table
+
+BASE64 = run_table(BASE64_ALPHABET)
+BLOB = run_table(BASE64_ALPHABET + b"=_-\\")
 
 
-def _by_regex(data: bytes, minimum: int) -> list[tuple[int, bytes]]:
-    pattern = re.compile(rb"[\"']([A-Za-z0-9+/]{%d,})" % minimum)
-    return [(m.start(1), m.group(1)) for m in pattern.finditer(data)]
+def _by_regex(data: bytes, alphabet: bytes, minimum: int, closed: bool) -> list[tuple[int, int]]:
+    closing = rb"[\"']" if closed else b""
+    pattern = re.compile(rb"[\"']([%s]{%d,})%s" % (re.escape(alphabet), minimum, closing))
+    return [m.span(1) for m in pattern.finditer(data)]
 
 
-def test_quoted_base64_runs_find_what_the_regex_finds() -> None:
+def test_quoted_runs_are_the_group_spans_of_the_regex() -> None:
     data = b"x = 'aGVsbG8gd29ybGQ=' + \"QUJD'REVG\" + 'ab' + 'c2hvcnQ'"
-    assert list(quoted_base64_runs(data, 4)) == _by_regex(data, 4)
-    runs = [run for _, run in quoted_base64_runs(data, 4)]
+    runs = [data[start:end] for start, end in quoted_runs(data, BASE64, 4)]
     assert runs == [b"aGVsbG8gd29ybGQ", b"QUJD", b"REVG", b"c2hvcnQ"]
+    closed = [data[start:end] for start, end in quoted_runs(data, BLOB, 4, closed=True)]
+    assert closed == [b"aGVsbG8gd29ybGQ=", b"QUJD", b"c2hvcnQ"]
 
 
-def test_quoted_base64_runs_agree_with_the_regex_on_random_text() -> None:
+def test_quoted_runs_agree_with_the_regex_on_random_text() -> None:
     rng = random.Random(7)
-    alphabet = b"AZaz09+/\"'=.-\n "
+    letters = b"AZaz09+/\"'=_-\\.x\n "
     for _ in range(3000):
-        data = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+        data = bytes(rng.choice(letters) for _ in range(rng.randint(0, 80)))
         for minimum in (1, 3, 8):
-            assert list(quoted_base64_runs(data, minimum)) == _by_regex(data, minimum)
+            for closed in (False, True):
+                for alphabet, table in (
+                    (BASE64_ALPHABET, BASE64),
+                    (BASE64_ALPHABET + b"=_-\\", BLOB),
+                ):
+                    expected = _by_regex(data, alphabet, minimum, closed)
+                    assert list(quoted_runs(data, table, minimum, closed=closed)) == expected

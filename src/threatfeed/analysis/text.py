@@ -52,23 +52,35 @@ def entropy(data: bytes | str) -> float:
     return -sum(n / total * math.log2(n / total) for n in counts.values())
 
 
-_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-#: Every byte as one of three: ``A`` (in the base64 alphabet), ``"`` (a quote), ``.`` (other).
-_BASE64_MASK = bytes(
-    ord("A") if b in _BASE64_ALPHABET else ord('"') if b in b"\"'" else ord(".") for b in range(256)
-)
+BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
-def quoted_base64_runs(data: bytes, minimum: int) -> Iterator[tuple[int, bytes]]:
-    """What ``re.finditer(rb"[\\"']([A-Za-z0-9+/]{minimum,})", data)`` finds, as (offset,
-    run) of its group: the regex tries every quote of a minified line of megabytes, while
-    a translated copy of the line is searched with ``bytes.find`` at memory speed."""
-    mask = data.translate(_BASE64_MASK)
+def run_table(alphabet: bytes) -> bytes:
+    """A ``bytes.translate`` table for ``quoted_runs``: ``A`` for a byte of ``alphabet``,
+    ``"`` for a quote (``"`` or ``'``, never part of a run), ``.`` for any other byte."""
+    return bytes(
+        ord('"') if b in b"\"'" else ord("A") if b in alphabet else ord(".") for b in range(256)
+    )
+
+
+def quoted_runs(
+    data: bytes, table: bytes, minimum: int, *, closed: bool = False
+) -> Iterator[tuple[int, int]]:
+    """Start and end of each run of at least ``minimum`` alphabet bytes opened by a quote
+    (and closed by one when ``closed``): the matches of ``re.finditer`` with
+    ``["'](ALPHABET{minimum,})`` (``["']`` after it when ``closed``), as the span of the
+    group. A regex tries every quote of a minified line of megabytes; this searches a
+    translated copy with ``bytes.find``, at memory speed."""
+    mask = data.translate(table)
     needle = b'"' + b"A" * minimum
     found = mask.find(needle)
     while found >= 0:
         start = found + 1
         ends = [i for i in (mask.find(b".", start), mask.find(b'"', start)) if i >= 0]
         end = min(ends) if ends else len(mask)
-        yield start, data[start:end]
+        if not closed:
+            yield start, end
+        elif mask[end : end + 1] == b'"':
+            yield start, end
+            end += 1  # the closing quote belongs to the match: it opens no other
         found = mask.find(needle, end)

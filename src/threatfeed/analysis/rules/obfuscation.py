@@ -8,7 +8,7 @@ import re
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import hit_signal, indicator, signal_at
-from threatfeed.analysis.text import entropy, quoted_base64_runs
+from threatfeed.analysis.text import BASE64_ALPHABET, entropy, quoted_runs, run_table
 
 #: Minified JavaScript has long lines by design, Python almost never.
 LONG_LINE = {"python": 1000, "javascript": 20000}
@@ -28,7 +28,8 @@ INSTALL_OBFUSCATION_WEIGHT = 6.0
 HEX_ESCAPE_RUNS = 5
 HEX_ESCAPE_WEIGHT = 5.0
 _HEX_ESCAPES = re.compile(rb"(?:\\[xu][0-9a-fA-F]{2,4}){12,}")
-_BLOB = re.compile(rb"[\"']([A-Za-z0-9+/=_\-\\x]{%d,})[\"']" % BLOB_MIN)
+#: A quoted run of at least BLOB_MIN of these bytes is a blob.
+_BLOB_BYTES = run_table(BASE64_ALPHABET + b"=_-\\")
 
 
 def _longest_line(data: bytes, limit: int) -> bytes:
@@ -77,11 +78,9 @@ def _blob(source: SourceFile, longest: bytes) -> Signal | None:
         return None
     if len(longest) < BLOB_MIN:
         return None
-    for match in _BLOB.finditer(source.data):
-        if entropy(match.group(1)[:8192]) >= BLOB_ENTROPY:
-            return signal_at(
-                source, match.start(), 0, BLOB_WEIGHT[source.kind], "blob", "obfuscation"
-            )
+    for start, end in quoted_runs(source.data, _BLOB_BYTES, BLOB_MIN, closed=True):
+        if entropy(source.data[start : min(end, start + 8192)]) >= BLOB_ENTROPY:
+            return signal_at(source, start - 1, 0, BLOB_WEIGHT[source.kind], "blob", "obfuscation")
     return None
 
 
@@ -102,6 +101,7 @@ def _hex_escapes(source: SourceFile) -> Signal | None:
 ENCODED_PROGRAM_WEIGHT = 8.0
 ENCODED_PROGRAM_RUN_WEIGHT = 14.0
 BASE64_LITERAL_MIN = 160
+_BASE64_BYTES = run_table(BASE64_ALPHABET)
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/]+")
 #: What program text starts with: Python, JavaScript, shell and PowerShell statements.
 _PROGRAM_START = re.compile(
@@ -138,7 +138,10 @@ def _encoded_literals(source: SourceFile, longest: bytes) -> list[tuple[int, byt
                     found.append((offset + 1, run.group()))
     if len(longest) > BASE64_LITERAL_MIN:  # shorter lines cannot hold one: no search
         base = source.data.find(longest)
-        found += [(base + at, run) for at, run in quoted_base64_runs(longest, BASE64_LITERAL_MIN)]
+        found += [
+            (base + start, longest[start:end])
+            for start, end in quoted_runs(longest, _BASE64_BYTES, BASE64_LITERAL_MIN)
+        ]
     return found
 
 
