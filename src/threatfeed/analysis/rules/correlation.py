@@ -78,13 +78,16 @@ def _quoted_public_ip(source: SourceFile) -> bool:
 def _capabilities(source: SourceFile) -> set[str]:
     """What the signatures saw, plus what the parsed calls of install-time code do. In
     ``package.json`` only what the install hooks say counts (developer scripts do not run)."""
+    install_code = source.context == "install" and source.kind in {"python", "javascript"}
+    if not source.signatures and not install_code:
+        return set()  # most files: asked once per correlation rule, answered at once
     found = {
         hit.capability
         for hit in source.signatures
         if not hit.offsets
         or any(not in_manifest_outside_hooks(source, offset) for offset, _ in hit.offsets)
     }
-    if source.context == "install" and source.kind in {"python", "javascript"}:
+    if install_code:
         found |= {
             CALL_CAPABILITIES[c.type] for c in install_calls(source) if c.type in CALL_CAPABILITIES
         }
