@@ -1,3 +1,4 @@
+import base64
 from datetime import UTC, datetime
 
 import pytest
@@ -67,3 +68,15 @@ def test_cursor_round_trips_and_rejects_forgeries() -> None:
     assert decode_cursor(encode_cursor(position)) == position
     for forged in ["", "x" * 65, "W10", "WyJhIiwxXQ", "WzEsLTFd", "WzFlOTk5LDFd", "W3RydWUsMV0"]:
         assert decode_cursor(forged) is None
+    for raw in [
+        b"[1, 2]",
+        b"[01,2]",
+        b"[1,2,3]",
+        b"[1,2]\n",
+        b"[9999999999999999999,1]",
+        b"[999999999999999999,1]",
+        b"\xff",
+    ]:
+        assert decode_cursor(base64.urlsafe_b64encode(raw).decode().rstrip("=")) is None, raw
+    before_epoch = Position(datetime(1960, 1, 1, tzinfo=UTC), 0)
+    assert decode_cursor(encode_cursor(before_epoch)) == before_epoch

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_RAW = re.compile(rb"\[(-?(?:0|[1-9][0-9]{0,17})),(0|[1-9][0-9]{0,17})\]")
+"""The JSON array ``[micros, id]`` exactly as ``encode_cursor`` writes it."""
 
 
 @dataclass(frozen=True)
@@ -34,16 +36,11 @@ def decode_cursor(text: str) -> Position | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        micros, ident = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError):
+    except (binascii.Error, ValueError):
         return None
-    if not (_is_int(micros) and _is_int(ident)) or ident < 0:
+    if (match := _RAW.fullmatch(raw)) is None:
         return None
     try:
-        return Position(_EPOCH + micros * _MICROSECOND, ident)
+        return Position(_EPOCH + int(match[1]) * _MICROSECOND, int(match[2]))
     except OverflowError:
         return None
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

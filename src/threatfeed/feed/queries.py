@@ -157,8 +157,15 @@ class PageQuery:
     time_value: Callable[[Any], datetime | None]
 
     @property
+    def _position(self) -> tuple[Any, Any]:
+        """The cursor as the database returns a row's (id, time): bound values compare equal
+        to stored ones, as the query's own comparisons rely on."""
+        return self.values["cursor_id"], self.values["cursor_at"]
+
+    @property
     def rows(self) -> tuple[str, Sequence[Any] | dict[str, Any]]:
-        """The page's rows, ``per_page + 1`` at most to learn ``has_next``."""
+        """The page's rows, ``per_page + 1`` at most to learn ``has_next``; from a cursor,
+        the cursor's own row first when it is still there."""
         return self.rows_statement.sql, self.rows_statement.arguments(self.values)
 
     @property
@@ -171,25 +178,24 @@ class PageQuery:
 
         ``has_previous`` needs no statement of its own in the common cases: the first
         page has nothing before it; a later page by ``page`` that has rows has its offset's
-        worth before it; and a cursor page's rows carry the answer in their last column (an
-        uncorrelated subquery the database evaluates once). Only an empty page past the
-        start asks separately.
+        worth before it; and a cursor page reads the cursor's own row too, the last item of
+        the page before, which answers whenever it is still in the view. Only when it is
+        gone (withdrawn since, or a cursor used with other filters) or a page past the
+        start is empty is the ``before`` statement asked.
         """
+        if self.shape.cursor:
+            if rows and (rows[0][0], rows[0][2]) == self._position:
+                rows, before = rows[1:], True
+        elif self.params.page == 1:
+            before = False
+        elif rows:
+            before = True
+        if before is None:  # else it is known, or the caller's answer from ``before``
+            return None
         per_page = self.shape.per_page
         has_next = len(rows) > per_page
         rows = rows[:per_page]
-        if before is not None:
-            has_previous = before
-        elif self.shape.cursor:
-            if not rows:
-                return None
-            has_previous = bool(rows[0][-1])
-        elif self.params.page == 1:
-            has_previous = False
-        elif rows:
-            has_previous = True
-        else:
-            return None
+        has_previous = before
         next_cursor = None
         if has_next:
             last = rows[-1]
@@ -275,16 +281,14 @@ class Queries:
         columns: list[Any] = [_t.id, _t.document, time.label("at")]
         if not view.live:
             columns += [_t.withdrawn_at, _t.withdrawn_reason]
-        if shape.cursor:
-            columns.append(before.label("before"))
         query: Select[Any] = (
             select(*columns)
             .where(*conditions)
             .order_by(time.desc(), _t.id.desc())
-            .limit(literal_column(str(shape.per_page + 1)))
+            .limit(literal_column(str(shape.per_page + 1 + shape.cursor)))
         )
         if shape.cursor:
-            query = query.where(key < position)
+            query = query.where(key <= position)
         if shape.offset:
             query = query.offset(bindparam("offset", type_=Integer))
         return _compile(query, self._dialect), _compile(select(before), self._dialect)

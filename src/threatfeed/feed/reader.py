@@ -145,11 +145,12 @@ class FeedReader:
 
 async def _serve_postgres(connection: AsyncConnection[Any], query: PageQuery) -> FeedPage:
     cursor = await connection.execute(*query.rows, prepare=True)
-    page = query.page(await cursor.fetchall())
+    rows = await cursor.fetchall()
+    page = query.page(rows)
     if page is None:
         cursor = await connection.execute(*query.before, prepare=True)
         row: Sequence[Any] | None = await cursor.fetchone()
-        page = query.page([], bool(row and row[0]))
+        page = query.page(rows, bool(row and row[0]))
     assert page is not None
     return page
 
@@ -204,9 +205,10 @@ def _usable(connection: AsyncConnection[Any]) -> bool:
 
 def _read(query: PageQuery, fetch: Callable[[str, Any], list[Any]]) -> FeedPage:
     """Runs a page's statements through ``fetch`` (a query's rows) on any DBAPI connection."""
-    page = query.page(fetch(*query.rows))
+    rows = fetch(*query.rows)
+    page = query.page(rows)
     if page is None:
-        page = query.page([], bool(fetch(*query.before)[0][0]))
+        page = query.page(rows, bool(fetch(*query.before)[0][0]))
     assert page is not None
     return page
 
