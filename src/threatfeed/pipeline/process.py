@@ -80,13 +80,14 @@ class Outcome:
 class Processor:
     """Runs jobs against the registries, the engine (compiled on first use) and the store.
 
-    Jobs run in batches, in two stages: :meth:`fetch` (the network: metadata and
+    Jobs run in batches, in three stages: :meth:`fetch` (the network: metadata and
     downloads of the whole batch at once, on ``fetch_threads`` threads, bounded
-    further by each registry's own concurrency limit) and :meth:`finish` (the
-    engine on each archive, then *one* transaction that completes every job still
-    leased and stores everything they produced). A worker fetches the next batch
-    while it finishes this one, so downloads overlap analysis; the fixed cost of a
-    transaction is paid once per batch, not per job.
+    further by each registry's own concurrency limit), :meth:`analyse` (the engine
+    on each archive, in the thread that compiled it) and :meth:`store` (*one*
+    transaction that completes every job still leased and stores everything they
+    produced). A worker runs the stages of consecutive batches at once, so downloads
+    and database round trips overlap analysis; the fixed cost of a transaction is
+    paid once per batch, not per job.
     """
 
     def __init__(
@@ -164,29 +165,19 @@ class Processor:
         record = replace(record, sha256=download.sha256, size=len(download.content))
         return Fetched(job, record=record, content=download.content)
 
-    # -- stage 2: the engine, then one transaction --------------------------------------------
-
     def finish(self, batch: Sequence[Fetched]) -> None:
         """Analyses the downloaded archives (in this thread) and stores the batch."""
+        self.store(self.analyse(batch))
+
+    # -- stage 2: the engine -----------------------------------------------------------------
+
+    def analyse(self, batch: Sequence[Fetched]) -> list[Outcome]:
+        """The batch's jobs ready to store; those that failed are handed back to the queue."""
         outcomes = self._analyse([item for item in batch if item.error is None])
         for item in batch:
             if item.error is not None:
                 self._fail(item.job, item.error)
-        if not outcomes:
-            return
-        try:
-            self._store(outcomes)
-        except Exception as exc:
-            if len(outcomes) == 1:
-                self._fail(outcomes[0].fetched.job, exc)
-                return
-            # One job's results conflicted (another worker stored the same package...):
-            # each is stored on its own, so only the conflicting one is retried.
-            for outcome in outcomes:
-                try:
-                    self._store([outcome])
-                except Exception as exc:
-                    self._fail(outcome.fetched.job, exc)
+        return outcomes
 
     def _analyse(self, batch: Sequence[Fetched]) -> list[Outcome]:
         """The engine's analysis of each download, or this engine version's earlier one of
@@ -219,6 +210,27 @@ class Processor:
             known[item.record.sha256] = analysis
             outcomes.append(Outcome(item, analysis, elapsed * 1000))
         return outcomes
+
+    # -- stage 3: one transaction --------------------------------------------------------------
+
+    def store(self, outcomes: Sequence[Outcome]) -> None:
+        """Completes and stores the batch in one transaction (or, if that fails, each job in
+        one of its own, so that only the job at fault is retried)."""
+        if not outcomes:
+            return
+        try:
+            self._store(outcomes)
+        except Exception as exc:
+            if len(outcomes) == 1:
+                self._fail(outcomes[0].fetched.job, exc)
+                return
+            # One job's results conflicted (another worker stored the same package...):
+            # each is stored on its own, so only the conflicting one is retried.
+            for outcome in outcomes:
+                try:
+                    self._store([outcome])
+                except Exception as again:
+                    self._fail(outcome.fetched.job, again)
 
     def _store(self, outcomes: Sequence[Outcome]) -> None:
         """One transaction: completion of every job still leased, with its results."""

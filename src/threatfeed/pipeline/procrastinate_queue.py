@@ -94,6 +94,7 @@ class ProcrastinateQueue:
         self._processor: Processor | None = None
         self._relay: procrastinate.App | None = None
         self._engine_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job")
+        self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._worker = "procrastinate"
         self._held = Held()
         self.task = self.app.task(name=TASK, queue=QUEUE)(self._run)
@@ -248,9 +249,9 @@ class ProcrastinateQueue:
     async def _run(self, job_ids: list[int]) -> None:
         """The procrastinate task: lease those of our rows that are due and run them.
 
-        The network part runs on the processor's fetch threads, the engine and the store
-        in our one engine thread; with three tasks at a time, the next tasks' downloads
-        overlap this one's analysis.
+        The network part runs on the processor's fetch threads, the engine in our one
+        engine thread, the store in our one store thread; with three tasks at a time,
+        one task's downloads and another's transaction overlap this one's analysis.
         """
         processor = self._processor
         if processor is None:
@@ -262,7 +263,8 @@ class ProcrastinateQueue:
         self._held.add(jobs)
         try:
             fetched = await loop.run_in_executor(None, processor.fetch, jobs)
-            await loop.run_in_executor(self._engine_thread, processor.finish, fetched)
+            outcomes = await loop.run_in_executor(self._engine_thread, processor.analyse, fetched)
+            await loop.run_in_executor(self._store_thread, processor.store, outcomes)
         finally:
             self._held.remove(jobs)
 

@@ -1,12 +1,13 @@
 """The loop of a worker on the embedded queue (thread or process alike).
 
-Two threads per worker: a fetcher claims a batch and downloads it while the
-worker analyses and stores the batch before, so the network and the engine
-overlap; at most ``AHEAD`` batches wait between them (more absorbs the variance of
-download times, but holds more jobs away from other workers). Every job this worker holds is
-leased until stored, and the leases are renewed while they wait or run, so a
-job longer than its lease is not taken over by another worker; a worker killed
-stops renewing, and its jobs run again once their leases expire.
+Three threads per worker: a fetcher claims a batch and downloads it, the worker
+analyses it, a storer stores it; each works on its own batch, so the network and
+the database overlap the engine. At most ``AHEAD`` fetched batches wait for the
+engine (more absorbs the variance of download times, but holds more jobs away
+from other workers). Every job this worker holds is leased until stored, and the
+leases are renewed while they wait or run, so a job longer than its lease is not
+taken over by another worker; a worker killed stops renewing, and its jobs run
+again once their leases expire.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import socket
 import threading
 from collections.abc import Sequence
 
-from threatfeed.pipeline.process import Fetched, Processor
+from threatfeed.pipeline.process import Fetched, Outcome, Processor
 from threatfeed.pipeline.queue import Job, Queue
 
 log = logging.getLogger(__name__)
@@ -97,15 +98,33 @@ def work(
     ]
     for thread in threads:
         thread.start()
+    stored: queues.Queue[tuple[list[Job], list[Outcome]] | None] = queues.Queue(maxsize=1)
+    storer = threading.Thread(
+        target=_store_loop, args=(processor, held, stored), name=f"{name}-store", daemon=True
+    )
+    storer.start()
     done = 0
     while True:
         fetched = ready.get()
         if fetched is None:
             break
-        processor.finish(fetched)
-        held.remove([item.job for item in fetched])
+        stored.put(([item.job for item in fetched], processor.analyse(fetched)))
         done += len(fetched)
+    stored.put(None)
+    storer.join()
     return done
+
+
+def _store_loop(
+    processor: Processor,
+    held: Held,
+    stored: queues.Queue[tuple[list[Job], list[Outcome]] | None],
+) -> None:
+    """Stores each analysed batch while the worker analyses the next one."""
+    while (item := stored.get()) is not None:
+        jobs, outcomes = item
+        processor.store(outcomes)
+        held.remove(jobs)
 
 
 def _fetch_loop(
