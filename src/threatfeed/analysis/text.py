@@ -19,7 +19,7 @@ def decode(data: bytes) -> str:
 
 def looks_binary(data: bytes) -> bool:
     """NUL bytes in the first block mean a binary, not text (same test as git and grep)."""
-    return b"\x00" in data[:8192]
+    return data.find(b"\x00", 0, 8192) >= 0  # no copy of the block
 
 
 def line_of(data: bytes, offset: int) -> int:
