@@ -235,6 +235,12 @@ class Layout:
         return posixpath.normpath(main if isinstance(main, str) else "index.js")
 
 
+def _basename(path: str) -> str:
+    """``posixpath.basename``, called for every member several times: without its
+    ``os.fspath`` and separator look-ups."""
+    return path.rpartition("/")[2]
+
+
 def _depth(path: str) -> int:
     return path.count("/")
 
@@ -249,12 +255,12 @@ def _clean(path: str) -> str:
 def detect_layout(members: Iterable[Member]) -> Layout:
     """Find the package root and ecosystem from the shallowest manifest."""
     by_path = {_clean(m.path): m for m in members}
-    npm = sorted((p for p in by_path if posixpath.basename(p) == "package.json"), key=_depth)
+    npm = sorted((p for p in by_path if _basename(p) == "package.json"), key=_depth)
     py_markers = sorted(
         (
             p
             for p in by_path
-            if posixpath.basename(p) in {"PKG-INFO", "setup.py", "pyproject.toml", "setup.cfg"}
+            if _basename(p) in {"PKG-INFO", "setup.py", "pyproject.toml", "setup.cfg"}
             or (p.endswith(".dist-info/METADATA") and _depth(p) <= 1)
         ),
         key=lambda p: (_depth(p) - p.endswith("/METADATA"), not p.endswith("PKG-INFO")),
@@ -428,7 +434,7 @@ def file_kind(rel: str, data: bytes) -> str:
         for word, kind in ((b"node", "javascript"), (b"python", "python"), (b"sh", "shell")):
             if word in first:
                 return kind
-    if posixpath.basename(rel) == "package.json" or rel.endswith(("PKG-INFO", "METADATA")):
+    if _basename(rel) == "package.json" or rel.endswith(("PKG-INFO", "METADATA")):
         return "manifest"
     if looks_binary(data):
         return "data"
@@ -437,7 +443,7 @@ def file_kind(rel: str, data: bytes) -> str:
 
 def file_context(rel: str, kind: str, layout: Layout, install: set[str]) -> str:
     """When a file's code runs: at install, on import, at use, or never (tests, docs)."""
-    base = posixpath.basename(rel)
+    base = _basename(rel)
     if (
         rel in install
         or (layout.ecosystem == "pypi" and rel == "setup.py")
