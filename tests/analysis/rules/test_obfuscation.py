@@ -254,3 +254,20 @@ def test_obfuscation_in_an_install_script_weighs_more(engine: Engine) -> None:
     assert in_module is not None
     assert "obfuscated install script" in _techniques(in_setup.evidence)
     assert rule_points(in_setup) > rule_points(in_module) + 4
+
+
+def test_file_level_signals_ignore_a_comment_on_the_first_line(engine: Engine) -> None:
+    """Techniques combined in a file weigh in the file's context, not as documentation
+    because its first line is a comment."""
+    from tests.analysis.builders import package
+
+    blob = base64.b64encode(random.Random(6).randbytes(3000)).decode()
+    loader = (
+        "# -*- coding: utf-8 -*-\nimport base64, zlib\n"
+        f"exec(zlib.decompress(base64.b64decode('{blob}')))\n"
+    )
+    found = obfuscated_code_rule(package(engine, sdist({"tidy_strings/l.py": loader})))
+    assert found is not None
+    combined = [s for s in found.signals if s.key == "loader_payload"]
+    assert combined
+    assert combined[0].context == "code"

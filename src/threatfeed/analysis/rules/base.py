@@ -62,6 +62,20 @@ def signal_at(
     )
 
 
+def file_signal(source: SourceFile, weight: float, key: str, *capabilities: str) -> Signal:
+    """A signal about a whole file (techniques combined in it), in the file's own context:
+    whatever its first line holds (a comment, a shebang) says nothing about it."""
+    return Signal(
+        file=source.path,
+        line=None,
+        excerpt="",
+        weight=weight,
+        context=source.context,
+        capabilities=frozenset(capabilities),
+        key=key,
+    )
+
+
 def hit_signal(source: SourceFile, hit: SignatureHit) -> Signal:
     """The signal of a signature, at its first match outside comments, doctests and
     manifest text (the code a docstring example precedes is what runs), else at its first

@@ -7,7 +7,7 @@ import re
 
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
-from threatfeed.analysis.rules.base import hit_signal, indicator, signal_at
+from threatfeed.analysis.rules.base import file_signal, hit_signal, indicator, signal_at
 from threatfeed.analysis.text import BASE64_ALPHABET, entropy, quoted_runs, run_table
 
 #: Minified JavaScript has long lines by design, Python almost never.
@@ -54,7 +54,7 @@ def _long_line(source: SourceFile, longest: bytes) -> Signal | None:
 LONG_EXEC_WEIGHT = 10.0
 #: ``exec`` on a very long Python line and a high-entropy blob in the same file: a loader
 #: with its payload. JSON polyfills ``eval`` on long lines, but carry no blob.
-LOADER_WITH_PAYLOAD_WEIGHT = 14.0
+LOADER_WITH_PAYLOAD_WEIGHT = 17.0
 _EXEC_CALL = re.compile(rb"\b(exec|eval)\s*\(")
 
 
@@ -216,7 +216,7 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
         if loader is not None and blob is not None:
             # the one-line loader and the payload it decodes, in one file
             found.append(
-                signal_at(source, 0, 0, LOADER_WITH_PAYLOAD_WEIGHT, "loader_payload", "decode_exec")
+                file_signal(source, LOADER_WITH_PAYLOAD_WEIGHT, "loader_payload", "decode_exec")
             )
             techniques.append("executes a high-entropy blob it carries")
         if (signal := _hidden_past_margin(source)) is not None:
@@ -234,12 +234,10 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
             )
         if source.context == "install" and set(techniques) - {"very long line"}:
             # reviewers read install scripts to know what installing does
-            found.append(
-                signal_at(source, 0, 0, INSTALL_OBFUSCATION_WEIGHT, "install", "obfuscation")
-            )
+            found.append(file_signal(source, INSTALL_OBFUSCATION_WEIGHT, "install", "obfuscation"))
             techniques.append("obfuscated install script")
         if len(set(techniques)) >= LAYERED_TECHNIQUES:
-            found.append(signal_at(source, 0, 0, LAYERED_WEIGHT, "layered", "obfuscation"))
+            found.append(file_signal(source, LAYERED_WEIGHT, "layered", "obfuscation"))
         if found:
             signals += found
             evidence.append({"file": source.path, "techniques": sorted(set(techniques))})
