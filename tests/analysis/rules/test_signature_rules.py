@@ -328,6 +328,13 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "subprocess.Popen([sys.executable, '-m', 'json.tool', path])\n",
     ),
     (
+        powershell_dropper_rule,
+        "hid.py",
+        "subprocess.Popen(['powershell.exe', '-ExecutionPolicy', 'Bypass',\n"
+        "    '-WindowStyle', 'Hidden', '-File', path])\n",
+        "subprocess.Popen(['powershell.exe', '-ExecutionPolicy', 'Bypass', '-File', path])\n",
+    ),
+    (
         persistence_rule,
         "startup.py",
         "import os\nstartup = os.path.join(os.getenv('APPDATA'), 'Microsoft', 'Windows',\n"

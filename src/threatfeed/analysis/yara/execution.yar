@@ -208,6 +208,20 @@ rule powershell_decode_and_invoke {
         $b64 and $iex
 }
 
+rule powershell_hidden_policy_bypass {
+    meta:
+        indicator = "powershell_dropper_rule"
+        capability = "dropper"
+        weight = 6
+        label = "starts PowerShell hidden with the execution policy bypassed"
+    strings:
+        $inline = /powershell(\.exe)?[^\n]{0,160}-ExecutionPolicy\s+Bypass[^\n]{0,160}-W(indowStyle)?\s+Hidden/ nocase
+        $list_bypass = /["']-ExecutionPolicy["']\s*,\s*["']Bypass["']/ nocase
+        $list_hidden = /["']-WindowStyle["']\s*,\s*["']Hidden["']/ nocase
+    condition:
+        $inline or ($list_bypass and $list_hidden)
+}
+
 rule defender_tampering {
     meta:
         indicator = "powershell_dropper_rule"
