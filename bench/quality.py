@@ -38,32 +38,40 @@ NOTES = """### Reading the misses
 
 - No rule keys on the names, hashes or literal strings of these samples; but the weights
   were calibrated while looking at this corpus's misses and false alarms, so these dev
-  numbers are optimistic for unseen packages.
-- Labels the engine disagrees with (reported, not tuned for): dozens of PyPI samples hold no
-  code at all (`0.0.0` name reservations such as `ptxcompiler`, `pylibcugraph`,
-  `statsapi`, `qt_main`, "dummy package" READMEs; empty `__init__.py`): placeholders that
-  protect a name from dependency confusion, harmless by content. Some npm samples are
-  pranks or demos (`file-dep-poc-2` opens a video, `evil` is a teaching backdoor). Others hold
-  only metadata and a requirement list, or a copy of a legitimate library: if they are
-  harmful, it is through a dependency, which an archive-only scan cannot see.
+  numbers are optimistic for unseen packages. `bench/benign_wide.py` (about 600 popular
+  packages outside benign-dev) is the guard against that.
+- Labels the engine disagrees with, on purpose (see `dependency_confusion_rule` in
+  docs/rules.md): about 140 PyPI misses fire nothing or only `trivial_package_rule`; many
+  are `0.0.0` name reservations ("dummy package" READMEs, empty `__init__.py`), stubs that
+  say they hold a name against dependency confusion (`fakeuseragent` raises "you probably
+  meant fake-useragent"), metadata with a requirement list. By content a squat and a
+  defensive holder are the same archive, so they are not flagged until a version carries
+  code (an install-time callback is flagged). Some samples are pranks or
+  demos; others are copies of legitimate libraries (aiohttp, beautifulsoup, SDKs) whose
+  harm, if any, is not in the archive or not in a form any rule describes.
 - The false alarm, huggingface-hub, is technique-identical to a dropper: its CLI code
   runs `curl ... | bash` and `irm ... | iex` to install a helper, and its docstrings
   post to webhook.site. It is left flagged rather than special-cased by name.
-- What is missed for real, by kind: Python obfuscated with custom XOR/char tricks in
-  non-install modules that do not also reach the network (weighed as ordinary code, below
-  threshold alone); Python stealers in ordinary modules that collect host/user identity
-  and post it (Python SSH, SMTP and build libraries do the same, so only JavaScript
-  modules count as beacons outside install/import code), or whose only visible trace is a
-  Telegram bot or Discord webhook URL (bot and webhook libraries do the same, so neither
-  weighs enough alone); npm code packed with the Dean Edwards packer in one module with
-  nothing else (10 points x context); placeholders that fetch their payload through
-  dependencies.
-- Caught since 2026.12.6: JavaScript identifiers spelled as unicode escapes, strings
-  assembled from numbered table entries (`t[21]+t[31]+...`), `_0x` string tables with a
-  very long first entry, detached `spawn(...).unref()` children, install hooks running a
-  missing or non-script file, identity beacons in any running JavaScript module, network
-  calls from files with strong obfuscation, base64-spelled endpoints in ordinary modules,
-  and Python names cut from the text of builtins (`oct.__str__()[-3]`)."""
+- What is missed for real, by kind: Python stealers in ordinary modules that collect host
+  identity and post it (SSH, SMTP and Git libraries do the same: a Python survey beacon
+  outside install/import code flagged paramiko and gitpython, so it is not counted);
+  stealers split over several modules (harvest in one, send in another: every correlation
+  is per file); download-and-run or decode-and-run code in an ordinary module with nothing
+  else (12-14 points x 0.6-0.7: needs company); payloads fetched through dependencies or
+  `pip install` at install time; webpack bundles copied from a library with a payload
+  inside (momnet); npm's install-time telemetry that sends a machine id (left alone).
+- Caught since 2026.12.6: XOR and substitution ciphers in front of `exec`, `exec` of a
+  variable decoded a few lines above, `eval` of a builtin spelled in escapes (BlankOBF),
+  base64 literals holding program text or download commands (and run by the same file),
+  hard-coded Telegram bot tokens, servers named by a bare public address, downloads saved
+  and started (`urlretrieve`, `open(..., 'wb')`, `/tmp` scripts, `[sys.executable, path]`),
+  domain fronting through a `Host` header, environment dumps in a payload dict, DNS labels
+  built from encoded data, PowerShell decode-and-invoke and hidden policy-bypass launches,
+  install hooks hidden in bundled `file:` dependencies or asking for root, surveys of
+  the machine in beacons, obfuscated install scripts, dependency-confusion versions that
+  reach the network at install. Benign side: comments are recognised on every line,
+  `package.json` text outside install hooks is documentation, tests and docs add at most
+  6 points per package, bare host names in blocklists weigh little."""
 
 
 @dataclass(frozen=True)
