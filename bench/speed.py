@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import resource
 import statistics
 import subprocess
@@ -127,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     lines = [
-        f"Measured {started_at:%Y-%m-%d %H:%M} UTC on {context}; engine {ENGINE_VERSION}.",
+        f"Measured {started_at:%Y-%m-%d %H:%M} UTC on {context}; engine {ENGINE_VERSION}; "
+        f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end (wall "
+        "times grow with other work on the machine, CPU times much less).",
         f"Command: `{COMMAND}` ({args.rounds} rounds, floor and engine alternating; medians).",
         "",
         f"Corpus: {n} archives (malicious-dev and benign-dev), "
