@@ -121,7 +121,7 @@ rule reverse_shell_unix {
     meta:
         indicator = "reverse_shell_rule"
         capability = "reverse_shell"
-        weight = 14
+        weight = 17
         label = "reverse shell"
     strings:
         $a = "/dev/tcp/"
@@ -136,7 +136,7 @@ rule reverse_shell_python {
     meta:
         indicator = "reverse_shell_rule"
         capability = "reverse_shell"
-        weight = 14
+        weight = 17
         label = "socket wired to a shell"
     strings:
         $sock = /socket\.socket\s*\(/
@@ -152,7 +152,7 @@ rule reverse_shell_node {
     meta:
         indicator = "reverse_shell_rule"
         capability = "reverse_shell"
-        weight = 14
+        weight = 17
         label = "socket piped into a shell"
     strings:
         $net = /\b(net\.connect|net\.createConnection|new\s+net\.Socket)\s*\(/
