@@ -16,7 +16,6 @@ CPU time: on a machine shared with other work, the CPU ratio is the steadier one
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import resource
 import statistics
@@ -92,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     compressed = sum(map(len, archives))
     unpacked = sum(read_archive(data).uncompressed_bytes for data in archives)
     engine = Engine()
-    gc.freeze()  # as a scan worker does once its engine is built (see threatfeed.scanner)
     floors: list[Pass] = []
     engines: list[Pass] = []
     for round_ in range(args.rounds):
