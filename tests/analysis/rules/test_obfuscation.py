@@ -271,3 +271,16 @@ def test_file_level_signals_ignore_a_comment_on_the_first_line(engine: Engine) -
     combined = [s for s in found.signals if s.key == "loader_payload"]
     assert combined
     assert combined[0].context == "code"
+
+
+def test_embedded_executable_that_the_file_starts(engine: Engine) -> None:
+    header = base64.b64encode(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff").decode()
+    dropper = (
+        f"import base64, subprocess\nEXE = '{header}'\nopen(p, 'wb').write(base64.b64decode(EXE))\n"
+        "subprocess.call(p)\n"
+    )
+    techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/d.py": dropper})))
+    assert "runs the executable it embeds" in techniques
+    holder = f"EXE = '{header}'\n"
+    techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/h.py": holder})))
+    assert "runs the executable it embeds" not in techniques

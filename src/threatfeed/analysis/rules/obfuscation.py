@@ -185,6 +185,18 @@ def _hidden_past_margin(source: SourceFile) -> Signal | None:
     return signal_at(source, match.start(1), 0, weight, "hidden", "obfuscation")
 
 
+#: An executable embedded as base64 in a file that also runs commands: it is written out
+#: and started, decode-and-execute of a binary.
+DROPPER_WEIGHT = 17.0
+
+
+def _runs_embedded_executable(source: SourceFile) -> bool:
+    rules = {hit.rule for hit in source.signatures}
+    return "embedded_encoded_executable" in rules and any(
+        hit.capability == "exec" for hit in source.signatures
+    )
+
+
 def obfuscated_code_rule(package: Package) -> Indicator | None:
     """Obfuscation techniques, one object per file.
 
@@ -232,6 +244,9 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
                 if signal.key == "encoded_program_run"
                 else "program text encoded as base64"
             )
+        if _runs_embedded_executable(source):
+            found.append(file_signal(source, DROPPER_WEIGHT, "embedded_exec_run", "decode_exec"))
+            techniques.append("runs the executable it embeds")
         if source.context == "install" and set(techniques) - {"very long line"}:
             # reviewers read install scripts to know what installing does
             found.append(file_signal(source, INSTALL_OBFUSCATION_WEIGHT, "install", "obfuscation"))
