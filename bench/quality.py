@@ -69,7 +69,8 @@ NOTES = """### Reading the misses
   built from encoded data, PowerShell decode-and-invoke and hidden policy-bypass launches,
   install hooks hidden in bundled `file:` dependencies or asking for root, surveys of
   the machine in beacons, obfuscated install scripts, dependency-confusion versions that
-  reach the network at install. Benign side: comments are recognised on every line,
+  reach the network at install, executables embedded as base64 and started, shells wired
+  to sockets anywhere code runs. Benign side: comments are recognised on every line,
   `package.json` text outside install hooks is documentation, tests and docs add at most
   6 points per package, bare host names in blocklists weigh little."""
 
