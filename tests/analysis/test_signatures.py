@@ -9,7 +9,7 @@ import pytest
 from tests.analysis.builders import sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules import RULES
-from threatfeed.analysis.signatures import SignatureError
+from threatfeed.analysis.signatures import SignatureError, Signatures
 
 
 def test_every_bundled_signature_feeds_a_registered_rule() -> None:
@@ -30,6 +30,20 @@ def test_user_rules_report_under_yara_signature_rule(tmp_path: Path) -> None:
     assert analysis.indicators["yara_signature_rule"] == [
         {"file": "tidy-strings-0.4.0/t/x.py", "line": 1, "signatures": ["house_marker"]}
     ]
+
+
+def test_hits_come_in_namespace_and_name_order_not_the_scanners(tmp_path: Path) -> None:
+    (tmp_path / "b.yar").write_text(
+        'rule zeta { strings: $a = "MARK-Z" condition: $a }\n'
+        'rule alpha { strings: $a = "MARK-A" condition: $a }\n'
+    )
+    (tmp_path / "a.yar").write_text('rule omega { strings: $a = "MARK-O" condition: $a }\n')
+    signatures = Signatures(extra_dir=tmp_path)
+    signatures.scan(b"MARK-Z")
+
+    hits = signatures.scan(b"MARK-Z MARK-A MARK-O")
+
+    assert [hit.rule for hit in hits][-3:] == ["omega", "alpha", "zeta"]
 
 
 def test_labels_holding_escapes_read_as_text(tmp_path: Path) -> None:

@@ -82,12 +82,21 @@ class Signatures:
         self._scanner.max_matches_per_pattern(MAX_MATCHES_PER_PATTERN)
 
     def scan(self, data: bytes) -> tuple[SignatureHit, ...]:
+        """The rules that match, by namespace and name.
+
+        yara-x lists matching rules in an order that can depend on what the scanner saw
+        before, so the same archive could give its evidence in another order in another
+        process; sorting makes the result a function of the data alone.
+        """
         try:
             results = self._scanner.scan(data)
         except (yara_x.TimeoutError, yara_x.ScanError):
             return ()
         hits = []
-        for rule in results.matching_rules:
+        matching = sorted(
+            results.matching_rules, key=lambda rule: (rule.namespace, rule.identifier)
+        )
+        for rule in matching:
             meta = dict(rule.metadata)
             offsets = sorted(
                 (match.offset, match.length)
