@@ -96,6 +96,8 @@ class Settings:
     backlog_days: float = 7.0
     """Versions first seen when already older than this are not downloaded (a packument
     lists every version a package ever had)."""
+    job_retention_hours: float = 24.0
+    """Done jobs older than this are deleted by the sweep (failed ones are kept)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -133,6 +135,9 @@ class Settings:
             poll_seconds=_number(env, "THREATFEED_POLL_SECONDS", cls.poll_seconds, float),
             lease_seconds=_number(env, "THREATFEED_LEASE_SECONDS", cls.lease_seconds, float),
             backlog_days=_number(env, "THREATFEED_BACKLOG_DAYS", cls.backlog_days, float),
+            job_retention_hours=_number(
+                env, "THREATFEED_JOB_RETENTION_HOURS", cls.job_retention_hours, float
+            ),
         )
 
 

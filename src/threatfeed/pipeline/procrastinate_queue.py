@@ -78,6 +78,7 @@ class ProcrastinateQueue:
         database: Database,
         *,
         lease_seconds: float = 300.0,
+        retention_seconds: float = 86400.0,
         batch: int = BATCH,
         stalled_seconds: float = 30.0,
     ) -> None:
@@ -85,7 +86,9 @@ class ProcrastinateQueue:
         procrastinate worker may miss its heartbeat before its tasks are retried."""
         ensure_schema(database)
         self.database = database
-        self.table = EmbeddedQueue(database, lease_seconds=lease_seconds)
+        self.table = EmbeddedQueue(
+            database, lease_seconds=lease_seconds, retention_seconds=retention_seconds
+        )
         self.batch = batch
         self.stalled_seconds = stalled_seconds
         self.app = procrastinate.App(

@@ -25,13 +25,18 @@ log = logging.getLogger(__name__)
 
 def open_queue(settings: Settings, database: Database) -> Queue:
     """The configured queue; procrastinate's schema is applied here, like our migrations."""
+    retention_seconds = settings.job_retention_hours * 3600.0
     if settings.queue == "embedded":
-        return EmbeddedQueue(database, lease_seconds=settings.lease_seconds)
+        return EmbeddedQueue(
+            database, lease_seconds=settings.lease_seconds, retention_seconds=retention_seconds
+        )
     if database.dialect != "postgresql":
         raise ConfigError("THREATFEED_QUEUE=procrastinate needs a postgresql:// database")
     from threatfeed.pipeline.procrastinate_queue import ProcrastinateQueue
 
-    return ProcrastinateQueue(database, lease_seconds=settings.lease_seconds)
+    return ProcrastinateQueue(
+        database, lease_seconds=settings.lease_seconds, retention_seconds=retention_seconds
+    )
 
 
 class Runtime:
