@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from threatfeed.analysis import Analysis
 from threatfeed.store.models import Analysis as AnalysisRow
 from threatfeed.store.models import Archive, Package, utcnow
-from threatfeed.triage.index import on_analysis_recorded
+from threatfeed.triage.index import NewAnalysis, on_analyses_recorded
 
 PackageKey = tuple[str, str, str]
 """(ecosystem, name, version)"""
@@ -127,11 +127,12 @@ def record_analyses(session: Session, items: Sequence[Analysed]) -> list[Recorde
     Packages, archives and analyses are each looked up with one query and the missing
     ones inserted with one statement; only rows that already exist and change (a
     package's publication time learnt late, an archive analysed before by another
-    engine version or recorded as a problem) are updated one by one.
+    engine version or recorded as a problem) are updated one by one. The triage index
+    follows in one call for the batch (:func:`on_analyses_recorded`).
     """
     if not items:
         return []
-    packages = _packages(session, [item.record for item in items])
+    packages, created = _packages(session, [item.record for item in items])
     archives = _archives(session, [(packages[_key(i.record)], i.record) for i in items])
     wanted = {archives[(packages[_key(i.record)], i.record.filename)] for i in items}
     done = {
@@ -142,21 +143,23 @@ def record_analyses(session: Session, items: Sequence[Analysed]) -> list[Recorde
             )
         )
     }
+    analysed_before = {archive_id for archive_id, _ in done}
     fresh: dict[tuple[int, str], Analysed] = {}
     for item in items:
         archive_id = archives[(packages[_key(item.record)], item.record.filename)]
         key = (archive_id, item.analysis.engine_version)
         if key not in done:
             fresh.setdefault(key, item)
-    if fresh:
+    rows = {key: _analysis_row(key[0], item) for key, item in fresh.items()}
+    if rows:
         inserted = session.execute(
             insert(AnalysisRow)
-            .values([_analysis_row(archive_id, item) for (archive_id, _), item in fresh.items()])
+            .values(list(rows.values()))
             .returning(AnalysisRow.id, AnalysisRow.archive_id, AnalysisRow.engine_version)
         )
         new = {(row.archive_id, row.engine_version): row.id for row in inserted}
         done.update(new)
-    recorded, seen = [], set()
+    recorded, seen, indexed = [], set(), []
     for item in items:
         package_id = packages[_key(item.record)]
         archive_id = archives[(package_id, item.record.filename)]
@@ -164,8 +167,26 @@ def record_analyses(session: Session, items: Sequence[Analysed]) -> list[Recorde
         is_new = key in fresh and key not in seen
         seen.add(key)
         if is_new:
-            on_analysis_recorded(session, package_id, archive_id)
+            row = rows[key]
+            indexed.append(
+                NewAnalysis(
+                    package_id=package_id,
+                    archive_id=archive_id,
+                    analysis_id=done[key],
+                    ecosystem=item.record.ecosystem,
+                    name=item.record.name,
+                    version=item.record.version,
+                    flagged=row["flagged"],
+                    score=row["score"],
+                    indicators=row["indicators"],
+                    locations=row["locations"],
+                    files=row["files"],
+                    new_package=package_id in created,
+                    first_analysis=archive_id not in analysed_before,
+                )
+            )
         recorded.append(Recorded(package_id, archive_id, done[key], new=is_new))
+    on_analyses_recorded(session, indexed)
     return recorded
 
 
@@ -175,8 +196,9 @@ def _key(record: ArchiveRecord) -> PackageKey:
 
 def _packages(
     session: Session, records: Sequence[ArchiveRecord]
-) -> dict[tuple[str, str, str], int]:
-    """The id of each record's package, inserting the missing ones in one statement."""
+) -> tuple[dict[PackageKey, int], set[int]]:
+    """The id of each record's package, inserting the missing ones in one statement; and
+    the ids of those inserted."""
     wanted = {_key(record): record for record in records}
     found: dict[PackageKey, int] = {}
     rows = session.execute(
@@ -210,8 +232,10 @@ def _packages(
             )
             .returning(Package.id, Package.ecosystem, Package.name, Package.version)
         )
-        found.update({(row.ecosystem, row.name, row.version): row.id for row in inserted})
-    return found
+        created = {(row.ecosystem, row.name, row.version): row.id for row in inserted}
+        found.update(created)
+        return found, set(created.values())
+    return found, set()
 
 
 def _archives(

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,8 +72,8 @@ class Related:
 def fingerprints(
     name: str,
     version: str,
-    indicators: dict[str, Any],
-    locations: Sequence[dict[str, Any]],
+    indicators: Mapping[str, Any],
+    locations: Sequence[Mapping[str, Any]],
     files: Sequence[Sequence[Any]],
 ) -> list[Fingerprint]:
     """The distinctive traits of one analysed archive (see the module's docstring)."""
@@ -133,26 +133,29 @@ def _evidence_values(evidence: Any) -> Iterable[str]:
 
 def record_fingerprints(
     session: Session,
-    package_id: int,
-    archive_id: int,
-    prints: Sequence[Fingerprint],
+    prints: Mapping[tuple[int, int], Sequence[Fingerprint]],
+    replaced: Collection[int],
 ) -> None:
-    """Replaces the archive's fingerprints by those of its latest analysis."""
-    session.execute(delete(ArchiveFingerprint).where(ArchiveFingerprint.archive_id == archive_id))
-    if prints:
+    """Stores the fingerprints of the latest analyses of archives, by (package id, archive id),
+    in place of the earlier ones of the archives in ``replaced`` (the others have none yet):
+    at most one delete and one insert for a whole batch."""
+    if replaced:
         session.execute(
-            insert(ArchiveFingerprint),
-            [
-                {
-                    "archive_id": archive_id,
-                    "package_id": package_id,
-                    "digest": p.digest,
-                    "kind": p.kind,
-                    "label": p.label,
-                }
-                for p in prints
-            ],
+            delete(ArchiveFingerprint).where(ArchiveFingerprint.archive_id.in_(sorted(replaced)))
         )
+    rows = [
+        {
+            "archive_id": archive_id,
+            "package_id": package_id,
+            "digest": p.digest,
+            "kind": p.kind,
+            "label": p.label,
+        }
+        for (package_id, archive_id), found in prints.items()
+        for p in found
+    ]
+    if rows:
+        session.execute(insert(ArchiveFingerprint), rows)
 
 
 def related(session: Session, package_id: int, limit: int = MAX_RELATED) -> list[Related]:

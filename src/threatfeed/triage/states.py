@@ -78,6 +78,19 @@ def derive_state(session: Session, package_id: int, flagged: bool) -> State:
     entry = session.execute(
         select(FeedEntry.id, FeedEntry.withdrawn_at).where(FeedEntry.package_id == package_id)
     ).first()
-    if entry is not None:
-        return State.MALICIOUS if entry.withdrawn_at is None else State.WITHDRAWN
+    return state_from(
+        None,
+        published=entry is not None,
+        withdrawn=entry is not None and entry.withdrawn_at is not None,
+        flagged=flagged,
+    )
+
+
+def state_from(verdict: str | None, *, published: bool, withdrawn: bool, flagged: bool) -> State:
+    """The state from the latest verdict, else from the feed entry, else from the engine:
+    the one rule, for callers that read those facts in bulk."""
+    if verdict is not None:
+        return State(verdict)
+    if published:
+        return State.WITHDRAWN if withdrawn else State.MALICIOUS
     return State.PENDING if flagged else State.UNFLAGGED
