@@ -162,12 +162,12 @@ def _lookup(session: Session, package_ids: Iterable[int]) -> list[_Version]:
         .outerjoin(Archive, Archive.package_id == Package.id)
         .outerjoin(Analysis, and_(Analysis.archive_id == Archive.id, Analysis.id.in_(newest)))
         .where(Package.id.in_(ids))
-    ).all()
+    )
+    by_package: dict[int, list[Any]] = {}
+    for row in rows:
+        by_package.setdefault(row.id, []).append(row)
     versions = []
-    for package_id in ids:
-        mine = [row for row in rows if row.id == package_id]
-        if not mine:
-            continue
+    for package_id, mine in sorted(by_package.items()):
         analysed = [row for row in mine if row.flagged is not None]
         flagged = any(row.flagged for row in analysed)
         head = mine[0]
