@@ -270,6 +270,32 @@ def test_a_disabled_account_loses_its_session_at_once(
     assert client.get("/triage/").status_code == 303
 
 
+def test_logging_out_ends_every_session_of_the_account(
+    server: LiveServer, make_account: Callable[..., str]
+) -> None:
+    """A copy of the cookie (another browser, or a stolen one) dies with the logout."""
+    make_account("res")
+    leaving, copied = login(server.url, "res"), login(server.url, "res")
+    assert copied.get("/triage/").status_code == 200
+
+    token = csrf_of(leaving.get("/triage/").text)
+    assert leaving.post("/triage/logout", data={"csrf": token}).status_code == 303
+
+    assert copied.get("/triage/").status_code == 303
+    assert login(server.url, "res").get("/triage/").status_code == 200
+
+
+def test_a_password_change_ends_the_sessions_begun_before_it(
+    server: LiveServer, make_account: Callable[..., str]
+) -> None:
+    make_account("res")
+    client = login(server.url, "res")
+    AccountService(server.database, server.settings).set_password("res", "a new passphrase here")
+
+    assert client.get("/triage/").status_code == 303
+    assert login(server.url, "res", "a new passphrase here").get("/triage/").status_code == 200
+
+
 def test_bulk_verdicts_over_http(server: LiveServer, make_account: Callable[..., str]) -> None:
     ids = add(server.database, *(Sample(f"camp-{i}") for i in range(4)))
     make_account("res")

@@ -29,7 +29,7 @@ from threatfeed.accounts.keys import API_KEY_PREFIX, display_prefix, hash_api_ke
 from threatfeed.accounts.principal import Principal, Role
 from threatfeed.config import Settings
 from threatfeed.store import Database
-from threatfeed.store.models import Account, ApiKey
+from threatfeed.store.models import Account, ApiKey, utcnow
 
 MAX_TOKEN_LENGTH = 512
 """Longer than any token we issue; longer input is rejected before any work."""
@@ -193,7 +193,9 @@ class AccountService:
     def set_password(self, name: str, password: str) -> None:
         password_hash = passwords.hash_password(password)  # slow: outside the transaction
         with self._db.session() as session:
-            self._account(session, name).password_hash = password_hash
+            account = self._account(session, name)
+            account.password_hash = password_hash
+            account.sessions_valid_from = utcnow()
 
     def list(self) -> builtins.list[AccountInfo]:
         with self._db.session() as session:

@@ -139,6 +139,9 @@ class Account(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None]
+    sessions_valid_from: Mapped[datetime | None]
+    """Triage sessions issued before this moment are over: set on logout and on a password
+    change, so a copied cookie dies with them instead of living out its 8 hours."""
 
 
 class ApiKey(Base):

@@ -5,7 +5,8 @@ is signed (HMAC-SHA256) with a key derived from ``Settings.secret_key`` for this
 one purpose, so a bearer token's signature can never pass for a session and
 back. The account is looked up again on every request (see ``views``), so
 disabling an account, changing its role or revoking the API key it logged in
-with takes effect at once.
+with takes effect at once; so do logging out and a password change, which end
+every session of the account begun before them (``Account.sessions_valid_from``).
 
 Cookie flags: ``HttpOnly``, ``SameSite=Strict``, ``Path=/triage``, and ``Secure``
 except for plain ``http`` to a loopback host (local use and the tests): a browser
@@ -41,6 +42,9 @@ _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 class SessionData:
     csrf: str
     expires: int
+    issued: float = 0.0
+    """When the session began (seconds since the epoch), to compare with the account's
+    ``sessions_valid_from``."""
     account_id: int | None = None
     key_id: int | None = None
     """The API key the researcher logged in with (None after a password login)."""
@@ -71,8 +75,10 @@ class SessionCodec:
 
     def new(self, account_id: int | None = None, key_id: int | None = None) -> SessionData:
         """A fresh session with a fresh CSRF token (login rotates both: no fixation)."""
-        expires = int(self._clock()) + self._lifetime
-        return SessionData(secrets.token_urlsafe(32), expires, account_id, key_id)
+        now = self._clock()
+        return SessionData(
+            secrets.token_urlsafe(32), int(now) + self._lifetime, now, account_id, key_id
+        )
 
     def encode(self, data: SessionData) -> str:
         payload = _b64(json.dumps(asdict(data), separators=(",", ":")).encode())

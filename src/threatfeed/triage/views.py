@@ -27,7 +27,7 @@ from threatfeed.accounts import AccountService, AuthenticationError, Principal, 
 from threatfeed.config import Settings
 from threatfeed.errors import ThreatfeedError
 from threatfeed.store import Database
-from threatfeed.store.models import Account, ApiKey
+from threatfeed.store.models import Account, ApiKey, utcnow
 from threatfeed.triage import csrf
 from threatfeed.triage.details import package_detail
 from threatfeed.triage.errors import UnknownPackage
@@ -152,6 +152,9 @@ class TriageViews:
         with self._db.session() as db:
             account = db.get(Account, session.account_id)
             if account is None or account.disabled_at is not None:
+                return Visit(session, None)
+            cutoff = account.sessions_valid_from
+            if cutoff is not None and session.issued < cutoff.timestamp():
                 return Visit(session, None)
             if session.key_id is not None:
                 key = db.get(ApiKey, session.key_id)
@@ -384,6 +387,11 @@ class TriageViews:
         session = self.sessions.load(request)
         if not csrf.valid(session, form.get(csrf.FIELD)):
             return self.error(request, Visit(session, None), 403, "Missing or wrong CSRF token.")
+        if session is not None and session.account_id is not None:
+            with self._db.session() as db:
+                account = db.get(Account, session.account_id)
+                if account is not None:
+                    account.sessions_valid_from = utcnow()
         response = RedirectResponse("/triage/login", status_code=303)
         self.sessions.clear(request, response)
         return response
