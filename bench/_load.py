@@ -167,7 +167,9 @@ def _rows(
     chunk: list[tuple[int, FeedItem]], time: Callable[[datetime | None], Any], json: Any
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Rows of the three tables in the column orders above, values already in wire form."""
-    packages, archives, entries = [], [], []
+    packages: list[tuple[Any, ...]] = []
+    archives: list[tuple[Any, ...]] = []
+    entries: list[tuple[Any, ...]] = []
     for ident, item in chunk:
         created, added = time(item.created), time(item.added)
         packages.append(

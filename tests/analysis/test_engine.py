@@ -77,7 +77,7 @@ def test_garbage_gives_an_error_not_an_exception(engine: Engine) -> None:
 
 
 def test_hostile_contents_never_raise(engine: Engine) -> None:
-    nasty = {
+    nasty: dict[str, str | bytes] = {
         "setup.py": b"\x00\xff" * 100 + b"exec(",
         "deep.py": "x = " + "(" * 150 + "1" + ")" * 150 + "\n",
         "bad.js": b"\xff\xfe const x = require(\n" + b"(" * 5000,

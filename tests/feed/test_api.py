@@ -265,7 +265,7 @@ def test_missing_and_unknown_tokens_get_401(server: LiveServer) -> None:
     assert anonymous.json()["error"] == "unauthorized"
     unknown = httpx.get(server.url + "/", headers={"x-access-token": "tf_" + "a" * 43})
     assert unknown.status_code == 401
-    garbage = httpx.get(server.url + "/", headers={"authorization": b"Bearer \xff\xfetf_"})
+    garbage = httpx.get(server.url + "/", headers={b"authorization": b"Bearer \xff\xfetf_"})
     assert garbage.status_code == 401
 
 

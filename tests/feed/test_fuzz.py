@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from typing import Any
 
 import pytest
 import schemathesis
@@ -34,7 +35,7 @@ def fuzz_target(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_no_input_gives_a_server_error(
-    case: schemathesis.Case, fuzz_target: tuple[str, str]
+    case: schemathesis.Case[Any], fuzz_target: tuple[str, str]
 ) -> None:
     url, key = fuzz_target
     response = case.call(base_url=url, headers={"x-access-token": key})

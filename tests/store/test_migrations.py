@@ -50,27 +50,32 @@ def test_schema_matches_the_models(database: Database) -> None:
 def test_0006_renders_the_served_document_of_existing_entries(database_url: str) -> None:
     import json
     from datetime import UTC, datetime
+    from typing import cast
 
-    from sqlalchemy import insert, select
+    from sqlalchemy import Table, insert, select
 
     from threatfeed.store.models import FeedEntry, Package
+
+    packages, entries = cast(Table, Package.__table__), cast(Table, FeedEntry.__table__)
 
     db = Database(database_url, migrate=False)
     try:
         db.migrate("0005")
         hashes = [{"archive": "x-1.0.0.tgz", "hash": "ab" * 32, "type": "SHA256"}]
         with db.engine.begin() as connection:
-            package = connection.execute(
-                insert(Package.__table__).values(
+            inserted = connection.execute(
+                insert(packages).values(
                     ecosystem="npm",
                     name="x",
                     version="1.0.0",
                     seen_at=datetime(2024, 1, 1, tzinfo=UTC),
                     registry_state="published",
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            assert inserted is not None
+            package = inserted[0]
             connection.execute(
-                insert(FeedEntry.__table__).values(
+                insert(entries).values(
                     package_id=package,
                     ecosystem="npm",
                     name="x",

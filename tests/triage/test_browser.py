@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from threatfeed.analysis import Location
 from threatfeed.store.models import FeedEntry, TriageItem
@@ -47,7 +47,7 @@ if not (os.access(CHROMIUM, os.X_OK) and shutil.which(CHROMIUM)):
         raise RuntimeError(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright  # noqa: E402
 
 
 @pytest.fixture
@@ -246,11 +246,16 @@ def test_hostile_content_is_shown_safely_and_the_page_stays_responsive(
     )
     with server.database.session() as session:
         session.execute(
-            TriageItem.__table__.update().where(TriageItem.package_id == package).values(score=0.99)
+            update(TriageItem).where(TriageItem.package_id == package).values(score=0.99)
         )
     make_account("res")
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     log_in(page, server, "res")
     expect(page.locator("tr[data-row]").first).to_contain_text("<script>")
     # the browser's own measure (Navigation Timing: request to load event), best of three
