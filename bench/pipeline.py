@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,7 +44,8 @@ from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
+from tests.postgres import throwaway_schema
 
 from bench._docs import ROOT, machine, write_section
 from bench.quality import Sample, samples
@@ -150,20 +150,6 @@ def engine_alone(chosen: list[Sample], processes: int) -> Result:
 # -- the pipeline ------------------------------------------------------------------------------
 
 
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
 def _analysed(database: Database) -> tuple[int, float]:
     """How many analyses, and the seconds between the first and the last."""
     with database.session() as session:
@@ -245,7 +231,7 @@ def embedded(registry_env: dict[str, str], total: int, processes: int) -> Result
 
 
 def procrastinate(registry_env: dict[str, str], total: int, workers: int) -> Result:
-    with postgres_database() as url:
+    with throwaway_schema(POSTGRES, "bench") as url:
         return run_pipeline(
             f"procrastinate on PostgreSQL, {workers} worker process(es)",
             url,

@@ -23,6 +23,7 @@ import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
 
+from tests.postgres import throwaway_schema
 from threatfeed.config import Settings
 from threatfeed.store import Database
 
@@ -69,17 +70,8 @@ def database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'threatfeed.db'}"
         return
-    base = request.getfixturevalue("postgres_url")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with throwaway_schema(request.getfixturevalue("postgres_url"), "t") as url:
+        yield url
 
 
 @pytest.fixture
