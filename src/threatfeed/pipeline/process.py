@@ -118,11 +118,9 @@ class Processor:
         return engine
 
     def run(self, job: Job) -> None:
-        """Runs one claimed job to completion, or hands it back to the queue with its error."""
-        self.run_batch([job])
-
-    def run_batch(self, jobs: Sequence[Job]) -> None:
-        self.finish(self.fetch(jobs))
+        """Runs one claimed job through the three stages in this thread, or hands it back
+        to the queue with its error."""
+        self.store(self.analyse(self.fetch([job])))
 
     def close(self) -> None:
         self._fetchers.shutdown(wait=False, cancel_futures=True)
@@ -164,10 +162,6 @@ class Processor:
         metrics.DOWNLOAD_BYTES.labels(ecosystem).inc(len(download.content))
         record = replace(record, sha256=download.sha256, size=len(download.content))
         return Fetched(job, record=record, content=download.content)
-
-    def finish(self, batch: Sequence[Fetched]) -> None:
-        """Analyses the downloaded archives (in this thread) and stores the batch."""
-        self.store(self.analyse(batch))
 
     # -- stage 2: the engine -----------------------------------------------------------------
 
