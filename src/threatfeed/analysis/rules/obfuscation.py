@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from typing import NamedTuple
 
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
@@ -32,23 +33,34 @@ _HEX_ESCAPES = re.compile(rb"(?:\\[xu][0-9a-fA-F]{2,4}){12,}")
 _BLOB_BYTES = run_table(BASE64_ALPHABET + b"=_-\\")
 
 
-def _longest_line(data: bytes, limit: int) -> bytes:
-    """The longest line, looked for only where one can be long: splitting every large file
-    of ordinary short lines would cost more than all the signatures."""
+class _Line(NamedTuple):
+    offset: int
+    text: bytes
+
+
+_NO_LINE = _Line(0, b"")
+
+
+def _longest_line(data: bytes, limit: int) -> _Line:
+    """The longest line and where it starts, looked for only where one can be long:
+    splitting every large file of ordinary short lines would cost more than all the
+    signatures."""
     if len(data) <= limit:
-        return b""
+        return _NO_LINE
     newlines = data.count(b"\n")
     if len(data) > SMALL_FILE and newlines and len(data) / newlines < ORDINARY_LINE:
-        return b""
-    return max(data.split(b"\n"), key=len)
+        return _NO_LINE
+    longest = max(data.split(b"\n"), key=len)
+    return _Line(data.find(longest), longest)
 
 
-def _long_line(source: SourceFile, longest: bytes) -> Signal | None:
+def _long_line(source: SourceFile, longest: _Line) -> Signal | None:
     limit = LONG_LINE.get(source.kind)
-    if limit is None or len(longest) <= limit:
+    if limit is None or len(longest.text) <= limit:
         return None
-    offset = source.data.find(longest)
-    return signal_at(source, offset, 0, LONG_LINE_WEIGHT[source.kind], "long_line", "obfuscation")
+    return signal_at(
+        source, longest.offset, 0, LONG_LINE_WEIGHT[source.kind], "long_line", "obfuscation"
+    )
 
 
 LONG_EXEC_WEIGHT = 10.0
@@ -58,25 +70,26 @@ LOADER_WITH_PAYLOAD_WEIGHT = 17.0
 _EXEC_CALL = re.compile(rb"\b(exec|eval)\s*\(")
 
 
-def _exec_on_long_line(source: SourceFile, longest: bytes) -> Signal | None:
+def _exec_on_long_line(source: SourceFile, longest: _Line) -> Signal | None:
     """``exec``/``eval`` on a Python line of over 1,000 characters: a one-line loader that
     decodes and runs its payload. Generated tables are long but do not execute anything."""
-    if source.kind != "python" or len(longest) <= LONG_LINE["python"]:
+    line = longest.text
+    if source.kind != "python" or len(line) <= LONG_LINE["python"]:
         return None
-    if b"exec" not in longest and b"eval" not in longest:
+    if b"exec" not in line and b"eval" not in line:
         return None  # what the regex needs, looked for far faster on lines of megabytes
-    match = _EXEC_CALL.search(longest)
+    match = _EXEC_CALL.search(line)
     if match is None:
         return None
-    offset = source.data.find(longest) + match.start()
+    offset = longest.offset + match.start()
     return signal_at(source, offset, 0, LONG_EXEC_WEIGHT, "long_exec", "decode_exec")
 
 
-def _blob(source: SourceFile, longest: bytes) -> Signal | None:
+def _blob(source: SourceFile, longest: _Line) -> Signal | None:
     """Only a file with a line as long as a blob can hold one: the regex runs rarely."""
     if source.kind not in BLOB_WEIGHT or len(source.data) > MAX_BLOB_SCAN:
         return None
-    if len(longest) < BLOB_MIN:
+    if len(longest.text) < BLOB_MIN:
         return None
     for start, end in quoted_runs(source.data, _BLOB_BYTES, BLOB_MIN, closed=True):
         if entropy(source.data[start : min(end, start + 8192)]) >= BLOB_ENTROPY:
@@ -125,7 +138,7 @@ def _decodes_to_program(text: bytes) -> bool:
     return set(head) <= _PRINTABLE and _PROGRAM_START.match(head) is not None
 
 
-def _encoded_literals(source: SourceFile, longest: bytes) -> list[tuple[int, bytes]]:
+def _encoded_literals(source: SourceFile, longest: _Line) -> list[tuple[int, bytes]]:
     """Base64 literals that may hold a program, with their offsets: where the signature
     ``base64_program_text`` saw one start like code (any file), and on the longest line of
     a file with a long line (UTF-16 PowerShell has no fixed prefix)."""
@@ -136,16 +149,16 @@ def _encoded_literals(source: SourceFile, longest: bytes) -> list[tuple[int, byt
                 run = _B64_RUN.match(source.data, offset + 1, offset + 1 + 240)
                 if run is not None:
                     found.append((offset + 1, run.group()))
-    if len(longest) > BASE64_LITERAL_MIN:  # shorter lines cannot hold one: no search
-        base = source.data.find(longest)
+    line = longest.text
+    if len(line) > BASE64_LITERAL_MIN:  # shorter lines cannot hold one: no search
         found += [
-            (base + start, longest[start:end])
-            for start, end in quoted_runs(longest, _BASE64_BYTES, BASE64_LITERAL_MIN)
+            (longest.offset + start, line[start:end])
+            for start, end in quoted_runs(line, _BASE64_BYTES, BASE64_LITERAL_MIN)
         ]
     return found
 
 
-def _encoded_program(source: SourceFile, longest: bytes) -> Signal | None:
+def _encoded_program(source: SourceFile, longest: _Line) -> Signal | None:
     """A base64 string literal whose content is a program (Python, JavaScript, shell or
     PowerShell source). Data, images and fonts are shipped as base64; code that is to be
     run is written as code unless it is hiding from its reader. In a file that also runs
@@ -212,7 +225,9 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
         if source.kind not in LONG_LINE and not techniques:
             continue
         longest = (
-            _longest_line(source.data, LONG_LINE[source.kind]) if source.kind in LONG_LINE else b""
+            _longest_line(source.data, LONG_LINE[source.kind])
+            if source.kind in LONG_LINE
+            else _NO_LINE
         )
         if (signal := _long_line(source, longest)) is not None:
             found.append(signal)
