@@ -19,6 +19,8 @@ from threatfeed.analysis.rules.install import install_calls
 from threatfeed.analysis.rules.network import public_ip, public_ip_in
 
 SENDS = frozenset({"network", "exfil", "dns_exfil"})
+#: Where code runs when the package is installed or used (not tests, not docs).
+RUNNING = frozenset({"install", "import", "imported", "code"})
 EXFIL_WEIGHT = 10.0
 BEACON_WEIGHT = 10.0
 #: A beacon that surveys the machine (three facts or more: host, user, network, place) is
@@ -161,7 +163,7 @@ def raw_ip_endpoint_rule(package: Package) -> Indicator | None:
     """
 
     def test(source: SourceFile, capabilities: set[str]) -> bool:
-        runs = source.context in {"install", "import", "imported", "code"}
+        runs = source.context in RUNNING
         return (
             runs
             and source.is_code
@@ -201,7 +203,7 @@ def hidden_endpoint_rule(package: Package) -> Indicator | None:
     """
 
     def test(source: SourceFile, capabilities: set[str]) -> bool:
-        runs = source.context in {"install", "import", "imported", "code"}
+        runs = source.context in RUNNING
         return runs and "hidden_url" in capabilities and bool(capabilities & SENDS)
 
     return _correlate("hidden_endpoint_rule", HIDDEN_ENDPOINT_WEIGHT, package, test)
@@ -215,7 +217,7 @@ def staging_host_rule(package: Package) -> Indicator | None:
     """
 
     def test(source: SourceFile, capabilities: set[str]) -> bool:
-        runs = source.context in {"install", "import", "imported", "code"}
+        runs = source.context in RUNNING
         staged = any(hit.rule in STAGING_SIGNATURES for hit in source.signatures)
         return runs and staged and "network" in capabilities
 
@@ -234,7 +236,7 @@ def obfuscated_network_code_rule(package: Package) -> Indicator | None:
     """
 
     def test(source: SourceFile, capabilities: set[str]) -> bool:
-        runs = source.context in {"install", "import", "imported", "code"}
+        runs = source.context in RUNNING
         hidden = any(
             hit.capability == "obfuscation" and hit.weight >= STRONG_OBFUSCATION_WEIGHT
             for hit in source.signatures
