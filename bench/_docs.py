@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,19 @@ def write_section(heading: str, body: str) -> None:
         text = text[: start + 1] + section + (text[end:] if end >= 0 else "")
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     DOCS.write_text(text.rstrip("\n") + "\n")
+
+
+def write_block(begin: str, end: str, block: str, place: Callable[[str, str], str]) -> None:
+    """Replace a generated block (``block`` holds its ``begin`` and ``end`` markers) where
+    the markers stand; the first time, ``place(text, block)`` returns the text with it."""
+    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = place(text, block)
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(text)
 
 
 def machine() -> str:

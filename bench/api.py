@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:  # run as a script: ``python bench/api.py``
     sys.path.insert(0, str(ROOT))
 
 from bench import _explain, _load, _wrk  # noqa: E402
-from bench._docs import DOCS  # noqa: E402
+from bench._docs import DOCS, write_block  # noqa: E402
 from threatfeed.accounts.service import AccountService  # noqa: E402
 from threatfeed.config import Settings  # noqa: E402
 from threatfeed.feed.cursor import decode_cursor  # noqa: E402
@@ -457,19 +457,12 @@ def _render(
     return "\n".join(lines)
 
 
-def _write_docs(generated: str) -> None:
-    """Replaces the generated block of ``## API``, keeping whatever else the file says."""
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + generated + rest.split(END, 1)[1]
-    elif "\n## API\n" in text:
+def _place(text: str, generated: str) -> str:
+    """The first generated block goes at the top of ``## API``, made if missing."""
+    if "\n## API\n" in text:
         head, rest = text.split("\n## API\n", 1)
-        text = f"{head}\n## API\n\n{generated}\n{rest}"
-    else:
-        text = text.rstrip("\n") + f"\n\n## API\n\n{generated}\n"
-    DOCS.write_text(text)
+        return f"{head}\n## API\n\n{generated}\n{rest}"
+    return text.rstrip("\n") + f"\n\n## API\n\n{generated}\n"
 
 
 def main() -> int:
@@ -484,7 +477,7 @@ def main() -> int:
     generated = _render(args, runs, started, machine)
     print(generated)
     if not args.no_docs:
-        _write_docs(generated)
+        write_block(BEGIN, END, generated, _place)
         print(f"written to {DOCS.relative_to(ROOT)}")
     return 0
 

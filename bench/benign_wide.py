@@ -38,7 +38,7 @@ from urllib.parse import quote
 
 import httpx
 
-from bench._docs import DOCS
+from bench._docs import write_block
 from bench.quality import CORPUS, REPO, Outcome, Sample, _analyze, _indicator_names, _pct
 from threatfeed.analysis import ENGINE_VERSION, FLAG_THRESHOLD
 from threatfeed.analysis.popular import popular_names
@@ -301,21 +301,13 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_block(block: str) -> None:
-    """Put the block between its markers, first time right after the Quality section."""
-    text = DOCS.read_text()
-    generated = f"{BEGIN}\n{block.strip()}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + generated + rest.split(END, 1)[1]
-    else:
-        quality = text.find("\n## Quality\n")
-        end = text.find("\n## ", quality + 1) if quality >= 0 else -1
-        if end < 0:
-            text = text.rstrip("\n") + "\n\n" + generated + "\n"
-        else:
-            text = text[:end].rstrip("\n") + "\n\n" + generated + "\n" + text[end:]
-    DOCS.write_text(text)
+def _after_quality(text: str, generated: str) -> str:
+    """The first time, the block goes right after the Quality section."""
+    quality = text.find("\n## Quality\n")
+    end = text.find("\n## ", quality + 1) if quality >= 0 else -1
+    if end < 0:
+        return text.rstrip("\n") + "\n\n" + generated + "\n"
+    return text[:end].rstrip("\n") + "\n\n" + generated + "\n" + text[end:]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     for p, errors in errored:
         print(f"  {p.ecosystem} {p.name}: {'; '.join(errors)[:300]}")
     if args.write_docs:
-        write_block(block)
+        write_block(BEGIN, END, f"{BEGIN}\n{block.strip()}\n{END}", _after_quality)
     return 0
 
 
