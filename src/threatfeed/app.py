@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,7 @@ from threatfeed.accounts import views as account_views
 from threatfeed.accounts.ratelimit import RateLimiter
 from threatfeed.accounts.service import AccountService
 from threatfeed.config import Settings
+from threatfeed.errors import Unavailable
 from threatfeed.feed.openapi import openapi_document
 from threatfeed.feed.reader import FeedReader
 from threatfeed.feed.views import FeedEndpoints
@@ -24,11 +26,25 @@ from threatfeed.pipeline.embedded import EmbeddedQueue
 from threatfeed.store import Database
 from threatfeed.triage import web as triage_web
 
+log = logging.getLogger(__name__)
+
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """A database that is down or restarting is the operator's to fix and the client's to
+    retry, not a server fault: 503 with ``Retry-After``, logged once per failed request."""
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        503,
+        "unavailable",
+        "the database is unavailable; retry shortly",
+        headers={"Retry-After": "1"},
+    )
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -67,5 +83,9 @@ def create_app(settings: Settings, database: Database) -> Starlette:
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        exception_handlers={
+            HTTPException: _http_error,
+            Unavailable: _unavailable,
+            Exception: _server_error,
+        },
     )

@@ -15,3 +15,7 @@ class NotFound(ThreatfeedError):
 
 class Conflict(ThreatfeedError):
     """The request contradicts the stored state (a duplicate name, an illegal transition)."""
+
+
+class Unavailable(ThreatfeedError):
+    """A service a request needs, the database above all, cannot be reached for now."""
