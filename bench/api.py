@@ -115,7 +115,8 @@ def _free_port() -> int:
 def _server_env(url: str) -> dict[str, str]:
     return {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        # This checkout's sources, not whichever an editable install of the venv points to.
+        "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT))),
         "THREATFEED_DATABASE_URL": url,
         "THREATFEED_DATA_DIR": str(_load.CACHE / "data"),
         "THREATFEED_SECRET_KEY": "bench-secret-not-for-production",
