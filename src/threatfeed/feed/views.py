@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
 
 import anyio
 from starlette.requests import Request
@@ -31,6 +32,13 @@ from threatfeed.httpjson import error_response, too_many_requests, unauthorized
 
 def _etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _query(request: Request) -> dict[str, str]:
+    """The query string as ``request.query_params`` reads it (last value of a repeated name
+    wins), without the multi-dict it builds and the feed has no use for."""
+    raw: bytes = request.scope["query_string"]
+    return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)) if raw else {}
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -62,7 +70,7 @@ class FeedEndpoints:
         if (refusal := await self._refusal(request)) is not None:
             return refusal
         try:
-            params = parse_feed_params(request.query_params)
+            params = parse_feed_params(_query(request))
         except ParameterError as exc:
             return error_response(400, "invalid_parameter", str(exc), parameter=exc.parameter)
         body = (await self._reader.serve(params, view)).body()
