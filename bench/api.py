@@ -339,8 +339,8 @@ def _machine() -> str:
 
 
 def _versions() -> str:
-    parts = [f"{name} {version(name)}" for name in ("uvicorn", "starlette", "sqlalchemy")]
-    parts.append(f"psycopg {version('psycopg')}")
+    names = ("uvicorn", "starlette", "sqlalchemy", "psycopg", "asyncpg")
+    parts = [f"{name} {version(name)}" for name in names]
     missing = [name for name in ("uvloop", "httptools") if not _installed(name)]
     if missing:
         parts.append(f"without {' and '.join(missing)} (asyncio loop, h11 parser)")

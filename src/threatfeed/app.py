@@ -6,6 +6,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -47,6 +49,15 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _operational_error(request: Request, exc: Exception) -> Response:
+    """PostgreSQL gone or going away under SQLAlchemy (an authentication looked up in the
+    database, say) is ``Unavailable`` too; any other operational error stays a 500."""
+    assert isinstance(exc, OperationalError)
+    if isinstance(exc.orig, psycopg.OperationalError):
+        return await _unavailable(request, exc)
+    raise exc
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "the server failed; the error was logged")
 
@@ -86,6 +97,7 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         exception_handlers={
             HTTPException: _http_error,
             Unavailable: _unavailable,
+            OperationalError: _operational_error,
             Exception: _server_error,
         },
     )

@@ -101,8 +101,15 @@ def proxied(postgres_url: str) -> Iterator[tuple[Database, Proxy]]:
             proxy.close()
 
 
+@pytest.mark.parametrize(
+    "auth_cache_seconds",
+    [
+        pytest.param(5.0, id="token cached: the reader meets the loss"),
+        pytest.param(0.0, id="token looked up: authentication meets it first"),
+    ],
+)
 def test_a_lost_database_is_a_503_and_the_next_requests_recover(
-    proxied: tuple[Database, Proxy], tmp_path: Path
+    proxied: tuple[Database, Proxy], tmp_path: Path, auth_cache_seconds: float
 ) -> None:
     database, proxy = proxied
     seed(database, [item(n) for n in range(3)])
@@ -113,6 +120,7 @@ def test_a_lost_database_is_a_503_and_the_next_requests_recover(
         rate_limit_per_minute=6000.0,
         rate_limit_burst=1000.0,
         bearer_ttl_seconds=3600.0,
+        auth_cache_seconds=auth_cache_seconds,
     )
     _, key = AccountService(database, settings).add("reader", "subscriber")
     with (
@@ -122,7 +130,7 @@ def test_a_lost_database_is_a_503_and_the_next_requests_recover(
         for _ in range(CONNECTIONS):  # opens each of the reader's connections
             assert client.get("/").status_code == 200
 
-        proxy.cut()  # the token is in the authentication cache: only the reader needs the database
+        proxy.cut()
         for _ in range(2 * CONNECTIONS):  # each connection lost, then each one refused
             response = client.get("/")
             assert response.status_code == 503, response.text

@@ -161,10 +161,7 @@ class FeedReader:
         return _read(query, lambda sql, args: connection.execute(sql, args).fetchall())
 
 
-Connect = Callable[[], Awaitable[asyncpg.Connection]]
-
-
-def _asyncpg_connect(url: URL) -> Connect:
+def _asyncpg_connect(url: URL) -> Callable[[], Awaitable[asyncpg.Connection]]:
     """Opens a connection to the engine's database, with the engine URL's parameters
     (libpq's ``options`` too, which asyncpg passes on in the startup message)."""
     query = dict(url.query)
@@ -188,8 +185,10 @@ class _SharedConnections:
     database time, so the wait is short, and a pool's checkout is saved. The statements
     are prepared once per connection (asyncpg's statement cache, keyed by the SQL text,
     which ``Queries`` renders once per shape). A connection found closed is replaced when
-    its turn comes: after a restart of the server, one request per connection may meet
-    the loss and get ``Unavailable``, and the next opens a new one.
+    its turn comes: while PostgreSQL is down or restarting, requests get ``Unavailable``,
+    and the first after it is back opens a new one. A request cancelled mid-statement (the
+    server shutting down) leaves asyncpg to cancel the statement on the database; the
+    connection's next statement waits for that first.
     """
 
     def __init__(self, url: URL, size: int) -> None:
