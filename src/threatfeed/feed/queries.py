@@ -2,12 +2,13 @@
 
 A page request differs from the next only in its values, so each combination of
 terms (the view, which filters, cursor or offset, ``per_page``) is built with
-SQLAlchemy Core once, compiled for the engine's dialect, and from then on run
-directly on a DBAPI cursor with the values bound in the compiled order. That
-keeps SQLAlchemy's per-execution work (statement caching, result processing,
-pool events) off the hot path while the SQL itself stays defined in one place.
+SQLAlchemy Core once, compiled for a dialect (the engine's, or asyncpg's for the
+API's PostgreSQL reads), and from then on run directly on the driver with the
+values bound in the compiled order. That keeps SQLAlchemy's per-execution work
+(statement caching, result processing, pool events) off the hot path while the
+SQL itself stays defined in one place.
 
-On PostgreSQL the fixed text also lets psycopg prepare each shape once per
+On PostgreSQL the fixed text also lets the driver prepare each shape once per
 connection. ``per_page + 1`` is rendered as a literal rather than a bound value:
 with a bound ``LIMIT`` the planner's generic plan could not know the scan stops
 after a page.
@@ -213,10 +214,23 @@ class PageQuery:
         return FeedPage(documents, has_next, has_previous, next_cursor)
 
 
+class TimeCodec(NamedTuple):
+    """How a time goes to the driver as a bound value, and comes back from a row.
+
+    A row's time and a bound time must compare equal when they name the same moment: a
+    cursor page recognises the cursor's own row that way (``PageQuery.page``).
+    """
+
+    bind: Callable[[datetime], Any]
+    value: Callable[[Any], datetime | None]
+
+
 class Queries:
     """The compiled statements of every shape met so far, for one dialect."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, time_codec: TimeCodec | None = None) -> None:
+        """``time_codec`` replaces the dialect's conversion of times, when the connection
+        decodes them itself (see ``TimeCodec``)."""
         self._dialect = dialect
         live: ColumnElement[bool] = _t.withdrawn_at.is_(None)
         if dialect.name == "sqlite":
@@ -227,11 +241,13 @@ class Queries:
             # and stops after one page.
             live = func.likely(live, type_=Boolean)
         self._live = live
-        impl = _TIME_TYPE.dialect_impl(dialect)
-        bind = impl.bind_processor(dialect)
-        result = impl.result_processor(dialect, None)
-        self._bind_time: Callable[[datetime], Any] = bind or (lambda moment: moment)
-        self._time_value: Callable[[Any], datetime | None] = result or (lambda value: value)
+        if time_codec is None:
+            impl = _TIME_TYPE.dialect_impl(dialect)
+            bind = impl.bind_processor(dialect)
+            result = impl.result_processor(dialect, None)
+            time_codec = TimeCodec(bind or (lambda moment: moment), result or (lambda value: value))
+        self._bind_time = time_codec.bind
+        self._time_value = time_codec.value
         self._compiled: dict[Shape, tuple[Statement, Statement]] = {}
 
     def for_request(self, params: FeedParams, view: View) -> PageQuery:
