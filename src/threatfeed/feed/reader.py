@@ -67,7 +67,7 @@ APPLICATION_NAME = "threatfeed feed reader"
 
 _POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-MICROSECONDS = TimeCodec(
+_PG_TIMES = TimeCodec(
     lambda moment: (moment - _POSTGRES_EPOCH) // _MICROSECOND,
     lambda micros: _POSTGRES_EPOCH + micros * _MICROSECOND,
 )
@@ -216,7 +216,7 @@ class _SharedConnections:
     def __init__(self, url: URL, size: int) -> None:
         self._connect = _asyncpg_connect(url)
         dialect = url.set(drivername="postgresql+asyncpg").get_dialect()()
-        self._queries = Queries(dialect, MICROSECONDS)
+        self._queries = Queries(dialect, _PG_TIMES)
         self._slots: list[asyncpg.Connection | None] = [None] * size
         self._locks = [asyncio.Lock() for _ in range(size)]
         self._turn = 0
@@ -244,7 +244,7 @@ class _SharedConnections:
                 schema="pg_catalog",
                 encoder=lambda micros: (micros,),
                 decoder=itemgetter(0),
-                format="tuple",  # (microseconds since 2000,): see MICROSECONDS
+                format="tuple",  # (microseconds since 2000,): see _PG_TIMES
             )
         except BaseException:
             connection.terminate()
