@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import LiveServer
 from tests.feed.conftest import T0, item, seed
 from threatfeed.accounts.service import AccountService
+from threatfeed.feed.cursor import Position, encode_cursor
 from threatfeed.feed.writer import import_items, withdraw
 
 ITEM_KEYS = {"created", "ecosystem", "hashes", "indicators", "name", "version"}
@@ -149,6 +150,7 @@ def test_since_is_inclusive_from_the_utc_day(server: LiveServer, client: httpx.C
         ({"since": "2023-13-01"}, "since"),
         ({"since": "July 19"}, "since"),
         ({"cursor": "garbage!"}, "cursor"),
+        ({"cursor": encode_cursor(Position(T0, 2**40))}, "cursor"),
         ({"ecosystem": "pip"}, "ecosystem"),
         ({"name": "a\x00b"}, "name"),
     ],

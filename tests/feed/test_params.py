@@ -75,8 +75,10 @@ def test_cursor_round_trips_and_rejects_forgeries() -> None:
         b"[1,2]\n",
         b"[9999999999999999999,1]",
         b"[999999999999999999,1]",
+        b"[1,2147483648]",
         b"\xff",
     ]:
         assert decode_cursor(base64.urlsafe_b64encode(raw).decode().rstrip("=")) is None, raw
+    assert decode_cursor(encode_cursor(Position(position.at, 2**31 - 1))) is not None
     before_epoch = Position(datetime(1960, 1, 1, tzinfo=UTC), 0)
     assert decode_cursor(encode_cursor(before_epoch)) == before_epoch

@@ -7,23 +7,28 @@ then let them through again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
 
 from tests.conftest import serve_app
-from tests.feed.conftest import item, seed
+from tests.feed.conftest import T0, item, seed
 from tests.postgres import throwaway_schema
 from threatfeed.accounts.service import AccountService
 from threatfeed.app import create_app
 from threatfeed.config import Settings
-from threatfeed.feed.reader import CONNECTIONS
+from threatfeed.feed.cursor import Position
+from threatfeed.feed.params import FeedParams
+from threatfeed.feed.queries import FeedPage
+from threatfeed.feed.reader import CONNECTIONS, FeedReader
 from threatfeed.store import Database
 
 
@@ -142,3 +147,28 @@ def test_a_lost_database_is_a_503_and_the_next_requests_recover(
             response = client.get("/")
             assert response.status_code == 200, response.text
             assert len(response.json()["packages"]) == 3
+
+
+def test_a_refused_statement_leaves_no_backend_holding_the_feed(
+    proxied: tuple[Database, Proxy],
+) -> None:
+    """A value the driver cannot send (here an id past the column's range, which the API's
+    cursor check already refuses) must not leave the statement half-sent: the backend would
+    sit in it holding its lock, and a migration would wait for it."""
+    database, _ = proxied
+    seed(database, [item(n) for n in range(3)])
+    reader = FeedReader(database)
+    out_of_range = FeedParams(1, 25, None, Position(T0, 2**40), None, None)
+
+    async def read_twice() -> FeedPage:
+        try:
+            with pytest.raises(asyncpg.DataError):
+                await reader.serve(out_of_range)
+            with database.engine.connect() as connection:
+                connection.execute(text("SET lock_timeout = '2s'"))
+                connection.execute(text("LOCK TABLE feed_entries IN ACCESS EXCLUSIVE MODE"))
+            return await reader.serve(FeedParams(1, 25, None, None, None, None))
+        finally:
+            await reader.aclose()
+
+    assert len(asyncio.run(read_twice()).documents) == 3

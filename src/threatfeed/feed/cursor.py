@@ -16,6 +16,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _RAW = re.compile(rb"\[(-?(?:0|[1-9][0-9]{0,17})),(0|[1-9][0-9]{0,17})\]")
 """The JSON array ``[micros, id]`` exactly as ``encode_cursor`` writes it."""
+MAX_ID = 2**31 - 1
+"""Entry ids are 32-bit integers in both databases: a larger one was never in a cursor we
+made, and PostgreSQL would refuse to compare the column with it."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ def decode_cursor(text: str) -> Position | None:
     except (binascii.Error, ValueError):
         return None
     if (match := _RAW.fullmatch(raw)) is None:
+        return None
+    if int(match[2]) > MAX_ID:
         return None
     try:
         return Position(_EPOCH + int(match[1]) * _MICROSECOND, int(match[2]))

@@ -241,6 +241,10 @@ class _SharedConnections:
             except Exception as exc:
                 if isinstance(exc, _UNREACHABLE) or connection is None or connection.is_closed():
                     raise Unavailable(f"the database cannot be reached: {exc}") from exc
+                # An argument asyncpg refused to encode leaves the statement half-sent: the
+                # backend then sits in it, holding its locks (a migration would wait on them).
+                connection.terminate()
+                self._slots[index] = None
                 raise
 
     async def _open(self) -> asyncpg.Connection:
