@@ -30,10 +30,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from threatfeed.store.models import ArchiveFingerprint, Package, TriageItem
+from threatfeed.store.models import ArchiveFingerprint, Package, TriageItem, table
 
 MIN_FILE_BYTES = 64
 MIN_SHARED = 2
@@ -155,7 +155,7 @@ def record_fingerprints(
         for p in found
     ]
     if rows:
-        session.execute(insert(ArchiveFingerprint), rows)
+        session.execute(table(ArchiveFingerprint).insert(), rows)
 
 
 def related(session: Session, package_id: int, limit: int = MAX_RELATED) -> list[Related]:
