@@ -422,6 +422,8 @@ def report(
             for n, rates in engine.items()
         )
         + ".",
+        "",
+        *_cpu_table(rounds, measured),
     ]
     default = next(m for m in measured if m.pipeline.label.startswith("embedded default"))
     verdict = "**The target is met**" if default.share(1) >= 0.7 else "**The target is not met**"
@@ -459,6 +461,31 @@ def report(
         "fetch stage's threads absorb it, up to each registry's concurrency limit.",
     ]
     return "\n".join(lines)
+
+
+def _cpu_table(rounds: list[list[Result]], measured: list[Measured]) -> list[str]:
+    """CPU per archive by process, which the machine's load moves much less than rates."""
+    engine = [r.cpu["engine"] for round_ in rounds for r in round_ if r.processes == 1]
+    lines = [
+        "CPU time per archive analysed (µs, from /proc; from the first completed job to the "
+        "last analysis), against the engine alone's "
+        f"{min(engine):,.0f} to {max(engine):,.0f} µs (1 process): each worker's analysis "
+        "thread (the engine and the stage around it), the rest of the threatfeed processes "
+        "(fetch, store, claims, watchers, relay, API), the PostgreSQL backends serving them, "
+        "and the fake registry.",
+        "",
+        "| configuration | analysis threads | rest of threatfeed | PostgreSQL | registry | total |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for item in measured:
+        cpu = item.pipeline.cpu
+        ours = sum(v for role, v in cpu.items() if role.split(":")[0].isdigit())
+        lines.append(
+            f"| {item.pipeline.label} | {cpu['analysis threads']:,.0f} "
+            f"| {ours - cpu['analysis threads']:,.0f} | {cpu.get('postgres', 0):,.0f} "
+            f"| {cpu.get('registry', 0):,.0f} | {cpu['total']:,.0f} |"
+        )
+    return lines
 
 
 def _scaling(measured: list[Measured]) -> list[str]:
