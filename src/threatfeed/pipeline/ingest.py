@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -76,12 +76,16 @@ def _package(session: Session, record: ArchiveRecord) -> Package:
 def storable(value: Any) -> Any:
     """``value`` with every NUL character written ``\\x00``: evidence comes from archives,
     and PostgreSQL's JSON (like its text) cannot hold U+0000. Values without one (almost
-    all) are told apart, and copied as JSON would store them, by the C JSON codec, several
-    times faster than the walk that rewrites the others."""
-    text = json.dumps(value)
-    if "\\u0000" not in text:
-        return json.loads(text)
+    all) are told apart by the C JSON encoder, several times faster than the walk that
+    rewrites the others, and returned as they are."""
+    if "\\u0000" not in json.dumps(value):
+        return value
     return _without_nul(value)
+
+
+def _as_stored(value: Any) -> Any:
+    """``value`` as the JSON column gives it back (tuples are lists), without NUL."""
+    return json.loads(json.dumps(storable(value)))
 
 
 def _without_nul(value: Any) -> Any:
@@ -300,9 +304,15 @@ def _analysis_row(archive_id: int, item: Analysed) -> dict[str, Any]:
         "engine_version": analysis.engine_version,
         "score": analysis.score,
         "flagged": analysis.flagged,
-        "indicators": storable(analysis.indicators),
+        # the triage index tells evidence lists apart as stored; files, locations: any sequence
+        "indicators": _as_stored(analysis.indicators),
         "errors": storable(analysis.errors),
-        "locations": storable([asdict(location) for location in analysis.locations]),
+        "locations": storable(
+            [
+                {"rule": at.rule, "file": at.file, "line": at.line, "excerpt": at.excerpt}
+                for at in analysis.locations
+            ]
+        ),
         "files": storable(analysis.files),
         "elapsed_ms": item.elapsed_ms,
         "created_at": utcnow(),
