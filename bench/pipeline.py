@@ -37,9 +37,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -48,10 +48,11 @@ from sqlalchemy import func, select
 from tests.postgres import throwaway_schema
 
 from bench._docs import ROOT, machine, write_section
+from bench._proc import CpuMeter, Snapshot, busiest_per_process, postgres_backends, spent, tree
 from bench.quality import Sample, samples
 from threatfeed.analysis import Engine
 from threatfeed.store import Database
-from threatfeed.store.models import Analysis, Cursor
+from threatfeed.store.models import Analysis, Cursor, Job
 
 COMMAND = ".venv/bin/python -m bench.pipeline --write-docs"
 THREATFEED = str(ROOT / ".venv" / "bin" / "threatfeed")
@@ -68,6 +69,9 @@ class Result:
     seconds: float
     processes: int
     """Processes doing the analysis: the engine alone with as many is its fair ceiling."""
+    cpu: Mapping[str, float] = field(default_factory=dict)
+    """CPU microseconds per archive, by role (``engine`` for the engine alone; for a
+    pipeline each process role, ``analysis threads`` and ``total``)."""
 
     @property
     def rate(self) -> float:
@@ -111,14 +115,16 @@ def _serve_registry(paths: list[tuple[str, str]], pipe: Connection) -> None:
 
 
 @contextmanager
-def fake_registry(chosen: list[Sample]) -> Iterator[dict[str, str]]:
+def fake_registry(chosen: list[Sample]) -> Iterator[tuple[dict[str, str], int]]:
+    """The registry's environment variables and its process id."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
     paths = [(sample.ecosystem, str(sample.path)) for sample in chosen]
     process = context.Process(target=_serve_registry, args=(paths, theirs), daemon=True)
     process.start()
     try:
-        yield ours.recv()
+        assert process.pid is not None
+        yield ours.recv(), process.pid
     finally:
         ours.send("stop")
         process.join(10)
@@ -129,11 +135,14 @@ def fake_registry(chosen: list[Sample]) -> Iterator[dict[str, str]]:
 _ENGINE: Engine | None = None
 
 
-def _analyze(path: str) -> None:
+def _analyze(path: str) -> float:
+    """CPU seconds of one analysis (reading the file included, as the pipeline downloads it)."""
     global _ENGINE
     if _ENGINE is None:
         _ENGINE = Engine()
+    started = time.thread_time()
     _ENGINE.analyze(Path(path).read_bytes())
+    return time.thread_time() - started
 
 
 def engine_alone(chosen: list[Sample], processes: int) -> Result:
@@ -142,12 +151,31 @@ def engine_alone(chosen: list[Sample], processes: int) -> Result:
     with context.Pool(processes) as pool:
         pool.map(_analyze, paths[: processes * 2])  # compile the rules in every process first
         started = time.perf_counter()
-        pool.map(_analyze, paths, chunksize=4)
+        cpu = sum(pool.map(_analyze, paths, chunksize=4))
         seconds = time.perf_counter() - started
-    return Result(f"engine alone, {processes} process(es)", len(paths), seconds, processes)
+    label = f"engine alone, {processes} process(es)"
+    return Result(label, len(paths), seconds, processes, {"engine": 1e6 * cpu / len(paths)})
 
 
 # -- the pipeline ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Compile:
+    """CPU seconds of compiling the engine's rules, measured once in this process."""
+
+    measured: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        if self.measured is None:
+            started = time.thread_time()
+            Engine()
+            self.measured = time.thread_time() - started
+        return self.measured
+
+
+COMPILE = _Compile()
 
 
 def _analysed(database: Database) -> tuple[int, float]:
@@ -159,14 +187,27 @@ def _analysed(database: Database) -> tuple[int, float]:
     return count, (last - first).total_seconds() if count else 0.0
 
 
+def _job_done(database: Database) -> bool:
+    """Whether a worker has completed a job: the first change resolved, engines compiled
+    (except the embedded default's, compiled at its first archive: see ``COMPILE``)."""
+    with database.session() as session:
+        return session.scalar(select(Job.id).where(Job.state == "done").limit(1)) is not None
+
+
 def run_pipeline(
     label: str,
     url: str,
-    registry_env: dict[str, str],
+    registry: tuple[dict[str, str], int],
     commands: list[list[str]],
     total: int,
     processes: int,
 ) -> Result:
+    """Runs the commands until every archive is analysed; the rate, and the CPU each process
+    (and the PostgreSQL backends serving them, and the registry) spent per archive from the
+    first completed job (change jobs resolve releases before their archives are analysed)
+    to the last analysis, less the compilation of the rules by a process that compiles them
+    at its first archive."""
+    registry_env, registry_pid = registry
     database = Database(url)
     with database.session() as session:  # start at the beginning of both change streams
         session.add_all([Cursor(source="npm", position="0"), Cursor(source="pypi", position="0")])
@@ -189,6 +230,16 @@ def run_pipeline(
         )
         for index, command in enumerate(commands)
     ]
+    roles: dict[str, Callable[[], list[int]]] = {
+        f"{index}:{command[0]}": partial(tree, process.pid)
+        for index, (command, process) in enumerate(zip(commands, running, strict=True))
+    }
+
+    def backends() -> list[int]:
+        return postgres_backends([pid for role in list(roles.values()) for pid in role()])
+
+    meter = CpuMeter({**roles, "postgres": backends, "registry": partial(tree, registry_pid)})
+    first: tuple[int, Snapshot] | None = None
     try:
         deadline = time.monotonic() + 60 + total
         while (done := _analysed(database))[0] < total:
@@ -196,8 +247,12 @@ def run_pipeline(
                 raise RuntimeError(
                     f"{label}: only {done[0]} of {total} analysed; logs in {data_dir}"
                 )
+            if first is None and _job_done(database):
+                first = (done[0], meter.snapshot())
+            meter.look()
             time.sleep(0.5)
         count, seconds = _analysed(database)
+        last = meter.snapshot()
     finally:
         for process in running:
             process.send_signal(signal.SIGTERM)
@@ -205,13 +260,47 @@ def run_pipeline(
             process.wait(30)
         database.dispose()
     shutil.rmtree(data_dir, ignore_errors=True)
+    analysing = {role for role, command in zip(roles, commands, strict=True) if _analyses(command)}
+    lazy = {role for role, command in zip(roles, commands, strict=True) if command[0] == "serve"}
+    cpu = _per_archive(first or (0, {}), (count, last), analysing, lazy & analysing)
     # n analyses span n - 1 intervals between the first and the last
-    result = Result(label, count - 1, seconds, processes)
+    result = Result(label, count - 1, seconds, processes, cpu)
     print(f"  {label}: {result.rate:.1f} archives/s", file=sys.stderr)
+    print(f"    CPU µs/archive: {_cpu_line(cpu)}", file=sys.stderr)
     return result
 
 
-def embedded(registry_env: dict[str, str], total: int, processes: int) -> Result:
+def _analyses(command: list[str]) -> bool:
+    """Whether a command analyses: ``worker``, and ``serve`` unless ``--workers 0``."""
+    return command[0] == "worker" or (command[0] == "serve" and "--workers" not in command)
+
+
+def _per_archive(
+    first: tuple[int, Snapshot],
+    last: tuple[int, Snapshot],
+    analysing: set[str],
+    compiling: set[str],
+) -> dict[str, float]:
+    """CPU microseconds per archive analysed between two snapshots: per role, the busiest
+    thread of each analysing process (its analysis thread), and the total; the roles in
+    ``compiling`` compiled the rules in their analysis thread in between."""
+    archives = max(1, last[0] - first[0])
+    threads = spent(first[1], last[1])
+    for role in compiling:
+        analysis_thread = max(threads[role], key=threads[role].__getitem__)
+        threads[role][analysis_thread] -= COMPILE.seconds
+    cpu = {role: 1e6 * sum(values.values()) / archives for role, values in threads.items()}
+    busiest = sum(busiest_per_process(threads[role]) for role in analysing)
+    cpu["analysis threads"] = 1e6 * busiest / archives
+    cpu["total"] = sum(v for role, v in cpu.items() if role in threads)
+    return cpu
+
+
+def _cpu_line(cpu: Mapping[str, float]) -> str:
+    return ", ".join(f"{role} {value:,.0f}" for role, value in cpu.items())
+
+
+def embedded(registry: tuple[dict[str, str], int], total: int, processes: int) -> Result:
     """``threatfeed serve`` alone (its one in-process worker), or with ``processes`` > 1
     serving only the API and the watchers beside ``threatfeed worker -p N`` on the same
     SQLite database (the embedded queue, one worker process per core)."""
@@ -227,15 +316,15 @@ def embedded(registry_env: dict[str, str], total: int, processes: int) -> Result
                 f" ({processes} worker processes)"
             )
             commands = [[*serve, "--workers", "0"], ["worker", "--processes", str(processes)]]
-        return run_pipeline(label, url, registry_env, commands, total, processes)
+        return run_pipeline(label, url, registry, commands, total, processes)
 
 
-def procrastinate(registry_env: dict[str, str], total: int, workers: int) -> Result:
+def procrastinate(registry: tuple[dict[str, str], int], total: int, workers: int) -> Result:
     with throwaway_schema(POSTGRES, "bench") as url:
         return run_pipeline(
             f"procrastinate on PostgreSQL, {workers} worker process(es)",
             url,
-            registry_env,
+            registry,
             [["watch"], ["worker", "--processes", str(workers)]],
             total,
             workers,
@@ -268,7 +357,11 @@ class Measured:
 def engine_round(chosen: list[Sample]) -> list[Result]:
     results = [engine_alone(chosen, 1), engine_alone(chosen, 2)]
     for result in results:
-        print(f"  {result.label}: {result.rate:.1f} archives/s", file=sys.stderr)
+        print(
+            f"  {result.label}: {result.rate:.1f} archives/s, CPU µs/archive: "
+            f"{_cpu_line(result.cpu)}",
+            file=sys.stderr,
+        )
     return results
 
 
@@ -329,6 +422,8 @@ def report(
             for n, rates in engine.items()
         )
         + ".",
+        "",
+        *_cpu_table(rounds, measured),
     ]
     default = next(m for m in measured if m.pipeline.label.startswith("embedded default"))
     verdict = "**The target is met**" if default.share(1) >= 0.7 else "**The target is not met**"
@@ -368,6 +463,31 @@ def report(
     return "\n".join(lines)
 
 
+def _cpu_table(rounds: list[list[Result]], measured: list[Measured]) -> list[str]:
+    """CPU per archive by process, which the machine's load moves much less than rates."""
+    engine = [r.cpu["engine"] for round_ in rounds for r in round_ if r.processes == 1]
+    lines = [
+        "CPU time per archive analysed (µs, from /proc; from the first completed job to the "
+        "last analysis), against the engine alone's "
+        f"{min(engine):,.0f} to {max(engine):,.0f} µs (1 process): each worker's analysis "
+        "thread (the engine and the stage around it), the rest of the threatfeed processes "
+        "(fetch, store, claims, watchers, relay, API), the PostgreSQL backends serving them, "
+        "and the fake registry.",
+        "",
+        "| configuration | analysis threads | rest of threatfeed | PostgreSQL | registry | total |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for item in measured:
+        cpu = item.pipeline.cpu
+        ours = sum(v for role, v in cpu.items() if role.split(":")[0].isdigit())
+        lines.append(
+            f"| {item.pipeline.label} | {cpu['analysis threads']:,.0f} "
+            f"| {ours - cpu['analysis threads']:,.0f} | {cpu.get('postgres', 0):,.0f} "
+            f"| {cpu.get('registry', 0):,.0f} | {cpu['total']:,.0f} |"
+        )
+    return lines
+
+
 def _scaling(measured: list[Measured]) -> list[str]:
     """What the 2-process runs say about scaling, read against the engine's own scaling."""
     workers = {
@@ -399,30 +519,38 @@ def _scaling(measured: list[Measured]) -> list[str]:
     return [text]
 
 
+def _counts(text: str) -> list[int]:
+    """``"1,2,4"`` -> [1, 2, 4]; ``""`` -> none (that family of configurations skipped)."""
+    return [int(n) for n in text.split(",") if n]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--every", type=int, default=5, help="take every N-th malware sample")
-    parser.add_argument("--workers", default="1,2,4", help="procrastinate worker counts")
-    parser.add_argument("--embedded", default="1,2", help="embedded worker process counts")
+    parser.add_argument(
+        "--workers", default="1,2,4", help="procrastinate worker counts ('' for none)"
+    )
+    parser.add_argument(
+        "--embedded", default="1,2", help="embedded worker process counts ('' for none)"
+    )
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     chosen = corpus(args.every)
     print(f"{len(chosen)} archives", file=sys.stderr)
-    configurations: list[Callable[[dict[str, str]], Result]] = [
-        *(partial(embedded, total=len(chosen), processes=int(n)) for n in args.embedded.split(",")),
-        *(
-            partial(procrastinate, total=len(chosen), workers=int(n))
-            for n in args.workers.split(",")
-        ),
+    configurations: list[Callable[[tuple[dict[str, str], int]], Result]] = [
+        *(partial(embedded, total=len(chosen), processes=n) for n in _counts(args.embedded)),
+        *(partial(procrastinate, total=len(chosen), workers=n) for n in _counts(args.workers)),
     ]
     rounds = [engine_round(chosen)]
     measured = []
-    with fake_registry(chosen) as registry_env:
+    with fake_registry(chosen) as registry:
         for configuration in configurations:
-            result = configuration(registry_env)
+            result = configuration(registry)
             rounds.append(engine_round(chosen))
             measured.append(Measured(result, beside(rounds[-2], rounds[-1])))
+    if not any(m.pipeline.label.startswith("embedded default") for m in measured):
+        return  # a subset (CPU per archive above): the report is about the embedded default
     body = report(chosen, rounds, measured, started, args.every)
     print(body)
     if args.write_docs:

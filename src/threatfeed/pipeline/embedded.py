@@ -24,7 +24,7 @@ from threatfeed.pipeline.queue import Failure, Job, JobSpec, JobState, LeaseLost
 from threatfeed.pipeline.sessions import work_session
 from threatfeed.store import Database
 from threatfeed.store.models import Job as JobRow
-from threatfeed.store.models import utcnow
+from threatfeed.store.models import table, utcnow
 
 _ACTIVE = text("state IN ('queued', 'running')")
 _PRUNE_BATCH = 5000
@@ -76,13 +76,13 @@ class EmbeddedQueue:
             for spec in specs
         ]
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(JobRow)
-            .values(rows)
+        jobs = table(JobRow)
+        statement = (  # one executemany of a statement compiled once (see store.models.table)
+            dialect.insert(jobs)
             .on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=_ACTIVE)
-            .returning(JobRow.id)
+            .returning(jobs.c.id)
         )
-        return len(session.execute(statement).all())
+        return len(session.execute(statement, rows).all())
 
     # -- consuming ---------------------------------------------------------------------
 

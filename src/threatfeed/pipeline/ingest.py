@@ -6,17 +6,18 @@ package looks the same in the store however it arrived.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from threatfeed.analysis import Analysis
 from threatfeed.store.models import Analysis as AnalysisRow
-from threatfeed.store.models import Archive, Package, utcnow
+from threatfeed.store.models import Archive, Package, table, utcnow
 from threatfeed.triage.index import NewAnalysis, on_analyses_recorded
 
 PackageKey = tuple[str, str, str]
@@ -74,13 +75,26 @@ def _package(session: Session, record: ArchiveRecord) -> Package:
 
 def storable(value: Any) -> Any:
     """``value`` with every NUL character written ``\\x00``: evidence comes from archives,
-    and PostgreSQL's JSON (like its text) cannot hold U+0000."""
+    and PostgreSQL's JSON (like its text) cannot hold U+0000. Values without one (almost
+    all) are told apart by the C JSON encoder, several times faster than the walk that
+    rewrites the others, and returned as they are."""
+    if "\\u0000" not in json.dumps(value):
+        return value
+    return _without_nul(value)
+
+
+def _as_stored(value: Any) -> Any:
+    """``value`` as the JSON column gives it back (tuples are lists), without NUL."""
+    return json.loads(json.dumps(storable(value)))
+
+
+def _without_nul(value: Any) -> Any:
     if isinstance(value, str):
         return value.replace("\x00", "\\x00")
     if isinstance(value, dict):
-        return {storable(key): storable(item) for key, item in value.items()}
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [storable(item) for item in value]
+        return [_without_nul(item) for item in value]
     return value
 
 
@@ -152,10 +166,12 @@ def record_analyses(session: Session, items: Sequence[Analysed]) -> list[Recorde
             fresh.setdefault(key, item)
     rows = {key: _analysis_row(key[0], item) for key, item in fresh.items()}
     if rows:
+        analyses = table(AnalysisRow)
         inserted = session.execute(
-            insert(AnalysisRow)
-            .values(list(rows.values()))
-            .returning(AnalysisRow.id, AnalysisRow.archive_id, AnalysisRow.engine_version)
+            analyses.insert().returning(
+                analyses.c.id, analyses.c.archive_id, analyses.c.engine_version
+            ),
+            list(rows.values()),
         )
         new = {(row.archive_id, row.engine_version): row.id for row in inserted}
         done.update(new)
@@ -217,20 +233,20 @@ def _packages(
             )
     missing = [record for key, record in wanted.items() if key not in found]
     if missing:
+        packages = table(Package)
         inserted = session.execute(
-            insert(Package)
-            .values(
-                [
-                    {
-                        "ecosystem": r.ecosystem,
-                        "name": r.name,
-                        "version": r.version,
-                        "published_at": r.published_at,
-                    }
-                    for r in missing
-                ]
-            )
-            .returning(Package.id, Package.ecosystem, Package.name, Package.version)
+            packages.insert().returning(
+                packages.c.id, packages.c.ecosystem, packages.c.name, packages.c.version
+            ),
+            [
+                {
+                    "ecosystem": r.ecosystem,
+                    "name": r.name,
+                    "version": r.version,
+                    "published_at": r.published_at,
+                }
+                for r in missing
+            ],
         )
         created = {(row.ecosystem, row.name, row.version): row.id for row in inserted}
         found.update(created)
@@ -262,22 +278,20 @@ def _archives(
             )
     missing = [(key, record) for key, record in wanted.items() if key not in found]
     if missing:
+        archives = table(Archive)
         inserted = session.execute(
-            insert(Archive)
-            .values(
-                [
-                    {
-                        "package_id": package_id,
-                        "filename": record.filename,
-                        "url": record.url,
-                        "sha256": record.sha256,
-                        "size": record.size,
-                        **verified,
-                    }
-                    for (package_id, _), record in missing
-                ]
-            )
-            .returning(Archive.id, Archive.package_id, Archive.filename)
+            archives.insert().returning(archives.c.id, archives.c.package_id, archives.c.filename),
+            [
+                {
+                    "package_id": package_id,
+                    "filename": record.filename,
+                    "url": record.url,
+                    "sha256": record.sha256,
+                    "size": record.size,
+                    **verified,
+                }
+                for (package_id, _), record in missing
+            ],
         )
         found.update({(row.package_id, row.filename): row.id for row in inserted})
     return found
@@ -290,10 +304,16 @@ def _analysis_row(archive_id: int, item: Analysed) -> dict[str, Any]:
         "engine_version": analysis.engine_version,
         "score": analysis.score,
         "flagged": analysis.flagged,
-        "indicators": storable(analysis.indicators),
-        "errors": storable(list(analysis.errors)),
-        "locations": storable([asdict(location) for location in analysis.locations]),
-        "files": storable([list(entry) for entry in analysis.files]),
+        # the triage index tells evidence lists apart as stored; files, locations: any sequence
+        "indicators": _as_stored(analysis.indicators),
+        "errors": storable(analysis.errors),
+        "locations": storable(
+            [
+                {"rule": at.rule, "file": at.file, "line": at.line, "excerpt": at.excerpt}
+                for at in analysis.locations
+            ]
+        ),
+        "files": storable(analysis.files),
         "elapsed_ms": item.elapsed_ms,
         "created_at": utcnow(),
     }

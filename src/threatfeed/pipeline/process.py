@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,8 @@ from threatfeed.triage.states import Kind
 log = logging.getLogger(__name__)
 
 PIPELINE_AUTHOR = Author("threatfeed-pipeline")
+RECENT = 64
+"""Analyses an analysis thread remembers by SHA256, for twins not stored yet."""
 _GONE = {ChangeKind.PACKAGE_REMOVED, ChangeKind.PACKAGE_CHANGED}
 
 
@@ -66,6 +69,8 @@ class Fetched:
     content: bytes | None = None
     problem: tuple[str, str] | None = None
     error: Exception | None = None
+    earlier: Analysis | None = None
+    """This engine version's analysis of the same bytes, already stored: none to make."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,27 @@ class Processor:
                 done = _analysed_keys(session, [job for job in jobs if job.kind == ARCHIVE])
         except Exception as exc:  # the database is away: every job is retried later
             return [Fetched(job, error=exc) for job in jobs]
-        return list(self._fetchers.map(lambda job: self._fetch_one(job, done), jobs))
+        return self._with_earlier(self._fetchers.map(lambda job: self._fetch_one(job, done), jobs))
+
+    def _with_earlier(self, batch: Iterable[Fetched]) -> list[Fetched]:
+        """The batch, with this engine version's earlier analysis of each download's bytes
+        (one query for the batch): looked up here, so that the analysis stage, the
+        pipeline's bottleneck, asks the database nothing."""
+        batch = list(batch)
+        digests = {item.record.sha256 for item in batch if item.record and item.content}
+        if not digests:
+            return batch
+        try:
+            with work_session(self.database) as session:
+                known = _earlier_analyses(session, digests)
+        except Exception as exc:  # the database is away: the downloads are retried later
+            return [replace(item, error=exc) if item.content else item for item in batch]
+        return [
+            replace(item, earlier=known.get(item.record.sha256))
+            if item.record is not None and item.content is not None
+            else item
+            for item in batch
+        ]
 
     def _fetch_one(self, job: Job, done: set[tuple[str, str, str, str]]) -> Fetched:
         try:
@@ -175,21 +200,17 @@ class Processor:
 
     def _analyse(self, batch: Sequence[Fetched]) -> list[Outcome]:
         """The engine's analysis of each download, or this engine version's earlier one of
-        the same bytes (one query for the batch; twins within the batch are analysed once)."""
-        digests = {item.record.sha256 for item in batch if item.record and item.content}
-        try:
-            with work_session(self.database) as session:
-                known = _earlier_analyses(session, digests)
-        except Exception as exc:
-            for item in batch:
-                self._fail(item.job, exc)
-            return []
+        the same bytes: stored (found by the fetch stage) or made by this thread in its
+        last ``RECENT`` analyses (twins in a batch, or in batches not stored yet)."""
+        recent: OrderedDict[str, Analysis] | None = getattr(self._local, "recent", None)
+        if recent is None:
+            recent = self._local.recent = OrderedDict()
         outcomes = []
         for item in batch:
             if item.record is None or item.content is None:
                 outcomes.append(Outcome(item))
                 continue
-            earlier = known.get(item.record.sha256)
+            earlier = item.earlier or recent.get(item.record.sha256)
             if earlier is not None:
                 outcomes.append(Outcome(item, _as_of(earlier, item.record), 0.0))
                 continue
@@ -201,7 +222,9 @@ class Processor:
                 continue
             elapsed = time.perf_counter() - started
             metrics.ANALYSIS_SECONDS.observe(elapsed)
-            known[item.record.sha256] = analysis
+            recent[item.record.sha256] = analysis
+            if len(recent) > RECENT:
+                recent.popitem(last=False)
             outcomes.append(Outcome(item, analysis, elapsed * 1000))
         return outcomes
 

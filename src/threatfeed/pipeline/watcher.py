@@ -15,7 +15,7 @@ import random
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from threatfeed.errors import ThreatfeedError
@@ -25,7 +25,7 @@ from threatfeed.pipeline.queue import Queue
 from threatfeed.pipeline.sessions import work_session
 from threatfeed.registries import Change, ChangeKind, Gap, Registry
 from threatfeed.store import Database
-from threatfeed.store.models import Cursor, RegistryGap, utcnow
+from threatfeed.store.models import Cursor, RegistryGap, table, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,12 @@ class Watcher:
         self.start = start
         self.poll_seconds = poll_seconds
         self.retry_cap = retry_cap
+        self._committed: str | None = None
+        """The cursor as this watcher last committed it (its compare-and-set proves it is
+        still so), read from the database again only after a failed step."""
+        self._gaps_open = True
+        """Whether a gap of this source may be open: looked for at every step until none
+        is, then only after this watcher records one (only its steps record them)."""
 
     def position(self) -> str:
         """The committed cursor, made (and committed) first if there is none."""
@@ -78,13 +84,15 @@ class Watcher:
 
     def step(self) -> Step:
         """One poll, committed with its jobs; then one look at the oldest open gap."""
-        before = self.position()
+        before = self._committed or self.position()
+        self._committed = None  # until this step commits
         batch = self.registry.poll(before)
         events = _unique(batch.events)
         with work_session(self.database) as session:
+            cursors = table(Cursor)  # Core: no ORM session synchronisation for one row
             moved = session.execute(
-                update(Cursor)
-                .where(Cursor.source == self.source, Cursor.position == before)
+                cursors.update()
+                .where(cursors.c.source == self.source, cursors.c.position == before)
                 .values(position=batch.next_position, updated_at=utcnow())
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
@@ -92,11 +100,14 @@ class Watcher:
             jobs = self.queue.enqueue(session, [change_job(event) for event in events])
             if batch.gap is not None:
                 _record_gap(session, self.source, batch.gap)
+        self._committed = batch.next_position
+        self._gaps_open = self._gaps_open or batch.gap is not None
         seen = sum(1 for event in events if event.kind in _RELEASES)
         metrics.RELEASES_SEEN.labels(self.source).inc(seen)
         if batch.gap is not None:
             log.warning("%s: gap recorded: %s", self.source, batch.gap.reason)
-        self.backfill()
+        if self._gaps_open:
+            self.backfill()
         return Step(len(events), jobs, batch.caught_up, batch.gap)
 
     def backfill(self) -> None:
@@ -108,6 +119,7 @@ class Watcher:
                 .limit(1)
             ).first()
             if row is None:
+                self._gaps_open = False
                 return
             gap_id, gap = row.id, Gap(row.after, row.until, row.reason)
         try:

@@ -30,10 +30,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from threatfeed.store.models import ArchiveFingerprint, Package, TriageItem
+from threatfeed.store.models import ArchiveFingerprint, Package, TriageItem, table
 
 MIN_FILE_BYTES = 64
 MIN_SHARED = 2
@@ -105,18 +105,39 @@ def _package_files(
     roots = {path.split("/", 1)[0] for path, _ in paths}
     strip = len(roots) == 1 and all("/" in path for path, _ in paths)
     names = sorted({name, name.replace("-", "_"), name.replace("_", "-")}, key=len, reverse=True)
-    pattern = (
-        re.compile("|".join(re.escape(n) for n in names if n), re.IGNORECASE) if name else None
-    )
+    lowered = [n.lower() for n in names if n]
+    pattern: re.Pattern[str] | None = None
     for path, size in paths:
         relative = path.split("/", 1)[1] if strip else path
         if size < MIN_FILE_BYTES or relative.rsplit("/", 1)[-1] in _MANIFESTS:
             continue
         if version:
             relative = relative.replace(version, "{version}")
-        if pattern is not None:
+        if not name:
+            pass
+        elif name.isascii() and relative.isascii():
+            relative = _name_replaced(relative, lowered)
+        else:  # Unicode case folding: the regular expression (compiled once per archive)
+            if pattern is None:
+                pattern = re.compile("|".join(re.escape(n) for n in names if n), re.IGNORECASE)
             relative = pattern.sub("{name}", relative)
         yield relative, size
+
+
+def _name_replaced(relative: str, names: Sequence[str]) -> str:
+    """``relative`` with every occurrence of one of the (lower-case) names written ``{name}``,
+    leftmost and longest first, ignoring ASCII case: what ``re.sub`` of their alternation
+    does on ASCII text, without compiling a pattern for every archive (a package's name
+    is its own, so the ``re`` cache never hits; the compilations were most of the cost
+    of fingerprinting an archive)."""
+    folded = relative.lower()
+    parts, start = [], 0
+    while found := [(at, -len(n)) for n in names if (at := folded.find(n, start)) >= 0]:
+        at, minus_length = min(found)
+        parts += [relative[start:at], "{name}"]
+        start = at - minus_length
+    parts.append(relative[start:])
+    return "".join(parts)
 
 
 def _evidence_values(evidence: Any) -> Iterable[str]:
@@ -155,7 +176,7 @@ def record_fingerprints(
         for p in found
     ]
     if rows:
-        session.execute(insert(ArchiveFingerprint), rows)
+        session.execute(table(ArchiveFingerprint).insert(), rows)
 
 
 def related(session: Session, package_id: int, limit: int = MAX_RELATED) -> list[Related]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from threatfeed.store.models import (
@@ -26,6 +26,7 @@ from threatfeed.store.models import (
     TriageItem,
     TriageItemRule,
     Verdict,
+    table,
     utcnow,
 )
 from threatfeed.triage.campaigns import fingerprints, record_fingerprints
@@ -205,7 +206,7 @@ def _write(session: Session, versions: Sequence[_Version]) -> None:
     if added:
         now = utcnow()
         session.execute(
-            insert(TriageItem),
+            table(TriageItem).insert(),
             [
                 {
                     "package_id": v.package_id,
@@ -240,4 +241,4 @@ def _write(session: Session, versions: Sequence[_Version]) -> None:
         )
     rules = [{"package_id": v.package_id, "rule": rule} for v in versions for rule in v.rules]
     if rules:
-        session.execute(insert(TriageItemRule), rules)
+        session.execute(table(TriageItemRule).insert(), rules)
