@@ -29,8 +29,9 @@ rule python_exec_of_download {
         // `exec(r.text)`: a response body. `exec(f.read())` reads a file, which setup.py does
         // with its own version file: it counts only next to a download in the same file.
         // `context.eval(...)` (a method of a JavaScript engine binding) is not Python's eval.
-        $b = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.(text|content)\s*\)/
-        $read = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.read\(\)\s*\)/
+        // A trailing namespace (`exec(r.read(), module.__dict__)`) runs the code all the same.
+        $b = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.(text|content)\s*[,)]/
+        $read = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.read\(\)\s*[,)]/
         $net = /\b(urlopen|urlretrieve|requests\.(get|post)|httpx\.(get|post)|urllib2)\b/
     condition:
         $a or ($b and #b < 5) or ($read and #read < 5 and $net)
