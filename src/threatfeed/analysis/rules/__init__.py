@@ -7,6 +7,7 @@ from threatfeed.analysis.rules.binaries import shipped_binary_rule
 from threatfeed.analysis.rules.concealment import (
     agent_instruction_injection_rule,
     disguised_code_archive_rule,
+    encoded_exfiltration_endpoint_rule,
     install_time_package_install_rule,
     privilege_escalation_rule,
 )
@@ -53,6 +54,7 @@ RULES: tuple[Rule, ...] = (
     install_time_package_install_rule,
     raw_ip_endpoint_rule,
     hidden_endpoint_rule,
+    encoded_exfiltration_endpoint_rule,
     obfuscated_network_code_rule,
     staging_host_rule,
     dns_exfiltration_rule,

@@ -52,3 +52,83 @@ rule agent_tool_poisoning {
     condition:
         any of ($tool*) and $tag and ($secret or $quiet)
 }
+
+rule base64_command_then_run {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 12
+        label = "runs shell commands it decodes from base64 (curl, wget, PowerShell, bash -c)"
+    strings:
+        // The encoded download command of `base64_download_command` (obfuscation.yar) in a
+        // file that also starts processes: decoded by a local helper, then run.
+        $cmd = /["'](Y3VybCBodHRw|Y3VybCAt|d2dldCBodHRw|d2dldCAt|cG93ZXJzaGVsbC|YmFzaCAtYy|aXdyIGh0dH|SW52b2tlLVdlYlJlcXVlc3Qg)[A-Za-z0-9+\/]{8}/
+        $run = /\b(subprocess\.(Popen|call|run|check_output|check_call|getoutput)|os\.system|os\.popen|execSync|spawnSync|child_process)\b/
+    condition:
+        $cmd and $run
+}
+
+rule removes_own_source {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 6
+        label = "deletes its own file once it has run (anti-forensics)"
+    strings:
+        // `os.remove(os.path.abspath(__file__))`, `os.unlink(sys.argv[0])`,
+        // `Path(__file__).unlink()`, `fs.unlinkSync(__filename)`: nothing is left to review.
+        $py = /\b(remove|unlink)\s*\(\s*(os\.path\.(abspath|realpath)\s*\(\s*)?(__file__|(sys\.)?argv\[0\])\s*\)/
+        $path = /\bPath\s*\(\s*__file__\s*\)(\.resolve\(\))?\.unlink\s*\(/
+        $js = /\b(unlinkSync|rmSync)\s*\(\s*__filename\b/
+    condition:
+        any of them
+}
+
+rule builtin_names_from_char_codes {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 12
+        label = "spells __import__, __builtins__, exec, eval or getattr as a list of character codes"
+    strings:
+        // `''.join(chr(c) for c in [95, 95, 105, 109, ...])`: the dynamic-execution builtins
+        // are the names a loader hides; data tables do not list exactly these codes.
+        $import = /\[\s*95\s*,\s*95\s*,\s*105\s*,\s*109\s*,\s*112\s*,\s*111\s*,\s*114\s*,\s*116\s*,\s*95\s*,\s*95\s*\]/
+        $builtins = /\[\s*95\s*,\s*95\s*,\s*98\s*,\s*117\s*,\s*105\s*,\s*108\s*,\s*116\s*,\s*105\s*,\s*110\s*,\s*115\s*,\s*95\s*,\s*95\s*\]/
+        $exec = /\[\s*101\s*,\s*120\s*,\s*101\s*,\s*99\s*\]/
+        $eval = /\[\s*101\s*,\s*118\s*,\s*97\s*,\s*108\s*\]/
+        $getattr = /\[\s*103\s*,\s*101\s*,\s*116\s*,\s*97\s*,\s*116\s*,\s*116\s*,\s*114\s*\]/
+    condition:
+        any of them
+}
+
+rule captures_screen {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 5
+        label = "captures the screen"
+    strings:
+        // A screenshot holds whatever the user sees (passwords, messages, wallets); with a
+        // network call in the same file it is spyware (data_exfiltration_rule).
+        $a = /\bImageGrab\.grab\s*\(/
+        $b = /\bpyautogui\.screenshot\s*\(/
+        $c = /\bmss\s*\(\s*\)\s*(as\s+\w+\s*:|\.(shot|grab)\s*\()/
+        $d = /\bpyscreenshot\.grab\s*\(/
+    condition:
+        any of them
+}
+
+rule uploads_to_file_host {
+    meta:
+        indicator = ""
+        capability = "network"
+        weight = 0
+        label = "uploads files to a cloud drive"
+    strings:
+        // Cloud-drive SDKs send as surely as HTTP calls do (stealers upload their loot).
+        $a = /\bdropbox\.Dropbox\s*\(/
+        $b = /\.files_upload\s*\(/
+    condition:
+        any of them
+}
