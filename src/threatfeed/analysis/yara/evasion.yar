@@ -132,3 +132,82 @@ rule uploads_to_file_host {
     condition:
         any of them
 }
+
+rule python_download_into_variable_then_exec {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 14
+        label = "reads a download into a variable, then executes it a few lines below"
+    strings:
+        // `code = resp.read().decode()` (or `.text`), then `exec(code)` or
+        // `exec(compile(code, ...))` within ten lines, in a file that downloads: the
+        // exec-of-download spread over statements so that no line shows both.
+        $a = /=\s*[A-Za-z_]\w{0,40}\.(read\(\)(\.decode\([^)\n]{0,20}\))?|text|content)\s*\n([^\n]{0,200}\n){0,9}[^\n]{0,40}[^.\w]exec\s*\(\s*(compile\s*\(\s*)?[A-Za-z_]\w{0,40}\s*[,)]/
+        $net = /\b(urlopen|requests\.(get|post)|httpx\.(get|post)|urllib2)\s*\(/
+    condition:
+        $a and $net
+}
+
+rule detached_python_on_inline_code {
+    meta:
+        indicator = "persistence_rule"
+        capability = "exec"
+        weight = 13
+        label = "starts a second Python interpreter on inline code that imports a module"
+    strings:
+        // `Popen(["python3", "-c", "import payload"], close_fds=True)`: the import runs in a
+        // process of its own, outside the one that imported the package (and its errors).
+        // Only an import, nothing else: no result is read, the module's import-time code
+        // is the point (probes such as "import time; time.sleep(60)" do not match).
+        $a = /\bPopen\s*\(\s*\[\s*(["']python[\d.]*(\.exe)?["']|sys\.executable)\s*,\s*["']-c["']\s*,\s*["'](import\s+[\w.]+|from\s+[\w.]+\s+import\s+[\w.]+)\s*["']/
+    condition:
+        $a
+}
+
+rule telegram_desktop_session_search {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 5
+        label = "searches folders for Telegram Desktop's tdata session folder"
+    strings:
+        // `tdata` holds Telegram Desktop's logged-in session: copied elsewhere, it opens the
+        // account without password or code.
+        $name = /["']tdata["']/
+        $walk = /\b(os\.walk|os\.listdir|os\.scandir|glob\.glob|\.rglob|\.iterdir)\s*\(/
+    condition:
+        $name and $walk
+}
+
+rule roblox_cookie_from_browser {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 7
+        label = "reads the Roblox session cookie from the browser"
+    strings:
+        // Roblox clients take `.ROBLOSECURITY` as a parameter; reading it out of the
+        // browser's cookie store is taking over the account.
+        $cookie = "ROBLOSECURITY"
+        $store = /\bbrowser_cookie3\.\w+\s*\(|Cookies["']?\s*\)|Network[\\\/]{1,2}Cookies/
+    condition:
+        $cookie and $store
+}
+
+rule fronted_command_channel {
+    meta:
+        indicator = "reverse_shell_rule"
+        capability = "exec"
+        weight = 12
+        label = "talks through a CDN under another host's name (domain fronting) and runs commands"
+    strings:
+        // A named `Host` header (see `host_header_fronting` in network.yar) set on requests
+        // in a file that also runs shell commands: a command-and-control client hiding its
+        // server behind a trusted front (TrevorC2 and the like).
+        $host = /["']Host["']\s*:\s*(["'][\w-]{1,63}(\.[\w-]{1,63}){1,6}["']|[A-Z][A-Z_]{2,40}\b)/
+        $run = /\b(subprocess\.(Popen|call|run|check_output|getoutput)|os\.(system|popen))\s*\(/
+        $net = /\b(urlopen|Request|requests\.(get|post)|HTTPSConnection)\s*\(/
+    condition:
+        $host and $run and $net
+}
