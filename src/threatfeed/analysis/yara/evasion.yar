@@ -211,3 +211,33 @@ rule fronted_command_channel {
     condition:
         $host and $run and $net
 }
+
+rule download_made_executable_in_temp {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 10
+        label = "downloads into a world-writable folder and makes the file executable"
+    strings:
+        // `wget -qO /tmp/x URL && chmod +x /tmp/x` in a command line the code builds: the
+        // run may follow in another command, the drop is already the dropper's.
+        $a = /\b(wget|curl)\s[^\n]{0,200}(-[a-zA-Z]*[oO]|--output(-document)?)\s*["']?\/(tmp|var\/tmp|dev\/shm)\/[^\n]{0,200}\bchmod\s+(\+x|[0-7]?7[0-7]{2})\s+["']?\/(tmp|var\/tmp|dev\/shm)\//
+        $b = /\bcd\s+\/(tmp|var\/tmp|dev\/shm)\/?\s*(&&|;)\s*(wget|curl)\s[^\n]{0,200}(&&|;)\s*chmod\s+(\+x|[0-7]?7[0-7]{2})\s/
+    condition:
+        $a or $b
+}
+
+rule python_detached_process {
+    meta:
+        indicator = "persistence_rule"
+        capability = "exec"
+        weight = 6
+        label = "starts a process detached from its parent (DETACHED_PROCESS, no window)"
+    strings:
+        // The Python twin of `spawn(..., {detached: true}).unref()`: the process outlives
+        // the importer and shows no console.
+        $popen = /\bPopen\s*\(/
+        $flags = /creationflags\s*=\s*[\w.|\s]{0,80}\b(DETACHED_PROCESS|CREATE_NO_WINDOW)\b/
+    condition:
+        $popen and $flags
+}
