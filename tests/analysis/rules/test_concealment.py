@@ -425,3 +425,36 @@ def test_a_python_process_started_detached_is_reported(engine: Engine) -> None:
     assert run_rule(engine, persistence_rule, sdist({"tidy_strings/start.py": code}))
     waited = "import subprocess\n\ndef start(cmd):\n    return subprocess.Popen(cmd).wait()\n"
     assert run_rule(engine, persistence_rule, sdist({"tidy_strings/start.py": waited})) is None
+
+
+def test_asking_windows_for_administrator_rights_at_install_is_reported(engine: Engine) -> None:
+    setup_py = (
+        "import ctypes, sys\nfrom setuptools import setup\n\n"
+        "ctypes.windll.shell32.ShellExecuteW(None, 'runas', sys.executable, ' '.join(sys.argv), "
+        "None, 1)\n"
+        "setup(name='tidy-strings', version='0.4.0')\n"
+    )
+    assert run_rule(engine, privilege_escalation_rule, sdist(setup_py=setup_py))
+    opener = "import os\n\ndef show(path):\n    os.startfile(path, 'open')\n"
+    assert run_rule(engine, privilege_escalation_rule, sdist({"tidy_strings/o.py": opener})) is None
+
+
+def test_a_download_written_into_site_packages_is_persistence(engine: Engine) -> None:
+    code = (
+        "import os, site, requests\n\n"
+        "def plant(url):\n"
+        "    text = requests.get(url).text\n"
+        "    target = os.path.join(site.getsitepackages()[0], 'helper_hook.py')\n"
+        "    with open(target, 'w') as f:\n"
+        "        f.write(text)\n"
+    )
+    assert run_rule(engine, persistence_rule, sdist({"tidy_strings/plant.py": code}))
+    listing = (
+        "import os, site\n\n"
+        "def installed():\n"
+        "    return [os.listdir(p) for p in site.getsitepackages()]\n"
+        "def save(path, text):\n"
+        "    with open(path, 'w') as f:\n"
+        "        f.write(text)\n"
+    )
+    assert run_rule(engine, persistence_rule, sdist({"tidy_strings/l.py": listing})) is None

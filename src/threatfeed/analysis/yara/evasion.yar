@@ -241,3 +241,34 @@ rule python_detached_process {
     condition:
         $popen and $flags
 }
+
+rule requests_elevation {
+    meta:
+        indicator = "privilege_escalation_rule"
+        capability = "privilege"
+        weight = 8
+        label = "asks Windows for administrator rights (ShellExecute runas, Start-Process -Verb RunAs)"
+    strings:
+        // The Windows twin of `sudo` in an npm hook: installing or importing a library never
+        // needs an administrator, a payload that wants the machine does.
+        $a = /\bShellExecute(Ex)?[WA]?\s*\([^\n]{0,80}["']runas["']/
+        $b = /Start-Process\b[^\n]{0,200}-Verb\s+["']?RunAs\b/ nocase
+    condition:
+        any of them
+}
+
+rule download_planted_in_site_packages {
+    meta:
+        indicator = "persistence_rule"
+        capability = "persistence"
+        weight = 10
+        label = "writes downloaded code into site-packages"
+    strings:
+        // A module (or `.pth`) written into site-packages is imported by every program that
+        // names it, or run at every interpreter start: a download planted there persists.
+        $site = /\bsite\.(getsitepackages|getusersitepackages)\s*\(|\bsysconfig\.get_paths\s*\(\s*\)\s*\[\s*["'](pure|plat)lib["']/
+        $write = /\bopen\s*\([^\n]{0,160}["'][wa]b?["']/
+        $net = /\b(urlopen|urlretrieve|requests\.\w+|httpx\.\w+|aiohttp\.\w+)\s*\(/
+    condition:
+        $site and $write and $net
+}
