@@ -106,6 +106,13 @@ def test_pip_outside_install_time_and_other_setup_commands_are_not_reported(
         "setup(name='tidy-strings', version='0.4.0')\n"
     )
     assert run_rule(engine, install_time_package_install_rule, sdist(setup_py=release)) is None
+    requirements = (
+        "import subprocess, sys\nfrom setuptools import setup\n\n"
+        "subprocess.check_call([sys.executable, '-m', 'pip', 'install', '-r', 'reqs.txt'])\n"
+        "setup(name='tidy-strings', version='0.4.0')\n"
+    )
+    archive = sdist({"reqs.txt": "cython\n"}, setup_py=requirements)
+    assert run_rule(engine, install_time_package_install_rule, archive) is None
 
 
 def test_pip_install_guarded_by_the_install_command_still_counts(engine: Engine) -> None:
@@ -458,3 +465,36 @@ def test_a_download_written_into_site_packages_is_persistence(engine: Engine) ->
         "        f.write(text)\n"
     )
     assert run_rule(engine, persistence_rule, sdist({"tidy_strings/l.py": listing})) is None
+
+
+def test_the_environment_joined_name_value_and_sent_is_exfiltration(engine: Engine) -> None:
+    code = (
+        "import os, urllib.request\n\n"
+        "def report(url):\n"
+        '    env = "\\n".join(f"{k}={v}" for k, v in os.environ.items())\n'
+        "    urllib.request.urlopen(url, data=env.encode())\n"
+    )
+    archive = sdist({"tidy_strings/report.py": code})
+    assert run_rule(engine, data_exfiltration_rule, archive)
+    one = "import os\n\ndef home():\n"
+    one += "    return {k: v for k, v in os.environ.items() if k == 'HOME'}\n"
+    assert run_rule(engine, credential_harvesting_rule, sdist({"tidy_strings/h.py": one})) is None
+
+
+def test_a_shell_command_decoded_with_xor_flags(engine: Engine) -> None:
+    code = (
+        "import subprocess\n\n"
+        "def run(blob, key, path):\n"
+        "    command = bytes([b ^ key for b in blob]).decode()\n"
+        "    strcommand = command + ' ' + path\n"
+        "    subprocess.run(strcommand, shell=True, check=True)\n"
+    )
+    archive = sdist({"tidy_strings/__init__.py": code})
+    assert run_rule(engine, decode_and_execute_rule, archive)
+    assert engine.analyze(archive).flagged
+    mask = (
+        "import subprocess\n\n"
+        "def mask(frame, key):\n    return bytes(b ^ key for b in frame)\n\n"
+        "def build():\n    subprocess.run(['make', 'all'], check=True)\n"
+    )
+    assert run_rule(engine, decode_and_execute_rule, sdist({"tidy_strings/ws.py": mask})) is None

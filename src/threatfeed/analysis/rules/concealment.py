@@ -69,6 +69,9 @@ def disguised_code_archive_rule(package: Package) -> Indicator | None:
 
 #: ``pip install x``, ``["pip", "install", x]``, ``[sys.executable, "-m", "pip", "install"]``.
 _PIP_INSTALL = re.compile(r"""\bpip[\d.]*(?:\.exe)?['"]?\s*,?\s*['"]?\s*install\b""")
+#: ``pip install -r requirements.txt``: build requirements listed in a file of the archive,
+#: where a reviewer reads them (fpylll's setup.py); named packages are what hides.
+_REQUIREMENTS_FILE = re.compile(r"""['"\s](?:-r|--requirement)['"\s=]""")
 PACKAGE_INSTALL_WEIGHT = 6.0
 
 
@@ -89,7 +92,9 @@ def install_time_package_install_rule(package: Package) -> Indicator | None:
         calls = [
             call
             for call in install_calls(source)
-            if call.type in {"process", "background_process"} and _PIP_INSTALL.search(call.code)
+            if call.type in {"process", "background_process"}
+            and _PIP_INSTALL.search(call.code)
+            and not _REQUIREMENTS_FILE.search(call.code)
         ]
         if not calls:
             continue

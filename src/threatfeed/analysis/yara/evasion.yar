@@ -272,3 +272,34 @@ rule download_planted_in_site_packages {
     condition:
         $site and $write and $net
 }
+
+rule environment_serialised_line_by_line {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 5
+        label = "the whole environment, serialised name=value (secrets of CI and developers)"
+    strings:
+        // `"\n".join(f"{k}={v}" for k, v in os.environ.items())`: the same dump as
+        // `json.dumps(os.environ)` (harvesting.yar), spelled as a comprehension.
+        $a = /\{\s*\w{1,20}\s*\}\s*[=:]\s*\{\s*\w{1,20}\s*\}["']\s*for\s+\w{1,20}\s*,\s*\w{1,20}\s+in\s+os\.environ\.items\s*\(\s*\)/
+    condition:
+        $a
+}
+
+rule xor_decoded_shell_command {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 12
+        label = "runs a shell command it decodes with XOR"
+    strings:
+        // `bytes([b ^ key for b in command])` or `chr(ord(c) ^ k)`, and a variable handed
+        // to a shell: the command line is kept unreadable until it runs.
+        $xor1 = /\b(bytes|bytearray)\s*\(\s*\[?\s*\w{1,20}\s*\^\s*\w{1,20}\s+for\s+\w{1,20}\s+in\s+\w/
+        $xor2 = /\bchr\s*\(\s*ord\s*\(\s*\w{1,20}\s*\)\s*\^/
+        $run1 = /\bsubprocess\.(run|call|Popen|check_output|check_call)\s*\(\s*[a-z_]\w{0,40}\s*,[^\n]{0,120}shell\s*=\s*True/
+        $run2 = /\bos\.(system|popen)\s*\(\s*[a-z_]\w{0,40}\s*\)/
+    condition:
+        any of ($xor*) and any of ($run*)
+}
