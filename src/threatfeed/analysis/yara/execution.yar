@@ -466,8 +466,11 @@ rule download_script_run_with_interpreter {
         // `Popen([sys.executable, path])`: remote code run outside the package's files
         $get = /\b\w{0,20}(session|requests|client)\.get\s*\(|\burlopen\s*\(/ nocase
         $text = /=\s*\w{1,20}\.(text|read\(\)\.decode\([^)]{0,10}\))/
+        $text_inline = /=\s*\w{0,20}\.get\s*\([^\n]{0,200}\)\.text\b/
         $write = /\bopen\s*\([^\n]{1,80},\s*["']w["']/
         $run = /\[\s*sys\.executable\s*,\s*[a-zA-Z_]\w{0,40}\s*[,\]]/
+        // or an interpreter named outright: `Popen(["pythonw.exe", path])` (no console)
+        $run_named = /\[\s*["']pythonw?[\d.]{0,5}(\.exe)?["']\s*,\s*[a-zA-Z_]\w{0,40}\s*[,\]]/
     condition:
-        $get and $text and $write and $run
+        $get and ($text or $text_inline) and $write and ($run or $run_named)
 }
