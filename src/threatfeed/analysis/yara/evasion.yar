@@ -12,7 +12,7 @@ rule python_math_alphanumeric_names {
         // A run of letters from U+1D400-U+1D7FF (bold, italic, sans-serif...) used as a
         // name: assigned, called or dereferenced. Python NFKC-normalises identifiers, so
         // `𝗼𝘀.system` is `os.system` to the interpreter and unreadable to a grep.
-        $a = /(\xF0\x9D[\x90-\x9F][\x80-\xBF]){2}(\xF0\x9D[\x90-\x9F][\x80-\xBF]|\w)*\s*(=[^=]|\(|\.[A-Za-z_])/
+        $a = /\xF0\x9D[\x90-\x9F][\x80-\xBF]\xF0\x9D[\x90-\x9F][\x80-\xBF](\xF0\x9D[\x90-\x9F][\x80-\xBF]|\w){0,60}\s*(=[^=]|\(|\.[A-Za-z_])/
     condition:
         #a >= 3
 }
@@ -26,10 +26,15 @@ rule windows_uac_bypass {
     strings:
         // fodhelper/computerdefaults read ms-settings, eventvwr reads mscfile, sdclt reads
         // Folder or exefile: a command written there runs elevated without a prompt.
-        $key = /(ms-settings|mscfile|exefile|Folder|Launcher\.SystemSettings)\\{1,2}shell\\{1,2}open\\{1,2}command/ nocase
-        $bin = /\b(fodhelper|computerdefaults|eventvwr|sdclt|wsreset|slui)(\.exe)?\b/ nocase
+        $key1 = "shell\\open\\command" nocase
+        $key2 = "shell\\\\open\\\\command" nocase
+        $bin1 = "fodhelper" nocase
+        $bin2 = "computerdefaults" nocase
+        $bin3 = "eventvwr" nocase
+        $bin4 = "sdclt" nocase
+        $bin5 = "wsreset" nocase
     condition:
-        $key and $bin
+        any of ($key*) and any of ($bin*)
 }
 
 rule agent_tool_poisoning {
@@ -47,8 +52,8 @@ rule agent_tool_poisoning {
         // ...whose description carries a pseudo-system tag...
         $tag = /<\/?(IMPORTANT|SYSTEM[_ A-Z]{0,20}|INSTRUCTIONS?|HIDDEN[_ A-Z]{0,20}|SECRET[_ A-Z]{0,20}|CRITICAL[_ A-Z]{0,20})>/
         // ...asking the model to read secrets or to keep quiet about it.
-        $secret = /\b(read|open|cat|send|include|pass|append|upload)\b[^\n]{0,80}(api[_ ]?key|\.ssh|id_rsa|\.env\b|credentials|mcp\.json|\.aws|passwords?|private key|\btokens?\b)/ nocase
-        $quiet = /\b(do not|don't|never)\s+(tell|mention|inform|reveal|notify|show)[^\n]{0,30}\buser\b/ nocase
+        $secret = /(api[_ ]?key|\.ssh\/|id_rsa|\.env\b|mcp\.json|\.aws\/|private key|credentials\.json|password)/ nocase
+        $quiet = /\b([Dd]o not|[Dd]on't|[Nn]ever|NOT)\s+(tell|mention|inform|reveal|notify|show)\b[^\n]{0,30}\buser/
     condition:
         any of ($tool*) and $tag and ($secret or $quiet)
 }
