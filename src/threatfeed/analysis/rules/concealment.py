@@ -159,7 +159,7 @@ def _developer_command_lines(data: bytes) -> set[int]:
 _EXFIL_URL = re.compile(
     r"api\.telegram\.org/bot|discord(?:app)?\.com/api/(?:v\d+/)?webhooks/|hooks\.slack\.com/"
     r"|\bwebhook\.site\b|pipedream\.net|requestbin\.|hookbin\.com|\boast\.(?:fun|me|pro|live|site|online)"
-    r"|\binteract\.sh\b|\bburpcollaborator\.net\b"
+    r"|\binteract\.sh\b|\bburpcollaborator\.net\b|\.hooks\.webhookrelay\.com"
 )
 _BASE64_URL = re.compile(rb"""["']((?:aHR0cHM6Ly|aHR0cDovL)[A-Za-z0-9+/]{6,2000}={0,2})["']""")
 HIDDEN_EXFIL_WEIGHT = 12.0
