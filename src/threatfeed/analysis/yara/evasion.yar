@@ -317,14 +317,12 @@ rule http_polling_command_loop {
         label = "polls a server in a loop and runs its answers as shell commands"
     strings:
         // `while True: cmd = requests.get(url).text ... os.system(cmd)`: a remote shell
-        // over plain HTTP (no listening socket for `command_server_backdoor` to see).
-        $loop = /\bwhile\s+(True|1)\s*:/
+        // over plain HTTP (no listening socket for `command_server_backdoor` to see). The
+        // response's text comes within 25 lines of the loop, the shell within 30 more.
+        $loop = /\bwhile\s+(True|1)\s*:[^\n]{0,80}\n([^\n]{0,200}\n){0,25}[^\n]{0,120}=\s*\w{1,30}\.text\b[^\n]{0,80}\n([^\n]{0,200}\n){0,30}[^\n]{0,120}\b(os\.(system|popen)\s*\(\s*[a-z_]\w{0,40}\s*\)|subprocess\.(run|call|Popen|check_output|getoutput)\s*\(\s*[a-z_]\w{0,40}\s*,[^\n]{0,120}shell\s*=\s*True)/
         $get = /\b(requests\.get|urlopen|\w{1,20}\.get)\s*\(/
-        $text = /=\s*\w{1,30}\.text\b/
-        $shell1 = /\bos\.(system|popen)\s*\(\s*[a-z_]\w{0,40}\s*\)/
-        $shell2 = /\bsubprocess\.(run|call|Popen|check_output|getoutput)\s*\(\s*[a-z_]\w{0,40}\s*,[^\n]{0,120}shell\s*=\s*True/
     condition:
-        $loop and $get and $text and ($shell1 or $shell2)
+        $loop and $get
 }
 
 rule web_request_parameter_run_as_command {
@@ -337,6 +335,35 @@ rule web_request_parameter_run_as_command {
         // `subprocess.Popen(request.args.get('cmd'), shell=True)` in a Flask/Django view:
         // whoever reaches the server runs commands on it.
         $a = /\b(os\.system|os\.popen|subprocess\.\w+)\s*\(\s*request\.(args|form|values|GET|POST|json)\b/
+    condition:
+        $a
+}
+
+rule records_keystrokes {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 5
+        label = "records keystrokes (keylogger)"
+    strings:
+        // A global keyboard hook that stores what is typed: passwords, messages, cards.
+        $pynput = /\bkeyboard\.Listener\s*\(\s*on_press\s*=/
+        $kbd = /\bkeyboard\.(on_press|on_release|hook)\s*\(\s*\w/
+        $win = /SetWindowsHookEx\w?\s*\([^\n]{0,40}WH_KEYBOARD_LL/
+    condition:
+        any of them
+}
+
+rule sends_mail {
+    meta:
+        indicator = ""
+        capability = "network"
+        weight = 0
+        label = "sends e-mail"
+    strings:
+        // Mail is how many stealers and keyloggers ship their loot (with harvesting in
+        // the same file: data_exfiltration_rule).
+        $a = /\bsmtplib\.SMTP(_SSL)?\s*\(/
     condition:
         $a
 }
