@@ -9,12 +9,15 @@ rule python_math_alphanumeric_names {
         weight = 14
         label = "names spelled in mathematical letters (Python folds them to plain ones: exec, os, requests)"
     strings:
-        // A run of letters from U+1D400-U+1D7FF (bold, italic, sans-serif...) used as a
-        // name: assigned, called or dereferenced. Python NFKC-normalises identifiers, so
-        // `𝗼𝘀.system` is `os.system` to the interpreter and unreadable to a grep.
-        $a = /\xF0\x9D[\x90-\x9F][\x80-\xBF]\xF0\x9D[\x90-\x9F][\x80-\xBF](\xF0\x9D[\x90-\x9F][\x80-\xBF]|\w){0,60}\s*(=[^=]|\(|\.[A-Za-z_])/
+        // Two letters from U+1D400-U+1D7FF (bold, italic, sans-serif...) ending a name that
+        // is assigned, called or dereferenced. Python NFKC-normalises identifiers, so
+        // `𝗼𝘀.system` is `os.system` to the interpreter and unreadable to a grep. Byte
+        // patterns: a regular expression over these bytes cost three times as much.
+        $assign = { F0 9D [2] F0 9D [2] 20 3D 20 }
+        $call = { F0 9D [2] F0 9D [2] 28 }
+        $attr = { F0 9D [2] F0 9D [2] 2E }
     condition:
-        #a >= 3
+        #assign >= 2 and (#call + #attr) >= 1
 }
 
 rule windows_uac_bypass {
@@ -28,11 +31,16 @@ rule windows_uac_bypass {
         // Folder or exefile: a command written there runs elevated without a prompt.
         $key1 = "shell\\open\\command" nocase
         $key2 = "shell\\\\open\\\\command" nocase
-        $bin1 = "fodhelper" nocase
-        $bin2 = "computerdefaults" nocase
-        $bin3 = "eventvwr" nocase
-        $bin4 = "sdclt" nocase
-        $bin5 = "wsreset" nocase
+        // the programs as Windows spells them and in lower case (nocase on these short
+        // names tripled the cost of the rule)
+        $bin1 = "fodhelper"
+        $bin2 = "computerdefaults"
+        $bin3 = "ComputerDefaults"
+        $bin4 = "eventvwr"
+        $bin5 = "EventVwr"
+        $bin6 = "sdclt"
+        $bin7 = "wsreset"
+        $bin8 = "WSReset"
     condition:
         any of ($key*) and any of ($bin*)
 }
@@ -52,7 +60,9 @@ rule agent_tool_poisoning {
         // ...whose description carries a pseudo-system tag...
         $tag = /<\/?(IMPORTANT|SYSTEM[_ A-Z]{0,20}|INSTRUCTIONS?|HIDDEN[_ A-Z]{0,20}|SECRET[_ A-Z]{0,20}|CRITICAL[_ A-Z]{0,20})>/
         // ...asking the model to read secrets or to keep quiet about it.
-        $secret = /(api[_ ]?key|\.ssh\/|id_rsa|\.env\b|mcp\.json|\.aws\/|private key|credentials\.json|password)/ nocase
+        // (secret files by name: the words alone, case-insensitive, matched all over SDKs
+        // and cost three times the rest of the rule)
+        $secret = /(\.ssh\/|id_rsa|mcp\.json|\.aws\/|\b(api[_-]?keys?|secrets?|credentials?|tokens?|passwords?)\.(txt|json|env|ya?ml)\b)/
         $quiet = /\b([Dd]o not|[Dd]on't|[Nn]ever|NOT)\s+(tell|mention|inform|reveal|notify|show)\b[^\n]{0,30}\buser/
     condition:
         any of ($tool*) and $tag and ($secret or $quiet)
@@ -318,11 +328,17 @@ rule http_polling_command_loop {
     strings:
         // `while True: cmd = requests.get(url).text ... os.system(cmd)`: a remote shell
         // over plain HTTP (no listening socket for `command_server_backdoor` to see). The
-        // response's text comes within 25 lines of the loop, the shell within 30 more.
-        $loop = /\bwhile\s+(True|1)\s*:[^\n]{0,80}\n([^\n]{0,200}\n){0,25}[^\n]{0,120}=\s*\w{1,30}\.text\b[^\n]{0,80}\n([^\n]{0,200}\n){0,30}[^\n]{0,120}\b(os\.(system|popen)\s*\(\s*[a-z_]\w{0,40}\s*\)|subprocess\.(run|call|Popen|check_output|getoutput)\s*\(\s*[a-z_]\w{0,40}\s*,[^\n]{0,120}shell\s*=\s*True)/
+        // response's text comes within 3,000 bytes of the loop, the shell within 6,000.
+        $loop = /\bwhile\s+(True|1)\s*:/
         $get = /\b(requests\.get|urlopen|\w{1,20}\.get)\s*\(/
+        $text = /=\s*\w{1,30}\.text\b/
+        $shell1 = /\bos\.(system|popen)\s*\(\s*[a-z_]\w{0,40}\s*\)/
+        $shell2 = /\bsubprocess\.(run|call|Popen|check_output|getoutput)\s*\(\s*[a-z_]\w{0,40}\s*,[^\n]{0,120}shell\s*=\s*True/
     condition:
-        $loop and $get
+        $get and for any i in (1..#loop): (
+            $text in (@loop[i]..@loop[i] + 3000) and
+            ($shell1 in (@loop[i]..@loop[i] + 6000) or $shell2 in (@loop[i]..@loop[i] + 6000))
+        )
 }
 
 rule web_request_parameter_run_as_command {
