@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from threatfeed.analysis.rules.base import Rule
 from threatfeed.analysis.rules.binaries import shipped_binary_rule
+from threatfeed.analysis.rules.concealment import (
+    agent_instruction_injection_rule,
+    disguised_code_archive_rule,
+    encoded_exfiltration_endpoint_rule,
+    install_time_package_install_rule,
+    privilege_escalation_rule,
+)
 from threatfeed.analysis.rules.correlation import (
     data_exfiltration_rule,
     hidden_endpoint_rule,
@@ -44,17 +51,22 @@ RULES: tuple[Rule, ...] = (
     data_exfiltration_rule,
     install_time_beacon_rule,
     install_time_download_rule,
+    install_time_package_install_rule,
     raw_ip_endpoint_rule,
     hidden_endpoint_rule,
+    encoded_exfiltration_endpoint_rule,
     obfuscated_network_code_rule,
     staging_host_rule,
     dns_exfiltration_rule,
     persistence_rule,
+    privilege_escalation_rule,
     destructive_command_rule,
     suspicious_url_references_rule,
     ip_identification_rule,
     obfuscated_code_rule,
     shipped_binary_rule,
+    disguised_code_archive_rule,
+    agent_instruction_injection_rule,
     dependency_confusion_rule,
     typosquatting_rule,
     trivial_package_rule,

@@ -29,8 +29,9 @@ rule python_exec_of_download {
         // `exec(r.text)`: a response body. `exec(f.read())` reads a file, which setup.py does
         // with its own version file: it counts only next to a download in the same file.
         // `context.eval(...)` (a method of a JavaScript engine binding) is not Python's eval.
-        $b = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.(text|content)\s*\)/
-        $read = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.read\(\)\s*\)/
+        // A trailing namespace (`exec(r.read(), module.__dict__)`) runs the code all the same.
+        $b = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.(text|content)\s*[,)]/
+        $read = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.read\(\)\s*[,)]/
         $net = /\b(urlopen|urlretrieve|requests\.(get|post)|httpx\.(get|post)|urllib2)\b/
     condition:
         $a or ($b and #b < 5) or ($read and #read < 5 and $net)
@@ -465,8 +466,11 @@ rule download_script_run_with_interpreter {
         // `Popen([sys.executable, path])`: remote code run outside the package's files
         $get = /\b\w{0,20}(session|requests|client)\.get\s*\(|\burlopen\s*\(/ nocase
         $text = /=\s*\w{1,20}\.(text|read\(\)\.decode\([^)]{0,10}\))/
+        $text_inline = /=\s*\w{0,20}\.get\s*\([^\n]{0,200}\)\.text\b/
         $write = /\bopen\s*\([^\n]{1,80},\s*["']w["']/
         $run = /\[\s*sys\.executable\s*,\s*[a-zA-Z_]\w{0,40}\s*[,\]]/
+        // or an interpreter named outright: `Popen(["pythonw.exe", path])` (no console)
+        $run_named = /\[\s*["']pythonw?[\d.]{0,5}(\.exe)?["']\s*,\s*[a-zA-Z_]\w{0,40}\s*[,\]]/
     condition:
-        $get and $text and $write and $run
+        $get and ($text or $text_inline) and $write and ($run or $run_named)
 }
