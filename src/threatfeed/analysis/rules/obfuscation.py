@@ -51,9 +51,10 @@ def _longest_line(data: bytes, limit: int) -> _Line:
     signatures."""
     if len(data) <= limit:
         return _NO_LINE
-    newlines = data.count(b"\n")
-    if len(data) > SMALL_FILE and newlines and len(data) / newlines < ORDINARY_LINE:
-        return _NO_LINE
+    if len(data) > SMALL_FILE:  # lines counted only where the count can decide
+        newlines = data.count(b"\n")
+        if newlines and len(data) / newlines < ORDINARY_LINE:
+            return _NO_LINE
     longest = max(data.split(b"\n"), key=len)
     return _Line(data.find(longest), longest)
 
@@ -105,6 +106,8 @@ def _hex_escapes(source: SourceFile) -> Signal | None:
     """Strings spelled as ``\\x68\\x74...``: common in obfuscated JavaScript, rare by hand."""
     if source.kind != "javascript":
         return None
+    if source.data.count(b"\\") < HEX_ESCAPE_RUNS * 12:
+        return None  # one pass over the common file with few backslashes at all
     escapes = source.data.count(b"\\x") + source.data.count(b"\\u")
     if escapes < HEX_ESCAPE_RUNS * 12:
         return None
