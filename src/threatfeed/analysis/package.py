@@ -184,6 +184,8 @@ class SourceFile:
         return {indicator: tuple(hits) for indicator, hits in grouped.items()}
 
     def hits(self, indicator: str) -> list[SignatureHit]:
+        if not self.signatures:
+            return []  # most files, asked by every rule
         return list(self._hits_by_indicator.get(indicator, ()))
 
 

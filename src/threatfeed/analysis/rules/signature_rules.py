@@ -19,6 +19,8 @@ def signature_rule(name: str, doc: str) -> Rule:
         evidence = []
         signals: list[Signal] = []
         for source in package.files:
+            if not source.signatures:
+                continue  # most files: no signature matched them at all
             hits = source.hits(name)
             if not hits:
                 continue

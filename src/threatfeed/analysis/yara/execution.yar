@@ -71,7 +71,11 @@ rule download_then_run_executable {
         weight = 10
         label = "downloads an executable and starts it"
     strings:
-        $url_exe = /https?:\/\/[^\s"'`]{1,200}\.(exe|scr|msi|bat|vbs|ps1|dll)\b/ nocase
+        // `h\Bt\Bt\Bp...` is `https?://` (\B holds between two letters, \b between a
+        // letter and `:`, \B between `:` and `/`) written so that yara-x takes the
+        // extension as the atom, not the `://` of every URL: same matches, while the plain
+        // form made these two patterns a third of all signature verification work.
+        $url_exe = /(h\Bt\Bt\Bp|h\Bt\Bt\Bp\Bs)\b:\B\/\B\/[^\s"'`]{1,200}\.(exe|scr|msi|bat|vbs|ps1|dll)\b/ nocase
         $save_py = /\b(urlretrieve|\.write\(\s*\w{1,20}\.content\)|DownloadFile)/
         $save_wb = /\bopen\s*\([^\n]{1,80},\s*["']wb["']\s*\)/
         $save_js = /\b(createWriteStream|writeFileSync|writeFile)\s*\(/
@@ -80,7 +84,7 @@ rule download_then_run_executable {
         $run2 = /\b(execFile|execSync|spawn|spawnSync|exec)\s*\(/
         $run3 = /["'`](start|cmd \/c start)\s/
         // the command line a process is started with names a remote executable itself
-        $cmd_url_exe = /\b(execFile|execSync|spawn|spawnSync|exec|system|Popen|call|run)\s*\(\s*\[?\s*["'`][^"'`\n]{0,200}https?:\/\/[^\s"'`]{1,200}\.(exe|scr|msi|bat|vbs|ps1|dll)\b/ nocase
+        $cmd_url_exe = /\b(execFile|execSync|spawn|spawnSync|exec|system|Popen|call|run)\s*\(\s*\[?\s*["'`][^"'`\n]{0,200}(h\Bt\Bt\Bp|h\Bt\Bt\Bp\Bs)\b:\B\/\B\/[^\s"'`]{1,200}\.(exe|scr|msi|bat|vbs|ps1|dll)\b/ nocase
     condition:
         ($url_exe and ($save_py or $save_wb or $save_js or $save_sh) and ($run1 or $run2 or $run3))
         or $cmd_url_exe
