@@ -171,21 +171,21 @@ def _reads_local_file(argument: ast.expr) -> bool:
     return bool(_LOCAL_READ.search(text)) and not _REMOTE.search(text)
 
 
-def _aliases(nodes: list[ast.AST]) -> dict[str, str]:
+def aliases(nodes: list[ast.AST]) -> dict[str, str]:
     """Local names of imported modules and functions: ``sp`` -> ``subprocess``."""
-    aliases: dict[str, str] = {}
+    found: dict[str, str] = {}
     for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
-                    aliases[alias.asname] = alias.name
+                    found[alias.asname] = alias.name
                 else:
                     top = alias.name.split(".")[0]
-                    aliases.setdefault(top, top)
+                    found.setdefault(top, top)
         elif isinstance(node, ast.ImportFrom):
             for alias in node.names:
-                aliases[alias.asname or alias.name] = f"{node.module or ''}.{alias.name}"
-    return aliases
+                found[alias.asname or alias.name] = f"{node.module or ''}.{alias.name}"
+    return found
 
 
 def resolve(func: ast.expr, aliases: dict[str, str]) -> str | None:
@@ -221,7 +221,7 @@ def parse(source: bytes) -> ast.Module | None:
         return None
 
 
-def _segment(lines: list[bytes], node: ast.expr) -> str:
+def segment(lines: list[bytes], node: ast.expr) -> str:
     """The call's source, from its first line only (``ast.get_source_segment`` is quadratic)."""
     line = lines[node.lineno - 1] if node.lineno <= len(lines) else b""
     end = node.end_col_offset if node.end_lineno == node.lineno else None
@@ -232,12 +232,12 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
     """Calls that spawn processes, reach the network, execute or decode code, read identity."""
     lines = source.split(b"\n")
     nodes = walk(tree, MAX_NODES)
-    aliases = _aliases(nodes)
+    local_names = aliases(nodes)
     found: list[Call] = []
     in_hook: set[int] = set()
     for node in nodes:
         if isinstance(node, ast.ClassDef):
-            bases = {resolve(b, aliases) or "" for b in node.bases}
+            bases = {resolve(b, local_names) or "" for b in node.bases}
             if {b.rsplit(".", 1)[-1] for b in bases} & _INSTALL_BASES:
                 in_hook.update(map(id, walk(node)))
                 found.append(
@@ -251,9 +251,9 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
             continue
         if not isinstance(node, ast.Call):
             continue
-        name = resolve(node.func, aliases)
-        kind = call_type(name, node, aliases) if name else None
+        name = resolve(node.func, local_names)
+        kind = call_type(name, node, local_names) if name else None
         if name and kind:
-            code = shorten(_segment(lines, node), MAX_CODE)
+            code = shorten(segment(lines, node), MAX_CODE)
             found.append(Call(name, kind, node.lineno, code, id(node) in in_hook))
     return found
