@@ -58,6 +58,7 @@ _DECODE = (
 )
 _RECON = (
     "socket.gethostname",
+    "socket.getfqdn",
     "getpass.getuser",
     "os.getlogin",
     "platform.node",

@@ -142,6 +142,8 @@ rule host_fingerprint {
         $p3 = "os.getlogin()"
         $p4 = "platform.node()"
         $p5 = /\bos\.uname\b/
+        // the fully qualified name also tells which company the machine belongs to
+        $p7 = "socket.getfqdn()"
         $p6 = /os\.environ(\.get\()?\[?["'](USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)["']/
         $j1 = /\bos\.(hostname|userInfo|networkInterfaces|homedir)\s*\(\s*\)/
         $j2 = /process\.env\.(USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)\b/
