@@ -8,6 +8,7 @@ import pytest
 from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.base import Rule
+from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
 from threatfeed.analysis.rules.signature_rules import (
     credential_harvesting_rule,
     decode_and_execute_rule,
@@ -460,3 +461,14 @@ def test_telegram_sessions_listed_by_a_client_are_not_uploads(engine: Engine) ->
     evidence = run_rule(engine, credential_harvesting_rule, archive)
     assert evidence[0]["signatures"] == ["searches folders for Telegram client session files"]
     assert not engine.analyze(archive).flagged
+
+
+def test_marshal_of_an_embedded_base64_blob_is_obfuscation(engine: Engine) -> None:
+    label = "unmarshals an embedded base64 blob (compiled code or tables kept unreadable)"
+    blob = (
+        "import base64, marshal\nt = marshal.loads(base64.b64decode('2x4AAAD1BAAAAPCfmID1BAAA'))\n"
+    )
+    local = "import marshal\nwith open(path, 'rb') as f:\n    t = marshal.loads(f.read())\n"
+    found = run_rule(engine, obfuscated_code_rule, sdist({"tidy_strings/t.py": blob}))
+    assert label in found[0]["techniques"]
+    assert run_rule(engine, obfuscated_code_rule, sdist({"tidy_strings/t.py": local})) is None
