@@ -478,3 +478,30 @@ def test_marshal_of_an_embedded_base64_blob_is_obfuscation(engine: Engine) -> No
     found = run_rule(engine, obfuscated_code_rule, sdist({"tidy_strings/t.py": blob}))
     assert label in found[0]["techniques"]
     assert run_rule(engine, obfuscated_code_rule, sdist({"tidy_strings/t.py": local})) is None
+
+
+STARTUP = (
+    "os.path.expanduser("
+    "'~\\\\AppData\\\\Roaming\\\\Microsoft\\\\Windows\\\\Start Menu\\\\Programs\\\\Startup')"
+)
+
+
+def test_download_saved_into_the_startup_folder_flags(engine: Engine) -> None:
+    code = (
+        f"import os, requests\nd = {STARTUP}\nr = requests.get(url)\n"
+        "with open(os.path.join(d, 'a.pyw'), 'wb') as f:\n    f.write(r.content)\n"
+    )
+    archive = sdist({"tidy_strings/fetch.py": code})
+    evidence = run_rule(engine, persistence_rule, archive)
+    assert any("saves a download" in label for label in evidence[0]["signatures"])
+    assert engine.analyze(archive).flagged
+
+
+def test_an_app_registering_itself_at_logon_is_no_download_drop(engine: Engine) -> None:
+    code = (
+        f"import os, shutil, requests\nd = {STARTUP}\n"
+        "shutil.copy(sys.executable, os.path.join(d, 'app.exe'))\n"
+        "print(requests.get('https://updates.example.net/latest').json())\n"
+    )
+    evidence = run_rule(engine, persistence_rule, sdist({"tidy_strings/autostart.py": code}))
+    assert evidence[0]["signatures"] == ["installs itself to run at logon"]

@@ -272,6 +272,23 @@ rule persistence {
         any of them
 }
 
+rule download_saved_to_autostart {
+    meta:
+        indicator = "persistence_rule"
+        capability = "download_exec"
+        weight = 12
+        label = "saves a download where it runs at every logon (Startup folder, Run key)"
+    strings:
+        // The autostart places of the rule above, a download, and its bytes written out:
+        // the fetched file is started by Windows at the next logon, no call needed. Apps
+        // that register themselves to start point the entry at their own executable.
+        $startup = /Start Menu\\{1,2}Programs\\{1,2}Startup|["']Start Menu["']\s*,\s*["']Programs["']\s*,\s*["']Startup["']|CurrentVersion\\{1,2}Run\b/ nocase
+        $get = /\b(requests\.get|urlopen|urlretrieve|httpx\.get)\s*\(/
+        $write = /\.write\s*\(\s*\w{1,30}\.(content|read\(\))|\burlretrieve\s*\(/
+    condition:
+        $startup and $get and $write
+}
+
 rule detached_background_process {
     meta:
         indicator = "persistence_rule"
