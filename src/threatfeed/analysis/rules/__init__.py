@@ -20,15 +20,12 @@ from threatfeed.analysis.rules.correlation import (
     raw_ip_endpoint_rule,
     staging_host_rule,
 )
-from threatfeed.analysis.rules.import_time import (
-    import_time_network_rule,
-    setup_runs_package_code_rule,
-)
 from threatfeed.analysis.rules.install import suspicious_setup_commands_rule
 from threatfeed.analysis.rules.metadata import dependency_confusion_rule, trivial_package_rule
 from threatfeed.analysis.rules.network import ip_identification_rule, suspicious_url_references_rule
 from threatfeed.analysis.rules.npm import npm_hooks_rule, npm_security_placeholder_rule
 from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
+from threatfeed.analysis.rules.setup_reach import setup_runs_package_code_rule
 from threatfeed.analysis.rules.signature_rules import (
     credential_harvesting_rule,
     decode_and_execute_rule,
@@ -56,7 +53,6 @@ RULES: tuple[Rule, ...] = (
     install_time_beacon_rule,
     install_time_download_rule,
     install_time_package_install_rule,
-    import_time_network_rule,
     setup_runs_package_code_rule,
     raw_ip_endpoint_rule,
     hidden_endpoint_rule,

@@ -1,14 +1,11 @@
-"""Package code that runs without a user calling it, on small synthetic packages (reserved
-example hosts, nothing is ever run), and on look-alikes that only run when called."""
+"""The package's own code that setup.py runs at install, on small synthetic packages
+(reserved example hosts, nothing is ever run), and on look-alikes that only run when called."""
 
 from __future__ import annotations
 
-from tests.analysis.builders import run_rule, sdist, wheel
+from tests.analysis.builders import run_rule, sdist
 from threatfeed.analysis import Engine
-from threatfeed.analysis.rules.import_time import (
-    import_time_network_rule,
-    setup_runs_package_code_rule,
-)
+from threatfeed.analysis.rules.setup_reach import setup_runs_package_code_rule
 
 SURVEY = (
     "import getpass, socket, urllib.request\n\n"
@@ -64,18 +61,3 @@ def test_setup_reading_the_version_or_calling_a_quiet_helper_is_not_reported(
     assert (
         run_rule(engine, setup_runs_package_code_rule, sdist(files, setup_py=HOOKED_SETUP)) is None
     )
-
-
-def test_a_module_that_reports_the_host_while_imported_flags(engine: Engine) -> None:
-    archive = wheel({"tidy_strings/__init__.py": SURVEY + "\nreport()\n"})
-    evidence = run_rule(engine, import_time_network_rule, archive)
-    assert [call["type"] for call in evidence[0]["calls"]] == ["recon", "recon", "network"]
-    assert engine.analyze(archive).flagged
-
-
-def test_a_module_that_reports_only_when_called_or_run_as_a_script_is_not_reported(
-    engine: Engine,
-) -> None:
-    for tail in ("", "\nif __name__ == '__main__':\n    report()\n"):
-        archive = wheel({"tidy_strings/__init__.py": SURVEY + tail})
-        assert run_rule(engine, import_time_network_rule, archive) is None

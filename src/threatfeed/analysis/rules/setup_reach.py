@@ -1,10 +1,11 @@
-"""Package code that runs without being called by a user: what a module does while being
-imported, and the package's own functions ``setup.py`` calls during ``pip install``."""
+"""The package's own code that ``setup.py`` runs during ``pip install``: functions it imports
+from the package it installs and calls, followed through the package's modules."""
 
 from __future__ import annotations
 
 import ast
 import posixpath
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -30,21 +31,10 @@ _ACTS = frozenset(
         "environment",
     }
 )
-IMPORT_TIME_WEIGHT = 13.0
 #: As much as an install-time beacon or dropper written in ``setup.py`` itself.
 INSTALL_REACH_WEIGHT = 10.0
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _Functions = dict[str, tuple[SourceFile, ast.FunctionDef | ast.AsyncFunctionDef]]
-
-
-def _is_main_guard(node: ast.stmt) -> bool:
-    """``if __name__ == "__main__":`` runs when the file is a script, not on import."""
-    return (
-        isinstance(node, ast.If)
-        and isinstance(node.test, ast.Compare)
-        and isinstance(node.test.left, ast.Name)
-        and node.test.left.id == "__name__"
-    )
 
 
 @lru_cache(maxsize=256)
@@ -115,20 +105,6 @@ def _calls(reached: list[tuple[SourceFile, ast.AST]]) -> tuple[tuple[str, Call],
     return tuple(sorted(calls, key=lambda found: (found[0], found[1].line)))
 
 
-@lru_cache(maxsize=256)
-def import_calls(source: SourceFile) -> tuple[tuple[str, Call], ...]:
-    """Suspicious calls a module makes when imported (cached per file)."""
-    tree = _tree(source)
-    if tree is None:
-        return ()
-    roots = [
-        (source, node)
-        for node in tree.body
-        if not isinstance(node, _SCOPES) and not _is_main_guard(node)
-    ]
-    return _calls(_reach(roots, _functions([source])))
-
-
 def _sends_and_acts(calls: tuple[tuple[str, Call], ...]) -> list[tuple[str, Call]]:
     """The calls shown as evidence when some reach the network and others act, else none."""
     sends = [found for found in calls if found[1].type in _SENDS]
@@ -152,36 +128,27 @@ def _signal(source: SourceFile, shown: list[tuple[str, Call]], weight: float, ke
     return Signal(source.path, line, excerpt, weight, source.context, frozenset(), key)
 
 
-def import_time_network_rule(package: Package) -> Indicator | None:
-    """A package module that, on ``import``, reaches the network *and* runs a command, runs
-    code, or reads who and where the machine is: a dropper or a beacon that needs no
-    install hook, only the first ``import`` (wheels run no ``setup.py``).
-
-    Libraries reach the network when their functions are called, not while being
-    imported; import-time code reads configuration and versions. Only files whose
-    signatures saw a network call are parsed. Evidence:
-    ``[{"file": str, "calls": [{"file": str, "code": str, "type": str}]}]``.
-    """
-    evidence = []
-    signals = []
-    for source in package.files:
-        if source.context not in {"import", "imported"} or source.kind != "python":
-            continue
-        if not any(hit.capability == "network" for hit in source.signatures):
-            continue
-        shown = _sends_and_acts(import_calls(source))
-        if shown:
-            evidence.append(_evidence(source, shown))
-            signals.append(_signal(source, shown, IMPORT_TIME_WEIGHT, "import_time_network"))
-    return indicator("import_time_network_rule", evidence, signals)
-
-
 def _local_modules(package: Package, module: str) -> list[SourceFile]:
     """Files of the archive a ``setup.py`` import names: ``pkg``, ``pkg.mod``, also under
     ``src/``."""
     path = module.replace(".", "/")
     wanted = {f"{path}.py", f"{path}/__init__.py", f"src/{path}.py", f"src/{path}/__init__.py"}
     return [source for source in package.files if source.rel in wanted]
+
+
+_FROM_IMPORT = re.compile(rb"^\s*from\s+([A-Za-z_][\w.]*)\s+import\b", re.MULTILINE)
+
+
+def _names_own_module(package: Package, data: bytes) -> bool:
+    """``from X import ...`` in ``setup.py`` where ``X`` is a folder or module of the archive."""
+    tops = {
+        source.rel.removeprefix("src/").split("/")[0].removesuffix(".py")
+        for source in package.files
+        if source.kind == "python"
+    }
+    return any(
+        match.group(1).split(b".")[0].decode() in tops for match in _FROM_IMPORT.finditer(data)
+    )
 
 
 def setup_runs_package_code_rule(package: Package) -> Indicator | None:
@@ -195,8 +162,10 @@ def setup_runs_package_code_rule(package: Package) -> Indicator | None:
     ``[{"file": str, "calls": [{"file": str, "code": str, "type": str}]}]``.
     """
     setup = package.file("setup.py")
-    tree = _tree(setup) if setup is not None else None
-    if setup is None or tree is None:
+    if setup is None or not _names_own_module(package, setup.data):
+        return None  # most setup.py files: no parse
+    tree = _tree(setup)
+    if tree is None:
         return None
     names: dict[str, list[SourceFile]] = {}
     for node in python_ast.walk(tree, python_ast.MAX_NODES):
