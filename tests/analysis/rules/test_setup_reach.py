@@ -61,3 +61,17 @@ def test_setup_reading_the_version_or_calling_a_quiet_helper_is_not_reported(
     assert (
         run_rule(engine, setup_runs_package_code_rule, sdist(files, setup_py=HOOKED_SETUP)) is None
     )
+
+
+def test_a_vendored_setuptools_called_by_setup_py_is_not_package_code(engine: Engine) -> None:
+    """setuptools' own sdist (or one vendoring it) holds the ``setup()`` that setup.py calls,
+    with its downloaders and subprocess calls: the build tool, not a payload."""
+    files = {
+        "setuptools/__init__.py": "import subprocess, urllib.request\n\n"
+        "def setup(**kw):\n"
+        "    urllib.request.urlopen('https://index.example.net/simple/')\n"
+        "    subprocess.run(['cc', '--version'])\n",
+    }
+    setup_py = "from setuptools import setup\n\nsetup(name='tidy-strings')\n"
+    archive = sdist(files, setup_py=setup_py)
+    assert run_rule(engine, setup_runs_package_code_rule, archive) is None

@@ -136,6 +136,8 @@ def _local_modules(package: Package, module: str) -> list[SourceFile]:
     return [source for source in package.files if source.rel in wanted]
 
 
+#: Their own sdists (and packages vendoring them) hold the ``setup()`` that setup.py calls.
+_BUILD_TOOLS = frozenset({"setuptools", "distutils", "pkg_resources"})
 _FROM_IMPORT = re.compile(rb"^\s*from\s+([A-Za-z_][\w.]*)\s+import\b", re.MULTILINE)
 
 
@@ -169,7 +171,12 @@ def setup_runs_package_code_rule(package: Package) -> Indicator | None:
         return None
     names: dict[str, list[SourceFile]] = {}
     for node in python_ast.walk(tree, python_ast.MAX_NODES):
-        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and not node.level
+            and node.module.split(".")[0] not in _BUILD_TOOLS
+        ):
             for alias in node.names:
                 targets = _local_modules(package, f"{node.module}.{alias.name}")
                 targets += _local_modules(package, node.module)
