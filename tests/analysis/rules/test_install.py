@@ -127,3 +127,29 @@ def test_base64_literal_that_decodes_to_code_is_hidden_code(engine: Engine) -> N
         setup_py = f"import base64\nbase64.b64decode('{blob}')\n"
         evidence = run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=setup_py))
         assert _types(evidence) == {expected}
+
+
+def test_base64_literal_hiding_a_host_path_or_command_is_a_hidden_string(engine: Engine) -> None:
+    import base64
+
+    for text in (b"collector.example.net", b"~/.config/app", b"whoami /all"):
+        blob = base64.b64encode(text).decode()
+        setup_py = f"import base64\nbase64.b64decode('{blob}')\n"
+        evidence = run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=setup_py))
+        assert _types(evidence) == {"hidden_string"}, text
+    for text in (b"README.md", b"plain words"):
+        blob = base64.b64encode(text).decode()
+        setup_py = f"import base64\nbase64.b64decode('{blob}')\n"
+        evidence = run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=setup_py))
+        assert _types(evidence) == {"decode"}, text
+
+
+def test_dns_lookup_of_a_chosen_name_is_network_of_the_own_host_identity(engine: Engine) -> None:
+    lookup = "import socket\nsocket.gethostbyname('probe.example.net')\n"
+    own = "import socket\nsocket.gethostbyname(socket.gethostname())\n"
+    assert _types(run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=lookup))) == {
+        "network"
+    }
+    assert _types(run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=own))) == {
+        "recon"
+    }

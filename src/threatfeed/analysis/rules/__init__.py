@@ -25,6 +25,7 @@ from threatfeed.analysis.rules.metadata import dependency_confusion_rule, trivia
 from threatfeed.analysis.rules.network import ip_identification_rule, suspicious_url_references_rule
 from threatfeed.analysis.rules.npm import npm_hooks_rule, npm_security_placeholder_rule
 from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
+from threatfeed.analysis.rules.setup_reach import setup_runs_package_code_rule
 from threatfeed.analysis.rules.signature_rules import (
     credential_harvesting_rule,
     decode_and_execute_rule,
@@ -52,6 +53,7 @@ RULES: tuple[Rule, ...] = (
     install_time_beacon_rule,
     install_time_download_rule,
     install_time_package_install_rule,
+    setup_runs_package_code_rule,
     raw_ip_endpoint_rule,
     hidden_endpoint_rule,
     encoded_exfiltration_endpoint_rule,

