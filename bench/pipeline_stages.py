@@ -8,7 +8,11 @@ claimed, fetched, analysed and stored until none is left, against the fake regis
 in a process of its own and SQLite, and each stage's process CPU time is divided by
 the releases analysed. What is not the engine is what the pipeline adds to it.
 
-    .venv/bin/python -m bench.pipeline_stages [--releases 300] [--batch 16]
+    .venv/bin/python -m bench.pipeline_stages [--releases 300] [--batch 16] [--done-jobs 0]
+
+``--done-jobs N`` starts from a table holding N done jobs and planner statistics
+(``ANALYZE``), as a day of the default job retention does: a claim should cost the
+same with or without them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import tempfile
 import time
 from collections import defaultdict
 
+from sqlalchemy import insert
+
 from bench.pipeline import corpus, fake_registry
 from threatfeed.config import Settings
 from threatfeed.pipeline.embedded import EmbeddedQueue
@@ -26,10 +32,10 @@ from threatfeed.pipeline.process import Processor
 from threatfeed.pipeline.watcher import Watcher
 from threatfeed.registries import open_registries
 from threatfeed.store import Database
-from threatfeed.store.models import Cursor
+from threatfeed.store.models import Cursor, Job, table, utcnow
 
 
-def stages(releases: int, batch: int) -> dict[str, float]:
+def stages(releases: int, batch: int, done_jobs: int = 0) -> dict[str, float]:
     """CPU microseconds per analysed release of each stage, by stage and job kind."""
     chosen = corpus(5)
     chosen = chosen[:: max(1, len(chosen) // releases)][:releases]
@@ -39,6 +45,12 @@ def stages(releases: int, batch: int) -> dict[str, float]:
         database = Database(f"sqlite:///{folder}/threatfeed.db")
         with database.session() as session:
             session.add_all([Cursor(source=s, position="0") for s in ("npm", "pypi")])
+        if done_jobs:
+            now = utcnow()
+            done = {"kind": "archive", "payload": {}, "state": "done", "updated_at": now}
+            with database.engine.begin() as connection:
+                connection.execute(insert(table(Job)), [done] * done_jobs)
+                connection.exec_driver_sql("ANALYZE")
         queue = EmbeddedQueue(database)
         registries = open_registries(Settings.from_env())
         processor = Processor(database, queue, registries)
@@ -79,8 +91,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--releases", type=int, default=300)
     parser.add_argument("--batch", type=int, default=16, help="jobs per claim")
+    parser.add_argument("--done-jobs", type=int, default=0, help="done jobs in the table at start")
     args = parser.parse_args()
-    cpu = stages(args.releases, args.batch)
+    cpu = stages(args.releases, args.batch, args.done_jobs)
     for stage, micros in cpu.items():
         print(f"{stage:16} {micros:9,.0f} µs/release")
     rest = sum(v for stage, v in cpu.items() if stage != "analyse archive")

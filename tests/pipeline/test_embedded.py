@@ -6,11 +6,14 @@ import threading
 import time
 
 import pytest
+from sqlalchemy import event, insert
 
 from threatfeed.pipeline.embedded import EmbeddedQueue
 from threatfeed.pipeline.queue import JobSpec, LeaseLost
 from threatfeed.pipeline.worker import Held, renew_leases
 from threatfeed.store import Database
+from threatfeed.store.models import Job as JobRow
+from threatfeed.store.models import table, utcnow
 
 
 def enqueue(queue: EmbeddedQueue, *specs: JobSpec) -> int:
@@ -146,3 +149,42 @@ def test_done_jobs_are_pruned_after_the_retention_and_failed_ones_kept(
     enqueue(queue, JobSpec("k", {"n": 3}))
     assert queue.prune() == 1
     assert queue.stats().by_state == {"failed": 1, "queued": 1}
+
+
+@pytest.mark.parametrize("statistics", [False, True], ids=["no-statistics", "analyzed"])
+def test_a_claim_reads_the_active_jobs_in_order_not_the_done_ones(
+    database: Database, statistics: bool
+) -> None:
+    """A day of done jobs (the default retention) must not make a claim slower: the plan
+    of the claim the queue really sends reads ``jobs`` through the partial index of the
+    active jobs, or at least by state, never the whole table nor its done rows."""
+    queue = EmbeddedQueue(database)
+    now = utcnow()
+    done = {"kind": "k", "payload": {}, "state": "done", "run_after": now, "updated_at": now}
+    with database.engine.begin() as connection:
+        connection.execute(insert(table(JobRow)), [done] * 20_000)
+        if statistics:
+            connection.exec_driver_sql("ANALYZE")
+    enqueue(queue, *(JobSpec("k", {"n": n}) for n in range(100)))
+
+    sent: list[tuple[str, object]] = []
+
+    def remember(
+        _conn: object, _cursor: object, statement: str, parameters: object, *_: object
+    ) -> None:
+        if statement.startswith("UPDATE jobs") and "LIMIT" in statement:  # the claim
+            sent.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", remember)
+    try:
+        assert len(queue.claim_batch("w", 16)) == 16
+    finally:
+        event.remove(database.engine, "before_cursor_execute", remember)
+    [(statement, parameters)] = sent
+    explain = "EXPLAIN QUERY PLAN " if database.dialect == "sqlite" else "EXPLAIN "
+    with database.engine.connect() as connection:
+        rows = connection.exec_driver_sql(explain + statement, parameters)  # type: ignore[arg-type]
+        plan = "\n".join(str(row[-1]) for row in rows)
+    assert "ix_jobs_active_id" in plan or not statistics, plan
+    assert "SCAN jobs" not in plan.splitlines(), plan  # SQLite: the whole table
+    assert "Seq Scan on jobs" not in plan, plan

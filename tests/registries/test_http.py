@@ -6,6 +6,7 @@ import email.utils
 import gzip
 import random
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -238,3 +239,34 @@ def test_requests_in_flight_never_exceed_the_concurrency_limit(
     assert requests_to(fake_registry, "/npm-replicate/") == 6
     assert fake_registry.max_in_flight == 2
     assert TIMEOUTS.read < 1.0  # the stalls above would time the shared test client out
+
+
+def test_cookies_a_server_sets_are_never_sent_back(client: PoliteClient) -> None:
+    """A registry needs no session, and a hostile one must not carry state from one request
+    to the next (or to another registry's requests through a shared jar)."""
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Cookie"))
+            self.send_response(200)
+            self.send_header("Set-Cookie", "session=abc; Path=/")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *_: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/x"
+        assert client.get_json(url) == {}
+        assert client.get_json(url) == {}
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [None, None]

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -99,12 +99,20 @@ class EmbeddedQueue:
         return self._claim(worker, due, len(job_ids))
 
     def _due(self, now: datetime) -> ColumnElement[bool]:
-        return or_(
-            and_(JobRow.state == JobState.QUEUED.value, JobRow.run_after <= now),
-            and_(
-                JobRow.state == JobState.RUNNING.value,
-                JobRow.lease_until < now,
-                JobRow.attempts < JobRow.max_attempts,
+        """Queued and past ``run_after``, or running on an expired lease with attempts left.
+
+        Written as the active-state term of ``ix_jobs_active_id`` (a partial index of the
+        queued and running jobs in id order) and a ``CASE`` rather than an ``OR`` of two
+        state branches: an ``OR`` leads both planners to collect every due job through
+        ``ix_jobs_state_run_after`` and sort them, and SQLite with ``ANALYZE`` statistics
+        to scan the whole table, done jobs included. This way a claim reads the active
+        jobs in id order until it has its batch, however many done jobs the table keeps.
+        """
+        return and_(
+            _ACTIVE,
+            case(
+                (JobRow.state == JobState.QUEUED.value, JobRow.run_after <= now),
+                else_=and_(JobRow.lease_until < now, JobRow.attempts < JobRow.max_attempts),
             ),
         )
 
@@ -165,13 +173,18 @@ class EmbeddedQueue:
 
         Nothing depends on them: what was analysed is in ``analyses`` (idempotency
         is checked there), and dedupe only concerns queued and running jobs. Failed
-        jobs are kept: they are what an operator looks at.
+        jobs are kept: they are what an operator looks at. A done job ran after its
+        ``run_after``, so ``run_after < cutoff`` holds for every one to delete and
+        bounds the read of ``ix_jobs_state_run_after`` to them (and the few that waited
+        longer than the retention to run), not every done job at every sweep.
         """
+        cutoff = now - timedelta(seconds=self.retention_seconds)
         old = (
             select(JobRow.id)
             .where(
                 JobRow.state == JobState.DONE.value,
-                JobRow.updated_at < now - timedelta(seconds=self.retention_seconds),
+                JobRow.run_after < cutoff,  # implied (a job runs after run_after): an index range
+                JobRow.updated_at < cutoff,
             )
             .limit(_PRUNE_BATCH)
         )

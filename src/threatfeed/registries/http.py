@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import http.cookiejar
 import json
 import random
 import ssl
@@ -128,6 +129,7 @@ class PoliteClient:
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             headers={"User-Agent": USER_AGENT},
             verify=_tls_context(),
+            cookies=_NoCookies(),
             follow_redirects=True,
             max_redirects=5,
         )
@@ -270,6 +272,15 @@ class PoliteClient:
             wait = self._resume_at - self._clock.time()
         if wait > 0:
             self._clock.sleep(wait)
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A registry needs no cookies, and a hostile one must not leave state for the next
+    request: nothing is stored, so none is sent, and reading ``Set-Cookie`` headers (the
+    standard library's cookie parsing, on every response) is skipped."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
 
 
 @cache

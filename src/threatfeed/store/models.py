@@ -296,6 +296,12 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_state_run_after", "state", "run_after", "id"),
         Index(
+            "ix_jobs_active_id",
+            *("id", "state", "run_after", "lease_until", "attempts", "max_attempts"),
+            sqlite_where=text("state IN ('queued', 'running')"),
+            postgresql_where=text("state IN ('queued', 'running')"),
+        ),
+        Index(
             "ux_jobs_active_key",
             "dedupe_key",
             unique=True,
