@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import base64
 import re
+from functools import lru_cache
 
 from threatfeed.analysis.calls import Call
 from threatfeed.analysis.text import shorten
@@ -237,6 +238,14 @@ def parse(source: bytes) -> ast.Module | None:
         return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+
+
+@lru_cache(maxsize=32)
+def parsed(source: bytes) -> ast.Module | None:
+    """``parse``, remembered for the files that several rules read in turn (``setup.py`` above
+    all: the install-time calls, the developer-only commands, what setup reaches). The trees
+    are shared, so no rule may change one."""
+    return parse(source)
 
 
 def segment(lines: list[bytes], node: ast.expr) -> str:

@@ -136,7 +136,7 @@ _INSTALL_COMMANDS = frozenset(
 def _developer_command_lines(data: bytes) -> set[int]:
     """Lines under ``if`` tests on ``sys.argv`` that name only commands no installer runs
     (``publish``, ``release``, ``upload``)."""
-    tree = python_ast.parse(data)
+    tree = python_ast.parsed(data)
     if tree is None:
         return set()
     lines: set[int] = set()

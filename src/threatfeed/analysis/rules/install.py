@@ -65,7 +65,7 @@ def _install_calls(source: SourceFile) -> list[Call]:
     if source.path.endswith(".pth"):
         return _pth_calls(source)
     if source.kind == "python":
-        tree = python_ast.parse(source.data)
+        tree = python_ast.parsed(source.data)
         if tree is None:
             return _from_signatures(source)
         return python_ast.suspicious_calls(tree, source.data)

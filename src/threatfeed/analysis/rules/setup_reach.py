@@ -37,11 +37,10 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _Functions = dict[str, tuple[SourceFile, ast.FunctionDef | ast.AsyncFunctionDef]]
 
 
-@lru_cache(maxsize=256)
 def _tree(source: SourceFile) -> ast.Module | None:
     if source.kind != "python" or b"import" not in source.data:
         return None
-    return python_ast.parse(source.data)
+    return python_ast.parsed(source.data)
 
 
 @lru_cache(maxsize=256)
