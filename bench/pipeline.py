@@ -48,7 +48,14 @@ from sqlalchemy import func, select
 from tests.postgres import throwaway_schema
 
 from bench._docs import ROOT, machine, write_section
-from bench._proc import CpuMeter, Snapshot, busiest_per_process, postgres_backends, spent, tree
+from bench._proc import (
+    CpuMeter,
+    Snapshot,
+    busiest_per_process,
+    postgres_backends,
+    spent,
+    tree,
+)
 from bench.quality import Sample, samples
 from threatfeed.analysis import Engine
 from threatfeed.store import Database
@@ -253,6 +260,7 @@ def run_pipeline(
             time.sleep(0.5)
         count, seconds = _analysed(database)
         last = meter.snapshot()
+        engines = {role: _leaves(pids()) for role, pids in roles.items()}
     finally:
         for process in running:
             process.send_signal(signal.SIGTERM)
@@ -262,7 +270,8 @@ def run_pipeline(
     shutil.rmtree(data_dir, ignore_errors=True)
     analysing = {role for role, command in zip(roles, commands, strict=True) if _analyses(command)}
     lazy = {role for role, command in zip(roles, commands, strict=True) if command[0] == "serve"}
-    cpu = _per_archive(first or (0, {}), (count, last), analysing, lazy & analysing)
+    engines = {role: pids for role, pids in engines.items() if role in analysing}
+    cpu = _per_archive(first or (0, {}), (count, last), engines, lazy & analysing)
     # n analyses span n - 1 intervals between the first and the last
     result = Result(label, count - 1, seconds, processes, cpu)
     print(f"  {label}: {result.rate:.1f} archives/s", file=sys.stderr)
@@ -275,22 +284,43 @@ def _analyses(command: list[str]) -> bool:
     return command[0] == "worker" or (command[0] == "serve" and "--workers" not in command)
 
 
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
+def _leaves(pids: list[int]) -> set[int]:
+    """The processes of a tree without children of their own: the ones that analyse (the
+    children of ``threatfeed worker -p N``, the engine process of ``threatfeed serve``, a
+    single-process command itself), plus multiprocessing's resource tracker, idle."""
+    parents = {parent for pid in pids if (parent := _parent(pid)) is not None}
+    return {pid for pid in pids if pid not in parents}
+
+
 def _per_archive(
     first: tuple[int, Snapshot],
     last: tuple[int, Snapshot],
-    analysing: set[str],
+    engines: Mapping[str, set[int]],
     compiling: set[str],
 ) -> dict[str, float]:
     """CPU microseconds per archive analysed between two snapshots: per role, the busiest
-    thread of each analysing process (its analysis thread), and the total; the roles in
-    ``compiling`` compiled the rules in their analysis thread in between."""
+    thread of each of its analysing processes (``engines``: its analysis thread), and the
+    total; the roles in ``compiling`` compiled the rules in their analysis thread in
+    between."""
     archives = max(1, last[0] - first[0])
     threads = spent(first[1], last[1])
+    analysis = {
+        role: {key: value for key, value in threads[role].items() if key[0] in pids}
+        for role, pids in engines.items()
+    }
     for role in compiling:
-        analysis_thread = max(threads[role], key=threads[role].__getitem__)
+        analysis_thread = max(analysis[role], key=analysis[role].__getitem__)
         threads[role][analysis_thread] -= COMPILE.seconds
+        analysis[role][analysis_thread] -= COMPILE.seconds
     cpu = {role: 1e6 * sum(values.values()) / archives for role, values in threads.items()}
-    busiest = sum(busiest_per_process(threads[role]) for role in analysing)
+    busiest = sum(busiest_per_process(values) for values in analysis.values())
     cpu["analysis threads"] = 1e6 * busiest / archives
     cpu["total"] = sum(v for role, v in cpu.items() if role in threads)
     return cpu
