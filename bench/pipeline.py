@@ -12,8 +12,9 @@ and the real commands:
   pipeline and after each one: the machine is shared and its load drifts, so each
   pipeline is compared with the engine runs on either side of it;
 - embedded default: ``threatfeed serve`` on SQLite (API, watchers and one worker in
-  one process), and the embedded queue per core: ``threatfeed serve --workers 0``
-  + ``threatfeed worker -p 2`` on the same SQLite database;
+  one process, its engine in a child process), and the embedded queue per core:
+  ``threatfeed serve --workers 0`` + ``threatfeed worker -p 2`` on the same SQLite
+  database;
 - procrastinate: ``threatfeed watch`` + ``threatfeed worker -p N`` on PostgreSQL,
   N = 1, 2, 4.
 
@@ -338,7 +339,7 @@ def embedded(registry: tuple[dict[str, str], int], total: int, processes: int) -
         url = f"sqlite:///{folder}/threatfeed.db"
         serve = ["serve", "--port", str(_free_port())]
         if processes == 1:
-            label = "embedded default: threatfeed serve, SQLite (1 process)"
+            label = "embedded default: threatfeed serve, SQLite (1 engine process)"
             commands = [serve]
         else:
             label = (
@@ -460,33 +461,32 @@ def report(
     lines += [
         "",
         f"{verdict}: the embedded default (`threatfeed serve`: API, watchers and one worker "
-        f"in one process) runs at {100 * default.share(1):.0f}% of the engine's own throughput "
-        "with one process (target 70%). How: a worker claims up to 16 jobs in one statement "
-        "and runs three stages on three threads, each on its own batch: a fetcher resolves "
-        "and downloads a batch on 8 threads (bounded again by each registry's concurrency "
-        "limit), the worker thread analyses the batch before, and a storer completes every "
-        "job of the batch before that still leased, together with its results, in one "
-        "transaction; the checks for archives already analysed and for earlier analyses of "
-        "the same bytes are one query per batch, and packages, archives and analyses are "
-        "inserted with one statement each per batch. Procrastinate workers run the same "
-        "stages, one procrastinate task per 16 jobs, three tasks at a time. Where the rest "
-        "goes (py-spy of `threatfeed serve` over 20 s of this benchmark, before the store "
-        "had its own thread): the worker thread spent about 60% in the engine, 35% storing "
-        "(most of it the triage index and campaign fingerprints updated for each new "
-        "analysis, in the results' transaction; since 9734ed6 the index is updated once per "
-        "batch with a constant number of statements, which gave +15% on the embedded "
-        "default and +25% on procrastinate with one worker) and the rest waiting for "
-        "downloads; the "
-        "fetch threads, the watchers and the API share the interpreter with the engine, "
-        "and the fake registry and the database server run in processes of their own, as "
-        "the internet and a database would, on the same 2 cores.",
+        "in one process, the worker's engine in a child process of its own) runs at "
+        f"{100 * default.share(1):.0f}% of the engine's own throughput with one analysing "
+        "process (target 70%). How: a worker claims up to 32 jobs in one statement and runs "
+        "three stages on three threads, each on its own batch: a fetcher resolves and "
+        "downloads a batch on 8 threads (bounded again by each registry's concurrency "
+        "limit), the worker thread has the batch before analysed (in `threatfeed serve`, by "
+        "its engine process: one round trip per batch, so the API, the watchers and the "
+        "fetch and store threads do not share the engine's interpreter), and a storer "
+        "completes every job of the batch before that still leased, together with its "
+        "results, in one transaction; the checks for archives already analysed and for "
+        "earlier analyses of the same bytes are one query per batch, and packages, archives "
+        "and analyses are inserted with one statement each per batch. Procrastinate workers "
+        "run the same stages (the engine in the worker process itself), one procrastinate "
+        "task per 32 jobs, three tasks at a time. Where the time goes (py-spy of "
+        "`threatfeed serve` during this benchmark): its engine process spent about 95% of "
+        "its time analysing and the rest receiving batches, the worker thread about 85% "
+        "waiting for the engine process, the fetcher mostly waiting for the engine to take "
+        "its next batch; the fake registry and the database server run in processes of "
+        "their own, as the internet and a database would, on the same 2 cores.",
         "",
         *_scaling(measured),
         "",
         f"Headroom: npm and PyPI publish about {VERSIONS_PER_DAY:,} versions a day "
         f"({VERSIONS_PER_DAY / 86400:.2f}/s on average); the embedded default alone handles "
-        f"{default.pipeline.rate * 86400 / VERSIONS_PER_DAY:,.0f}x that in one process (bursts "
-        "of tens of thousands of packages in two days are within it too). Real registries "
+        f"{default.pipeline.rate * 86400 / VERSIONS_PER_DAY:,.0f}x that with one engine process "
+        "(bursts of tens of thousands of packages in two days are within it too). Real registries "
         "add network latency per download that the loopback registry does not have: the "
         "fetch stage's threads absorb it, up to each registry's concurrency limit.",
     ]
