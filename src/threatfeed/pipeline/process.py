@@ -90,7 +90,8 @@ class Processor:
     Jobs run in batches, in three stages: :meth:`fetch` (the network: metadata and
     downloads of the whole batch at once, on ``fetch_threads`` threads, bounded
     further by each registry's own concurrency limit), :meth:`analyse` (the engine
-    on each archive, in the thread that compiled it) and :meth:`store` (*one*
+    on each archive, in the thread that compiled it or in that thread's engine
+    process, one round trip per batch) and :meth:`store` (*one*
     transaction that completes every job still leased and stores everything they
     produced). A worker runs the stages of consecutive batches at once, so downloads
     and database round trips overlap analysis; the fixed cost of a transaction is
