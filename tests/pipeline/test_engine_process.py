@@ -6,17 +6,17 @@ misbehave do it on archives marked for it, from a factory the child imports by n
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.fakeregistry.archives import npm_tarball
+from tests.pipeline.processes import running
 from tests.pipeline.samples import npm_stealer_files
 from threatfeed.analysis import Analysis, Engine
 from threatfeed.pipeline.engine_process import EngineFailed, EngineProcess
@@ -36,19 +36,8 @@ class MisbehavingEngine(Engine):
         return super().analyze(data, filename=filename)
 
 
-def npm_tarball(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"package/{name}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-EVIL = npm_tarball(npm_stealer_files("evil-hook", "1.0.0"))
-FINE = npm_tarball({"package.json": '{"name": "fine", "version": "1.0.0"}', "README.md": "# x\n"})
+EVIL = npm_tarball("evil-hook", "1.0.0", npm_stealer_files("evil-hook", "1.0.0"))
+FINE = npm_tarball("fine", "1.0.0", {"README.md": "# fine\n"})
 
 
 def analysis_of(result: object) -> Analysis:
@@ -57,15 +46,6 @@ def analysis_of(result: object) -> Analysis:
     assert seconds > 0
     assert isinstance(analysis, Analysis)
     return analysis
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie is gone too, only not yet reaped
-        return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
 
 
 @pytest.fixture
@@ -137,10 +117,10 @@ def test_the_child_exits_when_its_parent_is_killed() -> None:
     parent.stdin.write(FINE)
     parent.stdin.close()
     pid = int(parent.stdout.readline())
-    assert not gone(pid)
+    assert running(pid)
     parent.send_signal(signal.SIGKILL)
     parent.wait(10)
     deadline = time.monotonic() + 10
-    while not gone(pid):
+    while running(pid):
         assert time.monotonic() < deadline, "the engine process outlived its parent"
         time.sleep(0.05)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.fakeregistry import FakeRegistry
-from tests.pipeline.processes import pipeline_env, processes, wait_for
+from tests.pipeline.processes import pipeline_env, processes, running, wait_for
 from tests.pipeline.samples import publish_npm, publish_pypi
 from threatfeed.store import Database
 from threatfeed.store.models import Analysis, Archive, Cursor, Job, Package
@@ -124,14 +124,6 @@ def children(pid: int) -> set[int]:
     """The live processes ``pid`` started (``threatfeed serve``: its engine process)."""
     tasks = Path(f"/proc/{pid}/task").iterdir()  # a child is listed by the thread that started it
     return {int(child) for task in tasks for child in (task / "children").read_text().split()}
-
-
-def running(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @pytest.mark.slow
