@@ -12,8 +12,9 @@ and the real commands:
   pipeline and after each one: the machine is shared and its load drifts, so each
   pipeline is compared with the engine runs on either side of it;
 - embedded default: ``threatfeed serve`` on SQLite (API, watchers and one worker in
-  one process), and the embedded queue per core: ``threatfeed serve --workers 0``
-  + ``threatfeed worker -p 2`` on the same SQLite database;
+  one process, its engine in a child process), and the embedded queue per core:
+  ``threatfeed serve --workers 0`` + ``threatfeed worker -p 2`` on the same SQLite
+  database;
 - procrastinate: ``threatfeed watch`` + ``threatfeed worker -p N`` on PostgreSQL,
   N = 1, 2, 4.
 
@@ -48,7 +49,14 @@ from sqlalchemy import func, select
 from tests.postgres import throwaway_schema
 
 from bench._docs import ROOT, machine, write_section
-from bench._proc import CpuMeter, Snapshot, busiest_per_process, postgres_backends, spent, tree
+from bench._proc import (
+    CpuMeter,
+    Snapshot,
+    busiest_per_process,
+    postgres_backends,
+    spent,
+    tree,
+)
 from bench.quality import Sample, samples
 from threatfeed.analysis import Engine
 from threatfeed.store import Database
@@ -253,6 +261,7 @@ def run_pipeline(
             time.sleep(0.5)
         count, seconds = _analysed(database)
         last = meter.snapshot()
+        engines = {role: _leaves(pids()) for role, pids in roles.items()}
     finally:
         for process in running:
             process.send_signal(signal.SIGTERM)
@@ -262,7 +271,8 @@ def run_pipeline(
     shutil.rmtree(data_dir, ignore_errors=True)
     analysing = {role for role, command in zip(roles, commands, strict=True) if _analyses(command)}
     lazy = {role for role, command in zip(roles, commands, strict=True) if command[0] == "serve"}
-    cpu = _per_archive(first or (0, {}), (count, last), analysing, lazy & analysing)
+    engines = {role: pids for role, pids in engines.items() if role in analysing}
+    cpu = _per_archive(first or (0, {}), (count, last), engines, lazy & analysing)
     # n analyses span n - 1 intervals between the first and the last
     result = Result(label, count - 1, seconds, processes, cpu)
     print(f"  {label}: {result.rate:.1f} archives/s", file=sys.stderr)
@@ -275,22 +285,43 @@ def _analyses(command: list[str]) -> bool:
     return command[0] == "worker" or (command[0] == "serve" and "--workers" not in command)
 
 
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
+def _leaves(pids: list[int]) -> set[int]:
+    """The processes of a tree without children of their own: the ones that analyse (the
+    children of ``threatfeed worker -p N``, the engine process of ``threatfeed serve``, a
+    single-process command itself), plus multiprocessing's resource tracker, idle."""
+    parents = {parent for pid in pids if (parent := _parent(pid)) is not None}
+    return {pid for pid in pids if pid not in parents}
+
+
 def _per_archive(
     first: tuple[int, Snapshot],
     last: tuple[int, Snapshot],
-    analysing: set[str],
+    engines: Mapping[str, set[int]],
     compiling: set[str],
 ) -> dict[str, float]:
     """CPU microseconds per archive analysed between two snapshots: per role, the busiest
-    thread of each analysing process (its analysis thread), and the total; the roles in
-    ``compiling`` compiled the rules in their analysis thread in between."""
+    thread of each of its analysing processes (``engines``: its analysis thread), and the
+    total; the roles in ``compiling`` compiled the rules in their analysis thread in
+    between."""
     archives = max(1, last[0] - first[0])
     threads = spent(first[1], last[1])
+    analysis = {
+        role: {key: value for key, value in threads[role].items() if key[0] in pids}
+        for role, pids in engines.items()
+    }
     for role in compiling:
-        analysis_thread = max(threads[role], key=threads[role].__getitem__)
+        analysis_thread = max(analysis[role], key=analysis[role].__getitem__)
         threads[role][analysis_thread] -= COMPILE.seconds
+        analysis[role][analysis_thread] -= COMPILE.seconds
     cpu = {role: 1e6 * sum(values.values()) / archives for role, values in threads.items()}
-    busiest = sum(busiest_per_process(threads[role]) for role in analysing)
+    busiest = sum(busiest_per_process(values) for values in analysis.values())
     cpu["analysis threads"] = 1e6 * busiest / archives
     cpu["total"] = sum(v for role, v in cpu.items() if role in threads)
     return cpu
@@ -308,7 +339,7 @@ def embedded(registry: tuple[dict[str, str], int], total: int, processes: int) -
         url = f"sqlite:///{folder}/threatfeed.db"
         serve = ["serve", "--port", str(_free_port())]
         if processes == 1:
-            label = "embedded default: threatfeed serve, SQLite (1 process)"
+            label = "embedded default: threatfeed serve, SQLite (1 engine process)"
             commands = [serve]
         else:
             label = (
@@ -430,33 +461,32 @@ def report(
     lines += [
         "",
         f"{verdict}: the embedded default (`threatfeed serve`: API, watchers and one worker "
-        f"in one process) runs at {100 * default.share(1):.0f}% of the engine's own throughput "
-        "with one process (target 70%). How: a worker claims up to 16 jobs in one statement "
-        "and runs three stages on three threads, each on its own batch: a fetcher resolves "
-        "and downloads a batch on 8 threads (bounded again by each registry's concurrency "
-        "limit), the worker thread analyses the batch before, and a storer completes every "
-        "job of the batch before that still leased, together with its results, in one "
-        "transaction; the checks for archives already analysed and for earlier analyses of "
-        "the same bytes are one query per batch, and packages, archives and analyses are "
-        "inserted with one statement each per batch. Procrastinate workers run the same "
-        "stages, one procrastinate task per 16 jobs, three tasks at a time. Where the rest "
-        "goes (py-spy of `threatfeed serve` over 20 s of this benchmark, before the store "
-        "had its own thread): the worker thread spent about 60% in the engine, 35% storing "
-        "(most of it the triage index and campaign fingerprints updated for each new "
-        "analysis, in the results' transaction; since 9734ed6 the index is updated once per "
-        "batch with a constant number of statements, which gave +15% on the embedded "
-        "default and +25% on procrastinate with one worker) and the rest waiting for "
-        "downloads; the "
-        "fetch threads, the watchers and the API share the interpreter with the engine, "
-        "and the fake registry and the database server run in processes of their own, as "
-        "the internet and a database would, on the same 2 cores.",
+        "in one process, the worker's engine in a child process of its own) runs at "
+        f"{100 * default.share(1):.0f}% of the engine's own throughput with one analysing "
+        "process (target 70%). How: a worker claims up to 32 jobs in one statement and runs "
+        "three stages on three threads, each on its own batch: a fetcher resolves and "
+        "downloads a batch on 8 threads (bounded again by each registry's concurrency "
+        "limit), the worker thread has the batch before analysed (in `threatfeed serve`, by "
+        "its engine process: one round trip per batch, so the API, the watchers and the "
+        "fetch and store threads do not share the engine's interpreter), and a storer "
+        "completes every job of the batch before that still leased, together with its "
+        "results, in one transaction; the checks for archives already analysed and for "
+        "earlier analyses of the same bytes are one query per batch, and packages, archives "
+        "and analyses are inserted with one statement each per batch. Procrastinate workers "
+        "run the same stages (the engine in the worker process itself), one procrastinate "
+        "task per 32 jobs, three tasks at a time. Where the time goes (py-spy of "
+        "`threatfeed serve` during this benchmark): its engine process spent about 95% of "
+        "its time analysing and the rest receiving batches, the worker thread about 85% "
+        "waiting for the engine process, the fetcher mostly waiting for the engine to take "
+        "its next batch; the fake registry and the database server run in processes of "
+        "their own, as the internet and a database would, on the same 2 cores.",
         "",
         *_scaling(measured),
         "",
         f"Headroom: npm and PyPI publish about {VERSIONS_PER_DAY:,} versions a day "
         f"({VERSIONS_PER_DAY / 86400:.2f}/s on average); the embedded default alone handles "
-        f"{default.pipeline.rate * 86400 / VERSIONS_PER_DAY:,.0f}x that in one process (bursts "
-        "of tens of thousands of packages in two days are within it too). Real registries "
+        f"{default.pipeline.rate * 86400 / VERSIONS_PER_DAY:,.0f}x that with one engine process "
+        "(bursts of tens of thousands of packages in two days are within it too). Real registries "
         "add network latency per download that the loopback registry does not have: the "
         "fetch stage's threads absorb it, up to each registry's concurrency limit.",
     ]

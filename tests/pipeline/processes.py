@@ -32,6 +32,15 @@ def pipeline_env(
     return env
 
 
+def running(pid: int) -> bool:
+    """Whether a process is alive (a zombie has ended, only not been reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 class Processes:
     """Named ``threatfeed`` subprocesses; logs go to files under ``logs``."""
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.fakeregistry import FakeRegistry
-from tests.pipeline.processes import pipeline_env, processes, wait_for
+from tests.pipeline.processes import pipeline_env, processes, running, wait_for
 from tests.pipeline.samples import publish_npm, publish_pypi
 from threatfeed.store import Database
 from threatfeed.store.models import Analysis, Archive, Cursor, Job, Package
@@ -118,3 +118,37 @@ def test_three_procrastinate_workers_on_postgresql(
         with database.session() as session:
             workers = set(session.scalars(select(Job.worker).where(Job.kind == "archive")))
         assert len(workers) >= 2, workers  # the work was shared
+
+
+def children(pid: int) -> set[int]:
+    """The live processes ``pid`` started (``threatfeed serve``: its engine process)."""
+    tasks = Path(f"/proc/{pid}/task").iterdir()  # a child is listed by the thread that started it
+    return {int(child) for task in tasks for child in (task / "children").read_text().split()}
+
+
+@pytest.mark.slow
+def test_serve_killed_mid_stream_leaves_no_engine_process_and_loses_nothing(
+    database: Database, fake_registry: FakeRegistry, tmp_path: Path
+) -> None:
+    """``threatfeed serve`` analyses in a child process: killing serve kills the analysis
+    with it (no orphan engine), and a restarted serve does what was left, once."""
+    env = pipeline_env(fake_registry, database.url, tmp_path)
+    expected: Expected = {}
+    serve = ("serve", "--port", "0", "--log-level", "warning")
+    with processes(env, tmp_path / "logs") as group:
+        group.start("serve", *serve)
+        wait_for(lambda: cursors(database) == 2, 60, "the watchers to start")
+        for index in range(8):
+            publish_one(fake_registry, index, expected)
+        wait_for(lambda: len(analyses(database)) > 0, 60, "a first analysis")
+        pid = group.running["serve"].pid
+        engines = children(pid)
+        assert engines, "serve analyses in a child process"
+        for index in range(8, 16):
+            publish_one(fake_registry, index, expected)
+        group.kill("serve")
+        wait_for(lambda: not any(map(running, engines)), 10, "the engine process to exit")
+        group.start("serve", *serve)
+        for index in range(16, 20):
+            publish_one(fake_registry, index, expected)
+        assert_all_done(database, expected, group.log_text())

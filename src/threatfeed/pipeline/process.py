@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 from threatfeed.analysis import ENGINE_VERSION, Analysis, Engine, Location
 from threatfeed.errors import ThreatfeedError
 from threatfeed.pipeline import metrics
+from threatfeed.pipeline.engine_process import EngineProcess
+from threatfeed.pipeline.engine_process import Result as EngineResult
 from threatfeed.pipeline.ingest import Analysed, ArchiveRecord, record_analyses, record_problem
 from threatfeed.pipeline.jobs import ARCHIVE, CHANGE, archive_job, archive_payload
 from threatfeed.pipeline.queue import Job, JobSpec, Queue
@@ -88,7 +90,8 @@ class Processor:
     Jobs run in batches, in three stages: :meth:`fetch` (the network: metadata and
     downloads of the whole batch at once, on ``fetch_threads`` threads, bounded
     further by each registry's own concurrency limit), :meth:`analyse` (the engine
-    on each archive, in the thread that compiled it) and :meth:`store` (*one*
+    on each archive, in the thread that compiled it or in that thread's engine
+    process, one round trip per batch) and :meth:`store` (*one*
     transaction that completes every job still leased and stores everything they
     produced). A worker runs the stages of consecutive batches at once, so downloads
     and database round trips overlap analysis; the fixed cost of a transaction is
@@ -104,7 +107,11 @@ class Processor:
         backlog_days: float = 7.0,
         engine: Callable[[], Engine] = Engine,
         fetch_threads: int = 8,
+        engine_process: bool = False,
     ) -> None:
+        """``engine_process``: analyse in a child process of this one (see
+        :mod:`threatfeed.pipeline.engine_process`), for a process whose other threads
+        (an API, watchers) would otherwise share the interpreter with the engine."""
         self.database = database
         self.queue = queue
         self.registries = registries
@@ -112,6 +119,8 @@ class Processor:
         self._make_engine = engine
         self._local = threading.local()
         self._fetchers = ThreadPoolExecutor(fetch_threads, thread_name_prefix="fetch")
+        self._isolated = engine_process
+        self._engine_processes: list[EngineProcess] = []
 
     @property
     def engine(self) -> Engine:
@@ -129,15 +138,20 @@ class Processor:
 
     def close(self) -> None:
         self._fetchers.shutdown(wait=False, cancel_futures=True)
+        for child in self._engine_processes:
+            child.close()
 
     # -- stage 1: the network ----------------------------------------------------------------
 
     def fetch(self, jobs: Sequence[Job]) -> list[Fetched]:
         """Every job's requests, concurrently; archives this engine version already
         analysed (one query for the batch) are not downloaded again."""
+        archives = [job for job in jobs if job.kind == ARCHIVE]
+        done: set[tuple[str, str, str, str]] = set()
         try:
-            with work_session(self.database) as session:
-                done = _analysed_keys(session, [job for job in jobs if job.kind == ARCHIVE])
+            if archives:  # a batch of changes asks the database nothing here
+                with work_session(self.database) as session:
+                    done = _analysed_keys(session, archives)
         except Exception as exc:  # the database is away: every job is retried later
             return [Fetched(job, error=exc) for job in jobs]
         return self._with_earlier(self._fetchers.map(lambda job: self._fetch_one(job, done), jobs))
@@ -205,6 +219,13 @@ class Processor:
         recent: OrderedDict[str, Analysis] | None = getattr(self._local, "recent", None)
         if recent is None:
             recent = self._local.recent = OrderedDict()
+        todo: dict[str, bytes] = {}  # each new SHA256 of the batch once
+        for item in batch:
+            if item.record is not None and item.content is not None:
+                digest = item.record.sha256
+                if item.earlier is None and digest not in recent:
+                    todo.setdefault(digest, item.content)
+        made = dict(zip(todo, self._run_engine(list(todo.values())), strict=True))
         outcomes = []
         for item in batch:
             if item.record is None or item.content is None:
@@ -214,19 +235,35 @@ class Processor:
             if earlier is not None:
                 outcomes.append(Outcome(item, _as_of(earlier, item.record), 0.0))
                 continue
-            started = time.perf_counter()
-            try:
-                analysis = self.engine.analyze(item.content)
-            except Exception as exc:
-                self._fail(item.job, exc)
+            result = made[item.record.sha256]
+            if isinstance(result, Exception):
+                self._fail(item.job, result)
                 continue
-            elapsed = time.perf_counter() - started
+            analysis, elapsed = result
             metrics.ANALYSIS_SECONDS.observe(elapsed)
             recent[item.record.sha256] = analysis
             if len(recent) > RECENT:
                 recent.popitem(last=False)
             outcomes.append(Outcome(item, analysis, elapsed * 1000))
         return outcomes
+
+    def _run_engine(self, contents: Sequence[bytes]) -> list[EngineResult]:
+        """The analysis of each archive and its seconds (or why it failed): in this thread's
+        engine process if the processor isolates the engine, else in this thread."""
+        if self._isolated:
+            child: EngineProcess | None = getattr(self._local, "engine_process", None)
+            if child is None:
+                child = self._local.engine_process = EngineProcess(self._make_engine)
+                self._engine_processes.append(child)
+            return child.analyze(contents)
+        results: list[EngineResult] = []
+        for data in contents:
+            started = time.perf_counter()
+            try:
+                results.append((self.engine.analyze(data), time.perf_counter() - started))
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     # -- stage 3: one transaction --------------------------------------------------------------
 

@@ -52,10 +52,16 @@ class Runtime:
         backlog_days: float = 7.0,
         start: str | None = None,
         idle_seconds: float = 0.5,
+        engine_process: bool = True,
     ) -> None:
+        """``engine_process``: each worker thread analyses in a child process of its own,
+        so that the API, the watchers and the workers' network and database threads do
+        not share the engine's interpreter (see :mod:`threatfeed.pipeline.engine_process`)."""
         self.queue = queue
         self.registries = registries
-        self.processor = Processor(database, queue, registries, backlog_days=backlog_days)
+        self.processor = Processor(
+            database, queue, registries, backlog_days=backlog_days, engine_process=engine_process
+        )
         self.watchers = (
             [
                 Watcher(database, queue, registry, start=start, poll_seconds=poll_seconds)

@@ -1,7 +1,7 @@
 """Downloading one release file and proving it is the one the registry published.
 
-The bytes are hashed while they stream, with SHA256 (what the feed stores) and
-with the algorithm of the registry's digest; only a match is returned. A
+The bytes are hashed with SHA256 (what the feed stores) and with the algorithm
+of the registry's digest; only a match is returned. A
 mismatch raises :class:`DigestMismatch` and a file without a usable digest raises
 :class:`DigestMissing`: neither is ever handed on as if it were the archive.
 """

@@ -8,7 +8,7 @@ exponential backoff and full jitter; a ``Retry-After`` on 429/503 (seconds or an
 HTTP date, capped) pauses *every* request of this client to that registry, not
 just the one that was told; a semaphore bounds the requests in flight; bodies are
 streamed with a size cap counted on the decoded bytes, so a compression bomb stops
-at the cap too, and hashed while they stream. Redirects are followed (at most
+at the cap too, and hashed once complete. Redirects are followed (at most
 five, http and https only): PyPI redirects a JSON URL to the project's canonical
 name, and the digest check, not the URL, is what vouches for the bytes.
 
@@ -205,7 +205,6 @@ class PoliteClient:
                 # Compressed bytes are fewer than decoded ones, so this holds either way.
                 if declared is not None and declared > max_bytes:
                     raise ArchiveTooLarge(url, declared, max_bytes)
-                hashers = {name: hashlib.new(name) for name in algorithms}
                 chunks: list[bytes] = []
                 received = 0
                 for chunk in response.iter_bytes():
@@ -214,8 +213,6 @@ class PoliteClient:
                         raise ArchiveTooLarge(url, received, max_bytes)
                     if time.monotonic() > deadline:
                         raise _Transient(f"no complete answer in {self._timeouts.total} s")
-                    for hasher in hashers.values():
-                        hasher.update(chunk)
                     chunks.append(chunk)
                 if declared is not None and response.num_bytes_downloaded != declared:
                     raise _Transient(
@@ -229,7 +226,13 @@ class PoliteClient:
             raise _Transient(f"{type(exc).__name__}: {exc}") from None
         except httpx.InvalidURL as exc:
             raise RegistryError(f"{url}: {exc}") from None
-        return Body(b"".join(chunks), {name: h.hexdigest() for name, h in hashers.items()})
+        content = b"".join(chunks)
+        # Each algorithm once (PyPI's digest is the SHA256 we keep), in one pass over the
+        # whole body: hashlib lets go of the GIL only for buffers over 2 KiB.
+        digests = {
+            name: hashlib.new(name, content).hexdigest() for name in dict.fromkeys(algorithms)
+        }
+        return Body(content, digests)
 
     def _check_status(self, response: httpx.Response, method: str, url: str) -> None:
         status = response.status_code
