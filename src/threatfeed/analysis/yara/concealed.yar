@@ -1,0 +1,89 @@
+// What a payload hides behind other spellings: a repeating-key XOR in front of `exec`, an
+// address decoded inside the request that uses it, the environment copied into a variable
+// before it is serialised, a cryptominer started with a wallet on its command line.
+
+rule python_keyed_xor_then_exec {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 17
+        label = "executes code decoded with a repeating-key XOR"
+    strings:
+        // `data[i] ^ key[i % len(key)]`, `c ^ k[i % 6]`: a repeating-key XOR, written byte by
+        // byte (the `chr(ord(c) ^ ...)` spelling is python_xor_decode_then_exec's)
+        $xor = /\^\s*\w{1,40}\s*\[\s*\w{1,20}\s*%\s*(len\s*\(\s*[\w.]{1,40}\s*\)|\d{1,3})\s*\]/
+        // ... of bytes decoded from an embedded literal ...
+        $decode = /\b(b64decode|b85decode|b32decode|fromhex|unhexlify)\s*\(/
+        // ... whose result is executed, whichever variable or method carries it
+        $run = /(^|[^.\w])(exec|eval)\s*\(\s*(compile\s*\(\s*)?[A-Za-z_][\w.]{0,60}\s*[,()]/
+    condition:
+        $xor and $decode and $run
+}
+
+rule request_to_decoded_address {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "hidden_url"
+        weight = 6
+        label = "requests an address decoded inside the call (base64 or hex)"
+    strings:
+        // `requests.get(base64.b64decode(KEY) + secret)`,
+        // `urlopen(str(b64decode(X), encoding="utf-8"))`: the address is never visible as
+        // text, not even to a reader of the line that sends. Clients of a service name it.
+        $a = /\b(requests|session|httpx|client|urllib\.request|request)\.(get|post|put|request|urlopen)\s*\(\s*(str\s*\(\s*)?(base64\.)?(b64decode|urlsafe_b64decode|b32decode|b85decode|bytes\.fromhex|unhexlify)\s*\(/
+        $b = /\burlopen\s*\(\s*(str\s*\(\s*)?(base64\.)?(b64decode|urlsafe_b64decode|b32decode|b85decode|bytes\.fromhex|unhexlify)\s*\(/
+    condition:
+        any of them
+}
+
+rule environment_copied_then_serialised {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 5
+        label = "the whole environment, copied then serialised (secrets of CI and developers)"
+    strings:
+        // `env = dict(os.environ)` and, a few lines below, `json.dumps(env)`: the dump of
+        // harvesting.yar's environment_dump, spread over two statements. Copies handed to a
+        // subprocess (`env=env`) are not serialised.
+        $a = /=\s*(dict\s*\(\s*os\.environ\s*\)|os\.environ\.copy\s*\(\s*\))[^\n]{0,80}\n([^\n]{0,200}\n){0,4}[^\n]{0,120}\b(json\.dumps|pickle\.dumps|b64encode)\s*\(/
+    condition:
+        $a
+}
+
+rule cryptominer_launch {
+    meta:
+        indicator = "cryptominer_rule"
+        capability = "exec"
+        weight = 12
+        label = "starts a cryptocurrency miner with a pool and a wallet"
+    strings:
+        // miner command lines: a pool URL, a miner's own options, a wallet handed to it
+        $pool = /stratum\+(tcp|ssl|tls):\/\//
+        $donate = /--donate-level\b/
+        $hashrate = /-report-realtime-hashrate\b/
+        $wallet = /\s-(w|-wallet|u|-user)[ =]["']?(dero1[0-9a-z]{60,}|4[0-9AB][1-9A-HJ-NP-Za-km-z]{93})\b/
+        // and the file starts it
+        $run = /\b(os\.system|os\.popen|subprocess\.(run|call|Popen|check_output|check_call)|Popen|execSync|spawn)\s*\(/
+    condition:
+        $run and ($pool or $donate or $hashrate or $wallet)
+}
+
+rule string_decoder {
+    meta:
+        indicator = ""
+        capability = "decoder"
+        weight = 0
+        label = "decodes strings with a character shift, a reversal, hex or rot13"
+    strings:
+        // what concealed_endpoint_rule decodes: only files marked here are decoded there
+        $shift = /chr\s*\(\s*ord\s*\(/
+        $js_shift = "charCodeAt"
+        // reversal and rot13 only with their spelling of `http(s)://`
+        $reversed_url = /\/\/:s?ptth/
+        $rot13_url = /uggcf?:\/\//
+        $hex_decode = /\b(fromhex|unhexlify)\s*\(|Buffer\.from\s*\([^)\n]{1,200}["']hex["']/
+        $hex_url = /3[aA]2[fF]2[fF]/
+    condition:
+        $shift or $js_shift or $reversed_url or $rot13_url or ($hex_decode and $hex_url)
+}
