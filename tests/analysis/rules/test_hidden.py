@@ -115,7 +115,16 @@ def test_a_miner_started_with_a_pool_is_cryptojacking(engine: Engine) -> None:
     assert run_rule(engine, cryptominer_rule, sdist({"tidy_strings/m.py": config})) is None
 
 
+BLOB = "QUJD" * 30
 YARA_CASES: list[tuple[Rule, str, str]] = [
+    (
+        decode_and_execute_rule,
+        "_ = lambda s: __import__('zlib').decompress(__import__('base64').b64decode(s[::-1]))\n"
+        f"exec((_)(b'{BLOB}'))\n",
+        # the decoder applied to a blob, the result kept as data
+        "_ = lambda s: __import__('zlib').decompress(__import__('base64').b64decode(s))\n"
+        f"table = (_)(b'{BLOB}')\n",
+    ),
     (
         decode_and_execute_rule,
         "import base64\n\nclass Loader:\n    blob = 'AAEC'\n"

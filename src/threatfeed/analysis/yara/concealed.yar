@@ -87,3 +87,18 @@ rule string_decoder {
     condition:
         $shift or $js_shift or $reversed_url or $rot13_url or ($hex_decode and $hex_url)
 }
+
+rule python_exec_of_parenthesised_decoder_on_blob {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 17
+        label = "executes a blob through a decoder bound to a name"
+    strings:
+        // `_ = lambda s: zlib.decompress(b64decode(s[::-1]))` then `exec((_)(b'=0LB...'))`:
+        // the exec(decoder(blob)) of python_decode_then_exec with the decoder's name in
+        // parentheses, the output shape of a popular online obfuscator
+        $a = /\bexec\s*\(\s*\(\s*[\w.]{1,40}\s*\)\s*\(\s*b?["'][A-Za-z0-9+\/=_-]{100}/
+    condition:
+        $a
+}
