@@ -12,6 +12,7 @@ from threatfeed.analysis.rules.base import Rule
 from threatfeed.analysis.rules.hidden import (
     concealed_endpoint_rule,
     cryptominer_rule,
+    decoder_function_exec_rule,
     fragmented_command_rule,
 )
 from threatfeed.analysis.rules.imports import imported_test_code_rule, setup_imports_package_rule
@@ -117,6 +118,14 @@ def test_a_miner_started_with_a_pool_is_cryptojacking(engine: Engine) -> None:
 
 BLOB = "QUJD" * 30
 YARA_CASES: list[tuple[Rule, str, str]] = [
+    (
+        decode_and_execute_rule,
+        "import base64, builtins\nname = unseal(SEALED_NAME, key)\n"
+        "getattr(builtins, name)(base64.b64decode(blob).decode())\n",
+        # a builtin picked by name, handed plain data
+        "import builtins\nfor name in ('len', 'repr'):\n"
+        "    print(getattr(builtins, name)(items))\n",
+    ),
     (
         decode_and_execute_rule,
         "_ = lambda s: __import__('zlib').decompress(__import__('base64').b64decode(s[::-1]))\n"
@@ -235,3 +244,31 @@ def test_tests_importing_their_own_helpers_are_still_tests(engine: Engine) -> No
         }
     )
     assert run_rule(engine, imported_test_code_rule, archive) is None
+
+
+DECODER = (
+    "import base64, os\n\n"
+    "def load(name):\n"
+    "    with open(os.path.join(os.path.dirname(__file__), name)) as f:\n"
+    "        text = f.read()\n"
+    "    return base64.b64decode(text)\n\n"
+)
+
+
+def test_exec_of_what_a_decoder_function_returns_is_found(engine: Engine) -> None:
+    code = DECODER + "def start():\n    exec(load('table.dat'))\n"
+    archive = sdist({"tidy_strings/loader.py": code})
+    evidence = run_rule(engine, decoder_function_exec_rule, archive)
+    assert evidence == [
+        {"file": "tidy-strings-0.4.0/tidy_strings/loader.py", "line": 9, "decoder": "load"}
+    ]
+    assert engine.analyze(archive).flagged
+
+
+def test_exec_of_another_function_next_to_a_decoder_is_not(engine: Engine) -> None:
+    code = (
+        DECODER
+        + "def render(t):\n    return t.format(**globals())\n\n"
+        + "exec(render(TEMPLATE))\nicon = load('icon.dat')\n"
+    )
+    assert run_rule(engine, decoder_function_exec_rule, sdist({"tidy_strings/m.py": code})) is None

@@ -23,6 +23,7 @@ from threatfeed.analysis.rules.correlation import (
 from threatfeed.analysis.rules.hidden import (
     concealed_endpoint_rule,
     cryptominer_rule,
+    decoder_function_exec_rule,
     fragmented_command_rule,
 )
 from threatfeed.analysis.rules.imports import imported_test_code_rule, setup_imports_package_rule
@@ -52,6 +53,7 @@ RULES: tuple[Rule, ...] = (
     suspicious_setup_commands_rule,
     executes_code_at_remote_url_rule,
     decode_and_execute_rule,
+    decoder_function_exec_rule,
     reverse_shell_rule,
     powershell_dropper_rule,
     credential_harvesting_rule,

@@ -232,3 +232,64 @@ def fragmented_command_rule(package: Package) -> Indicator | None:
             )
             break
     return indicator("fragmented_command_rule", evidence, signals)
+
+
+_DEF = re.compile(rb"^[ \t]*def[ \t]+(\w+)[ \t]*\(", re.M)
+_RETURNS_DECODED = re.compile(
+    rb"\breturn\s+(?:base64\.)?(?:b64decode|b32decode|b85decode|decodebytes|decompress"
+    rb"|unhexlify|fromhex)\s*\("
+)
+#: As ``exec`` of a decoded blob (``decode_and_execute_rule``): flags alone where code runs.
+DECODER_EXEC_WEIGHT = 17.0
+
+
+def _decoder_functions(data: bytes) -> list[bytes]:
+    """Names of the functions of a file whose body returns decoded data."""
+    starts = list(_DEF.finditer(data))
+    names = []
+    for number, match in enumerate(starts):
+        end = starts[number + 1].start() if number + 1 < len(starts) else len(data)
+        if _RETURNS_DECODED.search(data, match.end(), end):
+            names.append(match.group(1))
+    return names
+
+
+def decoder_function_exec_rule(package: Package) -> Indicator | None:
+    """``exec``/``eval`` of what a function of the same file returns, when that function
+    returns decoded data (``def load(p): ... return base64.b64decode(text)`` ...
+    ``exec(load('data.txt'))``): the payload kept in a data file or a literal elsewhere,
+    decoded by a helper so that no line shows ``exec`` next to a decoder.
+
+    Only files the ``python_decoder_function`` signature marked are read. Evidence:
+    ``[{"file": str, "line": int, "decoder": str}]``.
+    """
+    evidence = []
+    signals: list[Signal] = []
+    for source in package.files:
+        if source.context not in _RUNNING or not any(
+            hit.rule == "python_decoder_function" for hit in source.signatures
+        ):
+            continue
+        names = _decoder_functions(source.data)
+        if not names:
+            continue
+        called = re.compile(
+            rb"\b(?:exec|eval)\s*\(\s*(" + b"|".join(re.escape(n) for n in names) + rb")\s*\("
+        )
+        for match in called.finditer(source.data):
+            if in_comment(source.data, match.start()):
+                continue
+            signal = signal_at(
+                source,
+                match.start(),
+                len(match.group(0)),
+                DECODER_EXEC_WEIGHT,
+                "decoder_function_exec",
+                "decode_exec",
+            )
+            signals.append(signal)
+            evidence.append(
+                {"file": source.path, "line": signal.line, "decoder": match.group(1).decode()}
+            )
+            break
+    return indicator("decoder_function_exec_rule", evidence, signals)

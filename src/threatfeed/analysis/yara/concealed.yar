@@ -102,3 +102,33 @@ rule python_exec_of_parenthesised_decoder_on_blob {
     condition:
         $a
 }
+
+rule python_builtin_by_computed_name_on_decoded_data {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 17
+        label = "calls a builtin chosen at run time on decoded data"
+    strings:
+        // `getattr(builtins, name)(b64decode(blob).decode())`: `name` is decrypted at run
+        // time (here to `exec`), so neither `exec` nor `eval` is ever written
+        $a = /\bgetattr\s*\(\s*(builtins|__builtins__)\s*,\s*[A-Za-z_]\w{0,40}\s*\)\s*\(\s*[^\n]{0,40}\b(b64decode|b32decode|b85decode|decompress|unhexlify|fromhex|decrypt)\s*\(/
+    condition:
+        $a
+}
+
+rule python_decoder_function {
+    meta:
+        indicator = ""
+        capability = "decoder_function"
+        weight = 0
+        label = "defines a function returning decoded data and executes a call's result"
+    strings:
+        // marks files for decoder_function_exec_rule, which checks that the function
+        // executed is the decoder: `def load(p): ... return b64decode(data)` ...
+        // `exec(load(name))`
+        $return = /\breturn\s+(base64\.)?(b64decode|b32decode|b85decode|decodebytes|decompress|unhexlify|fromhex)\s*\(/
+        $exec = /\b(exec|eval)\s*\(\s*[A-Za-z_]\w{0,40}\s*\(/
+    condition:
+        $return and $exec
+}
