@@ -117,7 +117,21 @@ def test_a_miner_started_with_a_pool_is_cryptojacking(engine: Engine) -> None:
 
 
 BLOB = "QUJD" * 30
+ZLIB_HEX = "789c" + "0f" * 120
 YARA_CASES: list[tuple[Rule, str, str]] = [
+    (
+        obfuscated_code_rule,
+        f"import zlib\nrun(zlib.decompress(bytes.fromhex('{ZLIB_HEX}')))\n",
+        # a hex digest or key of the same length is not a compressed stream
+        f"KEY = bytes.fromhex('{'0f' * 122}')\n",
+    ),
+    (
+        obfuscated_code_rule,
+        "rq = __import__('requests')\n"
+        "g = getattr(rq, ''.join(['g', 'e', 't']))\ng(url, timeout=5)\n",
+        # a network library by name, and a method name joined from words, not characters
+        "rq = __import__('requests')\nname = '_'.join(['get', 'json'])\n",
+    ),
     (
         decode_and_execute_rule,
         "import base64, builtins\nname = unseal(SEALED_NAME, key)\n"

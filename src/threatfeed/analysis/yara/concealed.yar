@@ -132,3 +132,33 @@ rule python_decoder_function {
     condition:
         $return and $exec
 }
+
+rule zlib_stream_in_hex {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 6
+        label = "compressed data spelled in hex (a zlib stream)"
+    strings:
+        // `bytes.fromhex('789ced5c...')`: the `b'x\x9c...'` literal of
+        // python_zlib_bytes_literal spelled in hex, the payload of Python obfuscators that
+        // then decompress and execute it
+        $a = /["']78(9c|da|01|5e)[0-9a-fA-F]{200}/
+    condition:
+        $a
+}
+
+rule network_call_named_in_fragments {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "network"
+        weight = 8
+        label = "loads a network library by name and calls a method spelled in fragments"
+    strings:
+        // `rq = __import__("requests")` then `getattr(rq, "".join(["g", "e", "t"]))(url)`:
+        // neither the import nor the call is visible to readers or signatures
+        $import = /__import__\s*\(\s*["'](requests|httpx|urllib\.request|urllib3|aiohttp|http\.client|socket)["']\s*\)/
+        $call = /getattr\s*\(\s*[\w.]{1,40}\s*,\s*(""|'')\.join\s*\(\s*[\[(]?\s*["'][^"'\n]{1,3}["']\s*,\s*["'][^"'\n]{1,3}["']/
+    condition:
+        $import and $call
+}
