@@ -120,6 +120,11 @@ BLOB = "QUJD" * 30
 ZLIB_HEX = "789c" + "0f" * 120
 YARA_CASES: list[tuple[Rule, str, str]] = [
     (
+        decode_and_execute_rule,
+        "import base64\ncake = base64.b64decode(blob).decode()\nexec(cake)\n",
+        "import base64\ncake = base64.b64decode(blob).decode()\nprint(cake)\n",
+    ),
+    (
         obfuscated_code_rule,
         f"import zlib\nrun(zlib.decompress(bytes.fromhex('{ZLIB_HEX}')))\n",
         # a hex digest or key of the same length is not a compressed stream

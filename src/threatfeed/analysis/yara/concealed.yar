@@ -162,3 +162,18 @@ rule network_call_named_in_fragments {
     condition:
         $import and $call
 }
+
+rule python_decode_into_variable_then_exec_at_line_start {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 14
+        label = "decodes into a variable, then executes it a few lines below"
+    strings:
+        // execution.yar's python_decode_into_variable_then_exec wants a character before
+        // `exec`, so `cake = b64decode(blob)` then `exec(cake)` in column 0 (a script's
+        // top level) escaped it; the same spread-out decode-and-execute, at line start
+        $a = /(b64decode|b32decode|b85decode|decompress|loads|unhexlify)\s*\([^\n]{0,200}\n([^\n]{0,200}\n){0,4}(exec|eval)\s*\(\s*[A-Za-z_]\w{0,40}\s*[,)]/
+    condition:
+        $a
+}
