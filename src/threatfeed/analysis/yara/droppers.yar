@@ -18,3 +18,21 @@ rule shell_download_then_start {
     condition:
         $fetch and ($start1 or $start2 or $start3)
 }
+
+rule downloaded_archive_script_run {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 12
+        label = "downloads an archive, unpacks it and runs a Python script from it"
+    strings:
+        // `requests.get(URL)` written to `x.zip`, `ZipFile(...).extractall(dir)`, then
+        // `os.system(f"py {dir}\\pkg\\__init__.py")`: a second stage of many modules,
+        // fetched whole and run by the interpreter's launcher. Installers of tools run the
+        // binaries they unpack, not Python scripts by a command line.
+        $get = /\b(requests\.get|urlopen|urlretrieve|httpx\.get)\s*\(/
+        $unpack = /\.extractall\s*\(/
+        $run = /\b(system|Popen|run|call|check_call)\s*\(\s*f?["'`](py|pyw|python[23w]?)(\.exe)?\s[^\n]{0,200}\.pyw?\b/
+    condition:
+        $get and $unpack and $run
+}
