@@ -9,15 +9,18 @@ rule python_keyed_xor_then_exec {
         weight = 17
         label = "executes code decoded with a repeating-key XOR"
     strings:
-        // `data[i] ^ key[i % len(key)]`, `c ^ k[i % 6]`: a repeating-key XOR, written byte by
-        // byte (the `chr(ord(c) ^ ...)` spelling is python_xor_decode_then_exec's)
-        $xor = /\^\s*\w{1,40}\s*\[\s*\w{1,20}\s*%\s*(len\s*\(\s*[\w.]{1,40}\s*\)|\d{1,3})\s*\]/
+        // `data[i] ^ key[i % len(key)]`, `[c ^ k[i % 6] for i in ...]`: a repeating-key XOR,
+        // written byte by byte (the `chr(ord(c) ^ ...)` spelling is
+        // python_xor_decode_then_exec's). Two patterns, each with a literal to anchor on:
+        // one alternation of both cost three times as much to scan.
+        $xor = /\^\s*[\w.]{1,40}\s*\[\s*\w{1,20}\s*%\s*len\s*\(/
+        $xor_n = /\^\s*[\w.]{1,40}\s*\[\s*\w{1,20}\s*%\s*\d{1,3}\s*\]\s*for\s/
         // ... of bytes decoded from an embedded literal ...
         $decode = /\b(b64decode|b85decode|b32decode|fromhex|unhexlify)\s*\(/
         // ... whose result is executed, whichever variable or method carries it
-        $run = /(^|[^.\w])(exec|eval)\s*\(\s*(compile\s*\(\s*)?[A-Za-z_][\w.]{0,60}\s*[,()]/
+        $run = /\b(exec|eval)\s*\(\s*(compile\s*\(\s*)?[A-Za-z_][\w.]{0,60}\s*[,()]/
     condition:
-        $xor and $decode and $run
+        ($xor or $xor_n) and $decode and $run
 }
 
 rule request_to_decoded_address {
@@ -122,15 +125,16 @@ rule python_decoder_function {
         indicator = ""
         capability = "decoder_function"
         weight = 0
-        label = "defines a function returning decoded data and executes a call's result"
+        label = "decodes data and executes what a call returns"
     strings:
         // marks files for decoder_function_exec_rule, which checks that the function
         // executed is the decoder: `def load(p): ... return b64decode(data)` ...
         // `exec(load(name))`
-        $return = /\breturn\s+(base64\.)?(b64decode|b32decode|b85decode|decodebytes|decompress|unhexlify|fromhex)\s*\(/
+        // (the `return` before the decoder is checked there: as an atom it is everywhere)
+        $decode = /\b(b64decode|b32decode|b85decode|decodebytes|decompress|unhexlify|fromhex)\s*\(/
         $exec = /\b(exec|eval)\s*\(\s*[A-Za-z_]\w{0,40}\s*\(/
     condition:
-        $return and $exec
+        $decode and $exec
 }
 
 rule zlib_stream_in_hex {
@@ -173,7 +177,8 @@ rule python_decode_into_variable_then_exec_at_line_start {
         // execution.yar's python_decode_into_variable_then_exec wants a character before
         // `exec`, so `cake = b64decode(blob)` then `exec(cake)` in column 0 (a script's
         // top level) escaped it; the same spread-out decode-and-execute, at line start
-        $a = /(b64decode|b32decode|b85decode|decompress|loads|unhexlify)\s*\([^\n]{0,200}\n([^\n]{0,200}\n){0,4}(exec|eval)\s*\(\s*[A-Za-z_]\w{0,40}\s*[,)]/
+        // (`json.loads` left out: it is everywhere, and what it returns is data)
+        $a = /(b64decode|b32decode|b85decode|decompress|marshal\.loads|unhexlify)\s*\([^\n]{0,200}\n([^\n]{0,200}\n){0,4}(exec|eval)\s*\(\s*[A-Za-z_]\w{0,40}\s*[,)]/
     condition:
         $a
 }
