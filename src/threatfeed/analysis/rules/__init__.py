@@ -20,6 +20,13 @@ from threatfeed.analysis.rules.correlation import (
     raw_ip_endpoint_rule,
     staging_host_rule,
 )
+from threatfeed.analysis.rules.hidden import (
+    concealed_endpoint_rule,
+    cryptominer_rule,
+    decoder_function_exec_rule,
+    fragmented_command_rule,
+)
+from threatfeed.analysis.rules.imports import imported_test_code_rule, setup_imports_package_rule
 from threatfeed.analysis.rules.install import suspicious_setup_commands_rule
 from threatfeed.analysis.rules.metadata import dependency_confusion_rule, trivial_package_rule
 from threatfeed.analysis.rules.network import ip_identification_rule, suspicious_url_references_rule
@@ -46,6 +53,7 @@ RULES: tuple[Rule, ...] = (
     suspicious_setup_commands_rule,
     executes_code_at_remote_url_rule,
     decode_and_execute_rule,
+    decoder_function_exec_rule,
     reverse_shell_rule,
     powershell_dropper_rule,
     credential_harvesting_rule,
@@ -54,15 +62,20 @@ RULES: tuple[Rule, ...] = (
     install_time_download_rule,
     install_time_package_install_rule,
     setup_runs_package_code_rule,
+    setup_imports_package_rule,
+    imported_test_code_rule,
     raw_ip_endpoint_rule,
     hidden_endpoint_rule,
     encoded_exfiltration_endpoint_rule,
+    concealed_endpoint_rule,
     obfuscated_network_code_rule,
     staging_host_rule,
     dns_exfiltration_rule,
     persistence_rule,
     privilege_escalation_rule,
     destructive_command_rule,
+    cryptominer_rule,
+    fragmented_command_rule,
     suspicious_url_references_rule,
     ip_identification_rule,
     obfuscated_code_rule,

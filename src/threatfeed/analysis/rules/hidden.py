@@ -1,0 +1,295 @@
+"""Payloads spelled so that no line shows them: addresses under a character shift, a
+reversal or hex, commands split into fragments joined at run time, miners started with a
+wallet. Each rule decodes what the file itself would decode, and reports what it finds."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+
+from threatfeed.analysis.model import Indicator, Signal
+from threatfeed.analysis.package import Package, SourceFile
+from threatfeed.analysis.rules.base import in_comment, indicator, signal_at
+from threatfeed.analysis.rules.signature_rules import signature_rule
+
+cryptominer_rule = signature_rule(
+    "cryptominer_rule",
+    "Starts a cryptocurrency miner with a pool or a wallet on its command line (cryptojacking).",
+)
+
+#: Where code runs when the package is installed or used (not tests, not docs).
+_RUNNING = frozenset({"install", "import", "imported", "code"})
+_CODE_KINDS = frozenset({"python", "javascript"})
+_SENDS = frozenset({"network", "exfil"})
+#: As much as a URL hidden in base64 in a file that sends (6 + 11 in
+#: ``obfuscated_code_rule`` and ``hidden_endpoint_rule``): flags alone in ordinary modules.
+CONCEALED_ENDPOINT_WEIGHT = 17.0
+
+#: ``chr(ord(c) - 3)``, ``String.fromCharCode(s.charCodeAt(i) + 7)``: a character shift.
+_SHIFT = re.compile(
+    rb"(?:chr\s*\(\s*ord\s*\(\s*[\w\[\]]{1,40}\s*\)|charCodeAt\s*\(\s*\w{0,20}\s*\))"
+    rb"\s*([-+])\s*(\d{1,3})\s*\)"
+)
+_HEX_DECODE = re.compile(
+    rb"\b(?:fromhex|unhexlify)\s*\(|Buffer\.from\s*\([^)\n]{1,200}['\"]hex['\"]"
+)
+_ROT13 = re.compile(rb"rot_?13", re.IGNORECASE)
+#: String literals (empty ones too, so that ``''.join(...)`` does not shift the quotes that
+#: follow); escapes are left alone. Those shorter than an address are skipped.
+_LITERAL = re.compile(rb"""(["'`])([^"'`\\\n]{0,400})\1""")
+MIN_LITERAL = 10
+_HEX = re.compile(rb"(?:[0-9a-fA-F]{2}){8,}")
+_URL = re.compile(r"""\b(?:https?|wss?)://[\w-]+(?:\.[\w-]+)+[^\s"'<>]*""")
+MAX_LITERALS = 2000
+
+
+def _shifted(text: str, shift: int) -> str:
+    try:
+        return "".join(chr(ord(c) + shift) for c in text)
+    except ValueError:  # below 0 or past the last code point: not what this code decodes
+        return ""
+
+
+def _decoders(data: bytes) -> tuple[set[int], bool, bool, bool]:
+    """The decoders a file holds: character shifts (by their amounts), reversal, hex,
+    rot13. Each regex runs only after a substring test says it can match, and reversal and
+    hex count only when the file holds their spelling of ``://`` (reversed: ``//:``; hex:
+    ``3a2f2f``) or a shift to combine with: most files that send have none of these."""
+    shifts = (
+        {
+            int(match.group(2)) * (-1 if match.group(1) == b"-" else 1)
+            for match in _SHIFT.finditer(data)
+        }
+        if b"ord(" in data or b"charCodeAt" in data
+        else set()
+    )
+    reverses = (b"::-1]" in data or b".reverse(" in data) and bool(shifts or b"//:" in data)
+    hexes = (b"3a2f2f" in data or b"3A2F2F" in data) and bool(_HEX_DECODE.search(data))
+    rot13 = (b"uggc" in data or b"UGGC" in data) and bool(_ROT13.search(data))
+    return shifts, reverses, hexes, rot13
+
+
+def _decodings(source: SourceFile) -> Iterator[tuple[int, int, str, str]]:
+    """(offset, length, encoding, decoded text) of each literal this file's own decoders
+    turn into something else: shifted by the amounts it names, reversed, from hex, rot13."""
+    data = source.data
+    shifts, reverses, hexes, rot13 = _decoders(data)
+    if not (shifts or reverses or hexes or rot13):
+        return
+    for count, match in enumerate(_LITERAL.finditer(data)):
+        if count >= MAX_LITERALS:
+            return
+        raw = match.group(2)
+        if len(raw) < MIN_LITERAL:
+            continue
+        start, length = match.start(2), len(raw)
+        if hexes and _HEX.fullmatch(raw):
+            yield start, length, "hex", bytes.fromhex(raw.decode()).decode("latin-1")
+            continue
+        text = raw.decode("latin-1")
+        orders = [text, text[::-1]] if reverses else [text]
+        for order in orders:
+            for shift in shifts:
+                yield start, length, "character shift", _shifted(order, shift)
+            if rot13:
+                yield start, length, "rot13", codecs.encode(order, "rot13")
+        if reverses:
+            yield start, length, "reversed", text[::-1]
+
+
+def concealed_endpoint_rule(package: Package) -> Indicator | None:
+    """A URL that appears only once the file's own decoder has run: a literal shifted by
+    the amount its ``chr(ord(c) - 3)`` names, reversed by its ``[::-1]``, hex that its
+    ``bytes.fromhex`` reads, or rot13, in code that sends over the network. A stealer
+    hides where it reports to from readers and URL scanners; a client names its service.
+
+    Only files the ``string_decoder`` signature marked are decoded; literals that are URLs
+    as written are not counted (nothing is hidden). Evidence:
+    ``[{"file": str, "encoding": str, "urls": [str]}]``.
+    """
+    evidence = []
+    signals: list[Signal] = []
+    for source in package.files:
+        if (
+            source.kind not in _CODE_KINDS
+            or source.context not in _RUNNING
+            or not any(hit.rule == "string_decoder" for hit in source.signatures)
+            or not any(hit.capability in _SENDS for hit in source.signatures)
+        ):
+            continue
+        urls: list[str] = []
+        encoding = ""
+        for start, length, how, decoded in _decodings(source):
+            url = _URL.search(decoded)
+            if url is None or b"://" in source.data[start : start + length]:
+                continue
+            if in_comment(source.data, start):
+                continue
+            if not urls:
+                encoding = how
+                signals.append(
+                    signal_at(
+                        source,
+                        start,
+                        length,
+                        CONCEALED_ENDPOINT_WEIGHT,
+                        "concealed_endpoint",
+                        "hidden_url",
+                    )
+                )
+            if url.group(0) not in urls:
+                urls.append(url.group(0)[:200])
+        if urls:
+            evidence.append({"file": source.path, "encoding": encoding, "urls": urls[:10]})
+    return indicator("concealed_endpoint_rule", evidence, signals)
+
+
+#: A list of three or more short string literals: the fragments of something spelled out.
+_STRING = rb"""(?:"(?:[^"\\\n]|\\.){0,40}"|'(?:[^'\\\n]|\\.){0,40}')"""
+_FRAGMENTS = re.compile(rb"\[\s*(?:" + _STRING + rb"\s*,\s*){2,60}" + _STRING + rb"\s*,?\s*\]")
+_FRAGMENT = re.compile(_STRING)
+#: Words of download-and-run commands. URL schemes are not among them: ``["http", "://",
+#: host]`` is how programs build addresses.
+_COMMAND_WORDS = (
+    "powershell",
+    "executionpolicy",
+    "invoke-webrequest",
+    "invoke-expression",
+    "invoke-restmethod",
+    "downloadstring",
+    "downloadfile",
+    "start-process",
+    "frombase64string",
+    "encodedcommand",
+    "windowstyle",
+    "certutil",
+    "bitsadmin",
+    "mshta",
+    "rundll32",
+    "regsvr32",
+    "curl",
+    "wget",
+    "/dev/tcp",
+    "nc -e",
+)
+#: A shell command decoded at run time (``shell_command_decoded_at_run_time``) weighs as much.
+FRAGMENTED_COMMAND_WEIGHT = 12.0
+
+
+def _split_words(fragments: list[str]) -> list[str]:
+    """Command words of the joined text that no single fragment holds whole."""
+    joined = "".join(fragments).lower()
+    found = [word for word in _COMMAND_WORDS if word in joined]
+    if not found:
+        return []  # nearly every list of strings
+    lowered = [fragment.lower() for fragment in fragments]
+    return [word for word in found if not any(word in fragment for fragment in lowered)]
+
+
+def fragmented_command_rule(package: Package) -> Indicator | None:
+    """A command cut into fragments that split its own keywords (``["power", "shell -NoL",
+    "ogo -Ex", "ecutionP", ...]``) and joined at run time, in a file that runs commands:
+    the spelling exists only to keep ``powershell`` or ``Invoke-WebRequest`` out of sight
+    of readers and signatures.
+
+    Lists of words (``["curl", "-s", url]``, an argv) split nothing and do not count.
+    Evidence: ``[{"file": str, "words": [str], "command": str}]``, the words found split
+    and the start of the joined command.
+    """
+    evidence = []
+    signals: list[Signal] = []
+    for source in package.files:
+        if (
+            source.kind not in _CODE_KINDS
+            or source.context not in _RUNNING
+            or not any(hit.capability == "exec" for hit in source.signatures)
+            or b".join(" not in source.data
+        ):
+            continue
+        for match in _FRAGMENTS.finditer(source.data):
+            literals = _FRAGMENT.finditer(match.group(0))
+            fragments = [found.group(0)[1:-1].decode("latin-1") for found in literals]
+            words = _split_words(fragments)
+            if not words or in_comment(source.data, match.start()):
+                continue
+            evidence.append(
+                {
+                    "file": source.path,
+                    "words": sorted(set(words)),
+                    "command": "".join(fragments)[:200],
+                }
+            )
+            signals.append(
+                signal_at(
+                    source,
+                    match.start(),
+                    len(match.group(0)),
+                    FRAGMENTED_COMMAND_WEIGHT,
+                    "fragmented_command",
+                    "exec",
+                )
+            )
+            break
+    return indicator("fragmented_command_rule", evidence, signals)
+
+
+_DEF = re.compile(rb"^[ \t]*def[ \t]+(\w+)[ \t]*\(", re.M)
+_RETURNS_DECODED = re.compile(
+    rb"\breturn\s+(?:base64\.)?(?:b64decode|b32decode|b85decode|decodebytes|decompress"
+    rb"|unhexlify|fromhex)\s*\("
+)
+#: As ``exec`` of a decoded blob (``decode_and_execute_rule``): flags alone where code runs.
+DECODER_EXEC_WEIGHT = 17.0
+
+
+def _decoder_functions(data: bytes) -> list[bytes]:
+    """Names of the functions of a file whose body returns decoded data."""
+    starts = list(_DEF.finditer(data))
+    names = []
+    for number, match in enumerate(starts):
+        end = starts[number + 1].start() if number + 1 < len(starts) else len(data)
+        if _RETURNS_DECODED.search(data, match.end(), end):
+            names.append(match.group(1))
+    return names
+
+
+def decoder_function_exec_rule(package: Package) -> Indicator | None:
+    """``exec``/``eval`` of what a function of the same file returns, when that function
+    returns decoded data (``def load(p): ... return base64.b64decode(text)`` ...
+    ``exec(load('data.txt'))``): the payload kept in a data file or a literal elsewhere,
+    decoded by a helper so that no line shows ``exec`` next to a decoder.
+
+    Only files the ``python_decoder_function`` signature marked are read. Evidence:
+    ``[{"file": str, "line": int, "decoder": str}]``.
+    """
+    evidence = []
+    signals: list[Signal] = []
+    for source in package.files:
+        if source.context not in _RUNNING or not any(
+            hit.rule == "python_decoder_function" for hit in source.signatures
+        ):
+            continue
+        names = _decoder_functions(source.data)
+        if not names:
+            continue
+        called = re.compile(
+            rb"\b(?:exec|eval)\s*\(\s*(" + b"|".join(re.escape(n) for n in names) + rb")\s*\("
+        )
+        for match in called.finditer(source.data):
+            if in_comment(source.data, match.start()):
+                continue
+            signal = signal_at(
+                source,
+                match.start(),
+                len(match.group(0)),
+                DECODER_EXEC_WEIGHT,
+                "decoder_function_exec",
+                "decode_exec",
+            )
+            signals.append(signal)
+            evidence.append(
+                {"file": source.path, "line": signal.line, "decoder": match.group(1).decode()}
+            )
+            break
+    return indicator("decoder_function_exec_rule", evidence, signals)

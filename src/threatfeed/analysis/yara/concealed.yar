@@ -1,0 +1,184 @@
+// What a payload hides behind other spellings: a repeating-key XOR in front of `exec`, an
+// address decoded inside the request that uses it, the environment copied into a variable
+// before it is serialised, a cryptominer started with a wallet on its command line.
+
+rule python_keyed_xor_then_exec {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 17
+        label = "executes code decoded with a repeating-key XOR"
+    strings:
+        // `data[i] ^ key[i % len(key)]`, `[c ^ k[i % 6] for i in ...]`: a repeating-key XOR,
+        // written byte by byte (the `chr(ord(c) ^ ...)` spelling is
+        // python_xor_decode_then_exec's). Two patterns, each with a literal to anchor on:
+        // one alternation of both cost three times as much to scan.
+        $xor = /\^\s*[\w.]{1,40}\s*\[\s*\w{1,20}\s*%\s*len\s*\(/
+        $xor_n = /\^\s*[\w.]{1,40}\s*\[\s*\w{1,20}\s*%\s*\d{1,3}\s*\]\s*for\s/
+        // ... of bytes decoded from an embedded literal ...
+        $decode = /\b(b64decode|b85decode|b32decode|fromhex|unhexlify)\s*\(/
+        // ... whose result is executed, whichever variable or method carries it
+        $run = /\b(exec|eval)\s*\(\s*(compile\s*\(\s*)?[A-Za-z_][\w.]{0,60}\s*[,()]/
+    condition:
+        ($xor or $xor_n) and $decode and $run
+}
+
+rule request_to_decoded_address {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "hidden_url"
+        weight = 6
+        label = "requests an address decoded inside the call (base64 or hex)"
+    strings:
+        // `requests.get(base64.b64decode(KEY) + secret)`,
+        // `urlopen(str(b64decode(X), encoding="utf-8"))`: the address is never visible as
+        // text, not even to a reader of the line that sends. Clients of a service name it.
+        $a = /\b(requests|session|httpx|client|urllib\.request|request)\.(get|post|put|request|urlopen)\s*\(\s*(str\s*\(\s*)?(base64\.)?(b64decode|urlsafe_b64decode|b32decode|b85decode|bytes\.fromhex|unhexlify)\s*\(/
+        $b = /\burlopen\s*\(\s*(str\s*\(\s*)?(base64\.)?(b64decode|urlsafe_b64decode|b32decode|b85decode|bytes\.fromhex|unhexlify)\s*\(/
+    condition:
+        any of them
+}
+
+rule environment_copied_then_serialised {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 5
+        label = "the whole environment, copied then serialised (secrets of CI and developers)"
+    strings:
+        // `env = dict(os.environ)` and, a few lines below, `json.dumps(env)`: the dump of
+        // harvesting.yar's environment_dump, spread over two statements. Copies handed to a
+        // subprocess (`env=env`) are not serialised.
+        $a = /=\s*(dict\s*\(\s*os\.environ\s*\)|os\.environ\.copy\s*\(\s*\))[^\n]{0,80}\n([^\n]{0,200}\n){0,4}[^\n]{0,120}\b(json\.dumps|pickle\.dumps|b64encode)\s*\(/
+    condition:
+        $a
+}
+
+rule cryptominer_launch {
+    meta:
+        indicator = "cryptominer_rule"
+        capability = "exec"
+        weight = 12
+        label = "starts a cryptocurrency miner with a pool and a wallet"
+    strings:
+        // miner command lines: a pool URL, a miner's own options, a wallet handed to it
+        $pool = /stratum\+(tcp|ssl|tls):\/\//
+        $donate = /--donate-level\b/
+        $hashrate = /-report-realtime-hashrate\b/
+        $wallet = /\s-(w|-wallet|u|-user)[ =]["']?(dero1[0-9a-z]{60,}|4[0-9AB][1-9A-HJ-NP-Za-km-z]{93})\b/
+        // and the file starts it
+        $run = /\b(os\.system|os\.popen|subprocess\.(run|call|Popen|check_output|check_call)|Popen|execSync|spawn)\s*\(/
+    condition:
+        $run and ($pool or $donate or $hashrate or $wallet)
+}
+
+rule string_decoder {
+    meta:
+        indicator = ""
+        capability = "decoder"
+        weight = 0
+        label = "decodes strings with a character shift, a reversal, hex or rot13"
+    strings:
+        // what concealed_endpoint_rule decodes: only files marked here are decoded there
+        $shift = /chr\s*\(\s*ord\s*\(/
+        $js_shift = "charCodeAt"
+        // reversal and rot13 only with their spelling of `http(s)://`
+        $reversed_url = /\/\/:s?ptth/
+        $rot13_url = /uggcf?:\/\//
+        $hex_decode = /\b(fromhex|unhexlify)\s*\(|Buffer\.from\s*\([^)\n]{1,200}["']hex["']/
+        $hex_url = /3[aA]2[fF]2[fF]/
+    condition:
+        $shift or $js_shift or $reversed_url or $rot13_url or ($hex_decode and $hex_url)
+}
+
+rule python_exec_of_parenthesised_decoder_on_blob {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 17
+        label = "executes a blob through a decoder bound to a name"
+    strings:
+        // `_ = lambda s: zlib.decompress(b64decode(s[::-1]))` then `exec((_)(b'=0LB...'))`:
+        // the exec(decoder(blob)) of python_decode_then_exec with the decoder's name in
+        // parentheses, the output shape of a popular online obfuscator
+        $a = /\bexec\s*\(\s*\(\s*[\w.]{1,40}\s*\)\s*\(\s*b?["'][A-Za-z0-9+\/=_-]{100}/
+    condition:
+        $a
+}
+
+rule python_builtin_by_computed_name_on_decoded_data {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 17
+        label = "calls a builtin chosen at run time on decoded data"
+    strings:
+        // `getattr(builtins, name)(b64decode(blob).decode())`: `name` is decrypted at run
+        // time (here to `exec`), so neither `exec` nor `eval` is ever written
+        $a = /\bgetattr\s*\(\s*(builtins|__builtins__)\s*,\s*[A-Za-z_]\w{0,40}\s*\)\s*\(\s*[^\n]{0,40}\b(b64decode|b32decode|b85decode|decompress|unhexlify|fromhex|decrypt)\s*\(/
+    condition:
+        $a
+}
+
+rule python_decoder_function {
+    meta:
+        indicator = ""
+        capability = "decoder_function"
+        weight = 0
+        label = "decodes data and executes what a call returns"
+    strings:
+        // marks files for decoder_function_exec_rule, which checks that the function
+        // executed is the decoder: `def load(p): ... return b64decode(data)` ...
+        // `exec(load(name))`
+        // (the `return` before the decoder is checked there: as an atom it is everywhere)
+        $decode = /\b(b64decode|b32decode|b85decode|decodebytes|decompress|unhexlify|fromhex)\s*\(/
+        $exec = /\b(exec|eval)\s*\(\s*[A-Za-z_]\w{0,40}\s*\(/
+    condition:
+        $decode and $exec
+}
+
+rule zlib_stream_in_hex {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 6
+        label = "compressed data spelled in hex (a zlib stream)"
+    strings:
+        // `bytes.fromhex('789ced5c...')`: the `b'x\x9c...'` literal of
+        // python_zlib_bytes_literal spelled in hex, the payload of Python obfuscators that
+        // then decompress and execute it
+        $a = /["']78(9c|da|01|5e)[0-9a-fA-F]{200}/
+    condition:
+        $a
+}
+
+rule network_call_named_in_fragments {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "network"
+        weight = 8
+        label = "loads a network library by name and calls a method spelled in fragments"
+    strings:
+        // `rq = __import__("requests")` then `getattr(rq, "".join(["g", "e", "t"]))(url)`:
+        // neither the import nor the call is visible to readers or signatures
+        $import = /__import__\s*\(\s*["'](requests|httpx|urllib\.request|urllib3|aiohttp|http\.client|socket)["']\s*\)/
+        $call = /getattr\s*\(\s*[\w.]{1,40}\s*,\s*(""|'')\.join\s*\(\s*[\[(]?\s*["'][^"'\n]{1,3}["']\s*,\s*["'][^"'\n]{1,3}["']/
+    condition:
+        $import and $call
+}
+
+rule python_decode_into_variable_then_exec_at_line_start {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 14
+        label = "decodes into a variable, then executes it a few lines below"
+    strings:
+        // execution.yar's python_decode_into_variable_then_exec wants a character before
+        // `exec`, so `cake = b64decode(blob)` then `exec(cake)` in column 0 (a script's
+        // top level) escaped it; the same spread-out decode-and-execute, at line start
+        // (`json.loads` left out: it is everywhere, and what it returns is data)
+        $a = /(b64decode|b32decode|b85decode|decompress|marshal\.loads|unhexlify)\s*\([^\n]{0,200}\n([^\n]{0,200}\n){0,4}(exec|eval)\s*\(\s*[A-Za-z_]\w{0,40}\s*[,)]/
+    condition:
+        $a
+}
