@@ -12,6 +12,10 @@ On PostgreSQL the fixed text also lets the driver prepare each shape once per
 connection. ``per_page + 1`` is rendered as a literal rather than a bound value:
 with a bound ``LIMIT`` the planner's generic plan could not know the scan stops
 after a page.
+
+The API's PostgreSQL reader also reads several pages of one shape in a single
+statement (``Queries.batch``): each request's values are a row of ``unnest`` over
+arrays, and its page the same query as a ``LATERAL`` subquery of that row.
 """
 
 from __future__ import annotations
@@ -29,12 +33,16 @@ from sqlalchemy import (
     Dialect,
     Integer,
     Select,
+    String,
     bindparam,
     func,
     literal_column,
     select,
+    true,
     tuple_,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import TypeEngine
 
 from threatfeed.feed.cursor import Position, encode_cursor
 from threatfeed.feed.params import FeedParams
@@ -42,6 +50,17 @@ from threatfeed.store.models import FeedEntry
 
 _t = FeedEntry.__table__.c
 _TIME_TYPE = _t.added_at.type
+_VALUE_TYPES: dict[str, TypeEngine[Any]] = {
+    "since": _TIME_TYPE,
+    "ecosystem": String(),
+    "name": String(),
+    "cursor_at": _TIME_TYPE,
+    "cursor_id": Integer(),
+    "offset": Integer(),
+}
+"""The values a request binds, by name (``Queries.for_request``), and their SQL types."""
+SLOT = "slot"
+"""The column of a batch's rows naming the request they belong to (``Queries.batch``)."""
 
 
 def http_date(moment: datetime | None) -> str | None:
@@ -109,6 +128,12 @@ class Shape(NamedTuple):
         )
 
     @property
+    def values(self) -> tuple[str, ...]:
+        """The names of the values a request of this shape binds, in ``_VALUE_TYPES`` order."""
+        present = (self.since, self.ecosystem, self.name, self.cursor, self.cursor, self.offset)
+        return tuple(name for name, used in zip(_VALUE_TYPES, present, strict=True) if used)
+
+    @property
     def bounded(self) -> bool:
         """Whether the query reads at most about a page of index entries, whatever the data.
 
@@ -136,6 +161,13 @@ class Statement:
         if self.positional:
             return [values[name] if name in values else fixed[name] for name in self.names]
         return {name: values[name] if name in values else fixed[name] for name in self.names}
+
+    def batch_arguments(self, queries: Sequence[PageQuery]) -> list[list[Any]]:
+        """A ``Queries.batch`` statement's arrays: request ``i``'s values at index ``i``."""
+        return [
+            list(range(len(queries))) if name == SLOT else [query.values[name] for query in queries]
+            for name in self.names
+        ]
 
 
 def _compile(query: Any, dialect: Dialect) -> Statement:
@@ -249,6 +281,7 @@ class Queries:
         self._bind_time = time_codec.bind
         self._time_value = time_codec.value
         self._compiled: dict[Shape, tuple[Statement, Statement]] = {}
+        self._batches: dict[Shape, Statement] = {}
 
     def for_request(self, params: FeedParams, view: View) -> PageQuery:
         shape = Shape.of(params, view)
@@ -269,19 +302,41 @@ class Queries:
             values["offset"] = params.offset
         return PageQuery(params, view, shape, *statements, values, self._time_value)
 
+    def batch(self, shape: Shape, view: View) -> Statement:
+        """One statement reading the pages of several requests of ``shape`` (PostgreSQL).
+
+        Its arguments are arrays (``Statement.batch_arguments``), one element per request;
+        ``unnest`` makes a row of each request's values, the ``LATERAL`` subquery is that
+        request's own page query, and each row ends with the request's index (``SLOT``).
+        The rows come ordered by request, then as the page orders them, so every request
+        gets exactly the rows its own statement would have read.
+        """
+        statement = self._batches.get(shape)
+        if statement is None:
+            names = (SLOT, *shape.values)
+            types = {SLOT: Integer(), **_VALUE_TYPES}
+            request = (
+                func.unnest(*(bindparam(name, type_=ARRAY(types[name])) for name in names))
+                .table_valued(*names)
+                .render_derived(name="request")
+            )
+            page = self._select(shape, view, lambda name: request.c[name]).lateral("page")
+            query = (
+                select(*page.c, request.c[SLOT])
+                .select_from(request.join(page, true()))
+                .order_by(request.c[SLOT], page.c.at.desc(), page.c.id.desc())
+            )
+            statement = self._batches[shape] = _compile(query, self._dialect)
+        return statement
+
     def _build(self, shape: Shape, view: View) -> tuple[Statement, Statement]:
+        def value(name: str) -> ColumnElement[Any]:
+            return bindparam(name, type_=_VALUE_TYPES[name])
+
         time = view.time
-        conditions: list[ColumnElement[bool]] = [self._live if view.live else time.is_not(None)]
-        if shape.since:
-            conditions.append(time >= bindparam("since", type_=_TIME_TYPE))
-        if shape.ecosystem:
-            conditions.append(_t.ecosystem == bindparam("ecosystem"))
-        if shape.name:
-            conditions.append(_t.name == bindparam("name"))
+        conditions = self._conditions(shape, view, value)
         key = tuple_(time, _t.id)
-        position = tuple_(
-            bindparam("cursor_at", type_=_TIME_TYPE), bindparam("cursor_id", type_=Integer)
-        )
+        position = tuple_(value("cursor_at"), value("cursor_id"))
         # "Is there an earlier item" as the first one in index order, not as EXISTS: for a
         # prepared statement's generic plan PostgreSQL estimated the range at a third of
         # the table and answered EXISTS with a sequential scan; with the order of an
@@ -294,17 +349,42 @@ class Queries:
             .scalar_subquery()
         )
         before = earliest.is_not(None)
+        query = self._select(shape, view, value)
+        return _compile(query, self._dialect), _compile(select(before), self._dialect)
+
+    def _conditions(
+        self, shape: Shape, view: View, value: Callable[[str], ColumnElement[Any]]
+    ) -> list[ColumnElement[bool]]:
+        """The terms every row of the shape's pages meets, on the request's values."""
+        time = view.time
+        conditions: list[ColumnElement[bool]] = [self._live if view.live else time.is_not(None)]
+        if shape.since:
+            conditions.append(time >= value("since"))
+        if shape.ecosystem:
+            conditions.append(_t.ecosystem == value("ecosystem"))
+        if shape.name:
+            conditions.append(_t.name == value("name"))
+        return conditions
+
+    def _select(
+        self, shape: Shape, view: View, value: Callable[[str], ColumnElement[Any]]
+    ) -> Select[Any]:
+        """The page's rows, ``per_page + 1`` (from a cursor, ``+ 2``) at most, on the values
+        ``value`` names: bound parameters, or a batch's columns."""
+        time = view.time
         columns: list[Any] = [_t.id, _t.document, time.label("at")]
         if not view.live:
             columns += [_t.withdrawn_at, _t.withdrawn_reason]
         query: Select[Any] = (
             select(*columns)
-            .where(*conditions)
+            .where(*self._conditions(shape, view, value))
             .order_by(time.desc(), _t.id.desc())
             .limit(literal_column(str(shape.per_page + 1 + shape.cursor)))
         )
         if shape.cursor:
-            query = query.where(key <= position)
+            query = query.where(
+                tuple_(time, _t.id) <= tuple_(value("cursor_at"), value("cursor_id"))
+            )
         if shape.offset:
-            query = query.offset(bindparam("offset", type_=Integer))
-        return _compile(query, self._dialect), _compile(select(before), self._dialect)
+            query = query.offset(value("offset"))
+        return query
