@@ -255,7 +255,7 @@ def _plan_cases(database: Database, per_page: int, depth: int) -> dict[str, Feed
     reader = FeedReader(database)
     before = reader.page(FeedParams(page=depth - 1, per_page=per_page))
     assert before.next_cursor is not None
-    first = json.loads(reader.page(FeedParams(per_page=per_page)).documents[0])
+    first = json.loads(reader.page(FeedParams(per_page=per_page)).body())["packages"][0]
     newest = datetime.strptime(first["created"], "%a, %d %b %Y %H:%M:%S GMT")
     since = newest.replace(day=1, hour=0, minute=0, second=0, tzinfo=UTC)
     return {

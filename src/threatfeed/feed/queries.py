@@ -20,6 +20,7 @@ arrays, and its page the same query as a ``LATERAL`` subquery of that row.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    and_,
     bindparam,
     func,
     literal_column,
@@ -41,7 +43,7 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.types import TypeEngine
 
 from threatfeed.feed.cursor import Position, encode_cursor
@@ -89,19 +91,56 @@ WITHDRAWN = View(live=False)
 
 @dataclass(frozen=True)
 class FeedPage:
-    documents: list[str]
+    documents: str
+    """The page's items as stored (``item_document``), joined by commas."""
+    digest: bytes
+    """SHA-256 of ``documents`` in UTF-8, which the database can compute (``PageRead``)."""
     has_next: bool
     has_previous: bool
     next_cursor: str | None
 
-    def body(self) -> bytes:
+    def _head(self) -> str:
         cursor = "null" if self.next_cursor is None else f'"{self.next_cursor}"'
-        head = (
+        return (
             f'{{"has_next":{"true" if self.has_next else "false"},'
             f'"has_previous":{"true" if self.has_previous else "false"},'
             f'"next_cursor":{cursor},"packages":['
         )
-        return (head + ",".join(self.documents) + "]}").encode()
+
+    def body(self) -> bytes:
+        return (self._head() + self.documents + "]}").encode()
+
+    def etag(self) -> str:
+        """A strong ETag of ``body()``: SHA-256 of the body's head and the documents' digest.
+
+        Collision-resistant like a hash of the whole body (a different body differs in its
+        head or its documents, so in the hashed bytes or in ``digest``), so a crafted page
+        cannot keep a client's cached copy alive; but the documents, most of the body, are
+        hashed where they are read, on PostgreSQL by the database.
+        """
+        return '"' + hashlib.sha256(self._head().encode() + self.digest).hexdigest()[:32] + '"'
+
+
+class PageRead(NamedTuple):
+    """What a page's statement says, the rows it read reduced to what the page needs.
+
+    Made from the rows in Python (``PageQuery.read``), or by the statement itself
+    (``Queries.batch``): either way ``PageQuery.finish`` makes the page from it.
+    """
+
+    documents: str | None
+    """The documents of the page's rows (not the cursor's own row) joined by commas; None
+    when there are none."""
+    digest: bytes
+    """SHA-256 of ``documents`` (or of nothing) in UTF-8."""
+    found: int
+    """Rows read after the cursor's own row: more than ``per_page`` means a next page."""
+    cursor_found: bool | None
+    """Whether the cursor's own row came back (None or False without a cursor)."""
+    last_id: int | None
+    """The id of the page's ``per_page``-th row, when there is one."""
+    last_at: Any
+    """That row's time, as the driver returns it."""
 
 
 class Shape(NamedTuple):
@@ -206,7 +245,29 @@ class PageQuery:
         """One row, one column: whether any matching item comes before this page."""
         return self.before_statement.sql, self.before_statement.arguments(self.values)
 
-    def page(self, rows: Sequence[Sequence[Any]], before: bool | None = None) -> FeedPage | None:
+    def read(self, rows: Sequence[Sequence[Any]]) -> PageRead:
+        """What the rows of the ``rows`` statement say about the page."""
+        cursor_found = False
+        if self.shape.cursor and rows and (rows[0][0], rows[0][2]) == self._position:
+            rows, cursor_found = rows[1:], True
+        count = len(rows)
+        per_page = self.shape.per_page
+        rows = rows[:per_page]
+        if self.view.live:
+            documents = ",".join([row[1] for row in rows])
+        else:
+            documents = ",".join(
+                [
+                    f'{row[1][:-1]},"withdrawn":{json_text(http_date(self.time_value(row[3])))},'
+                    f'"withdrawn_reason":{json_text(row[4])}}}'
+                    for row in rows
+                ]
+            )
+        last = rows[-1] if len(rows) == per_page else (None, None, None)
+        digest = hashlib.sha256(documents.encode()).digest()
+        return PageRead(documents, digest, count, cursor_found, last[0], last[2])
+
+    def finish(self, read: PageRead, before: bool | None = None) -> FeedPage | None:
         """The page, or None when ``has_previous`` needs the ``before`` statement's answer.
 
         ``has_previous`` needs no statement of its own in the common cases: the first
@@ -217,33 +278,22 @@ class PageQuery:
         start is empty is the ``before`` statement asked.
         """
         if self.shape.cursor:
-            if rows and (rows[0][0], rows[0][2]) == self._position:
-                rows, before = rows[1:], True
+            if read.cursor_found:
+                before = True
         elif self.params.page == 1:
             before = False
-        elif rows:
+        elif read.found:
             before = True
         if before is None:  # else it is known, or the caller's answer from ``before``
             return None
-        per_page = self.shape.per_page
-        has_next = len(rows) > per_page
-        rows = rows[:per_page]
-        has_previous = before
+        has_next = read.found > self.shape.per_page
         next_cursor = None
         if has_next:
-            last = rows[-1]
-            at = self.time_value(last[2])
+            at = self.time_value(read.last_at)
             assert at is not None
-            next_cursor = encode_cursor(Position(at, last[0]))
-        if self.view.live:
-            documents = [row[1] for row in rows]
-        else:
-            documents = [
-                f'{row[1][:-1]},"withdrawn":{json_text(http_date(self.time_value(row[3])))},'
-                f'"withdrawn_reason":{json_text(row[4])}}}'
-                for row in rows
-            ]
-        return FeedPage(documents, has_next, has_previous, next_cursor)
+            assert read.last_id is not None
+            next_cursor = encode_cursor(Position(at, read.last_id))
+        return FeedPage(read.documents or "", read.digest, has_next, before, next_cursor)
 
 
 class TimeCodec(NamedTuple):
@@ -302,15 +352,20 @@ class Queries:
             values["offset"] = params.offset
         return PageQuery(params, view, shape, *statements, values, self._time_value)
 
-    def batch(self, shape: Shape, view: View) -> Statement:
-        """One statement reading the pages of several requests of ``shape`` (PostgreSQL).
+    def batch(self, shape: Shape) -> Statement:
+        """One statement reading the pages of several requests of a bounded live ``shape``
+        (PostgreSQL), one row each: ``SLOT`` and the page's ``PageRead``.
 
         Its arguments are arrays (``Statement.batch_arguments``), one element per request;
-        ``unnest`` makes a row of each request's values, the ``LATERAL`` subquery is that
-        request's own page query, and each row ends with the request's index (``SLOT``).
-        The rows come ordered by request, then as the page orders them, so every request
-        gets exactly the rows its own statement would have read.
+        ``unnest`` makes a row of each request's values, and a ``LATERAL`` subquery runs
+        that request's own page query and reduces its rows to the page: each row's
+        position in the page (the cursor's own row 0, the page's rows from 1, the one
+        after them ``per_page + 1``), the documents of positions 1 to ``per_page`` joined
+        in order, and their SHA-256. The server then decodes one row per page, and
+        hashes a few hundred bytes for its ETag instead of the page's documents.
         """
+        assert shape.live
+        assert shape.bounded
         statement = self._batches.get(shape)
         if statement is None:
             names = (SLOT, *shape.values)
@@ -320,11 +375,51 @@ class Queries:
                 .table_valued(*names)
                 .render_derived(name="request")
             )
-            page = self._select(shape, view, lambda name: request.c[name]).lateral("page")
+            # Each level below the LATERAL one names ``request`` of the enclosing query.
+            read = (
+                self._select(shape, LIVE, lambda name: request.c[name])
+                .correlate(request)
+                .subquery("page_rows")
+            )
+            position: ColumnElement[int] = func.row_number().over(
+                order_by=(read.c.at.desc(), read.c.id.desc())
+            )
+            if shape.cursor:
+                own = and_(read.c.at == request.c.cursor_at, read.c.id == request.c.cursor_id)
+                position = position - func.count().filter(own).over()
+            ranked = select(read, position.label("position")).correlate(request).subquery("ranked")
+            zero, one, per_page = (
+                literal_column(str(n), Integer()) for n in (0, 1, shape.per_page)
+            )
+            in_page = ranked.c.position.between(one, per_page)
+            documents = func.string_agg(
+                ranked.c.document, aggregate_order_by(literal_column("','"), ranked.c.position)
+            )
+            summary = select(
+                documents.filter(in_page).label("documents"),
+                func.count().filter(ranked.c.position >= one).label("found"),
+                func.bool_or(ranked.c.position == zero).label("cursor_found"),
+                func.max(ranked.c.id).filter(ranked.c.position == per_page).label("last_id"),
+                func.max(ranked.c.at).filter(ranked.c.position == per_page).label("last_at"),
+            ).subquery("summary")
+            digest = func.sha256(
+                func.convert_to(
+                    func.coalesce(summary.c.documents, literal_column("''")),
+                    literal_column("'UTF8'"),
+                )
+            )
+            page = select(
+                summary.c.documents,
+                digest.label("digest"),
+                summary.c.found,
+                summary.c.cursor_found,
+                summary.c.last_id,
+                summary.c.last_at,
+            ).lateral("page")
             query = (
-                select(*page.c, request.c[SLOT])
+                select(request.c[SLOT], *page.c)
                 .select_from(request.join(page, true()))
-                .order_by(request.c[SLOT], page.c.at.desc(), page.c.id.desc())
+                .order_by(request.c[SLOT])
             )
             statement = self._batches[shape] = _compile(query, self._dialect)
         return statement

@@ -48,6 +48,7 @@ from threatfeed.feed.queries import (
     WITHDRAWN,
     FeedPage,
     PageQuery,
+    PageRead,
     Queries,
     TimeCodec,
     View,
@@ -358,20 +359,23 @@ class _Request:
 async def _read_batch(
     connection: asyncpg.Connection, queries: Queries, batch: list[PageQuery]
 ) -> list[FeedPage]:
-    """The pages of requests of one shape, read by one statement; a page whose
-    ``has_previous`` its rows cannot tell asks the ``before`` statement after it."""
+    """The pages of requests of one shape: a bounded shape's by one statement, one row
+    each (``Queries.batch``), another shape's (a batch of one) by its own statement. A
+    page whose ``has_previous`` the statement cannot tell asks the ``before`` one."""
     first = batch[0]
-    statement = queries.batch(first.shape, first.view)
-    rows = await connection.fetch(statement.sql, *statement.batch_arguments(batch))
-    per_request: list[list[asyncpg.Record]] = [[] for _ in batch]
-    for row in rows:
-        per_request[row[-1]].append(row)  # its SLOT column
+    if first.shape.bounded:
+        statement = queries.batch(first.shape)
+        rows = await connection.fetch(statement.sql, *statement.batch_arguments(batch))
+        reads = [(query, PageRead(*row[1:])) for query, row in zip(batch, rows, strict=True)]
+    else:
+        sql, arguments = first.rows
+        reads = [(first, first.read(await connection.fetch(sql, *arguments)))]
     pages = []
-    for query, own in zip(batch, per_request, strict=True):
-        page = query.page(own)
+    for query, read in reads:
+        page = query.finish(read)
         if page is None:
             sql, arguments = query.before
-            page = query.page(own, bool(await connection.fetchval(sql, *arguments)))
+            page = query.finish(read, bool(await connection.fetchval(sql, *arguments)))
         assert page is not None
         pages.append(page)
     return pages
@@ -379,10 +383,10 @@ async def _read_batch(
 
 def _read(query: PageQuery, fetch: Callable[[str, Any], list[Any]]) -> FeedPage:
     """Runs a page's statements through ``fetch`` (a query's rows) on any DBAPI connection."""
-    rows = fetch(*query.rows)
-    page = query.page(rows)
+    read = query.read(fetch(*query.rows))
+    page = query.finish(read)
     if page is None:
-        page = query.page(rows, bool(fetch(*query.before)[0][0]))
+        page = query.finish(read, bool(fetch(*query.before)[0][0]))
     assert page is not None
     return page
 
