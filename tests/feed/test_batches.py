@@ -187,8 +187,9 @@ def test_the_etag_is_a_hash_of_the_whole_body() -> None:
     documents = '{"name":"a"},{"name":"b"}'
 
     def page(documents: str = documents, has_next: bool = True, cursor: str = "Wz") -> FeedPage:
-        digest = hashlib.sha256(documents.encode()).digest()
-        return FeedPage(documents, digest, has_next, False, cursor if has_next else None)
+        encoded = documents.encode()
+        digest = hashlib.sha256(encoded).digest()
+        return FeedPage(encoded, digest, has_next, False, cursor if has_next else None)
 
     tags = {
         page().etag(),

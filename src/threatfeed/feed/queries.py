@@ -91,10 +91,10 @@ WITHDRAWN = View(live=False)
 
 @dataclass(frozen=True)
 class FeedPage:
-    documents: str
-    """The page's items as stored (``item_document``), joined by commas."""
+    documents: bytes
+    """The page's items as stored (``item_document``), joined by commas, in UTF-8."""
     digest: bytes
-    """SHA-256 of ``documents`` in UTF-8, which the database can compute (``PageRead``)."""
+    """SHA-256 of ``documents``, which the database can compute (``PageRead``)."""
     has_next: bool
     has_previous: bool
     next_cursor: str | None
@@ -108,7 +108,7 @@ class FeedPage:
         )
 
     def body(self) -> bytes:
-        return (self._head() + self.documents + "]}").encode()
+        return self._head().encode() + self.documents + b"]}"
 
     def etag(self) -> str:
         """A strong ETag of ``body()``: SHA-256 of the body's head and the documents' digest.
@@ -128,11 +128,11 @@ class PageRead(NamedTuple):
     (``Queries.batch``): either way ``PageQuery.finish`` makes the page from it.
     """
 
-    documents: str | None
-    """The documents of the page's rows (not the cursor's own row) joined by commas; None
-    when there are none."""
+    documents: bytes | None
+    """The documents of the page's rows (not the cursor's own row) joined by commas, in
+    UTF-8; None when there are none."""
     digest: bytes
-    """SHA-256 of ``documents`` (or of nothing) in UTF-8."""
+    """SHA-256 of ``documents`` (or of nothing)."""
     found: int
     """Rows read after the cursor's own row: more than ``per_page`` means a next page."""
     cursor_found: bool | None
@@ -254,17 +254,18 @@ class PageQuery:
         per_page = self.shape.per_page
         rows = rows[:per_page]
         if self.view.live:
-            documents = ",".join([row[1] for row in rows])
+            text = ",".join([row[1] for row in rows])
         else:
-            documents = ",".join(
+            text = ",".join(
                 [
                     f'{row[1][:-1]},"withdrawn":{json_text(http_date(self.time_value(row[3])))},'
                     f'"withdrawn_reason":{json_text(row[4])}}}'
                     for row in rows
                 ]
             )
+        documents = text.encode()
         last = rows[-1] if len(rows) == per_page else (None, None, None)
-        digest = hashlib.sha256(documents.encode()).digest()
+        digest = hashlib.sha256(documents).digest()
         return PageRead(documents, digest, count, cursor_found, last[0], last[2])
 
     def finish(self, read: PageRead, before: bool | None = None) -> FeedPage | None:
@@ -293,7 +294,7 @@ class PageQuery:
             assert at is not None
             assert read.last_id is not None
             next_cursor = encode_cursor(Position(at, read.last_id))
-        return FeedPage(read.documents or "", read.digest, has_next, before, next_cursor)
+        return FeedPage(read.documents or b"", read.digest, has_next, before, next_cursor)
 
 
 class TimeCodec(NamedTuple):
@@ -392,22 +393,20 @@ class Queries:
                 literal_column(str(n), Integer()) for n in (0, 1, shape.per_page)
             )
             in_page = ranked.c.position.between(one, per_page)
-            documents = func.string_agg(
-                ranked.c.document, aggregate_order_by(literal_column("','"), ranked.c.position)
+            documents = func.convert_to(
+                func.string_agg(
+                    ranked.c.document, aggregate_order_by(literal_column("','"), ranked.c.position)
+                ).filter(in_page),
+                literal_column("'UTF8'"),
             )
             summary = select(
-                documents.filter(in_page).label("documents"),
+                documents.label("documents"),
                 func.count().filter(ranked.c.position >= one).label("found"),
                 func.bool_or(ranked.c.position == zero).label("cursor_found"),
                 func.max(ranked.c.id).filter(ranked.c.position == per_page).label("last_id"),
                 func.max(ranked.c.at).filter(ranked.c.position == per_page).label("last_at"),
             ).subquery("summary")
-            digest = func.sha256(
-                func.convert_to(
-                    func.coalesce(summary.c.documents, literal_column("''")),
-                    literal_column("'UTF8'"),
-                )
-            )
+            digest = func.sha256(func.coalesce(summary.c.documents, literal_column("''::bytea")))
             page = select(
                 summary.c.documents,
                 digest.label("digest"),
