@@ -366,7 +366,13 @@ async def _read_batch(
     if first.shape.bounded:
         statement = queries.batch(first.shape)
         rows = await connection.fetch(statement.sql, *statement.batch_arguments(batch))
-        reads = [(query, PageRead(*row[1:])) for query, row in zip(batch, rows, strict=True)]
+        found: list[PageRead | None] = [None] * len(batch)
+        for row in rows:  # one per request, in no particular order
+            found[row[0]] = PageRead(*row[1:])
+        reads = []
+        for query, read in zip(batch, found, strict=True):
+            assert read is not None
+            reads.append((query, read))
     else:
         sql, arguments = first.rows
         reads = [(first, first.read(await connection.fetch(sql, *arguments)))]
