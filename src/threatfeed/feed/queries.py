@@ -26,7 +26,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
-from functools import cached_property
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -100,9 +99,8 @@ class FeedPage:
     has_previous: bool
     next_cursor: str | None
 
-    @cached_property
     def _head(self) -> bytes:
-        """The body up to the documents (made once for ``body`` and ``etag``)."""
+        """The body up to the documents."""
         cursor = "null" if self.next_cursor is None else f'"{self.next_cursor}"'
         return (
             f'{{"has_next":{"true" if self.has_next else "false"},'
@@ -111,7 +109,7 @@ class FeedPage:
         ).encode()
 
     def body(self) -> bytes:
-        return self._head + self.documents + b"]}"
+        return self._head() + self.documents + b"]}"
 
     def etag(self) -> str:
         """A strong ETag of ``body()``: SHA-256 of the body's head and the documents' digest.
@@ -121,7 +119,7 @@ class FeedPage:
         cannot keep a client's cached copy alive; but the documents, most of the body, are
         hashed where they are read, on PostgreSQL by the database.
         """
-        return '"' + hashlib.sha256(self._head + self.digest).hexdigest()[:32] + '"'
+        return '"' + hashlib.sha256(self._head() + self.digest).hexdigest()[:32] + '"'
 
 
 class PageRead(NamedTuple):
