@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 
 import asyncpg
@@ -51,7 +50,7 @@ def _cursors(reader: FeedReader, params: FeedParams, view: View = LIVE) -> list[
         cursor = decode_cursor(page.next_cursor)
         assert cursor is not None
         cursors.append(cursor)
-        page = reader.page(replace(params, cursor=cursor), view)
+        page = reader.page(params._replace(cursor=cursor), view)
     return cursors
 
 
