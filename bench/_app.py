@@ -14,8 +14,6 @@ The extra routes exist only here, never in the product:
 
 from __future__ import annotations
 
-import hashlib
-
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,9 +30,10 @@ def create_app() -> Starlette:
     settings = Settings.from_env()
     database = Database(settings.database_url)
     app = create_product_app(settings, database)
-    body = FeedReader(database).page(FeedParams()).body()
+    page = FeedReader(database).page(FeedParams())
+    body = page.body()
     headers = {
-        "ETag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+        "ETag": page.etag(),
         "Cache-Control": "no-cache",
         "Vary": "x-access-token, Authorization",
     }

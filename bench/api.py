@@ -44,12 +44,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: ``python bench/api.py``
     sys.path.insert(0, str(ROOT))
 
+from psycopg import sql as psycopg_sql  # noqa: E402
+from sqlalchemy import make_url  # noqa: E402
+
 from bench import _explain, _load, _wrk  # noqa: E402
 from bench._docs import DOCS, write_block  # noqa: E402
 from threatfeed.accounts.service import AccountService  # noqa: E402
 from threatfeed.config import Settings  # noqa: E402
 from threatfeed.feed.cursor import decode_cursor  # noqa: E402
 from threatfeed.feed.params import FeedParams  # noqa: E402
+from threatfeed.feed.queries import LIVE, SLOT, Queries, Shape  # noqa: E402
 from threatfeed.feed.reader import FeedReader  # noqa: E402
 from threatfeed.store import Database  # noqa: E402
 
@@ -255,7 +259,7 @@ def _plan_cases(database: Database, per_page: int, depth: int) -> dict[str, Feed
     reader = FeedReader(database)
     before = reader.page(FeedParams(page=depth - 1, per_page=per_page))
     assert before.next_cursor is not None
-    first = json.loads(reader.page(FeedParams(per_page=per_page)).documents[0])
+    first = json.loads(reader.page(FeedParams(per_page=per_page)).body())["packages"][0]
     newest = datetime.strptime(first["created"], "%a, %d %b %Y %H:%M:%S GMT")
     since = newest.replace(day=1, hour=0, minute=0, second=0, tzinfo=UTC)
     return {
@@ -266,6 +270,40 @@ def _plan_cases(database: Database, per_page: int, depth: int) -> dict[str, Feed
         "ecosystem=pypi, page 1": FeedParams(per_page=per_page, ecosystem="pypi"),
         f"name={first['name']}": FeedParams(per_page=per_page, name=first["name"]),
     }
+
+
+BATCH_PLAN = 4
+"""Requests in the batch whose plan is shown: about what one statement reads under the load."""
+
+
+def _batch_plan(database: Database, params: FeedParams, requests: int) -> list[str]:
+    """The plan of the statement the API's PostgreSQL reader sends for ``requests`` requests
+    like ``params`` waiting at once (``Queries.batch``), as the reader runs it: prepared,
+    with a generic plan."""
+    statement = Queries(make_url("postgresql+asyncpg://").get_dialect()()).batch(
+        Shape.of(params, LIVE)
+    )
+    values = Queries(database.engine.dialect).for_request(params, LIVE).values
+    arguments = [
+        list(range(requests)) if name == SLOT else [values[name]] * requests
+        for name in statement.names
+    ]
+    raw = database.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE bench_batch AS {statement.sql}")
+        literals = psycopg_sql.SQL(", ").join(map(psycopg_sql.Literal, arguments))
+        cursor.execute(
+            psycopg_sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE bench_batch({})").format(
+                literals
+            )
+        )
+        rows = cursor.fetchall()
+        cursor.execute("DEALLOCATE bench_batch")  # it would outlive the transaction
+    finally:
+        raw.close()
+    return [row[0] for row in rows]
 
 
 def _measure(args: argparse.Namespace, backend: str) -> BackendRun:
@@ -314,7 +352,11 @@ def _measure(args: argparse.Namespace, backend: str) -> BackendRun:
     run.memory = {"idle": idle["VmRSS"], "after": after["VmRSS"], "peak": after["VmHWM"]}
     run.database_bytes = _database_bytes(build.url)
     database = Database(build.url, migrate=False)
-    run.plans = _explain.plans(database, _plan_cases(database, args.per_page, args.depth_page))
+    cases = _plan_cases(database, args.per_page, args.depth_page)
+    run.plans = _explain.plans(database, cases)
+    if backend == "postgresql":
+        label = f"cursor at depth, {BATCH_PLAN} requests waiting at once (the API's batch)"
+        run.plans[label] = _batch_plan(database, cases["cursor at depth"], BATCH_PLAN)
     database.dispose()
     return run
 

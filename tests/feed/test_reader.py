@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -171,4 +172,4 @@ def test_a_refused_statement_leaves_no_backend_holding_the_feed(
         finally:
             await reader.aclose()
 
-    assert len(asyncio.run(read_twice()).documents) == 3
+    assert len(json.loads(asyncio.run(read_twice()).body())["packages"]) == 3

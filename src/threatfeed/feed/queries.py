@@ -12,10 +12,15 @@ On PostgreSQL the fixed text also lets the driver prepare each shape once per
 connection. ``per_page + 1`` is rendered as a literal rather than a bound value:
 with a bound ``LIMIT`` the planner's generic plan could not know the scan stops
 after a page.
+
+The API's PostgreSQL reader also reads several pages of one shape in a single
+statement (``Queries.batch``): each request's values are a row of ``unnest`` over
+arrays, and its page the same query as a ``LATERAL`` subquery of that row.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,12 +34,17 @@ from sqlalchemy import (
     Dialect,
     Integer,
     Select,
+    String,
+    and_,
     bindparam,
     func,
     literal_column,
     select,
+    true,
     tuple_,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.types import TypeEngine
 
 from threatfeed.feed.cursor import Position, encode_cursor
 from threatfeed.feed.params import FeedParams
@@ -42,6 +52,17 @@ from threatfeed.store.models import FeedEntry
 
 _t = FeedEntry.__table__.c
 _TIME_TYPE = _t.added_at.type
+_VALUE_TYPES: dict[str, TypeEngine[Any]] = {
+    "since": _TIME_TYPE,
+    "ecosystem": String(),
+    "name": String(),
+    "cursor_at": _TIME_TYPE,
+    "cursor_id": Integer(),
+    "offset": Integer(),
+}
+"""The values a request binds, by name (``Queries.for_request``), and their SQL types."""
+SLOT = "slot"
+"""The column of a batch's rows naming the request they belong to (``Queries.batch``)."""
 
 
 def http_date(moment: datetime | None) -> str | None:
@@ -68,21 +89,61 @@ LIVE = View(live=True)
 WITHDRAWN = View(live=False)
 
 
-@dataclass(frozen=True)
-class FeedPage:
-    documents: list[str]
+class FeedPage(NamedTuple):
+    """A page of a feed endpoint. A named tuple, like ``PageQuery``: one of each is made
+    per request, and a frozen dataclass takes three times as long to make."""
+
+    documents: bytes
+    """The page's items as stored (``item_document``), joined by commas, in UTF-8."""
+    digest: bytes
+    """SHA-256 of ``documents``, which the database can compute (``PageRead``)."""
     has_next: bool
     has_previous: bool
     next_cursor: str | None
 
-    def body(self) -> bytes:
+    def _head(self) -> bytes:
+        """The body up to the documents."""
         cursor = "null" if self.next_cursor is None else f'"{self.next_cursor}"'
-        head = (
+        return (
             f'{{"has_next":{"true" if self.has_next else "false"},'
             f'"has_previous":{"true" if self.has_previous else "false"},'
             f'"next_cursor":{cursor},"packages":['
-        )
-        return (head + ",".join(self.documents) + "]}").encode()
+        ).encode()
+
+    def body(self) -> bytes:
+        return self._head() + self.documents + b"]}"
+
+    def etag(self) -> str:
+        """A strong ETag of ``body()``: SHA-256 of the body's head and the documents' digest.
+
+        Collision-resistant like a hash of the whole body (a different body differs in its
+        head or its documents, so in the hashed bytes or in ``digest``), so a crafted page
+        cannot keep a client's cached copy alive; but the documents, most of the body, are
+        hashed where they are read, on PostgreSQL by the database.
+        """
+        return '"' + hashlib.sha256(self._head() + self.digest).hexdigest()[:32] + '"'
+
+
+class PageRead(NamedTuple):
+    """What a page's statement says, the rows it read reduced to what the page needs.
+
+    Made from the rows in Python (``PageQuery.read``), or by the statement itself
+    (``Queries.batch``): either way ``PageQuery.finish`` makes the page from it.
+    """
+
+    documents: bytes | None
+    """The documents of the page's rows (not the cursor's own row) joined by commas, in
+    UTF-8; None when there are none."""
+    digest: bytes
+    """SHA-256 of ``documents`` (or of nothing)."""
+    found: int
+    """Rows read after the cursor's own row: more than ``per_page`` means a next page."""
+    cursor_found: bool | None
+    """Whether the cursor's own row came back (None or False without a cursor)."""
+    last_id: int | None
+    """The id of the page's ``per_page``-th row, when there is one."""
+    last_at: Any
+    """That row's time, as the driver returns it."""
 
 
 class Shape(NamedTuple):
@@ -107,6 +168,12 @@ class Shape(NamedTuple):
             params.cursor is None and params.page > 1,
             params.per_page,
         )
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The names of the values a request of this shape binds, in ``_VALUE_TYPES`` order."""
+        present = (self.since, self.ecosystem, self.name, self.cursor, self.cursor, self.offset)
+        return tuple(name for name, used in zip(_VALUE_TYPES, present, strict=True) if used)
 
     @property
     def bounded(self) -> bool:
@@ -137,6 +204,13 @@ class Statement:
             return [values[name] if name in values else fixed[name] for name in self.names]
         return {name: values[name] if name in values else fixed[name] for name in self.names}
 
+    def batch_arguments(self, queries: Sequence[PageQuery]) -> list[list[Any]]:
+        """A ``Queries.batch`` statement's arrays: request ``i``'s values at index ``i``."""
+        return [
+            list(range(len(queries))) if name == SLOT else [query.values[name] for query in queries]
+            for name in self.names
+        ]
+
 
 def _compile(query: Any, dialect: Dialect) -> Statement:
     compiled = query.compile(dialect=dialect)
@@ -145,8 +219,7 @@ def _compile(query: Any, dialect: Dialect) -> Statement:
     return Statement(str(compiled), names, bool(compiled.positional), fixed)
 
 
-@dataclass(frozen=True)
-class PageQuery:
+class PageQuery(NamedTuple):
     """One request's statements and values, and the page made from their rows."""
 
     params: FeedParams
@@ -174,7 +247,30 @@ class PageQuery:
         """One row, one column: whether any matching item comes before this page."""
         return self.before_statement.sql, self.before_statement.arguments(self.values)
 
-    def page(self, rows: Sequence[Sequence[Any]], before: bool | None = None) -> FeedPage | None:
+    def read(self, rows: Sequence[Sequence[Any]]) -> PageRead:
+        """What the rows of the ``rows`` statement say about the page."""
+        cursor_found = False
+        if self.shape.cursor and rows and (rows[0][0], rows[0][2]) == self._position:
+            rows, cursor_found = rows[1:], True
+        count = len(rows)
+        per_page = self.shape.per_page
+        rows = rows[:per_page]
+        if self.view.live:
+            text = ",".join([row[1] for row in rows])
+        else:
+            text = ",".join(
+                [
+                    f'{row[1][:-1]},"withdrawn":{json_text(http_date(self.time_value(row[3])))},'
+                    f'"withdrawn_reason":{json_text(row[4])}}}'
+                    for row in rows
+                ]
+            )
+        documents = text.encode()
+        last = rows[-1] if len(rows) == per_page else (None, None, None)
+        digest = hashlib.sha256(documents).digest()
+        return PageRead(documents, digest, count, cursor_found, last[0], last[2])
+
+    def finish(self, read: PageRead, before: bool | None = None) -> FeedPage | None:
         """The page, or None when ``has_previous`` needs the ``before`` statement's answer.
 
         ``has_previous`` needs no statement of its own in the common cases: the first
@@ -185,33 +281,22 @@ class PageQuery:
         start is empty is the ``before`` statement asked.
         """
         if self.shape.cursor:
-            if rows and (rows[0][0], rows[0][2]) == self._position:
-                rows, before = rows[1:], True
+            if read.cursor_found:
+                before = True
         elif self.params.page == 1:
             before = False
-        elif rows:
+        elif read.found:
             before = True
         if before is None:  # else it is known, or the caller's answer from ``before``
             return None
-        per_page = self.shape.per_page
-        has_next = len(rows) > per_page
-        rows = rows[:per_page]
-        has_previous = before
+        has_next = read.found > self.shape.per_page
         next_cursor = None
         if has_next:
-            last = rows[-1]
-            at = self.time_value(last[2])
+            at = self.time_value(read.last_at)
             assert at is not None
-            next_cursor = encode_cursor(Position(at, last[0]))
-        if self.view.live:
-            documents = [row[1] for row in rows]
-        else:
-            documents = [
-                f'{row[1][:-1]},"withdrawn":{json_text(http_date(self.time_value(row[3])))},'
-                f'"withdrawn_reason":{json_text(row[4])}}}'
-                for row in rows
-            ]
-        return FeedPage(documents, has_next, has_previous, next_cursor)
+            assert read.last_id is not None
+            next_cursor = encode_cursor(Position(at, read.last_id))
+        return FeedPage(read.documents or b"", read.digest, has_next, before, next_cursor)
 
 
 class TimeCodec(NamedTuple):
@@ -249,6 +334,7 @@ class Queries:
         self._bind_time = time_codec.bind
         self._time_value = time_codec.value
         self._compiled: dict[Shape, tuple[Statement, Statement]] = {}
+        self._batches: dict[Shape, Statement] = {}
 
     def for_request(self, params: FeedParams, view: View) -> PageQuery:
         shape = Shape.of(params, view)
@@ -269,19 +355,82 @@ class Queries:
             values["offset"] = params.offset
         return PageQuery(params, view, shape, *statements, values, self._time_value)
 
+    def batch(self, shape: Shape) -> Statement:
+        """One statement reading the pages of several requests of a bounded live ``shape``
+        (PostgreSQL), one row each: ``SLOT`` and the page's ``PageRead``.
+
+        Its arguments are arrays (``Statement.batch_arguments``), one element per request;
+        ``unnest`` makes a row of each request's values, and a ``LATERAL`` subquery runs
+        that request's own page query and reduces its rows to the page: each row's
+        position in the page (the cursor's own row 0, the page's rows from 1, the one
+        after them ``per_page + 1``), the documents of positions 1 to ``per_page`` joined
+        in order, and their SHA-256. The server then decodes one row per page, and
+        hashes a few hundred bytes for its ETag instead of the page's documents.
+        """
+        assert shape.live
+        assert shape.bounded
+        statement = self._batches.get(shape)
+        if statement is None:
+            names = (SLOT, *shape.values)
+            types = {SLOT: Integer(), **_VALUE_TYPES}
+            request = (
+                func.unnest(*(bindparam(name, type_=ARRAY(types[name])) for name in names))
+                .table_valued(*names)
+                .render_derived(name="request")
+            )
+            # Each level below the LATERAL one names ``request`` of the enclosing query.
+            read = (
+                self._select(shape, LIVE, lambda name: request.c[name])
+                .correlate(request)
+                .subquery("page_rows")
+            )
+            position: ColumnElement[int] = func.row_number().over(
+                order_by=(read.c.at.desc(), read.c.id.desc())
+            )
+            if shape.cursor:
+                own = and_(read.c.at == request.c.cursor_at, read.c.id == request.c.cursor_id)
+                position = position - func.count().filter(own).over()
+            ranked = select(read, position.label("position")).correlate(request).subquery("ranked")
+            zero, one, per_page = (
+                literal_column(str(n), Integer()) for n in (0, 1, shape.per_page)
+            )
+            in_page = ranked.c.position.between(one, per_page)
+            documents = func.convert_to(
+                func.string_agg(
+                    ranked.c.document, aggregate_order_by(literal_column("','"), ranked.c.position)
+                ).filter(in_page),
+                literal_column("'UTF8'"),
+            )
+            summary = select(
+                documents.label("documents"),
+                func.count().filter(ranked.c.position >= one).label("found"),
+                func.bool_or(ranked.c.position == zero).label("cursor_found"),
+                func.max(ranked.c.id).filter(ranked.c.position == per_page).label("last_id"),
+                func.max(ranked.c.at).filter(ranked.c.position == per_page).label("last_at"),
+            ).subquery("summary")
+            digest = func.sha256(func.coalesce(summary.c.documents, literal_column("''::bytea")))
+            page = select(
+                summary.c.documents,
+                digest.label("digest"),
+                summary.c.found,
+                summary.c.cursor_found,
+                summary.c.last_id,
+                summary.c.last_at,
+            ).lateral("page")
+            # In no particular order: the caller places each row by its SLOT, and sorting
+            # would copy every page's documents once more in the database.
+            query = select(request.c[SLOT], *page.c).select_from(request.join(page, true()))
+            statement = self._batches[shape] = _compile(query, self._dialect)
+        return statement
+
     def _build(self, shape: Shape, view: View) -> tuple[Statement, Statement]:
+        def value(name: str) -> ColumnElement[Any]:
+            return bindparam(name, type_=_VALUE_TYPES[name])
+
         time = view.time
-        conditions: list[ColumnElement[bool]] = [self._live if view.live else time.is_not(None)]
-        if shape.since:
-            conditions.append(time >= bindparam("since", type_=_TIME_TYPE))
-        if shape.ecosystem:
-            conditions.append(_t.ecosystem == bindparam("ecosystem"))
-        if shape.name:
-            conditions.append(_t.name == bindparam("name"))
+        conditions = self._conditions(shape, view, value)
         key = tuple_(time, _t.id)
-        position = tuple_(
-            bindparam("cursor_at", type_=_TIME_TYPE), bindparam("cursor_id", type_=Integer)
-        )
+        position = tuple_(value("cursor_at"), value("cursor_id"))
         # "Is there an earlier item" as the first one in index order, not as EXISTS: for a
         # prepared statement's generic plan PostgreSQL estimated the range at a third of
         # the table and answered EXISTS with a sequential scan; with the order of an
@@ -294,17 +443,42 @@ class Queries:
             .scalar_subquery()
         )
         before = earliest.is_not(None)
+        query = self._select(shape, view, value)
+        return _compile(query, self._dialect), _compile(select(before), self._dialect)
+
+    def _conditions(
+        self, shape: Shape, view: View, value: Callable[[str], ColumnElement[Any]]
+    ) -> list[ColumnElement[bool]]:
+        """The terms every row of the shape's pages meets, on the request's values."""
+        time = view.time
+        conditions: list[ColumnElement[bool]] = [self._live if view.live else time.is_not(None)]
+        if shape.since:
+            conditions.append(time >= value("since"))
+        if shape.ecosystem:
+            conditions.append(_t.ecosystem == value("ecosystem"))
+        if shape.name:
+            conditions.append(_t.name == value("name"))
+        return conditions
+
+    def _select(
+        self, shape: Shape, view: View, value: Callable[[str], ColumnElement[Any]]
+    ) -> Select[Any]:
+        """The page's rows, ``per_page + 1`` (from a cursor, ``+ 2``) at most, on the values
+        ``value`` names: bound parameters, or a batch's columns."""
+        time = view.time
         columns: list[Any] = [_t.id, _t.document, time.label("at")]
         if not view.live:
             columns += [_t.withdrawn_at, _t.withdrawn_reason]
         query: Select[Any] = (
             select(*columns)
-            .where(*conditions)
+            .where(*self._conditions(shape, view, value))
             .order_by(time.desc(), _t.id.desc())
             .limit(literal_column(str(shape.per_page + 1 + shape.cursor)))
         )
         if shape.cursor:
-            query = query.where(key <= position)
+            query = query.where(
+                tuple_(time, _t.id) <= tuple_(value("cursor_at"), value("cursor_id"))
+            )
         if shape.offset:
-            query = query.offset(bindparam("offset", type_=Integer))
-        return _compile(query, self._dialect), _compile(select(before), self._dialect)
+            query = query.offset(value("offset"))
+        return query

@@ -9,7 +9,8 @@ each query shape compiled once (``feed.queries``):
 
 - PostgreSQL: a few asyncpg connections shared by all requests (statements
   prepared per connection, see ``_SharedConnections``), opened on first use inside
-  the server's event loop; waiting for the database never holds the loop. asyncpg
+  the server's event loop; waiting for the database never holds the loop. Requests
+  of the same shape that wait at once are read by one statement, a batch. asyncpg
   rather than psycopg, which the rest of the product uses: a page's statement costs
   about half the CPU of psycopg's asynchronous one (56 against 104 µs measured),
   and the read is much of a request's cost. A database that cannot be reached, or
@@ -30,6 +31,7 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from operator import itemgetter
@@ -46,6 +48,7 @@ from threatfeed.feed.queries import (
     WITHDRAWN,
     FeedPage,
     PageQuery,
+    PageRead,
     Queries,
     TimeCodec,
     View,
@@ -58,6 +61,9 @@ __all__ = ["LIVE", "WITHDRAWN", "FeedPage", "FeedReader", "View", "api_item", "i
 CONNECTIONS = 8
 """PostgreSQL connections of one server process: a page takes well under a millisecond of
 database time, so a few connections keep up with far more concurrent requests."""
+
+MAX_BATCH = 32
+"""Pages of one shape read by one statement at most (``_SharedConnections``)."""
 
 CONNECT_TIMEOUT = 10.0
 """Seconds to open a PostgreSQL connection, unless the URL's ``connect_timeout`` says."""
@@ -206,18 +212,23 @@ def _asyncpg_connect(url: URL) -> Callable[[], Awaitable[asyncpg.Connection]]:
 
 
 class _SharedConnections:
-    """A few asyncpg connections shared by all requests, taken in turn.
+    """A few asyncpg connections shared by all requests, which wait for them in batches.
 
-    A pool lends a connection to one request at a time and makes the others wait, with
-    a timer each; here a request waits for its turn on the connection's lock, held for
-    the page's one or two statements. A page costs a fraction of a millisecond of
-    database time, so the wait is short, and a pool's checkout is saved. The statements
-    are prepared once per connection (asyncpg's statement cache, keyed by the SQL text,
-    which ``Queries`` renders once per shape). A connection found closed is replaced when
-    its turn comes: while PostgreSQL is down or restarting, requests get ``Unavailable``,
-    and the first after it is back opens a new one. A request cancelled mid-statement (the
-    server shutting down) leaves asyncpg to cancel the statement on the database; the
-    connection's next statement waits for that first.
+    A request joins the waiting list; whenever a connection is free, the first waiting
+    request and up to ``MAX_BATCH - 1`` others of the same shape are read by one
+    statement (``Queries.batch``), if the shape is bounded; any other (an ``OFFSET``, two
+    filters, the withdrawn view) is read alone by its own statement. Every request of a
+    batch arrived before its statement was sent, so each page is as fresh as a statement
+    of its own would make it. A statement's fixed cost (the driver's work, a send, a
+    receive, the loop's wake-ups, and the database's own) was most of a page's: in-process,
+    65 µs of the server's CPU for a page read alone, 16 µs each for 16 read together.
+    Under load requests arrive together and share it; a lone request waits one turn of
+    the loop for others to join.
+
+    The statements are prepared once per connection (asyncpg's statement cache, keyed
+    by the SQL text, which ``Queries`` renders once per shape). A connection found
+    closed is replaced when its turn comes: while PostgreSQL is down or restarting,
+    requests get ``Unavailable``, and the first after it is back opens a new one.
     """
 
     def __init__(self, url: URL, size: int) -> None:
@@ -225,27 +236,91 @@ class _SharedConnections:
         dialect = url.set(drivername="postgresql+asyncpg").get_dialect()()
         self._queries = Queries(dialect, _PG_TIMES)
         self._slots: list[asyncpg.Connection | None] = [None] * size
-        self._locks = [asyncio.Lock() for _ in range(size)]
-        self._turn = 0
+        self._idle = list(range(size))
+        """Indexes of the connections no batch holds; the last one freed is taken first."""
+        self._waiting: list[_Request] = []
+        self._dispatching = False
+        self._batches: set[asyncio.Task[None]] = set()
 
     async def serve(self, params: FeedParams, view: View) -> FeedPage:
-        query = self._queries.for_request(params, view)
-        index = self._turn
-        self._turn = (index + 1) % len(self._slots)
-        async with self._locks[index]:
-            connection = self._slots[index]
-            try:
-                if connection is None or connection.is_closed():
-                    connection = self._slots[index] = await self._open()
-                return await _serve_postgres(connection, query)
-            except Exception as exc:
-                if isinstance(exc, _UNREACHABLE) or connection is None or connection.is_closed():
-                    raise Unavailable(f"the database cannot be reached: {exc}") from exc
-                # An argument asyncpg refused to encode leaves the statement half-sent: the
-                # backend then sits in it, holding its locks (a migration would wait on them).
-                connection.terminate()
-                self._slots[index] = None
-                raise
+        request = _Request(
+            self._queries.for_request(params, view), asyncio.get_running_loop().create_future()
+        )
+        self._waiting.append(request)
+        if self._idle and not self._dispatching:
+            self._dispatching = True
+            request.page.get_loop().call_soon(self._dispatch)
+        return await request.page
+
+    def _dispatch(self) -> None:
+        """Starts a batch on each free connection while requests wait."""
+        self._dispatching = False
+        while self._waiting and self._idle:
+            if batch := self._take():
+                task = asyncio.get_running_loop().create_task(self._run(self._idle.pop(), batch))
+                self._batches.add(task)
+                task.add_done_callback(self._batches.discard)
+
+    def _take(self) -> list[_Request]:
+        """The first waiting request and those after it of the same shape, up to a batch;
+        requests cancelled while they waited are dropped."""
+        shape = self._waiting[0].query.shape
+        size = MAX_BATCH if shape.bounded else 1
+        batch: list[_Request] = []
+        waiting: list[_Request] = []
+        for request in self._waiting:
+            if request.page.done():
+                continue
+            if len(batch) < size and request.query.shape == shape:
+                batch.append(request)
+            else:
+                waiting.append(request)
+        self._waiting = waiting
+        return batch
+
+    async def _run(self, index: int, batch: list[_Request]) -> None:
+        try:
+            outcomes = await self._outcomes(index, [request.query for request in batch])
+            for request, outcome in zip(batch, outcomes, strict=True):
+                if request.page.done():
+                    continue  # cancelled while its statement ran
+                if isinstance(outcome, Exception):
+                    request.page.set_exception(outcome)
+                else:
+                    request.page.set_result(outcome)
+        finally:
+            for request in batch:  # this batch itself cancelled: the reader is closing
+                request.page.cancel()
+            self._idle.append(index)
+            if self._waiting:
+                self._dispatch()
+
+    async def _outcomes(self, index: int, queries: list[PageQuery]) -> list[FeedPage | Exception]:
+        try:
+            return list(await self._read(index, queries))
+        except Exception as exc:
+            if isinstance(exc, Unavailable) or len(queries) == 1:
+                return [exc] * len(queries)
+            # A value the driver refused fails the whole statement: each request is then
+            # read alone, so that only the one with that value fails.
+            return [
+                outcome for query in queries for outcome in await self._outcomes(index, [query])
+            ]
+
+    async def _read(self, index: int, queries: list[PageQuery]) -> list[FeedPage]:
+        connection = self._slots[index]
+        try:
+            if connection is None or connection.is_closed():
+                connection = self._slots[index] = await self._open()
+            return await _read_batch(connection, self._queries, queries)
+        except Exception as exc:
+            if isinstance(exc, _UNREACHABLE) or connection is None or connection.is_closed():
+                raise Unavailable(f"the database cannot be reached: {exc}") from exc
+            # An argument asyncpg refused to encode leaves the statement half-sent: the
+            # backend then sits in it, holding its locks (a migration would wait on them).
+            connection.terminate()
+            self._slots[index] = None
+            raise
 
     async def _open(self) -> asyncpg.Connection:
         connection = await self._connect()
@@ -263,29 +338,62 @@ class _SharedConnections:
         return connection
 
     async def close(self) -> None:
+        """Cancels the batches in flight (asyncpg cancels their statements on the
+        database), then closes the connections."""
+        for task in list(self._batches):
+            task.cancel()
+        await asyncio.gather(*self._batches, return_exceptions=True)
         for index, connection in enumerate(self._slots):
             if connection is not None:
                 await connection.close()
             self._slots[index] = None
 
 
-async def _serve_postgres(connection: asyncpg.Connection, query: PageQuery) -> FeedPage:
-    sql, arguments = query.rows
-    rows = await connection.fetch(sql, *arguments)
-    page = query.page(rows)
-    if page is None:
-        sql, arguments = query.before
-        page = query.page(rows, bool(await connection.fetchval(sql, *arguments)))
-    assert page is not None
-    return page
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A page request waiting for, or read by, a batch."""
+
+    query: PageQuery
+    page: asyncio.Future[FeedPage]
+
+
+async def _read_batch(
+    connection: asyncpg.Connection, queries: Queries, batch: list[PageQuery]
+) -> list[FeedPage]:
+    """The pages of requests of one shape: a bounded shape's by one statement, one row
+    each (``Queries.batch``), another shape's (a batch of one) by its own statement. A
+    page whose ``has_previous`` the statement cannot tell asks the ``before`` one."""
+    first = batch[0]
+    if first.shape.bounded:
+        statement = queries.batch(first.shape)
+        rows = await connection.fetch(statement.sql, *statement.batch_arguments(batch))
+        found: list[PageRead | None] = [None] * len(batch)
+        for row in rows:  # one per request, in no particular order
+            found[row[0]] = PageRead(*row[1:])
+        reads = []
+        for query, read in zip(batch, found, strict=True):
+            assert read is not None
+            reads.append((query, read))
+    else:
+        sql, arguments = first.rows
+        reads = [(first, first.read(await connection.fetch(sql, *arguments)))]
+    pages = []
+    for query, read in reads:
+        page = query.finish(read)
+        if page is None:
+            sql, arguments = query.before
+            page = query.finish(read, bool(await connection.fetchval(sql, *arguments)))
+        assert page is not None
+        pages.append(page)
+    return pages
 
 
 def _read(query: PageQuery, fetch: Callable[[str, Any], list[Any]]) -> FeedPage:
     """Runs a page's statements through ``fetch`` (a query's rows) on any DBAPI connection."""
-    rows = fetch(*query.rows)
-    page = query.page(rows)
+    read = query.read(fetch(*query.rows))
+    page = query.finish(read)
     if page is None:
-        page = query.page(rows, bool(fetch(*query.before)[0][0]))
+        page = query.finish(read, bool(fetch(*query.before)[0][0]))
     assert page is not None
     return page
 

@@ -12,7 +12,6 @@ and the reader keeps its own slow reads off the loop (``FeedReader.serve``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
@@ -28,10 +27,6 @@ from threatfeed.accounts.service import AccountService
 from threatfeed.feed.params import ParameterError, parse_feed_params
 from threatfeed.feed.reader import LIVE, WITHDRAWN, FeedReader, View
 from threatfeed.httpjson import error_response, too_many_requests, unauthorized
-
-
-def _etag(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def _query(request: Request) -> dict[str, str]:
@@ -73,8 +68,8 @@ class FeedEndpoints:
             params = parse_feed_params(_query(request))
         except ParameterError as exc:
             return error_response(400, "invalid_parameter", str(exc), parameter=exc.parameter)
-        body = (await self._reader.serve(params, view)).body()
-        etag = _etag(body)
+        page = await self._reader.serve(params, view)
+        etag = page.etag()
         headers = {
             "ETag": etag,
             "Cache-Control": "no-cache",
@@ -82,7 +77,7 @@ class FeedEndpoints:
         }
         if _matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
-        return Response(body, 200, headers, media_type="application/json")
+        return Response(page.body(), 200, headers, media_type="application/json")
 
     async def _refusal(self, request: Request) -> Response | None:
         token = token_from_headers(request.headers)
