@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import base64
 import re
+import sys
 from functools import lru_cache
 
 from threatfeed.analysis.calls import Call
@@ -101,16 +102,21 @@ def walk(root: ast.AST, limit: int | None = None) -> list[ast.AST]:
     ``ast.walk`` goes through three generators per node, which made it a large part of
     the cost of reading big install scripts; this is the same order from one list.
     """
+    if limit is None:
+        limit = sys.maxsize
     nodes = [root]
+    append = nodes.append
     for node in nodes:
-        if limit is not None and len(nodes) >= limit:
+        if len(nodes) >= limit:
             return nodes[:limit]
         for name in node._fields:
             value = getattr(node, name, None)
             if isinstance(value, ast.AST):
-                nodes.append(value)
+                append(value)
             elif isinstance(value, list):
-                nodes.extend(item for item in value if isinstance(item, ast.AST))
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        append(item)
     return nodes
 
 
