@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterator
 
@@ -84,3 +85,23 @@ def quoted_runs(
             yield start, end
             end += 1  # the closing quote belongs to the match: it opens no other
         found = mask.find(needle, end)
+
+
+def line_start_matches(
+    pattern: re.Pattern[bytes], data: bytes, end: int | None = None
+) -> Iterator[re.Match[bytes]]:
+    r"""The matches of ``pattern`` that only whitespace precedes on their line, in the
+    first ``end`` bytes: those of ``^\s*`` + ``pattern`` with ``re.MULTILINE``, found by
+    ``re.finditer`` in the same order, without overlaps, with the same groups (spans start
+    after the whitespace). That pattern is tried at every byte; ``pattern`` starting with
+    a literal that is no whitespace (``from``), ``re`` jumps from one occurrence to the
+    next."""
+    position, end = 0, len(data) if end is None else end
+    while (match := pattern.search(data, position, end)) is not None:
+        start = match.start()
+        indent = data[data.rfind(b"\n", 0, start) + 1 : start]
+        if indent and not indent.isspace():  # isspace: the bytes of ``\s``
+            position = start + 1
+            continue
+        yield match
+        position = match.end()

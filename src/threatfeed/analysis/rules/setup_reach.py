@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import posixpath
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import lru_cache
 
 from threatfeed.analysis import python_ast
@@ -14,7 +14,7 @@ from threatfeed.analysis.calls import Call
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
-from threatfeed.analysis.text import shorten
+from threatfeed.analysis.text import line_start_matches, shorten
 
 #: Calls that reach the network, and what they run or read next to it.
 _SENDS = frozenset({"network", "download"})
@@ -137,24 +137,8 @@ def _local_modules(package: Package, module: str) -> list[SourceFile]:
 
 #: Their own sdists (and packages vendoring them) hold the ``setup()`` that setup.py calls.
 _BUILD_TOOLS = frozenset({"setuptools", "distutils", "pkg_resources"})
+#: ``from X import`` at the start of a line (see ``line_start_matches``).
 _FROM_IMPORT = re.compile(rb"from\s+([A-Za-z_][\w.]*)\s+import\b")
-
-
-def _line_start_imports(data: bytes) -> Iterator[bytes]:
-    r"""The modules of ``from X import`` statements that start a line: the matches of
-    ``^\s*from\s+([A-Za-z_][\w.]*)\s+import\b`` (multiline), in order and without
-    overlaps like ``re.finditer``. That pattern is tried at every byte; this one starts
-    with ``from``, which ``re`` looks for at memory speed, and the whitespace before it is
-    checked only where it matched."""
-    position = 0
-    while (match := _FROM_IMPORT.search(data, position)) is not None:
-        start = match.start()
-        indent = data[data.rfind(b"\n", 0, start) + 1 : start]
-        if indent and not indent.isspace():  # isspace: the bytes of ``\s``
-            position = start + 1
-            continue
-        yield match.group(1)
-        position = match.end()
 
 
 def _names_own_module(package: Package, data: bytes) -> bool:
@@ -164,7 +148,10 @@ def _names_own_module(package: Package, data: bytes) -> bool:
         for source in package.files
         if source.kind == "python"
     }
-    return any(module.split(b".")[0].decode() in tops for module in _line_start_imports(data))
+    return any(
+        match.group(1).split(b".")[0].decode() in tops
+        for match in line_start_matches(_FROM_IMPORT, data)
+    )
 
 
 def setup_runs_package_code_rule(package: Package) -> Indicator | None:
