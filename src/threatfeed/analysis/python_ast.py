@@ -10,6 +10,7 @@ import ast
 import base64
 import re
 import sys
+from collections.abc import Iterable
 from functools import lru_cache
 
 from threatfeed.analysis.calls import Call
@@ -196,7 +197,7 @@ def _reads_local_file(argument: ast.expr) -> bool:
     return bool(_LOCAL_READ.search(text)) and not _REMOTE.search(text)
 
 
-def aliases(nodes: list[ast.AST]) -> dict[str, str]:
+def aliases(nodes: Iterable[ast.AST]) -> dict[str, str]:
     """Local names of imported modules and functions: ``sp`` -> ``subprocess``."""
     found: dict[str, str] = {}
     for node in nodes:
@@ -254,6 +255,14 @@ def parsed(source: bytes) -> ast.Module | None:
     return parse(source)
 
 
+@lru_cache(maxsize=32)
+def nodes(tree: ast.Module) -> tuple[ast.AST, ...]:
+    """``walk(tree, MAX_NODES)``, remembered with the trees of ``parsed`` for the rules that
+    walk a tree in turn (the install-time calls, the developer-only commands, what setup
+    reaches)."""
+    return tuple(walk(tree, MAX_NODES))
+
+
 def segment(lines: list[bytes], node: ast.expr) -> str:
     """The call's source, from its first line only (``ast.get_source_segment`` is quadratic)."""
     line = lines[node.lineno - 1] if node.lineno <= len(lines) else b""
@@ -264,11 +273,11 @@ def segment(lines: list[bytes], node: ast.expr) -> str:
 def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
     """Calls that spawn processes, reach the network, execute or decode code, read identity."""
     lines = source.split(b"\n")
-    nodes = walk(tree, MAX_NODES)
-    local_names = aliases(nodes)
+    walked = nodes(tree)
+    local_names = aliases(walked)
     found: list[Call] = []
     in_hook: set[int] = set()
-    for node in nodes:
+    for node in walked:
         if isinstance(node, ast.ClassDef):
             bases = {resolve(b, local_names) or "" for b in node.bases}
             if {b.rsplit(".", 1)[-1] for b in bases} & _INSTALL_BASES:

@@ -46,7 +46,7 @@ def _tree(source: SourceFile) -> ast.Module | None:
 @lru_cache(maxsize=256)
 def _aliases(source: SourceFile) -> dict[str, str]:
     tree = _tree(source)
-    return python_ast.aliases(python_ast.walk(tree, python_ast.MAX_NODES)) if tree else {}
+    return python_ast.aliases(python_ast.nodes(tree)) if tree else {}
 
 
 def _reach(
@@ -171,7 +171,7 @@ def setup_runs_package_code_rule(package: Package) -> Indicator | None:
     if tree is None:
         return None
     names: dict[str, list[SourceFile]] = {}
-    for node in python_ast.walk(tree, python_ast.MAX_NODES):
+    for node in python_ast.nodes(tree):
         if (
             isinstance(node, ast.ImportFrom)
             and node.module
@@ -187,7 +187,7 @@ def setup_runs_package_code_rule(package: Package) -> Indicator | None:
         return None
     called = {
         node.func.id
-        for node in python_ast.walk(tree, python_ast.MAX_NODES)
+        for node in python_ast.nodes(tree)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
     }
     if not called:
