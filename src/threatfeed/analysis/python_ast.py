@@ -88,6 +88,10 @@ _HIDDEN_TARGET = re.compile(
     re.IGNORECASE,
 )
 MAX_CODE = 200
+#: The nodes ``aliases`` and ``suspicious_calls`` read, picked out of a walk in one pass
+#: (the parser makes no subclasses of them).
+_IMPORTS = frozenset({ast.Import, ast.ImportFrom})
+_CALLS_AND_CLASSES = frozenset({ast.Call, ast.ClassDef})
 MAX_UNPARSE_NODES = 200
 MAX_PARSE_BYTES = 256 * 1024
 #: Obfuscated setup.py files have hundreds of thousands of nodes; calls that matter come
@@ -200,7 +204,7 @@ def _reads_local_file(argument: ast.expr) -> bool:
 def aliases(nodes: Iterable[ast.AST]) -> dict[str, str]:
     """Local names of imported modules and functions: ``sp`` -> ``subprocess``."""
     found: dict[str, str] = {}
-    for node in nodes:
+    for node in [node for node in nodes if node.__class__ in _IMPORTS]:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -272,12 +276,12 @@ def segment(lines: list[bytes], node: ast.expr) -> str:
 
 def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
     """Calls that spawn processes, reach the network, execute or decode code, read identity."""
-    lines = source.split(b"\n")
     walked = nodes(tree)
     local_names = aliases(walked)
+    lines: list[bytes] = []
     found: list[Call] = []
     in_hook: set[int] = set()
-    for node in walked:
+    for node in [node for node in walked if node.__class__ in _CALLS_AND_CLASSES]:
         if isinstance(node, ast.ClassDef):
             bases = {resolve(b, local_names) or "" for b in node.bases}
             if {b.rsplit(".", 1)[-1] for b in bases} & _INSTALL_BASES:
@@ -291,11 +295,11 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
                     )
                 )
             continue
-        if not isinstance(node, ast.Call):
-            continue
+        assert isinstance(node, ast.Call)
         name = resolve(node.func, local_names)
         kind = call_type(name, node, local_names) if name else None
         if name and kind:
+            lines = lines or source.split(b"\n")
             code = shorten(segment(lines, node), MAX_CODE)
             found.append(Call(name, kind, node.lineno, code, id(node) in in_hook))
     return found
