@@ -95,13 +95,20 @@ def line_start_matches(
     ``re.finditer`` in the same order, without overlaps, with the same groups (spans start
     after the whitespace). That pattern is tried at every byte; ``pattern`` starting with
     a literal that is no whitespace (``from``), ``re`` jumps from one occurrence to the
-    next."""
+    next. The whitespace before a match is walked back over, never the whole line: a line
+    of a million statements costs each of them only its own indentation."""
     position, end = 0, len(data) if end is None else end
     while (match := pattern.search(data, position, end)) is not None:
-        start = match.start()
-        indent = data[data.rfind(b"\n", 0, start) + 1 : start]
-        if indent and not indent.isspace():  # isspace: the bytes of ``\s``
+        start = indent = match.start()
+        while indent and data[indent - 1] in _SPACE:
+            indent -= 1
+        # the run of whitespace reaches a line start: the file's, or one after a newline
+        if indent == 0 or b"\n" in data[indent:start]:
+            yield match
+            position = match.end()
+        else:
             position = start + 1
-            continue
-        yield match
-        position = match.end()
+
+
+#: The bytes of ``\s`` in a bytes pattern (those of ``bytes.isspace``).
+_SPACE = frozenset(b" \t\n\r\x0b\x0c")
