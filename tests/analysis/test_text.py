@@ -5,6 +5,7 @@ import re
 
 from threatfeed.analysis.text import (
     BASE64_ALPHABET,
+    line_of,
     line_start_matches,
     quoted_runs,
     run_table,
@@ -65,3 +66,12 @@ def test_line_start_matches_agree_with_the_multiline_regex_on_random_text() -> N
         for end in (None, 9):
             expected = [(m.group(1), m.end()) for m in ANCHORED.finditer(data[:end])]
             assert _line_starts(data, end) == expected
+
+
+def test_line_of_counts_on_from_the_last_offset_asked_with_the_same_result() -> None:
+    rng = random.Random(13)
+    files = [bytes(rng.choice(b"ab\n") for _ in range(rng.randint(0, 300))) for _ in range(4)]
+    for _ in range(3000):
+        data = rng.choice(files)
+        offset = rng.randint(0, len(data) + 5)
+        assert line_of(data, offset) == data.count(b"\n", 0, offset) + 1

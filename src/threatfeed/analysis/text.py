@@ -23,8 +23,23 @@ def looks_binary(data: bytes) -> bool:
     return data.find(b"\x00", 0, 8192) >= 0  # no copy of the block
 
 
+#: The last line counted, ``(data, offset, line)``. Rules ask for the lines of many matches
+#: in one large file, mostly in order: counting on from the last one is linear where
+#: counting from the start each time is quadratic. The data is held, so the identity test
+#: cannot match another file; the tuple is replaced whole, so threads see a consistent one.
+_last_line: tuple[bytes, int, int] = (b"", 0, 1)
+
+
 def line_of(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
+    """The 1-based line of ``offset`` (``data.count(b"\\n", 0, offset) + 1``)."""
+    global _last_line
+    counted, start, line = _last_line
+    if counted is data and 0 <= start <= offset:
+        line += data.count(b"\n", start, offset)
+    else:
+        line = data.count(b"\n", 0, offset) + 1
+    _last_line = (data, offset, line)
+    return line
 
 
 def excerpt_at(data: bytes, offset: int, length: int = 0) -> str:
