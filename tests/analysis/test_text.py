@@ -3,7 +3,13 @@ from __future__ import annotations
 import random
 import re
 
-from threatfeed.analysis.text import BASE64_ALPHABET, quoted_runs, run_table
+from threatfeed.analysis.text import (
+    BASE64_ALPHABET,
+    line_of,
+    line_start_matches,
+    quoted_runs,
+    run_table,
+)
 
 BASE64 = run_table(BASE64_ALPHABET)
 BLOB = run_table(BASE64_ALPHABET + b"=_-\\")
@@ -36,3 +42,36 @@ def test_quoted_runs_agree_with_the_regex_on_random_text() -> None:
                 ):
                     expected = _by_regex(data, alphabet, minimum, closed)
                     assert list(quoted_runs(data, table, minimum, closed=closed)) == expected
+
+
+FROM_IMPORT = re.compile(rb"from\s+\.?([\w.]*)\s+import\b")
+ANCHORED = re.compile(rb"^\s*from\s+\.?([\w.]*)\s+import\b", re.MULTILINE)
+
+
+def _line_starts(data: bytes, end: int | None = None) -> list[tuple[bytes, int]]:
+    return [(m.group(1), m.end()) for m in line_start_matches(FROM_IMPORT, data, end)]
+
+
+def test_line_start_matches_need_only_whitespace_before_them_on_their_line() -> None:
+    data = b"from a import x\n  \tfrom .b import y\nx = 1; from c import z\n\n\x0cfrom d import w"
+    assert [group for group, _ in _line_starts(data)] == [b"a", b"b", b"d"]
+    assert [group for group, _ in _line_starts(data, 20)] == [b"a"]
+
+
+def test_line_start_matches_agree_with_the_multiline_regex_on_random_text() -> None:
+    rng = random.Random(11)
+    words = [b"from", b"import", b" ", b"\n", b"\t", b"\r", b"\x0b", b"x", b".", b"a_b", b"#"]
+    for _ in range(5000):
+        data = b"".join(rng.choice(words) for _ in range(rng.randint(0, 12)))
+        for end in (None, 9):
+            expected = [(m.group(1), m.end()) for m in ANCHORED.finditer(data[:end])]
+            assert _line_starts(data, end) == expected
+
+
+def test_line_of_counts_on_from_the_last_offset_asked_with_the_same_result() -> None:
+    rng = random.Random(13)
+    files = [bytes(rng.choice(b"ab\n") for _ in range(rng.randint(0, 300))) for _ in range(4)]
+    for _ in range(3000):
+        data = rng.choice(files)
+        offset = rng.randint(0, len(data) + 5)
+        assert line_of(data, offset) == data.count(b"\n", 0, offset) + 1

@@ -12,7 +12,7 @@ import json
 import posixpath
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from configparser import ConfigParser
 from configparser import Error as ConfigParserError
 from dataclasses import dataclass, field
@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from threatfeed.analysis.signatures import SignatureHit
-from threatfeed.analysis.text import decode, looks_binary
+from threatfeed.analysis.text import decode, line_start_matches, looks_binary
 from threatfeed.archives import ArchiveContents, Finding, Member
 
 #: npm runs these scripts on ``npm install`` of the package (``prepare`` too for git installs).
@@ -59,6 +59,8 @@ _TEST_DIRS = frozenset(
         "sample",
     }
 )
+#: Kinds of files that are no code.
+_NOT_CODE = frozenset({"text", "data", "manifest"})
 _TEST_FILE = re.compile(r"(^test_.*\.py$|_test\.py$|\.(test|spec)\.[cm]?[jt]s$)")
 _DOC_EXTS = frozenset(
     {
@@ -120,7 +122,8 @@ _BINARY_MAGIC = (
     (b"\xca\xfe\xba\xbe", "macho"),
 )
 MAX_IMPORT_SCAN = 64 * 1024
-_RELATIVE_IMPORT = re.compile(rb"^\s*from\s+\.([\w.]*)\s+import\s+\(?([\w ,]+)", re.M)
+#: ``from .X import names`` at the start of a line (see ``line_start_matches``).
+_RELATIVE_IMPORT = re.compile(rb"from\s+\.([\w.]*)\s+import\s+\(?([\w ,]+)")
 
 #: Without a manifest, the ``name-1.2.3/`` folder that packs the files still names them.
 _ROOT_NAME = re.compile(r"^(.+?)-(\d+(?:\.\w+)*(?:[-+][\w.]+)?)$")
@@ -254,15 +257,30 @@ def _clean(path: str) -> str:
     return path.lstrip("/")
 
 
-def detect_layout(members: Iterable[Member]) -> Layout:
-    """Find the package root and ecosystem from the shallowest manifest."""
-    by_path = {_clean(m.path): m for m in members}
-    npm = sorted((p for p in by_path if _basename(p) == "package.json"), key=_depth)
+def _extension(base: str) -> str:
+    """``posixpath.splitext(base)[1].lower()`` of a file name, without the generic code of
+    ``splitext`` (called for every member): from the last dot, unless only dots come
+    before it (``.bashrc`` has no extension)."""
+    dot = base.rfind(".")
+    return base[dot:].lower() if dot > 0 and base[:dot].lstrip(".") else ""
+
+
+_PY_MARKERS = ("PKG-INFO", "setup.py", "pyproject.toml", "setup.cfg")
+_PY_MARKER_ENDS = tuple("/" + name for name in _PY_MARKERS)
+
+
+def detect_layout(by_path: Mapping[str, Member]) -> Layout:
+    """Find the package root and ecosystem from the shallowest manifest, among the members
+    by their cleaned paths."""
+    npm = sorted(
+        (p for p in by_path if p == "package.json" or p.endswith("/package.json")), key=_depth
+    )
     py_markers = sorted(
         (
             p
             for p in by_path
-            if _basename(p) in {"PKG-INFO", "setup.py", "pyproject.toml", "setup.cfg"}
+            if p.endswith(_PY_MARKER_ENDS)
+            or p in _PY_MARKERS
             or (p.endswith(".dist-info/METADATA") and _depth(p) <= 1)
         ),
         key=lambda p: (_depth(p) - p.endswith("/METADATA"), not p.endswith("PKG-INFO")),
@@ -423,12 +441,12 @@ def hook_files(hooks: Mapping[str, str], main: str = "index.js") -> set[str]:
     return found
 
 
-def file_kind(rel: str, data: bytes) -> str:
+def file_kind(rel: str, base: str, ext: str, data: bytes) -> str:
+    """What a file is; ``base`` and ``ext`` are the name and ``_extension`` of ``rel``."""
     if binary_format(data):
         return "binary"
     if rel.endswith(".d.ts"):
         return "text"  # type declarations: no code runs from them
-    ext = posixpath.splitext(rel)[1].lower()
     if ext in _KINDS:
         return _KINDS[ext]
     if data.startswith(b"#!"):
@@ -436,28 +454,28 @@ def file_kind(rel: str, data: bytes) -> str:
         for word, kind in ((b"node", "javascript"), (b"python", "python"), (b"sh", "shell")):
             if word in first:
                 return kind
-    if _basename(rel) == "package.json" or rel.endswith(("PKG-INFO", "METADATA")):
+    if base == "package.json" or rel.endswith(("PKG-INFO", "METADATA")):
         return "manifest"
     if looks_binary(data):
         return "data"
     return "text"
 
 
-def file_context(rel: str, kind: str, layout: Layout, install: set[str]) -> str:
-    """When a file's code runs: at install, on import, at use, or never (tests, docs)."""
-    base = _basename(rel)
+def file_context(
+    rel: str, base: str, ext: str, kind: str, layout: Layout, install: set[str]
+) -> str:
+    """When a file's code runs: at install, on import, at use, or never (tests, docs).
+    ``base`` and ``ext`` are the name and ``_extension`` of ``rel``."""
     if (
         rel in install
         or (layout.ecosystem == "pypi" and rel == "setup.py")
         or base.endswith(".pth")
     ):
         return "install"
+    if kind in _NOT_CODE and (ext in _DOC_EXTS or kind != "text"):
+        return "docs"
     parts = rel.lower().split("/")
-    if kind in {"text", "data", "manifest"} and not base.endswith(".pth"):
-        ext = posixpath.splitext(base)[1].lower()
-        if ext in _DOC_EXTS or kind != "text":
-            return "docs"
-    if any(part in _TEST_DIRS for part in parts[:-1]) or _TEST_FILE.search(parts[-1]):
+    if not _TEST_DIRS.isdisjoint(parts[:-1]) or _TEST_FILE.search(parts[-1]):
         return "test"
     if base == "__init__.py" and len(parts) <= 3:
         return "import"
@@ -465,7 +483,7 @@ def file_context(rel: str, kind: str, layout: Layout, install: set[str]) -> str:
         return "import"
     if not layout.manifest and "/" not in rel and kind == "javascript":
         return "import"  # no package.json: a top-level script is what a user would run
-    if kind in {"text", "data", "manifest"}:
+    if kind in _NOT_CODE:
         return "docs"
     return "code"
 
@@ -474,7 +492,7 @@ def imported_modules(rel: str, data: bytes) -> set[str]:
     """Modules an ``__init__.py`` imports relatively: they run on ``import package`` too."""
     folder = posixpath.dirname(rel)
     found: set[str] = set()
-    for match in _RELATIVE_IMPORT.finditer(data[:MAX_IMPORT_SCAN]):
+    for match in line_start_matches(_RELATIVE_IMPORT, data, MAX_IMPORT_SCAN):
         module, names = match.group(1), match.group(2)
         targets = [module] if module else [n.strip().split(b" ")[0] for n in names.split(b",")]
         for target in targets:
@@ -486,15 +504,18 @@ def imported_modules(rel: str, data: bytes) -> set[str]:
 
 def classify(contents: ArchiveContents) -> tuple[Layout, list[tuple[Member, str, str, str]]]:
     """Layout plus, for each member, its path relative to the root, kind and context."""
-    layout = detect_layout(contents.members)
+    paths = [_clean(member.path) for member in contents.members]
+    layout = detect_layout(dict(zip(paths, contents.members, strict=True)))
     main = layout.manifest.get("main")
     install = hook_files(layout.hooks, main if isinstance(main, str) else "index.js")
+    root = layout.root
     rows = []
-    for member in contents.members:
-        path = _clean(member.path)
-        rel = path[len(layout.root) :] if path.startswith(layout.root) else path
-        kind = file_kind(rel, member.data)
-        rows.append((member, rel, kind, file_context(rel, kind, layout, install)))
+    for member, path in zip(contents.members, paths, strict=True):
+        rel = path[len(root) :] if path.startswith(root) else path
+        base = _basename(rel)
+        ext = _extension(base)
+        kind = file_kind(rel, base, ext, member.data)
+        rows.append((member, rel, kind, file_context(rel, base, ext, kind, layout, install)))
     imported: set[str] = set()
     for member, rel, _, context in rows:
         if context == "import" and rel.endswith("__init__.py"):

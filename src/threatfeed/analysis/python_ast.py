@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 import base64
 import re
+import sys
+from collections.abc import Iterable
 from functools import lru_cache
 
 from threatfeed.analysis.calls import Call
@@ -86,6 +88,10 @@ _HIDDEN_TARGET = re.compile(
     re.IGNORECASE,
 )
 MAX_CODE = 200
+#: The nodes ``aliases`` and ``suspicious_calls`` read, picked out of a walk in one pass
+#: (the parser makes no subclasses of them).
+_IMPORTS = frozenset({ast.Import, ast.ImportFrom})
+_CALLS_AND_CLASSES = frozenset({ast.Call, ast.ClassDef})
 MAX_UNPARSE_NODES = 200
 MAX_PARSE_BYTES = 256 * 1024
 #: Obfuscated setup.py files have hundreds of thousands of nodes; calls that matter come
@@ -101,16 +107,21 @@ def walk(root: ast.AST, limit: int | None = None) -> list[ast.AST]:
     ``ast.walk`` goes through three generators per node, which made it a large part of
     the cost of reading big install scripts; this is the same order from one list.
     """
+    if limit is None:
+        limit = sys.maxsize
     nodes = [root]
+    append = nodes.append
     for node in nodes:
-        if limit is not None and len(nodes) >= limit:
+        if len(nodes) >= limit:
             return nodes[:limit]
         for name in node._fields:
             value = getattr(node, name, None)
             if isinstance(value, ast.AST):
-                nodes.append(value)
+                append(value)
             elif isinstance(value, list):
-                nodes.extend(item for item in value if isinstance(item, ast.AST))
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        append(item)
     return nodes
 
 
@@ -190,10 +201,10 @@ def _reads_local_file(argument: ast.expr) -> bool:
     return bool(_LOCAL_READ.search(text)) and not _REMOTE.search(text)
 
 
-def aliases(nodes: list[ast.AST]) -> dict[str, str]:
+def aliases(nodes: Iterable[ast.AST]) -> dict[str, str]:
     """Local names of imported modules and functions: ``sp`` -> ``subprocess``."""
     found: dict[str, str] = {}
-    for node in nodes:
+    for node in [node for node in nodes if node.__class__ in _IMPORTS]:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -248,6 +259,14 @@ def parsed(source: bytes) -> ast.Module | None:
     return parse(source)
 
 
+@lru_cache(maxsize=32)
+def nodes(tree: ast.Module) -> tuple[ast.AST, ...]:
+    """``walk(tree, MAX_NODES)``, remembered with the trees of ``parsed`` for the rules that
+    walk a tree in turn (the install-time calls, the developer-only commands, what setup
+    reaches)."""
+    return tuple(walk(tree, MAX_NODES))
+
+
 def segment(lines: list[bytes], node: ast.expr) -> str:
     """The call's source, from its first line only (``ast.get_source_segment`` is quadratic)."""
     line = lines[node.lineno - 1] if node.lineno <= len(lines) else b""
@@ -257,12 +276,12 @@ def segment(lines: list[bytes], node: ast.expr) -> str:
 
 def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
     """Calls that spawn processes, reach the network, execute or decode code, read identity."""
-    lines = source.split(b"\n")
-    nodes = walk(tree, MAX_NODES)
-    local_names = aliases(nodes)
+    walked = nodes(tree)
+    local_names = aliases(walked)
+    lines: list[bytes] = []
     found: list[Call] = []
     in_hook: set[int] = set()
-    for node in nodes:
+    for node in [node for node in walked if node.__class__ in _CALLS_AND_CLASSES]:
         if isinstance(node, ast.ClassDef):
             bases = {resolve(b, local_names) or "" for b in node.bases}
             if {b.rsplit(".", 1)[-1] for b in bases} & _INSTALL_BASES:
@@ -276,11 +295,11 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
                     )
                 )
             continue
-        if not isinstance(node, ast.Call):
-            continue
+        assert isinstance(node, ast.Call)
         name = resolve(node.func, local_names)
         kind = call_type(name, node, local_names) if name else None
         if name and kind:
+            lines = lines or source.split(b"\n")
             code = shorten(segment(lines, node), MAX_CODE)
             found.append(Call(name, kind, node.lineno, code, id(node) in in_hook))
     return found

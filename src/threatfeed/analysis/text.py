@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterator
 
@@ -22,8 +23,23 @@ def looks_binary(data: bytes) -> bool:
     return data.find(b"\x00", 0, 8192) >= 0  # no copy of the block
 
 
+#: The last line counted, ``(data, offset, line)``. Rules ask for the lines of many matches
+#: in one large file, mostly in order: counting on from the last one is linear where
+#: counting from the start each time is quadratic. The data is held, so the identity test
+#: cannot match another file; the tuple is replaced whole, so threads see a consistent one.
+_last_line: tuple[bytes, int, int] = (b"", 0, 1)
+
+
 def line_of(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
+    """The 1-based line of ``offset`` (``data.count(b"\\n", 0, offset) + 1``)."""
+    global _last_line
+    counted, start, line = _last_line
+    if counted is data and 0 <= start <= offset:
+        line += data.count(b"\n", start, offset)
+    else:
+        line = data.count(b"\n", 0, offset) + 1
+    _last_line = (data, offset, line)
+    return line
 
 
 def excerpt_at(data: bytes, offset: int, length: int = 0) -> str:
@@ -84,3 +100,30 @@ def quoted_runs(
             yield start, end
             end += 1  # the closing quote belongs to the match: it opens no other
         found = mask.find(needle, end)
+
+
+def line_start_matches(
+    pattern: re.Pattern[bytes], data: bytes, end: int | None = None
+) -> Iterator[re.Match[bytes]]:
+    r"""The matches of ``pattern`` that only whitespace precedes on their line, in the
+    first ``end`` bytes: those of ``^\s*`` + ``pattern`` with ``re.MULTILINE``, found by
+    ``re.finditer`` in the same order, without overlaps, with the same groups (spans start
+    after the whitespace). That pattern is tried at every byte; ``pattern`` starting with
+    a literal that is no whitespace (``from``), ``re`` jumps from one occurrence to the
+    next. The whitespace before a match is walked back over, never the whole line: a line
+    of a million statements costs each of them only its own indentation."""
+    position, end = 0, len(data) if end is None else end
+    while (match := pattern.search(data, position, end)) is not None:
+        start = indent = match.start()
+        while indent and data[indent - 1] in _SPACE:
+            indent -= 1
+        # the run of whitespace reaches a line start: the file's, or one after a newline
+        if indent == 0 or b"\n" in data[indent:start]:
+            yield match
+            position = match.end()
+        else:
+            position = start + 1
+
+
+#: The bytes of ``\s`` in a bytes pattern (those of ``bytes.isspace``).
+_SPACE = frozenset(b" \t\n\r\x0b\x0c")

@@ -3,11 +3,16 @@ from __future__ import annotations
 import base64
 import itertools
 import random
+import re
 import zlib
 
 from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
-from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
+from threatfeed.analysis.rules.obfuscation import (
+    _HEX_ESCAPES,
+    _longest_line,
+    obfuscated_code_rule,
+)
 
 
 def _mangled_js() -> str:
@@ -284,3 +289,23 @@ def test_embedded_executable_that_the_file_starts(engine: Engine) -> None:
     holder = f"EXE = '{header}'\n"
     techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/h.py": holder})))
     assert "runs the executable it embeds" not in techniques
+
+
+def test_longest_line_is_the_first_longest_of_the_lines_over_160_bytes() -> None:
+    rng = random.Random(4)
+    for _ in range(2000):
+        lines = [b"x" * rng.choice((0, 3, 160, 161, 170, 300)) for _ in range(rng.randint(1, 6))]
+        data = b"\n".join(line + bytes([65 + i]) for i, line in enumerate(lines))
+        longest = max(data.split(b"\n"), key=len)
+        expected = (data.find(longest), longest) if len(longest) > 160 else (0, b"")
+        assert tuple(_longest_line(data, 100)) == expected
+
+
+def test_hex_escape_runs_are_those_of_the_backtracking_pattern() -> None:
+    backtracking = re.compile(rb"(?:\\[xu][0-9a-fA-F]{2,4}){12,}")
+    pieces = [b"\\x41", b"\\u00e9", b"\\x4", b"\\u00E9F", b"a", b"\\", b"x", b"\\x41A"]
+    rng = random.Random(5)
+    for _ in range(3000):
+        data = b"".join(rng.choices(pieces, [10, 10, 1, 2, 1, 1, 1, 3], k=rng.randint(0, 60)))
+        expected = [m.span() for m in backtracking.finditer(data)]
+        assert [m.span() for m in _HEX_ESCAPES.finditer(data)] == expected

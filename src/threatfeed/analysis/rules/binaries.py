@@ -57,6 +57,8 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
     evidence = []
     signals = []
     for source in package.files:
+        if source.kind != "binary":
+            continue  # the kind is "binary" exactly when ``binary_format`` names one
         fmt = binary_format(source.data)
         if fmt is None:
             continue

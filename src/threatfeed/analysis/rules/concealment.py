@@ -140,7 +140,7 @@ def _developer_command_lines(data: bytes) -> set[int]:
     if tree is None:
         return set()
     lines: set[int] = set()
-    for node in python_ast.walk(tree, python_ast.MAX_NODES):
+    for node in python_ast.nodes(tree):
         if not isinstance(node, ast.If) or "argv" not in ast.dump(node.test):
             continue
         words = {

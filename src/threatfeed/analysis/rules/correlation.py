@@ -102,11 +102,16 @@ def _correlate(
     package: Package,
     test: Callable[[SourceFile, set[str]], bool],
 ) -> Indicator | None:
+    """Report the files where ``test`` holds of their capabilities. Every correlation is
+    of capabilities, so files with none (most: no signature, no install-time code) are not
+    tested."""
     evidence = []
     signals = []
     for source in package.files:
+        if not source.signatures and source.context != "install":
+            continue  # no capability (see ``_capabilities``), asked of every file per rule
         capabilities = _capabilities(source)
-        if test(source, capabilities):
+        if capabilities and test(source, capabilities):
             points = weight(source) if callable(weight) else weight
             evidence.append({"file": source.path, "capabilities": sorted(capabilities)})
             signals.append(Signal(source.path, None, "", points, source.context, key=name))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package
@@ -96,7 +97,10 @@ def public_ip_in(data: bytes) -> bool:
     return match is not None and public_ip(match.group().decode()) is not None
 
 
+@lru_cache(maxsize=4096)  # addresses come from attackers: bounded
 def public_ip(text: str) -> str | None:
+    """``text`` when it is a public address worth reporting (``ipaddress`` is slow, and the
+    same addresses come back in every file and package that names them)."""
     try:
         address = ipaddress.IPv4Address(text)
     except ValueError:

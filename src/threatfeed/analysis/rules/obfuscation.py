@@ -31,8 +31,11 @@ HEX_ESCAPE_RUNS = 5
 HEX_ESCAPE_WEIGHT = 5.0
 #: ``(?:ESCAPE){12,}`` with its first escape written out: a pattern that starts with a
 #: literal backslash lets ``re`` skip to the next backslash instead of trying to match
-#: at every byte (three times faster on escape-heavy bundles, same matches).
-_HEX_ESCAPES = re.compile(rb"\\[xu][0-9a-fA-F]{2,4}(?:\\[xu][0-9a-fA-F]{2,4}){11,}")
+#: at every byte (three times faster on escape-heavy bundles, same matches). Possessive
+#: (``+``) since giving back a hex digit never helps (a hex digit is left where the next
+#: backslash is wanted): without backtracking records, runs of a million escapes cost a
+#: tenth.
+_HEX_ESCAPES = re.compile(rb"\\[xu][0-9a-fA-F]{2,4}+(?:\\[xu][0-9a-fA-F]{2,4}+){11,}+")
 #: A quoted run of at least BLOB_MIN of these bytes is a blob.
 _BLOB_BYTES = run_table(BASE64_ALPHABET + b"=_-\\")
 
@@ -43,20 +46,30 @@ class _Line(NamedTuple):
 
 
 _NO_LINE = _Line(0, b"")
+BASE64_LITERAL_MIN = 160
+#: A line after the first longer than ``BASE64_LITERAL_MIN`` (the newline before it
+#: included): ``re`` jumps to each newline, so short lines cost one failed try each.
+_LONGER_LINE = re.compile(rb"\n[^\n]{%d,}" % (BASE64_LITERAL_MIN + 1))
 
 
 def _longest_line(data: bytes, limit: int) -> _Line:
     """The longest line and where it starts, looked for only where one can be long:
     splitting every large file of ordinary short lines would cost more than all the
-    signatures."""
+    signatures. A line of at most ``BASE64_LITERAL_MIN`` bytes is as good as none (every
+    use of the longest line wants a longer one), so only longer lines are looked at, with
+    a regex that skips from newline to newline instead of splitting the file."""
     if len(data) <= limit:
         return _NO_LINE
     if len(data) > SMALL_FILE:  # lines counted only where the count can decide
         newlines = data.count(b"\n")
         if newlines and len(data) / newlines < ORDINARY_LINE:
             return _NO_LINE
-    longest = max(data.split(b"\n"), key=len)
-    return _Line(data.find(longest), longest)
+    first = data.find(b"\n")
+    longest = _Line(0, data if first < 0 else data[:first])
+    for match in _LONGER_LINE.finditer(data):
+        if match.end() - match.start() - 1 > len(longest.text):
+            longest = _Line(match.start() + 1, data[match.start() + 1 : match.end()])
+    return longest if len(longest.text) > BASE64_LITERAL_MIN else _NO_LINE
 
 
 def _long_line(source: SourceFile, longest: _Line) -> Signal | None:
@@ -119,7 +132,6 @@ def _hex_escapes(source: SourceFile) -> Signal | None:
 
 ENCODED_PROGRAM_WEIGHT = 8.0
 ENCODED_PROGRAM_RUN_WEIGHT = 14.0
-BASE64_LITERAL_MIN = 160
 _BASE64_BYTES = run_table(BASE64_ALPHABET)
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/]+")
 #: What program text starts with: Python, JavaScript, shell and PowerShell statements.

@@ -14,7 +14,7 @@ from threatfeed.analysis.calls import Call
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
-from threatfeed.analysis.text import shorten
+from threatfeed.analysis.text import line_start_matches, shorten
 
 #: Calls that reach the network, and what they run or read next to it.
 _SENDS = frozenset({"network", "download"})
@@ -46,7 +46,7 @@ def _tree(source: SourceFile) -> ast.Module | None:
 @lru_cache(maxsize=256)
 def _aliases(source: SourceFile) -> dict[str, str]:
     tree = _tree(source)
-    return python_ast.aliases(python_ast.walk(tree, python_ast.MAX_NODES)) if tree else {}
+    return python_ast.aliases(python_ast.nodes(tree)) if tree else {}
 
 
 def _reach(
@@ -137,7 +137,8 @@ def _local_modules(package: Package, module: str) -> list[SourceFile]:
 
 #: Their own sdists (and packages vendoring them) hold the ``setup()`` that setup.py calls.
 _BUILD_TOOLS = frozenset({"setuptools", "distutils", "pkg_resources"})
-_FROM_IMPORT = re.compile(rb"^\s*from\s+([A-Za-z_][\w.]*)\s+import\b", re.MULTILINE)
+#: ``from X import`` at the start of a line (see ``line_start_matches``).
+_FROM_IMPORT = re.compile(rb"from\s+([A-Za-z_][\w.]*)\s+import\b")
 
 
 def _names_own_module(package: Package, data: bytes) -> bool:
@@ -148,7 +149,8 @@ def _names_own_module(package: Package, data: bytes) -> bool:
         if source.kind == "python"
     }
     return any(
-        match.group(1).split(b".")[0].decode() in tops for match in _FROM_IMPORT.finditer(data)
+        match.group(1).split(b".")[0].decode() in tops
+        for match in line_start_matches(_FROM_IMPORT, data)
     )
 
 
@@ -169,7 +171,7 @@ def setup_runs_package_code_rule(package: Package) -> Indicator | None:
     if tree is None:
         return None
     names: dict[str, list[SourceFile]] = {}
-    for node in python_ast.walk(tree, python_ast.MAX_NODES):
+    for node in python_ast.nodes(tree):
         if (
             isinstance(node, ast.ImportFrom)
             and node.module
@@ -185,7 +187,7 @@ def setup_runs_package_code_rule(package: Package) -> Indicator | None:
         return None
     called = {
         node.func.id
-        for node in python_ast.walk(tree, python_ast.MAX_NODES)
+        for node in python_ast.nodes(tree)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
     }
     if not called:

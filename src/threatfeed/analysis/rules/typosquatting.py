@@ -72,10 +72,16 @@ def _affix_family(name: str, target: str) -> bool:
 
 def imitated(name: str, ecosystem: str) -> list[str]:
     """Popular names that ``name`` imitates, most popular first; none for popular names."""
+    return list(_imitated(normalize(name), ecosystem))
+
+
+@lru_cache(maxsize=4096)  # names come from attackers: bounded
+def _imitated(wanted: str, ecosystem: str) -> tuple[str, ...]:
+    """``imitated`` of a normalised name, remembered: every version of a package (and every
+    scan of one) asks again, and the fuzzy search is most of the rule's cost."""
     index = _index(ecosystem)
-    wanted = normalize(name)
     if wanted in index.exempt or len(wanted) < MIN_LENGTH:
-        return []
+        return ()
     found: dict[str, None] = {}
     if (twin := index.skeletons.get(skeleton(wanted))) and twin != wanted:
         found[twin] = None
@@ -89,7 +95,7 @@ def imitated(name: str, ecosystem: str) -> list[str]:
         close = DamerauLevenshtein.distance(wanted, target) <= limit
         if close and not _affix_family(wanted, target):
             found[target] = None
-    return list(found)
+    return tuple(found)
 
 
 def typosquatting_rule(package: Package) -> Indicator | None:
