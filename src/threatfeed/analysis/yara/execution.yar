@@ -343,7 +343,9 @@ rule destructive_command {
         label = "shuts down or wipes the machine"
     strings:
         $a = /["'`;&|]\s*(sudo\s+)?(shutdown(\.exe)?\s+[-\/][a-z]|poweroff\s*["'`;&]|rm\s+-[rf]{2}\s+(\/|~|\$HOME|\/\*)\s*["'`;&]|mkfs\.\w+|format\s+c:|vssadmin\s+delete\s+shadows|cipher\s+\/w)/ nocase
-        $fork_bomb = /:\s*\(\s*\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:/
+        // `\|:|\|\s+:` is `\|\s*:` spelled so that yara-x has a two-byte atom (`|:`, `| `...)
+        // instead of a lone `:` or `{`, which code and JSON are full of
+        $fork_bomb = /:\s*\(\s*\)\s*\{\s*:\s*(\|:|\|\s+:)\s*&\s*\}\s*;\s*:/
     condition:
         $a or $fork_bomb
 }

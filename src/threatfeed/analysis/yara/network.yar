@@ -88,7 +88,9 @@ rule payload_hosting_url {
         weight = 5
         label = "paste or file-sharing host"
     strings:
-        $a = /https?:\/\/(www\.)?(pastebin\.com\/raw|paste\.ee\/r|hastebin\.com\/raw|transfer\.sh|anonfiles\.com|file\.io|gofile\.io|filebin\.net|temp\.sh|bashupload\.com|0x0\.st|rentry\.co|pastes\.io|controlc\.com|paste\.c-net\.org)\b/ nocase
+        // `(...|\B\b)`: the atoms are the hosts, not the `http` of every URL (see the head
+        // of execution.yar)
+        $a = /(https?:\/\/(www\.)?|\B\b)(pastebin\.com\/raw|paste\.ee\/r|hastebin\.com\/raw|transfer\.sh|anonfiles\.com|file\.io|gofile\.io|filebin\.net|temp\.sh|bashupload\.com|0x0\.st|rentry\.co|pastes\.io|controlc\.com|paste\.c-net\.org)\b/ nocase
     condition:
         any of them
 }
