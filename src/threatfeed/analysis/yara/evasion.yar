@@ -158,7 +158,9 @@ rule python_download_into_variable_then_exec {
         // `code = resp.read().decode()` (or `.text`), then `exec(code)` or
         // `exec(compile(code, ...))` within ten lines, in a file that downloads: the
         // exec-of-download spread over statements so that no line shows both.
-        $a = /=\s*[A-Za-z_]\w{0,40}\.(read\(\)(\.decode\([^)\n]{0,20}\))?|text|content)\s*\n([^\n]{0,200}\n){0,9}[^\n]{0,40}[^.\w]exec\s*\(\s*(compile\s*\(\s*)?[A-Za-z_]\w{0,40}\s*[,)]/
+        // `(...|\B\b)`: the atom is exec, not read/text/content (see the head of
+        // execution.yar)
+        $a = /=\s*[A-Za-z_]\w{0,40}\.((read\(\)(\.decode\([^)\n]{0,20}\))?|text|content)|\B\b)\s*\n([^\n]{0,200}\n){0,9}[^\n]{0,40}[^.\w]exec\s*\(\s*(compile\s*\(\s*)?[A-Za-z_]\w{0,40}\s*[,)]/
         $net = /\b(urlopen|requests\.(get|post)|httpx\.(get|post)|urllib2)\s*\(/
     condition:
         $a and $net

@@ -1,5 +1,13 @@
 // Running code fetched from the network, decoded from a blob, or a shell on a socket.
 // Metadata ties each rule to an indicator of the engine (see docs/rules.md).
+//
+// Speed: yara-x searches each pattern by an "atom" (up to four literal bytes) and verifies
+// the whole pattern where the atom occurs; it picks the atom by byte quality, not by how
+// often it occurs in code. A group written `(...|\B\b)` matches exactly what `(...)`
+// does (\B and \b at one place never both hold, so the added branch never matches), but
+// its empty branch leaves yara-x no atom inside the group, so it takes the atom from
+// elsewhere in the pattern: we use it where the group's atoms are words every program
+// has (decode, loads, from) and the rest of the pattern holds a rare one (exec, eval).
 
 rule download_pipe_to_shell {
     meta:
@@ -97,7 +105,9 @@ rule python_decode_then_exec {
         weight = 17
         label = "executes code decoded from an embedded blob"
     strings:
-        $a = /\b(exec|eval)\s*\([^\n]{0,120}(b64decode|b32decode|b16decode|b85decode|a85decode|decodebytes|decompress|marshal\.loads|fromhex|unhexlify|\.decrypt\(|codecs\.decode|rot13|\[::-1\])/
+        // `(...|\B\b)`: see the head of this file (the atoms are exec and eval, not the
+        // decoders, which every file that decodes anything calls).
+        $a = /\b(exec|eval)\s*\([^\n]{0,120}((b64decode|b32decode|b16decode|b85decode|a85decode|decodebytes|decompress|marshal\.loads|fromhex|unhexlify|\.decrypt\(|codecs\.decode|rot13|\[::-1\])|\B\b)/
         $b = /\b(exec|eval)\s*\(\s*(''|"")\.join\(\s*(chr|map\(chr)/
         // exec of characters mapped one by one from a literal (substitution ciphers)
         $b2 = /\b(exec|eval)\s*\(\s*(''|"")\.join\(\s*\[?[^\n]{0,120}\bfor\s+\w{1,20}\s+in\s+["']/
@@ -333,7 +343,9 @@ rule destructive_command {
         label = "shuts down or wipes the machine"
     strings:
         $a = /["'`;&|]\s*(sudo\s+)?(shutdown(\.exe)?\s+[-\/][a-z]|poweroff\s*["'`;&]|rm\s+-[rf]{2}\s+(\/|~|\$HOME|\/\*)\s*["'`;&]|mkfs\.\w+|format\s+c:|vssadmin\s+delete\s+shadows|cipher\s+\/w)/ nocase
-        $fork_bomb = /:\s*\(\s*\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:/
+        // `\|:|\|\s+:` is `\|\s*:` spelled so that yara-x has a two-byte atom (`|:`, `| `...)
+        // instead of a lone `:` or `{`, which code and JSON are full of
+        $fork_bomb = /:\s*\(\s*\)\s*\{\s*:\s*(\|:|\|\s+:)\s*&\s*\}\s*;\s*:/
     condition:
         $a or $fork_bomb
 }
@@ -409,9 +421,11 @@ rule python_exec_escaped_string {
         weight = 12
         label = "executes code spelled as hex or octal escapes"
     strings:
-        $a = /\b(exec|eval)\s*\(\s*b?["'](\\x[0-9a-fA-F]{2}|\\[0-7]{3}){16}/
+        // `(...|\B\b)`: see the head of this file (the atoms are exec and eval, not the
+        // quoted escapes that fill binary-ish strings and tests).
+        $a = /\b(exec|eval)\s*\(\s*b?["']((\\x[0-9a-fA-F]{2}|\\[0-7]{3}){16}|\B\b)/
         // `eval("\x65\166\x61\154")`: a builtin fetched by a name spelled only in escapes
-        $name = /\b(exec|eval)\s*\(\s*["'](\\x[0-9a-fA-F]{2}|\\[0-7]{3}){4,15}["']\s*\)/
+        $name = /\b(exec|eval)\s*\(\s*["']((\\x[0-9a-fA-F]{2}|\\[0-7]{3}){4,15}|\B\b)["']\s*\)/
     condition:
         $a or $name
 }
@@ -490,7 +504,9 @@ rule python_decode_into_variable_then_exec {
     strings:
         // `X = base64.b64decode(X)`, `X = zlib.decompress(X)`, then `exec(X)` within five
         // lines: the same decode-and-execute spread over statements so no line shows both.
-        $a = /(b64decode|b32decode|b85decode|decompress|loads|unhexlify)\s*\([^\n]{0,200}\n([^\n]{0,200}\n){0,4}[^\n]{0,40}[^.\w]exec\s*\(\s*[A-Za-z_]\w{0,40}\s*[,)]/
+        // `(...|\B\b)`: see the head of this file (the atom is exec, not `loads` or
+        // `decompress`, each of which started a five-line verification).
+        $a = /((b64decode|b32decode|b85decode|decompress|loads|unhexlify)|\B\b)\s*\([^\n]{0,200}\n([^\n]{0,200}\n){0,4}[^\n]{0,40}[^.\w]exec\s*\(\s*[A-Za-z_]\w{0,40}\s*[,)]/
     condition:
         $a
 }

@@ -9,9 +9,13 @@ rule sends_over_network {
     strings:
         $p1 = /\brequests\.(get|post|put|request|Session)\s*\(/
         $p2 = /\b(urlopen|urlretrieve|urllib\.request\.Request|http\.client\.HTTPS?Connection|HTTPSConnection|HTTPConnection)\s*\(/
-        $p3 = /\b(httpx|aiohttp|urllib3|pycurl)\.\w+/
+        // the dot inside each name, and `\B` in pycurl (always true between two letters),
+        // make the atoms `tpx.`, `aioh`, `ib3.`, `pycu` instead of the `http` of every URL
+        $p3 = /\b(httpx\.|aiohttp\.|urllib3\.|pycu\Brl\.)\w+/
         $p4 = /\.(sendto|sendall|connect)\s*\(\s*\(/
-        $j1 = /\b(https?|http2)\.(request|get)\s*\(/
+        // `(https?|http2)\.(request|get)` spelled out, for atoms such as `tp.r` instead of
+        // the `http` of every URL
+        $j1 = /\b(http\.request|https\.request|http2\.request|http\.get|https\.get|http2\.get)\s*\(/
         $j2 = /\b(fetch|axios(\.(get|post|request))?|XMLHttpRequest|superagent|got(\.(get|post))?|needle)\s*\(/
         $j3 = /require\s*\(\s*["'](node-fetch|axios|request|got|needle)["']\s*\)/
         $j5 = /require\s*\(\s*["'](node:)?(https?|net|dns)["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(/
@@ -88,7 +92,9 @@ rule payload_hosting_url {
         weight = 5
         label = "paste or file-sharing host"
     strings:
-        $a = /https?:\/\/(www\.)?(pastebin\.com\/raw|paste\.ee\/r|hastebin\.com\/raw|transfer\.sh|anonfiles\.com|file\.io|gofile\.io|filebin\.net|temp\.sh|bashupload\.com|0x0\.st|rentry\.co|pastes\.io|controlc\.com|paste\.c-net\.org)\b/ nocase
+        // `(...|\B\b)`: the atoms are the hosts, not the `http` of every URL (see the head
+        // of execution.yar)
+        $a = /(https?:\/\/(www\.)?|\B\b)(pastebin\.com\/raw|paste\.ee\/r|hastebin\.com\/raw|transfer\.sh|anonfiles\.com|file\.io|gofile\.io|filebin\.net|temp\.sh|bashupload\.com|0x0\.st|rentry\.co|pastes\.io|controlc\.com|paste\.c-net\.org)\b/ nocase
     condition:
         any of them
 }
@@ -175,10 +181,10 @@ rule messenger_webhook_with_token {
     strings:
         $discord = /discord(app)?\.com\/api\/(v\d+\/)?webhooks\/\d{17,20}\/[\w-]{60,}/
         $telegram = /api\.telegram\.org\/bot\d{8,11}:[\w-]{30,}/
-        // `\d\B\d...` is `\d{8,11}` (between two digits \B always holds) written so that
-        // yara-x no longer picks "any three digits" as the atom: same matches, while the
-        // plain form cost a fifth to a third of all signature scanning.
-        $telegram_token = /["']\d\B\d\B\d\B\d\B\d\B\d\B\d\B\d(\B\d){0,3}:AA[\w-]{33}["']/
+        // `(...|\B\b)` around the bot id (see the head of execution.yar): the atom is the
+        // `:AA` of the token, not "any three digits" (which cost a fifth to a third of all
+        // signature scanning) nor the quote and first digits
+        $telegram_token = /(["']\d{8,11}|\B\b):AA[\w-]{33}["']/
         $slack = /hooks\.slack\.com\/services\/T[A-Z0-9]{8,}\/B[A-Z0-9]{8,}\/[A-Za-z0-9]{20,}/
     condition:
         any of them

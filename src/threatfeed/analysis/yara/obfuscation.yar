@@ -165,7 +165,9 @@ rule base64_encoded_url {
         weight = 6
         label = "hides a URL as a base64 string"
     strings:
-        $a = /["'](aHR0cHM6Ly|aHR0cDovL)[A-Za-z0-9+\/]{6,}={0,2}["']/
+        // the opening quote inside each alternative, for atoms that include it (see
+        // base64_program_text)
+        $a = /("aHR0cHM6Ly|'aHR0cHM6Ly|"aHR0cDovL|'aHR0cDovL)[A-Za-z0-9+\/]{6,}={0,2}["']/
     condition:
         $a
 }
@@ -250,7 +252,10 @@ rule base64_program_text {
         // `require(`, `const `, `var `, `function`, `curl `, `wget `, `rm -`, `chmod `,
         // `bash `, `powershell`, `\r\nimport`, `\nimport` at the start of a long literal;
         // obfuscation.py decodes the literal to confirm it is printable program text.
-        $a = /["'](aW1wb3J0|ZnJvbS|ZXhlYy|ZXZhbC|ZGVmI|IyEv|cmVxdWlyZS|Y29uc3Qg|dmFyI|ZnVuY3Rpb2|Y3VybC|d2dldC|cm0gL|Y2htb2Qg|YmFzaC|cG93ZXJzaGVsb|DQppbXBvcnQ|CmltcG9ydC)[A-Za-z0-9+\/]{150}/
+        // Each prefix written with its opening quote (`"aW1wb3J0|'aW1wb3J0|...` is
+        // `["'](aW1wb3J0|...)`) so that yara-x's atoms include the quote: the bare prefixes
+        // are common four-letter runs inside any base64 blob.
+        $a = /("aW1wb3J0|'aW1wb3J0|"ZnJvbS|'ZnJvbS|"ZXhlYy|'ZXhlYy|"ZXZhbC|'ZXZhbC|"ZGVmI|'ZGVmI|"IyEv|'IyEv|"cmVxdWlyZS|'cmVxdWlyZS|"Y29uc3Qg|'Y29uc3Qg|"dmFyI|'dmFyI|"ZnVuY3Rpb2|'ZnVuY3Rpb2|"Y3VybC|'Y3VybC|"d2dldC|'d2dldC|"cm0gL|'cm0gL|"Y2htb2Qg|'Y2htb2Qg|"YmFzaC|'YmFzaC|"cG93ZXJzaGVsb|'cG93ZXJzaGVsb|"DQppbXBvcnQ|'DQppbXBvcnQ|"CmltcG9ydC|'CmltcG9ydC)[A-Za-z0-9+\/]{150}/
     condition:
         $a
 }

@@ -1,0 +1,123 @@
+"""What each bundled YARA rule costs the signature scan, to find the rules worth rewriting.
+
+yara-x looks for every pattern of every rule by a short literal "atom" and verifies the
+whole pattern wherever the atom occurs, whatever the rule's condition; a rule whose atom
+is a word all code has (``load``, ``from``, ``http``) costs far more than its neighbours.
+This measures the whole bundled set, then the set without each rule in turn: the
+difference is what the rule adds (leave-one-out, because the costs do not simply add up).
+
+The sample is what ``Engine.prepare`` hands to the signatures (files cut at their kind's
+scan limit) for every ``--step``-th archive of the dev corpus, kept in memory; times are
+the process's CPU time, best of ``--runs``.
+
+    .venv/bin/python -m bench.yara_rules [--step 4] [--runs 3] [--top 15] [--patterns RULE]
+
+``--patterns RULE`` (repeatable) times each pattern of those rules alone instead, on top
+of the whole set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Iterable
+
+import yara_x
+
+from bench.quality import samples
+from threatfeed.analysis import Engine
+from threatfeed.analysis.engine import SCAN_LIMITS
+from threatfeed.analysis.signatures import MAX_MATCHES_PER_PATTERN, SignatureHit
+from threatfeed.analysis.signatures import _bundled_sources as bundled_sources
+from threatfeed.archives import read_archive
+
+RULE = re.compile(r"^rule (\w+)[^{]*\{.*?^\}", re.S | re.M)
+STRINGS = re.compile(r"^\s*strings:\n(.*?)^\s*condition:", re.S | re.M)
+
+
+class _Recorder(Engine):
+    """An engine that keeps what it would give the signatures, and scans nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scanned: list[bytes] = []
+
+    def _scan(self, data: bytes, kind: str) -> tuple[SignatureHit, ...]:
+        if data:
+            self.scanned.append(bytes(data[: SCAN_LIMITS.get(kind)]))
+        return ()
+
+
+def sample(step: int) -> list[bytes]:
+    recorder = _Recorder()
+    for index, entry in enumerate(samples()):
+        if index % step == 0:
+            recorder.prepare(read_archive(entry.path.read_bytes()))
+    return recorder.scanned
+
+
+def bundled_rules() -> dict[str, str]:
+    """Each bundled rule's source by name (rule names are unique across the files)."""
+    return {
+        match.group(1): match.group(0)
+        for _, text in bundled_sources()
+        for match in RULE.finditer(text)
+    }
+
+
+def scan_seconds(source: str, data: list[bytes], runs: int) -> float:
+    compiler = yara_x.Compiler()
+    compiler.add_source(source)
+    scanner = yara_x.Scanner(compiler.build())
+    scanner.max_matches_per_pattern(MAX_MATCHES_PER_PATTERN)
+    best = float("inf")
+    for _ in range(runs):
+        started = time.process_time()
+        for item in data:
+            scanner.scan(item)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def _patterns(rule: str) -> Iterable[str]:
+    found = STRINGS.search(rule)
+    if found is None:
+        return ()
+    return (line.strip() for line in found.group(1).splitlines() if line.strip().startswith("$"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--step", type=int, default=4, help="every N-th archive (default 4)")
+    parser.add_argument("--runs", type=int, default=3, help="best of N passes (default 3)")
+    parser.add_argument("--top", type=int, default=15, help="rules to list (default 15)")
+    parser.add_argument("--patterns", action="append", default=[], metavar="RULE")
+    args = parser.parse_args(argv)
+
+    data = sample(args.step)
+    rules = bundled_rules()
+    whole = "\n".join(rules.values())
+    total = scan_seconds(whole, data, args.runs)
+    megabytes = sum(map(len, data)) / 1e6
+    print(f"{len(data)} files, {megabytes:.0f} MB: whole set {total:.3f} s CPU")
+    if args.patterns:
+        for name in args.patterns:
+            for index, pattern in enumerate(_patterns(rules[name])):
+                extra = f"rule probe_{index} {{ strings: {pattern} condition: any of them }}"
+                cost = scan_seconds(f"{whole}\n{extra}", data, args.runs) - total
+                print(f"{cost:8.3f} s  {name} {pattern[:100]}")
+        return 0
+    costs = []
+    for name in rules:
+        rest = "\n".join(source for other, source in rules.items() if other != name)
+        costs.append((total - scan_seconds(rest, data, args.runs), name))
+    costs.sort(reverse=True)
+    for cost, name in costs[: args.top]:
+        print(f"{cost:8.3f} s  {100 * cost / total:5.1f}%  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
