@@ -120,7 +120,7 @@ _BINARY_MAGIC = (
     (b"\xca\xfe\xba\xbe", "macho"),
 )
 MAX_IMPORT_SCAN = 64 * 1024
-_RELATIVE_IMPORT = re.compile(rb"^\s*from\s+\.([\w.]*)\s+import\s+\(?([\w ,]+)", re.M)
+_RELATIVE_IMPORT = re.compile(rb"^\s*from\s+\.([\w.]*)\s+import\s+\(?([\w ,]+|\*)", re.M)
 
 #: Without a manifest, the ``name-1.2.3/`` folder that packs the files still names them.
 _ROOT_NAME = re.compile(r"^(.+?)-(\d+(?:\.\w+)*(?:[-+][\w.]+)?)$")
@@ -476,7 +476,9 @@ def imported_modules(rel: str, data: bytes) -> set[str]:
     found: set[str] = set()
     for match in _RELATIVE_IMPORT.finditer(data[:MAX_IMPORT_SCAN]):
         module, names = match.group(1), match.group(2)
-        targets = [module] if module else [n.strip().split(b" ")[0] for n in names.split(b",")]
+        # ``from .x import *`` loads x; ``from .pkg import mod`` may load pkg/mod.py too
+        named = [n.strip().split(b" ")[0] for n in names.split(b",") if n.strip() != b"*"]
+        targets = [module, *(module + b"." + n for n in named)] if module else named
         for target in targets:
             name = target.decode("ascii", "replace").replace(".", "/")
             found.add(posixpath.join(folder, name + ".py"))
