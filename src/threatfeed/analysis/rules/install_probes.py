@@ -1,0 +1,161 @@
+"""Install-time code that has no build purpose: it looks around the machine, opens programs
+for the person installing, or pings a server and ignores the answer.
+
+Build steps in ``setup.py`` and npm hooks run compilers, ``make``, ``git``, the interpreter
+and the package manager; none of them needs ``whoami``, ``systeminfo``, a calculator or a
+browser tab, nor a request whose answer nobody reads. Those are what reconnaissance
+scripts and proofs of install-time execution do, and what a first-stage probe does before
+its author sends the real payload.
+"""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+import re
+
+from threatfeed.analysis import python_ast
+from threatfeed.analysis.model import Indicator, Signal
+from threatfeed.analysis.package import Package, SourceFile
+from threatfeed.analysis.rules.base import indicator
+from threatfeed.analysis.text import shorten
+
+#: Programs that report on the machine or its user. ``uname`` only with ``-a``: build
+#: scripts ask ``uname -m`` for the architecture.
+RECON_PROGRAMS = frozenset(
+    {"whoami", "hostname", "id", "ipconfig", "ifconfig", "systeminfo", "dir", "ls", "net"}
+)
+#: Programs opened in front of the person installing: no build step opens a window.
+LAUNCHED_PROGRAMS = frozenset(
+    {
+        "calc",
+        "notepad",
+        "mspaint",
+        "explorer",
+        "xcalc",
+        "gnome-calculator",
+        "xterm",
+        "gnome-terminal",
+        "open",
+        "xdg-open",
+        "start",
+    }
+)
+#: Shells launched with nothing to run: an interactive shell, not a build script.
+_SHELLS = frozenset({"sh", "bash", "zsh", "cmd", "powershell", "pwsh"})
+_PROCESS_CALLS = ("os.system", "os.popen", "os.startfile", "subprocess.", "commands.getoutput")
+LAUNCH_WEIGHT = 4.0
+MAX_ITEMS = 10
+
+#: npm hook commands and install-time JavaScript running the same programs.
+_JS_RECON = re.compile(
+    rb"""\b(?:exec|execSync|spawn|spawnSync|execFile|execFileSync)\s*\(\s*["'`]"""
+    rb"""(whoami|hostname|id|ipconfig|ifconfig|systeminfo|calc|notepad|uname -a|net user)\b"""
+)
+
+
+def _words(command: str) -> list[str]:
+    return command.replace('"', " ").replace("'", " ").split()
+
+
+def classify_command(command: str) -> str | None:
+    """``recon`` or ``launch`` for the first program of a command line, else None."""
+    for part in re.split(r"&&|\|\||[;&|]", command):
+        words = _words(part)
+        if not words:
+            continue
+        program = posixpath.basename(words[0].replace("\\", "/")).lower().removesuffix(".exe")
+        if program == "uname" and "-a" in words[1:]:
+            return "recon"
+        if program == "net" and words[1:2] not in (["user"], ["users"], ["localgroup"]):
+            continue
+        if program in RECON_PROGRAMS:
+            return "recon"
+        if program in LAUNCHED_PROGRAMS or (program in _SHELLS and len(words) == 1):
+            return "launch"
+    return None
+
+
+def _command_of(node: ast.Call) -> str | None:
+    """The command line a process call runs, when it is spelled as literals."""
+    if not node.args:
+        return None
+    first = node.args[0]
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value
+    if isinstance(first, ast.List | ast.Tuple) and first.elts:
+        words = [e.value for e in first.elts if isinstance(e, ast.Constant)]
+        if len(words) == len(first.elts) and all(isinstance(w, str) for w in words):
+            return " ".join(str(w) for w in words)
+    return None
+
+
+def _python_launches(source: SourceFile) -> list[tuple[int, str, str]]:
+    tree = python_ast.parsed(source.data)
+    if tree is None:
+        return []
+    nodes = python_ast.walk(tree, python_ast.MAX_NODES)
+    names = python_ast.aliases(nodes)
+    found = []
+    for node in nodes:
+        if not isinstance(node, ast.Call):
+            continue
+        name = python_ast.resolve(node.func, names) or ""
+        if name.startswith("webbrowser.open"):
+            found.append((node.lineno, "launch", ast.unparse(node.func)))
+            continue
+        if not name.startswith(_PROCESS_CALLS):
+            continue
+        command = _command_of(node)
+        kind = classify_command(command) if command is not None else None
+        if kind:
+            found.append((node.lineno, kind, command or ""))
+    return sorted(found)  # the walk is breadth first; evidence reads top to bottom
+
+
+def _javascript_launches(source: SourceFile) -> list[tuple[int, str, str]]:
+    found = []
+    for match in _JS_RECON.finditer(source.data):
+        command = match.group(1).decode()
+        kind = classify_command(command)
+        if kind:
+            found.append((source.data.count(b"\n", 0, match.start()) + 1, kind, command))
+    return found
+
+
+def install_time_program_launch_rule(package: Package) -> Indicator | None:
+    """Install-time code running reconnaissance commands (``whoami``, ``hostname``, ``id``,
+    ``uname -a``, ``ipconfig``/``ifconfig``, ``systeminfo``, ``net user``, ``dir``/``ls``)
+    or opening programs (a calculator, ``notepad``, a terminal, a bare shell, a browser tab).
+
+    Reads ``setup.py`` and ``.pth`` files (process calls whose command is spelled as
+    literals, ``webbrowser.open``), the npm hook commands and the JavaScript files they run.
+    Build tools (compilers, ``make``, ``git``, the interpreter, package managers) are not
+    listed, so ordinary build steps never count.
+
+    Evidence: ``[{"file": str, "line": int, "kind": "recon"|"launch", "command": str}]``.
+    """
+    evidence = []
+    signals = []
+    for source in package.files:
+        if source.context != "install":
+            continue
+        if source.kind == "python":
+            found = _python_launches(source)
+        elif source.kind == "javascript":
+            found = _javascript_launches(source)
+        elif source.rel == "package.json":
+            found = [
+                (0, kind, command)
+                for command in package.hooks.values()
+                if (kind := classify_command(command))
+            ]
+        else:
+            continue
+        for line, kind, command in found:
+            command = shorten(command, 120)
+            evidence.append({"file": source.path, "line": line, "kind": kind, "command": command})
+            signals.append(
+                Signal(source.path, line or None, command, LAUNCH_WEIGHT, "install", key=kind)
+            )
+    return indicator("install_time_program_launch_rule", evidence[:MAX_ITEMS], signals)
