@@ -7,6 +7,7 @@ from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.install_probes import (
     classify_command,
     install_time_program_launch_rule,
+    install_time_unread_request_rule,
 )
 
 SURVEY_SETUP = """
@@ -111,3 +112,54 @@ def test_npm_build_hooks_do_not_count(engine: Engine) -> None:
         scripts={"install": "node scripts/build.js", "prepare": "tsc -p ."},
     )
     assert run_rule(engine, install_time_program_launch_rule, archive) is None
+
+
+PING_SETUP = """
+import requests
+from setuptools import setup
+
+setup(name="tidy-strings", version="0.4.0")
+r = requests.get("https://collector.example.net/installed", timeout=5)
+print("done", r.status_code)
+"""
+
+DOWNLOAD_SETUP = """
+import json
+import urllib.request
+import requests
+from setuptools import setup
+
+schema = requests.get("https://schemas.example.org/v2.json").json()
+with open("tidy_strings/data.bin", "wb") as out:
+    out.write(requests.get("https://data.example.org/table.bin").content)
+answer = urllib.request.urlopen("https://data.example.org/version")
+version = answer.read().decode()
+setup(name="tidy-strings", version=version)
+"""
+
+
+def test_setup_py_request_whose_answer_is_not_read(engine: Engine) -> None:
+    evidence = run_rule(engine, install_time_unread_request_rule, sdist(setup_py=PING_SETUP))
+    assert evidence == [
+        {
+            "file": "tidy-strings-0.4.0/setup.py",
+            "line": 6,
+            "code": 'requests.get("https://collector.example.net/installed", timeout=5)',
+        }
+    ]
+
+
+def test_a_request_made_as_a_statement_of_its_own(engine: Engine) -> None:
+    setup_py = "import urllib.request as u\nu.urlopen('https://x.example.net/hi')\n"
+    evidence = run_rule(engine, install_time_unread_request_rule, sdist(setup_py=setup_py))
+    assert [e["line"] for e in evidence] == [2]
+
+
+def test_setup_py_downloads_that_are_read_do_not_count(engine: Engine) -> None:
+    archive = sdist(setup_py=DOWNLOAD_SETUP)
+    assert run_rule(engine, install_time_unread_request_rule, archive) is None
+
+
+def test_unread_requests_outside_install_code_do_not_count(engine: Engine) -> None:
+    archive = sdist({"tidy_strings/ping.py": PING_SETUP})
+    assert run_rule(engine, install_time_unread_request_rule, archive) is None

@@ -46,6 +46,25 @@ _SHELLS = frozenset({"sh", "bash", "zsh", "cmd", "powershell", "pwsh"})
 _PROCESS_CALLS = ("os.system", "os.popen", "os.startfile", "subprocess.", "commands.getoutput")
 LAUNCH_WEIGHT = 4.0
 MAX_ITEMS = 10
+#: HTTP calls whose answer is data: a request whose answer is never read is a message.
+_REQUESTS = (
+    "requests.get",
+    "requests.post",
+    "requests.head",
+    "requests.put",
+    "requests.request",
+    "httpx.get",
+    "httpx.post",
+    "httpx.head",
+    "urllib.request.urlopen",
+    "urllib2.urlopen",
+    "urllib.urlopen",
+)
+#: What reading an answer looks like (``r.text``, ``r.json()``, ``r.read()``...).
+_READS = frozenset(
+    {"text", "content", "json", "read", "readlines", "iter_content", "iter_lines", "raw"}
+)
+UNREAD_REQUEST_WEIGHT = 3.0
 
 #: npm hook commands and install-time JavaScript running the same programs.
 _JS_RECON = re.compile(
@@ -121,6 +140,79 @@ def _javascript_launches(source: SourceFile) -> list[tuple[int, str, str]]:
         if kind:
             found.append((source.data.count(b"\n", 0, match.start()) + 1, kind, command))
     return found
+
+
+def _is_request(node: ast.AST, names: dict[str, str]) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    name = python_ast.resolve(node.func, names) or ""
+    return name.startswith(_REQUESTS)
+
+
+def _read_names(nodes: list[ast.AST]) -> set[str]:
+    """Names whose answer is read (``r.text``) or handed to another call than ``print``."""
+    found = set()
+    for node in nodes:
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in _READS
+            and isinstance(node.value, ast.Name)
+        ):
+            found.add(node.value.id)
+        elif isinstance(node, ast.Call) and not (
+            isinstance(node.func, ast.Name) and node.func.id == "print"
+        ):
+            args = [*node.args, *(kw.value for kw in node.keywords)]
+            found.update(arg.id for arg in args if isinstance(arg, ast.Name))
+    return found
+
+
+def unread_requests(source: SourceFile) -> list[tuple[int, str]]:
+    """HTTP requests of a Python file whose answer is never read: made as a statement of
+    their own, or kept in a name the file reads nothing from (``r.status_code`` at most)."""
+    tree = python_ast.parsed(source.data)
+    if tree is None:
+        return []
+    nodes = python_ast.walk(tree, python_ast.MAX_NODES)
+    names = python_ast.aliases(nodes)
+    read = _read_names(nodes)
+    lines = source.data.split(b"\n")
+    found = []
+    for node in nodes:
+        if not isinstance(node, ast.Expr | ast.Assign) or not _is_request(node.value, names):
+            continue
+        if isinstance(node, ast.Assign) and not (
+            len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id not in read
+        ):
+            continue  # the answer is kept in a name the file reads, or unpacked
+        code = python_ast.segment(lines, node.value)  # the first line: payloads can be huge
+        found.append((node.lineno, shorten(code, 120)))
+    return sorted(found)
+
+
+def install_time_unread_request_rule(package: Package) -> Indicator | None:
+    """``setup.py`` (or a ``.pth`` file) making an HTTP request whose answer it never reads.
+
+    Install code downloads what it needs and reads or saves it; a request made for its
+    own sake is a message: the server learns that, when and from which address the
+    package was installed (a dependency-confusion probe with nothing in its query, a
+    "ping" announcing a new victim before the payload is sent).
+
+    Evidence: ``[{"file": str, "line": int, "code": str}]``.
+    """
+    evidence = []
+    signals = []
+    for source in package.files:
+        if source.context != "install" or source.kind != "python":
+            continue
+        for line, code in unread_requests(source):
+            evidence.append({"file": source.path, "line": line, "code": code})
+            signals.append(
+                Signal(source.path, line, code, UNREAD_REQUEST_WEIGHT, "install", key="unread")
+            )
+    return indicator("install_time_unread_request_rule", evidence[:MAX_ITEMS], signals)
 
 
 def install_time_program_launch_rule(package: Package) -> Indicator | None:
