@@ -18,6 +18,7 @@ from threatfeed.analysis import python_ast
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
+from threatfeed.analysis.rules.install import install_calls
 from threatfeed.analysis.text import shorten
 
 #: Programs that report on the machine or its user. ``uname`` only with ``-a``: build
@@ -43,7 +44,6 @@ LAUNCHED_PROGRAMS = frozenset(
 )
 #: Shells launched with nothing to run: an interactive shell, not a build script.
 _SHELLS = frozenset({"sh", "bash", "zsh", "cmd", "powershell", "pwsh"})
-_PROCESS_CALLS = ("os.system", "os.popen", "os.startfile", "subprocess.", "commands.getoutput")
 LAUNCH_WEIGHT = 4.0
 MAX_ITEMS = 10
 #: HTTP calls whose answer is data: a request whose answer is never read is a message.
@@ -109,27 +109,32 @@ def _command_of(node: ast.Call) -> str | None:
     return None
 
 
+#: Call types of ``install_calls`` that start a process.
+_PROCESS_TYPES = frozenset({"process", "launches_payload", "background_process"})
+
+
+def _parsed_call(code: str) -> ast.Call | None:
+    """The call of an excerpt (its first line), when it parses alone."""
+    try:
+        node = ast.parse(code, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return node if isinstance(node, ast.Call) else None
+
+
 def _python_launches(source: SourceFile) -> list[tuple[int, str, str]]:
-    tree = python_ast.parsed(source.data)
-    if tree is None:
-        return []
-    nodes = python_ast.walk(tree, python_ast.MAX_NODES)
-    names = python_ast.aliases(nodes)
+    """From the calls ``suspicious_setup_commands_rule`` already found (cached): no walk of
+    the tree of its own."""
     found = []
-    for node in nodes:
-        if not isinstance(node, ast.Call):
-            continue
-        name = python_ast.resolve(node.func, names) or ""
-        if name.startswith("webbrowser.open"):
-            found.append((node.lineno, "launch", ast.unparse(node.func)))
-            continue
-        if not name.startswith(_PROCESS_CALLS):
-            continue
-        command = _command_of(node)
-        kind = classify_command(command) if command is not None else None
-        if kind:
-            found.append((node.lineno, kind, command or ""))
-    return sorted(found)  # the walk is breadth first; evidence reads top to bottom
+    for call in install_calls(source):
+        if call.type == "browser" and call.name.startswith("webbrowser.open"):
+            found.append((call.line, "launch", call.name))
+        elif call.type in _PROCESS_TYPES and (node := _parsed_call(call.code)) is not None:
+            command = _command_of(node)
+            kind = classify_command(command) if command is not None else None
+            if kind:
+                found.append((call.line, kind, command or ""))
+    return sorted(found)
 
 
 def _javascript_launches(source: SourceFile) -> list[tuple[int, str, str]]:
@@ -170,6 +175,8 @@ def _read_names(nodes: list[ast.AST]) -> set[str]:
 def unread_requests(source: SourceFile) -> list[tuple[int, str]]:
     """HTTP requests of a Python file whose answer is never read: made as a statement of
     their own, or kept in a name the file reads nothing from (``r.status_code`` at most)."""
+    if not any(call.type in {"network", "download"} for call in install_calls(source)):
+        return []  # most install code: nothing to walk
     tree = python_ast.parsed(source.data)
     if tree is None:
         return []
