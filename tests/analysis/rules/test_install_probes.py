@@ -20,6 +20,8 @@ class Survey(install):
     def run(self):
         install.run(self)
         print(sp.check_output(["whoami"]))
+        sp.run(["systeminfo"],
+               capture_output=True)
         sp.Popen("C:\\\\Windows\\\\System32\\\\calc.exe")
 
 
@@ -63,6 +65,8 @@ setup(name="tidy-strings", version="0.4.0")
         ("/usr/bin/xcalc", "launch"),
         ("start notepad.exe", "launch"),
         ("/bin/sh", "launch"),
+        ("cmd /c whoami", "recon"),
+        ("sh -c 'make all'", None),
         ("uname -m", None),
         ("net start spooler", None),
         ("sh build.sh", None),
@@ -78,6 +82,7 @@ def test_setup_py_running_recon_and_opening_programs(engine: Engine) -> None:
     evidence = run_rule(engine, install_time_program_launch_rule, sdist(setup_py=SURVEY_SETUP))
     assert [(e["kind"], e["command"]) for e in evidence] == [
         ("recon", "whoami"),
+        ("recon", "systeminfo"),
         ("launch", "C:\\Windows\\System32\\calc.exe"),
     ]
     assert evidence[0]["file"].endswith("setup.py")

@@ -88,6 +88,8 @@ def classify_command(command: str) -> str | None:
             return "recon"
         if program == "net" and words[1:2] not in (["user"], ["users"], ["localgroup"]):
             continue
+        if program in _SHELLS and words[1:2] in (["-c"], ["/c"], ["/k"]):
+            return classify_command(" ".join(words[2:]))  # ``cmd /c whoami``, ``sh -c id``
         if program in RECON_PROGRAMS:
             return "recon"
         if program in LAUNCHED_PROGRAMS or (program in _SHELLS and len(words) == 1):
@@ -113,13 +115,19 @@ def _command_of(node: ast.Call) -> str | None:
 _PROCESS_TYPES = frozenset({"process", "launches_payload", "background_process"})
 
 
-def _parsed_call(code: str) -> ast.Call | None:
-    """The call of an excerpt (its first line), when it parses alone."""
+#: The first string literal of a call whose excerpt does not parse alone (a call spread
+#: over several lines: the excerpt is its first line).
+_FIRST_LITERAL = re.compile(r"""\(\s*\[?\s*[rbu]?(["'])([^"'\n]{1,200})\1""")
+
+
+def _command_in(code: str) -> str | None:
+    """The command a process call's excerpt runs, when it is spelled as literals."""
     try:
         node = ast.parse(code, mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    return node if isinstance(node, ast.Call) else None
+        literal = _FIRST_LITERAL.search(code)
+        return literal.group(2) if literal else None
+    return _command_of(node) if isinstance(node, ast.Call) else None
 
 
 def _python_launches(source: SourceFile) -> list[tuple[int, str, str]]:
@@ -129,11 +137,10 @@ def _python_launches(source: SourceFile) -> list[tuple[int, str, str]]:
     for call in install_calls(source):
         if call.type == "browser" and call.name.startswith("webbrowser.open"):
             found.append((call.line, "launch", call.name))
-        elif call.type in _PROCESS_TYPES and (node := _parsed_call(call.code)) is not None:
-            command = _command_of(node)
-            kind = classify_command(command) if command is not None else None
+        elif call.type in _PROCESS_TYPES and (command := _command_in(call.code)) is not None:
+            kind = classify_command(command)
             if kind:
-                found.append((call.line, kind, command or ""))
+                found.append((call.line, kind, command))
     return sorted(found)
 
 
