@@ -29,6 +29,23 @@ def test_contexts_of_an_sdist(engine: Engine) -> None:
     assert contexts["README.md"] == "docs"
 
 
+def test_star_and_submodule_imports_are_imported(engine: Engine) -> None:
+    """``from .x import *`` runs x on import, and ``from .pkg import mod`` runs pkg/mod.py."""
+    archive = sdist(
+        {
+            "paint/__init__.py": "from .colors import *\nfrom .sub import helpers\n",
+            "paint/colors.py": "RED = 1\n",
+            "paint/sub/__init__.py": "",
+            "paint/sub/helpers.py": "def h():\n    pass\n",
+            "paint/sub/unused.py": "X = 1\n",
+        }
+    )
+    contexts = _contexts(engine, archive)
+    assert contexts["paint/colors.py"] == "imported"
+    assert contexts["paint/sub/helpers.py"] == "imported"
+    assert contexts["paint/sub/unused.py"] == "code"
+
+
 def test_contexts_of_an_npm_package(engine: Engine) -> None:
     archive = npm_tarball(
         {"scripts/setup.js": "1;\n", "lib/util.js": "1;\n", "types.d.ts": "export {};\n"},

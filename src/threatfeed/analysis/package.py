@@ -123,7 +123,7 @@ _BINARY_MAGIC = (
 )
 MAX_IMPORT_SCAN = 64 * 1024
 #: ``from .X import names`` at the start of a line (see ``line_start_matches``).
-_RELATIVE_IMPORT = re.compile(rb"from\s+\.([\w.]*)\s+import\s+\(?([\w ,]+)")
+_RELATIVE_IMPORT = re.compile(rb"from\s+\.([\w.]*)\s+import\s+\(?([\w ,]+|\*)")
 
 #: Without a manifest, the ``name-1.2.3/`` folder that packs the files still names them.
 _ROOT_NAME = re.compile(r"^(.+?)-(\d+(?:\.\w+)*(?:[-+][\w.]+)?)$")
@@ -494,7 +494,9 @@ def imported_modules(rel: str, data: bytes) -> set[str]:
     found: set[str] = set()
     for match in line_start_matches(_RELATIVE_IMPORT, data, MAX_IMPORT_SCAN):
         module, names = match.group(1), match.group(2)
-        targets = [module] if module else [n.strip().split(b" ")[0] for n in names.split(b",")]
+        # ``from .x import *`` loads x; ``from .pkg import mod`` may load pkg/mod.py too
+        named = [n.strip().split(b" ")[0] for n in names.split(b",") if n.strip() != b"*"]
+        targets = [module, *(module + b"." + n for n in named)] if module else named
         for target in targets:
             name = target.decode("ascii", "replace").replace(".", "/")
             found.add(posixpath.join(folder, name + ".py"))

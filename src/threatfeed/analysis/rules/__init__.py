@@ -28,10 +28,15 @@ from threatfeed.analysis.rules.hidden import (
 )
 from threatfeed.analysis.rules.imports import imported_test_code_rule, setup_imports_package_rule
 from threatfeed.analysis.rules.install import suspicious_setup_commands_rule
+from threatfeed.analysis.rules.install_probes import (
+    install_time_program_launch_rule,
+    install_time_unread_request_rule,
+)
 from threatfeed.analysis.rules.metadata import dependency_confusion_rule, trivial_package_rule
 from threatfeed.analysis.rules.network import ip_identification_rule, suspicious_url_references_rule
 from threatfeed.analysis.rules.npm import npm_hooks_rule, npm_security_placeholder_rule
 from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
+from threatfeed.analysis.rules.protected import protected_code_stealer_dependencies_rule
 from threatfeed.analysis.rules.setup_reach import setup_runs_package_code_rule
 from threatfeed.analysis.rules.signature_rules import (
     credential_harvesting_rule,
@@ -61,6 +66,8 @@ RULES: tuple[Rule, ...] = (
     install_time_beacon_rule,
     install_time_download_rule,
     install_time_package_install_rule,
+    install_time_program_launch_rule,
+    install_time_unread_request_rule,
     setup_runs_package_code_rule,
     setup_imports_package_rule,
     imported_test_code_rule,
@@ -79,6 +86,7 @@ RULES: tuple[Rule, ...] = (
     suspicious_url_references_rule,
     ip_identification_rule,
     obfuscated_code_rule,
+    protected_code_stealer_dependencies_rule,
     shipped_binary_rule,
     disguised_code_archive_rule,
     agent_instruction_injection_rule,

@@ -34,7 +34,9 @@ STAGING_HOST_WEIGHT = 8.0
 STAGE_RUN_BONUS = 4.0
 #: Hosts that anyone can publish to anonymously: paste sites, file drops, tunnels. Not
 #: messenger APIs: bot and webhook libraries talk to those for a living.
-STAGING_SIGNATURES = frozenset({"payload_hosting_url", "tunnel_or_dynamic_dns_url"})
+STAGING_SIGNATURES = frozenset(
+    {"payload_hosting_url", "anonymous_file_drop_url", "tunnel_or_dynamic_dns_url"}
+)
 #: Only these harvesting signatures count with any network call: SSH keys or cloud
 #: configuration read by a networking library are normal (paramiko, docker, boto).
 STRONG_HARVEST_WEIGHT = 5.0

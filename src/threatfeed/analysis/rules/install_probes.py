@@ -1,0 +1,267 @@
+"""Install-time code that has no build purpose: it looks around the machine, opens programs
+for the person installing, or pings a server and ignores the answer.
+
+Build steps in ``setup.py`` and npm hooks run compilers, ``make``, ``git``, the interpreter
+and the package manager; none of them needs ``whoami``, ``systeminfo``, a calculator or a
+browser tab, nor a request whose answer nobody reads. Those are what reconnaissance
+scripts and proofs of install-time execution do, and what a first-stage probe does before
+its author sends the real payload.
+"""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+import re
+
+from threatfeed.analysis import python_ast
+from threatfeed.analysis.model import Indicator, Signal
+from threatfeed.analysis.package import Package, SourceFile
+from threatfeed.analysis.rules.base import indicator
+from threatfeed.analysis.rules.install import install_calls
+from threatfeed.analysis.text import shorten
+
+#: Programs that report on the machine or its user. ``uname`` only with ``-a``: build
+#: scripts ask ``uname -m`` for the architecture.
+RECON_PROGRAMS = frozenset(
+    {"whoami", "hostname", "id", "ipconfig", "ifconfig", "systeminfo", "dir", "ls", "net"}
+)
+#: Programs opened in front of the person installing: no build step opens a window.
+LAUNCHED_PROGRAMS = frozenset(
+    {
+        "calc",
+        "notepad",
+        "mspaint",
+        "explorer",
+        "xcalc",
+        "gnome-calculator",
+        "xterm",
+        "gnome-terminal",
+        "open",
+        "xdg-open",
+        "start",
+    }
+)
+#: Shells launched with nothing to run: an interactive shell, not a build script.
+_SHELLS = frozenset({"sh", "bash", "zsh", "cmd", "powershell", "pwsh"})
+LAUNCH_WEIGHT = 4.0
+MAX_ITEMS = 10
+#: HTTP calls whose answer is data: a request whose answer is never read is a message.
+_REQUESTS = (
+    "requests.get",
+    "requests.post",
+    "requests.head",
+    "requests.put",
+    "requests.request",
+    "httpx.get",
+    "httpx.post",
+    "httpx.head",
+    "urllib.request.urlopen",
+    "urllib2.urlopen",
+    "urllib.urlopen",
+)
+#: What reading an answer looks like (``r.text``, ``r.json()``, ``r.read()``...).
+_READS = frozenset(
+    {"text", "content", "json", "read", "readlines", "iter_content", "iter_lines", "raw"}
+)
+UNREAD_REQUEST_WEIGHT = 3.0
+
+#: npm hook commands and install-time JavaScript running the same programs.
+_JS_RECON = re.compile(
+    rb"""\b(?:exec|execSync|spawn|spawnSync|execFile|execFileSync)\s*\(\s*["'`]"""
+    rb"""(whoami|hostname|id|ipconfig|ifconfig|systeminfo|calc|notepad|uname -a|net user)\b"""
+)
+
+
+def _words(command: str) -> list[str]:
+    return command.replace('"', " ").replace("'", " ").split()
+
+
+def classify_command(command: str) -> str | None:
+    """``recon`` or ``launch`` for the first program of a command line, else None."""
+    for part in re.split(r"&&|\|\||[;&|]", command):
+        words = _words(part)
+        if not words:
+            continue
+        program = posixpath.basename(words[0].replace("\\", "/")).lower().removesuffix(".exe")
+        if program == "uname" and "-a" in words[1:]:
+            return "recon"
+        if program == "net" and words[1:2] not in (["user"], ["users"], ["localgroup"]):
+            continue
+        if program in _SHELLS and words[1:2] in (["-c"], ["/c"], ["/k"]):
+            return classify_command(" ".join(words[2:]))  # ``cmd /c whoami``, ``sh -c id``
+        if program in RECON_PROGRAMS:
+            return "recon"
+        if program in LAUNCHED_PROGRAMS or (program in _SHELLS and len(words) == 1):
+            return "launch"
+    return None
+
+
+def _command_of(node: ast.Call) -> str | None:
+    """The command line a process call runs, when it is spelled as literals."""
+    if not node.args:
+        return None
+    first = node.args[0]
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value
+    if isinstance(first, ast.List | ast.Tuple) and first.elts:
+        words = [e.value for e in first.elts if isinstance(e, ast.Constant)]
+        if len(words) == len(first.elts) and all(isinstance(w, str) for w in words):
+            return " ".join(str(w) for w in words)
+    return None
+
+
+#: Call types of ``install_calls`` that start a process.
+_PROCESS_TYPES = frozenset({"process", "launches_payload", "background_process"})
+
+
+#: The first string literal of a call whose excerpt does not parse alone (a call spread
+#: over several lines: the excerpt is its first line).
+_FIRST_LITERAL = re.compile(r"""\(\s*\[?\s*[rbu]?(["'])([^"'\n]{1,200})\1""")
+
+
+def _command_in(code: str) -> str | None:
+    """The command a process call's excerpt runs, when it is spelled as literals."""
+    try:
+        node = ast.parse(code, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        literal = _FIRST_LITERAL.search(code)
+        return literal.group(2) if literal else None
+    return _command_of(node) if isinstance(node, ast.Call) else None
+
+
+def _python_launches(source: SourceFile) -> list[tuple[int, str, str]]:
+    """From the calls ``suspicious_setup_commands_rule`` already found (cached): no walk of
+    the tree of its own."""
+    found = []
+    for call in install_calls(source):
+        if call.type == "browser" and call.name.startswith("webbrowser.open"):
+            found.append((call.line, "launch", call.name))
+        elif call.type in _PROCESS_TYPES and (command := _command_in(call.code)) is not None:
+            kind = classify_command(command)
+            if kind:
+                found.append((call.line, kind, command))
+    return sorted(found)
+
+
+def _javascript_launches(source: SourceFile) -> list[tuple[int, str, str]]:
+    found = []
+    for match in _JS_RECON.finditer(source.data):
+        command = match.group(1).decode()
+        kind = classify_command(command)
+        if kind:
+            found.append((source.data.count(b"\n", 0, match.start()) + 1, kind, command))
+    return found
+
+
+def _is_request(node: ast.AST, names: dict[str, str]) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    name = python_ast.resolve(node.func, names) or ""
+    return name.startswith(_REQUESTS)
+
+
+def _read_names(nodes: list[ast.AST]) -> set[str]:
+    """Names whose answer is read (``r.text``) or handed to another call than ``print``."""
+    found = set()
+    for node in nodes:
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in _READS
+            and isinstance(node.value, ast.Name)
+        ):
+            found.add(node.value.id)
+        elif isinstance(node, ast.Call) and not (
+            isinstance(node.func, ast.Name) and node.func.id == "print"
+        ):
+            args = [*node.args, *(kw.value for kw in node.keywords)]
+            found.update(arg.id for arg in args if isinstance(arg, ast.Name))
+    return found
+
+
+def unread_requests(source: SourceFile) -> list[tuple[int, str]]:
+    """HTTP requests of a Python file whose answer is never read: made as a statement of
+    their own, or kept in a name the file reads nothing from (``r.status_code`` at most)."""
+    if not any(call.type in {"network", "download"} for call in install_calls(source)):
+        return []  # most install code: nothing to walk
+    tree = python_ast.parsed(source.data)
+    if tree is None:
+        return []
+    nodes = python_ast.walk(tree, python_ast.MAX_NODES)
+    names = python_ast.aliases(nodes)
+    read = _read_names(nodes)
+    lines = source.data.split(b"\n")
+    found = []
+    for node in nodes:
+        if not isinstance(node, ast.Expr | ast.Assign) or not _is_request(node.value, names):
+            continue
+        if isinstance(node, ast.Assign) and not (
+            len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id not in read
+        ):
+            continue  # the answer is kept in a name the file reads, or unpacked
+        code = python_ast.segment(lines, node.value)  # the first line: payloads can be huge
+        found.append((node.lineno, shorten(code, 120)))
+    return sorted(found)
+
+
+def install_time_unread_request_rule(package: Package) -> Indicator | None:
+    """``setup.py`` (or a ``.pth`` file) making an HTTP request whose answer it never reads.
+
+    Install code downloads what it needs and reads or saves it; a request made for its
+    own sake is a message: the server learns that, when and from which address the
+    package was installed (a dependency-confusion probe with nothing in its query, a
+    "ping" announcing a new victim before the payload is sent).
+
+    Evidence: ``[{"file": str, "line": int, "code": str}]``.
+    """
+    evidence = []
+    signals = []
+    for source in package.files:
+        if source.context != "install" or source.kind != "python":
+            continue
+        for line, code in unread_requests(source):
+            evidence.append({"file": source.path, "line": line, "code": code})
+            signals.append(
+                Signal(source.path, line, code, UNREAD_REQUEST_WEIGHT, "install", key="unread")
+            )
+    return indicator("install_time_unread_request_rule", evidence[:MAX_ITEMS], signals)
+
+
+def install_time_program_launch_rule(package: Package) -> Indicator | None:
+    """Install-time code running reconnaissance commands (``whoami``, ``hostname``, ``id``,
+    ``uname -a``, ``ipconfig``/``ifconfig``, ``systeminfo``, ``net user``, ``dir``/``ls``)
+    or opening programs (a calculator, ``notepad``, a terminal, a bare shell, a browser tab).
+
+    Reads ``setup.py`` and ``.pth`` files (process calls whose command is spelled as
+    literals, ``webbrowser.open``), the npm hook commands and the JavaScript files they run.
+    Build tools (compilers, ``make``, ``git``, the interpreter, package managers) are not
+    listed, so ordinary build steps never count.
+
+    Evidence: ``[{"file": str, "line": int, "kind": "recon"|"launch", "command": str}]``.
+    """
+    evidence = []
+    signals = []
+    for source in package.files:
+        if source.context != "install":
+            continue
+        if source.kind == "python":
+            found = _python_launches(source)
+        elif source.kind == "javascript":
+            found = _javascript_launches(source)
+        elif source.rel == "package.json":
+            found = [
+                (0, kind, command)
+                for command in package.hooks.values()
+                if (kind := classify_command(command))
+            ]
+        else:
+            continue
+        for line, kind, command in found:
+            command = shorten(command, 120)
+            evidence.append({"file": source.path, "line": line, "kind": kind, "command": command})
+            signals.append(
+                Signal(source.path, line or None, command, LAUNCH_WEIGHT, "install", key=kind)
+            )
+    return indicator("install_time_program_launch_rule", evidence[:MAX_ITEMS], signals)
