@@ -13,7 +13,7 @@ from threatfeed.analysis.scoring import FLAG_THRESHOLD, effective, points, score
 from threatfeed.analysis.signatures import CUSTOM_INDICATOR, SignatureHit, Signatures
 from threatfeed.archives import ArchiveContents, read_archive
 
-ENGINE_VERSION = "2026.12.12"
+ENGINE_VERSION = "2026.12.13"
 #: Bytes of a file given to the signatures, by kind. Code is scanned whole; in binaries,
 #: data and prose the start is what tells (headers, embedded scripts, URLs), and scanning
 #: hundreds of megabytes of compiled libraries and docs would dominate the cost.

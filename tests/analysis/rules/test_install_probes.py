@@ -168,3 +168,12 @@ def test_setup_py_downloads_that_are_read_do_not_count(engine: Engine) -> None:
 def test_unread_requests_outside_install_code_do_not_count(engine: Engine) -> None:
     archive = sdist({"tidy_strings/ping.py": PING_SETUP})
     assert run_rule(engine, install_time_unread_request_rule, archive) is None
+
+
+def test_an_unread_request_to_this_machine_does_not_count(engine: Engine) -> None:
+    for host in ("127.0.0.1:8000", "localhost", "[::1]"):
+        setup_py = f"import requests\nrequests.get('http://{host}/ready')\n"
+        archive = sdist(setup_py=setup_py)
+        assert run_rule(engine, install_time_unread_request_rule, archive) is None
+    setup_py = "import requests\nrequests.get('http://127.0.0.1.example.net/ready')\n"
+    assert run_rule(engine, install_time_unread_request_rule, sdist(setup_py=setup_py))

@@ -11,8 +11,10 @@ its author sends the real payload.
 from __future__ import annotations
 
 import ast
+import ipaddress
 import posixpath
 import re
+from urllib.parse import urlsplit
 
 from threatfeed.analysis import python_ast
 from threatfeed.analysis.model import Indicator, Signal
@@ -158,7 +160,25 @@ def _is_request(node: ast.AST, names: dict[str, str]) -> bool:
     if not isinstance(node, ast.Call):
         return False
     name = python_ast.resolve(node.func, names) or ""
-    return name.startswith(_REQUESTS)
+    return name.startswith(_REQUESTS) and not _to_this_machine(node)
+
+
+def _to_this_machine(call: ast.Call) -> bool:
+    """A request to the installing machine itself (a local service asked whether it is
+    up) tells nobody outside about the install."""
+    url = call.args[0] if call.args else None
+    if not (isinstance(url, ast.Constant) and isinstance(url.value, str)):
+        return False
+    try:
+        host = urlsplit(url.value).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _read_names(nodes: list[ast.AST]) -> set[str]:
