@@ -538,7 +538,14 @@ def _scaling(measured: list[Measured]) -> list[str]:
             f"while the engine alone beside them went from {one.beside[1]:.1f} (1 process) to "
             f"{two.beside[2]:.1f} (2 processes, {two.beside[2] / one.beside[1]:.2f}x): "
             f"{100 * one.share(1):.0f}% of the engine with 1 process, "
-            f"{100 * two.share(2):.0f}% with 2."
+            f"{100 * two.share(2):.0f}% with 2. What every archive costs in CPU, all processes "
+            f"together (the table above), went from {one.pipeline.cpu['total']:,.0f} µs with 1 "
+            f"worker to {two.pipeline.cpu['total']:,.0f} µs with 2: the queue adds no work per "
+            "archive as workers are added, so the rate is bounded by the cores the workers, "
+            "the database and the registry share here (at most "
+            f"{os.cpu_count() or 1:d} / {two.pipeline.cpu['total'] / 1e6:.4f} s = "
+            f"{(os.cpu_count() or 1) * 1e6 / two.pipeline.cpu['total']:,.0f} archives/s on "
+            "this machine with 2 workers), not by the queue."
         )
     for m in measured:
         if m.pipeline.label.startswith("embedded queue"):
