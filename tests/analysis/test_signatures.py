@@ -67,3 +67,18 @@ def test_every_rule_is_documented() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "rules.md").read_text()
     for rule in RULES:
         assert f"### `{rule.__name__}`" in docs, rule.__name__
+
+
+def test_a_file_that_exhausts_the_scanner_is_reported_not_passed_as_clean(
+    tmp_path: Path,
+) -> None:
+    # every byte against every byte: quadratic, so 200 KB keeps yara-x busy for minutes
+    (tmp_path / "slow.yar").write_text(
+        "rule quadratic { condition: for all i in (0..filesize - 1) : "
+        "(for all j in (0..filesize - 1) : (uint8(j) != 0xFF)) }\n"
+    )
+    engine = Engine(extra_yara_dir=tmp_path, scan_timeout_seconds=1)
+    archive = sdist({"t/big.py": "X = 1\n" * 40_000, "t/small.py": "Y = 2\n"})
+    analysis = engine.analyze(archive)
+    assert analysis.errors == ("tidy-strings-0.4.0/t/big.py: signature scan stopped after 1 s",)
+    assert "yara_signature_rule" in analysis.indicators  # the small file was still scanned

@@ -10,8 +10,14 @@ from threatfeed.analysis.model import Analysis, Indicator, Location
 from threatfeed.analysis.package import Package, SourceFile, classify
 from threatfeed.analysis.rules import RULES, Rule
 from threatfeed.analysis.scoring import FLAG_THRESHOLD, effective, points, score
-from threatfeed.analysis.signatures import CUSTOM_INDICATOR, SignatureHit, Signatures
-from threatfeed.archives import ArchiveContents, read_archive
+from threatfeed.analysis.signatures import (
+    CUSTOM_INDICATOR,
+    SCAN_TIMEOUT_SECONDS,
+    ScanIncomplete,
+    SignatureHit,
+    Signatures,
+)
+from threatfeed.archives import ArchiveContents, Member, read_archive
 
 ENGINE_VERSION = "2026.12.13"
 #: Bytes of a file given to the signatures, by kind. Code is scanned whole; in binaries,
@@ -32,9 +38,13 @@ class Engine:
     """
 
     def __init__(
-        self, *, extra_yara_dir: Path | None = None, rules: tuple[Rule, ...] = RULES
+        self,
+        *,
+        extra_yara_dir: Path | None = None,
+        rules: tuple[Rule, ...] = RULES,
+        scan_timeout_seconds: int = SCAN_TIMEOUT_SECONDS,
     ) -> None:
-        self._signatures = Signatures(extra_yara_dir)
+        self._signatures = Signatures(extra_yara_dir, timeout_seconds=scan_timeout_seconds)
         self._rules = rules
 
     def analyze(self, data: bytes, *, filename: str | None = None) -> Analysis:
@@ -72,16 +82,22 @@ class Engine:
             engine_version=ENGINE_VERSION,
         )
 
-    def _scan(self, data: bytes, kind: str) -> tuple[SignatureHit, ...]:
-        if not data:
+    def _scan(self, member: Member, kind: str, problems: list[str]) -> tuple[SignatureHit, ...]:
+        """A file's signature hits; a scan the scanner gave up on is added to ``problems``."""
+        if not member.data:
             return ()
-        hits = self._signatures.scan(data[: SCAN_LIMITS.get(kind)])
+        try:
+            hits = self._signatures.scan(member.data[: SCAN_LIMITS.get(kind)])
+        except ScanIncomplete as exc:
+            problems.append(f"{member.path}: {exc}")
+            return ()
         return tuple(hit for hit in hits if _keep(hit, kind))
 
     def prepare(self, contents: ArchiveContents) -> Package:
         """The package as rules see it, with every file scanned once by the signatures."""
         layout, rows = classify(contents)
         files = []
+        problems: list[str] = []
         for member, rel, kind, context in rows:
             if rel == "package.json" and layout.hooks:
                 context = "install"  # the hook commands themselves run at install
@@ -94,7 +110,7 @@ class Engine:
                     truncated=member.truncated,
                     kind=kind,
                     context=context,
-                    signatures=self._scan(member.data, kind),
+                    signatures=self._scan(member, kind, problems),
                 )
             )
         return Package(
@@ -106,7 +122,7 @@ class Engine:
             findings=contents.findings,
             manifest=layout.manifest,
             hooks=layout.hooks,
-            errors=layout.errors,
+            errors=(*layout.errors, *problems),
         )
 
 

@@ -27,6 +27,14 @@ class SignatureError(ThreatfeedError):
     """A YARA rule file does not compile."""
 
 
+class ScanIncomplete(ThreatfeedError):
+    """The scanner gave up on a file (its time limit, or an error inside a rule).
+
+    Its signatures are unknown, not absent: a file built to exhaust the scanner must not
+    pass as clean, so the caller reports it instead of treating it as having no hits.
+    """
+
+
 @dataclass(frozen=True)
 class SignatureHit:
     """One YARA rule that matched a file, with the first offsets it matched at."""
@@ -66,7 +74,9 @@ def _text(value: object) -> str:
 class Signatures:
     """The compiled rule set and one scanner (a scanner is not shareable across threads)."""
 
-    def __init__(self, extra_dir: Path | None = None) -> None:
+    def __init__(
+        self, extra_dir: Path | None = None, *, timeout_seconds: int = SCAN_TIMEOUT_SECONDS
+    ) -> None:
         compiler = yara_x.Compiler()
         sources = [("bundled", name, text) for name, text in _bundled_sources()]
         if extra_dir is not None:
@@ -78,7 +88,8 @@ class Signatures:
             except yara_x.CompileError as exc:
                 raise SignatureError(f"{name}: {exc}") from exc
         self._scanner = yara_x.Scanner(compiler.build())
-        self._scanner.set_timeout(SCAN_TIMEOUT_SECONDS)
+        self._timeout = timeout_seconds
+        self._scanner.set_timeout(timeout_seconds)
         self._scanner.max_matches_per_pattern(MAX_MATCHES_PER_PATTERN)
 
     def scan(self, data: bytes) -> tuple[SignatureHit, ...]:
@@ -90,8 +101,10 @@ class Signatures:
         """
         try:
             results = self._scanner.scan(data)
-        except (yara_x.TimeoutError, yara_x.ScanError):
-            return ()
+        except yara_x.TimeoutError as exc:
+            raise ScanIncomplete(f"signature scan stopped after {self._timeout} s") from exc
+        except yara_x.ScanError as exc:
+            raise ScanIncomplete(f"signature scan failed: {exc}") from exc
         hits = []
         matching = sorted(
             results.matching_rules, key=lambda rule: (rule.namespace, rule.identifier)
