@@ -14,6 +14,7 @@ import ast
 import ipaddress
 import posixpath
 import re
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from threatfeed.analysis import python_ast
@@ -181,7 +182,7 @@ def _to_this_machine(call: ast.Call) -> bool:
         return False
 
 
-def _read_names(nodes: list[ast.AST]) -> set[str]:
+def _read_names(nodes: Iterable[ast.AST]) -> set[str]:
     """Names whose answer is read (``r.text``) or handed to another call than ``print``."""
     found = set()
     for node in nodes:
@@ -207,7 +208,7 @@ def unread_requests(source: SourceFile) -> list[tuple[int, str]]:
     tree = python_ast.parsed(source.data)
     if tree is None:
         return []
-    nodes = python_ast.walk(tree, python_ast.MAX_NODES)
+    nodes = python_ast.nodes(tree)  # remembered: the install-time calls walked it first
     names = python_ast.aliases(nodes)
     read = _read_names(nodes)
     lines = source.data.split(b"\n")
