@@ -235,13 +235,26 @@ def fragmented_command_rule(package: Package) -> Indicator | None:
     return indicator("fragmented_command_rule", evidence, signals)
 
 
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _DEF = re.compile(rb"^[ \t]*def[ \t]+(\w+)[ \t]*\(", re.M)
+#: ``return`` of a decoder's result. No leading ``\b``: with it ``re`` tries every position
+#: of the file, without it jumps from one ``return`` to the next; the word boundary is
+#: checked by hand (``_returns``).
 _RETURNS_DECODED = re.compile(
-    rb"\breturn\s+(?:base64\.)?(?:b64decode|b32decode|b85decode|decodebytes|decompress"
+    rb"return\s+(?:base64\.)?(?:b64decode|b32decode|b85decode|decodebytes|decompress"
     rb"|unhexlify|fromhex)\s*\("
 )
 #: As ``exec`` of a decoded blob (``decode_and_execute_rule``): flags alone where code runs.
 DECODER_EXEC_WEIGHT = 17.0
+
+
+def _returns(data: bytes) -> list[int]:
+    """Where the returns of decoded data start, at a word boundary (no ``noreturn``)."""
+    return [
+        start
+        for match in _RETURNS_DECODED.finditer(data)
+        if (start := match.start()) == 0 or data[start - 1] not in _WORD
+    ]
 
 
 def _decoder_functions(data: bytes) -> list[bytes]:
@@ -251,7 +264,7 @@ def _decoder_functions(data: bytes) -> list[bytes]:
     every body in turn cost a regex call per ``def`` of files with thousands. No return
     can run over a ``def`` line (it is words, blanks and a parenthesis), so a return lies
     in the body where it starts."""
-    returns = [match.start() for match in _RETURNS_DECODED.finditer(data)]
+    returns = _returns(data)
     if not returns:
         return []
     starts = list(_DEF.finditer(data))
