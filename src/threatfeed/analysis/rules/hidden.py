@@ -99,6 +99,11 @@ def _decodings(source: SourceFile) -> Iterator[tuple[int, int, str, str]]:
             yield start, length, "reversed", text[::-1]
 
 
+def _running_code(package: Package) -> Iterator[SourceFile]:
+    """Python and JavaScript files that run when the package is installed or used."""
+    return (f for f in package.files if f.kind in _CODE_KINDS and f.context in _RUNNING)
+
+
 def concealed_endpoint_rule(package: Package) -> Indicator | None:
     """A URL that appears only once the file's own decoder has run: a literal shifted by
     the amount its ``chr(ord(c) - 3)`` names, reversed by its ``[::-1]``, hex that its
@@ -111,12 +116,9 @@ def concealed_endpoint_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals: list[Signal] = []
-    for source in package.files:
-        if (
-            source.kind not in _CODE_KINDS
-            or source.context not in _RUNNING
-            or not any(hit.rule == "string_decoder" for hit in source.signatures)
-            or not any(hit.capability in _SENDS for hit in source.signatures)
+    for source in _running_code(package):
+        if not any(hit.rule == "string_decoder" for hit in source.signatures) or not any(
+            hit.capability in _SENDS for hit in source.signatures
         ):
             continue
         urls: list[str] = []
@@ -200,12 +202,9 @@ def fragmented_command_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals: list[Signal] = []
-    for source in package.files:
-        if (
-            source.kind not in _CODE_KINDS
-            or source.context not in _RUNNING
-            or not any(hit.capability == "exec" for hit in source.signatures)
-            or b".join(" not in source.data
+    for source in _running_code(package):
+        if not any(hit.capability == "exec" for hit in source.signatures) or (
+            b".join(" not in source.data
         ):
             continue
         for match in _FRAGMENTS.finditer(source.data):
