@@ -177,8 +177,10 @@ rule python_decode_into_variable_then_exec_at_line_start {
         // execution.yar's python_decode_into_variable_then_exec wants a character before
         // `exec`, so `cake = b64decode(blob)` then `exec(cake)` in column 0 (a script's
         // top level) escaped it; the same spread-out decode-and-execute, at line start
-        // (`json.loads` left out: it is everywhere, and what it returns is data)
-        $a = /(b64decode|b32decode|b85decode|decompress|marshal\.loads|unhexlify)\s*\([^\n]{0,200}\n([^\n]{0,200}\n){0,4}(exec|eval)\s*\(\s*[A-Za-z_]\w{0,40}\s*[,)]/
+        // (`json.loads` left out: it is everywhere, and what it returns is data). The
+        // `|\B\b` branch (see execution.yar's head) moves the atom to the line-start
+        // `exec`/`eval`: each decompress() of a library was verified over the five lines after it.
+        $a = /(b64decode|b32decode|b85decode|decompress|marshal\.loads|unhexlify|\B\b)\s*\([^\n]{0,200}\n([^\n]{0,200}\n){0,4}(exec|eval)\s*\(\s*[A-Za-z_]\w{0,40}\s*[,)]/
     condition:
         $a
 }
