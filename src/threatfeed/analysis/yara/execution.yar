@@ -344,8 +344,10 @@ rule destructive_command {
     strings:
         $a = /["'`;&|]\s*(sudo\s+)?(shutdown(\.exe)?\s+[-\/][a-z]|poweroff\s*["'`;&]|rm\s+-[rf]{2}\s+(\/|~|\$HOME|\/\*)\s*["'`;&]|mkfs\.\w+|format\s+c:|vssadmin\s+delete\s+shadows|cipher\s+\/w)/ nocase
         // `\|:|\|\s+:` is `\|\s*:` spelled so that yara-x has a two-byte atom (`|:`, `| `...)
-        // instead of a lone `:` or `{`, which code and JSON are full of
-        $fork_bomb = /:\s*\(\s*\)\s*\{\s*:\s*(\|:|\|\s+:)\s*&\s*\}\s*;\s*:/
+        // instead of a lone `:` or `{`, which code and JSON are full of; `&(\}|\s\}|\s\s+\})`
+        // is `&\s*\}` spelled so that yara-x takes its atom there (`&}`, `& }`...): the rule
+        // then costs a sixth as much to scan
+        $fork_bomb = /:\s*\(\s*\)\s*\{\s*:\s*(\|:|\|\s+:)\s*&(\}|\s\}|\s\s+\})\s*;\s*:/
     condition:
         $a or $fork_bomb
 }
