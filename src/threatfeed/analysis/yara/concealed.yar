@@ -131,7 +131,9 @@ rule python_decoder_function {
         // executed is the decoder: `def load(p): ... return b64decode(data)` ...
         // `exec(load(name))`
         // (the `return` before the decoder is checked there: as an atom it is everywhere)
-        $decode = /\b(b64decode|b32decode|b85decode|decodebytes|decompress|unhexlify|fromhex)\s*\(/
+        // (`dec(o|\B\b)` is `deco`, as at the head of execution.yar: decodebytes and
+        // decompress then take their atoms after it, not the `deco` of every decode())
+        $decode = /\b(b64decode|b32decode|b85decode|dec(o|\B\b)debytes|dec(o|\B\b)mpress|unhexlify|fromhex)\s*\(/
         $exec = /\b(exec|eval)\s*\(\s*[A-Za-z_]\w{0,40}\s*\(/
     condition:
         $decode and $exec
