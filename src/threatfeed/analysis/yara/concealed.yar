@@ -131,7 +131,9 @@ rule python_decoder_function {
         // executed is the decoder: `def load(p): ... return b64decode(data)` ...
         // `exec(load(name))`
         // (the `return` before the decoder is checked there: as an atom it is everywhere)
-        $decode = /\b(b64decode|b32decode|b85decode|decodebytes|decompress|unhexlify|fromhex)\s*\(/
+        // (`dec(o|\B\b)` is `deco`, as at the head of execution.yar: decodebytes and
+        // decompress then take their atoms after it, not the `deco` of every decode())
+        $decode = /\b(b64decode|b32decode|b85decode|dec(o|\B\b)debytes|dec(o|\B\b)mpress|unhexlify|fromhex)\s*\(/
         $exec = /\b(exec|eval)\s*\(\s*[A-Za-z_]\w{0,40}\s*\(/
     condition:
         $decode and $exec
@@ -177,8 +179,10 @@ rule python_decode_into_variable_then_exec_at_line_start {
         // execution.yar's python_decode_into_variable_then_exec wants a character before
         // `exec`, so `cake = b64decode(blob)` then `exec(cake)` in column 0 (a script's
         // top level) escaped it; the same spread-out decode-and-execute, at line start
-        // (`json.loads` left out: it is everywhere, and what it returns is data)
-        $a = /(b64decode|b32decode|b85decode|decompress|marshal\.loads|unhexlify)\s*\([^\n]{0,200}\n([^\n]{0,200}\n){0,4}(exec|eval)\s*\(\s*[A-Za-z_]\w{0,40}\s*[,)]/
+        // (`json.loads` left out: it is everywhere, and what it returns is data). The
+        // `|\B\b` branch (see execution.yar's head) moves the atom to the line-start
+        // `exec`/`eval`: each decompress() of a library was verified over the five lines after it.
+        $a = /(b64decode|b32decode|b85decode|decompress|marshal\.loads|unhexlify|\B\b)\s*\([^\n]{0,200}\n([^\n]{0,200}\n){0,4}(exec|eval)\s*\(\s*[A-Za-z_]\w{0,40}\s*[,)]/
     condition:
         $a
 }

@@ -63,7 +63,8 @@ rule agent_tool_poisoning {
         // (secret files by name: the words alone, case-insensitive, matched all over SDKs
         // and cost three times the rest of the rule)
         $secret = /(\.ssh\/|id_rsa|mcp\.json|\.aws\/|\b(api[_-]?keys?|secrets?|credentials?|tokens?|passwords?)\.(txt|json|env|ya?ml)\b)/
-        $quiet = /\b([Dd]o not|[Dd]on't|[Nn]ever|NOT)\s+(tell|mention|inform|reveal|notify|show)\b[^\n]{0,30}\buser/
+        // (`(user|\B\b)`, as at the head of execution.yar: the atom was every `user`)
+        $quiet = /\b([Dd]o not|[Dd]on't|[Nn]ever|NOT)\s+(tell|mention|inform|reveal|notify|show)\b[^\n]{0,30}\b(user|\B\b)/
     condition:
         any of ($tool*) and $tag and ($secret or $quiet)
 }

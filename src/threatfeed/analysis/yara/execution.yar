@@ -344,8 +344,10 @@ rule destructive_command {
     strings:
         $a = /["'`;&|]\s*(sudo\s+)?(shutdown(\.exe)?\s+[-\/][a-z]|poweroff\s*["'`;&]|rm\s+-[rf]{2}\s+(\/|~|\$HOME|\/\*)\s*["'`;&]|mkfs\.\w+|format\s+c:|vssadmin\s+delete\s+shadows|cipher\s+\/w)/ nocase
         // `\|:|\|\s+:` is `\|\s*:` spelled so that yara-x has a two-byte atom (`|:`, `| `...)
-        // instead of a lone `:` or `{`, which code and JSON are full of
-        $fork_bomb = /:\s*\(\s*\)\s*\{\s*:\s*(\|:|\|\s+:)\s*&\s*\}\s*;\s*:/
+        // instead of a lone `:` or `{`, which code and JSON are full of; `&(\}|\s\}|\s\s+\})`
+        // is `&\s*\}` spelled so that yara-x takes its atom there (`&}`, `& }`...): the rule
+        // then costs a sixth as much to scan
+        $fork_bomb = /:\s*\(\s*\)\s*\{\s*:\s*(\|:|\|\s+:)\s*&(\}|\s\}|\s\s+\})\s*;\s*:/
     condition:
         $a or $fork_bomb
 }
@@ -407,7 +409,8 @@ rule js_download_then_run_script {
         weight = 10
         label = "saves a downloaded script and runs it with node"
     strings:
-        $get = /\b(https?\.get|fetch|axios(\.get)?|request(\.get)?|got)\s*\(\s*(url|["'`]https?:)/
+        // (the `|\B\b` branches, as at the head of this file: a third cheaper to scan)
+        $get = /\b(https?\.get|fetch|axios(\.get)?|request(\.get)?|got)(\s*\(\s*|\B\b)(url|["'`]https?:|\B\b)/
         $save = /\b(writeFileSync|writeFile)\s*\(/
         $run = /\b(exec|execSync|spawn|spawnSync)\s*\(\s*`node\s+\$\{/
     condition:
@@ -438,7 +441,8 @@ rule unverified_tls_download_to_disk {
         label = "turns off TLS verification, downloads and saves a file"
     strings:
         $tls = /NODE_TLS_REJECT_UNAUTHORIZED["'\]]{0,2}\s*=\s*["']?0/
-        $get = /\b(https?\.get|fetch|axios(\.get)?|request|got)\s*\(/
+        // (the `|\B\b` branch, as at the head of this file: 40% cheaper to scan)
+        $get = /\b(https?\.get|fetch|axios(\.get)?|request|got)(\s*\(|\B\b)/
         $save = /\b(writeFileSync|writeFile|createWriteStream)\s*\(/
     condition:
         $tls and $get and $save

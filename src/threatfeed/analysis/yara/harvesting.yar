@@ -149,7 +149,8 @@ rule host_fingerprint {
         $j2 = /process\.env\.(USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)\b/
         $s1 = /\$\((whoami|hostname|id|uname|pwd)\b|`(whoami|hostname)`/
         $s4 = /\b(exec|execSync|spawn|spawnSync|system|popen|check_output|getoutput|run)\s*\(\s*[fr]?["'`][^"'`\n]{0,40}\b(whoami|hostname|ifconfig|ipconfig|ip addr|uname -a|systeminfo|net user)\b/
-        $s2 = /["'](whoami|hostname|ipconfig|ifconfig)["']/
+        // (the closing quote kept out of the atoms by `|\B\b`, as at the head of execution.yar)
+        $s2 = /["'](whoami|hostname|ipconfig|ifconfig)(["']|\B\b)/
         $s3 = /%(USERNAME|COMPUTERNAME|USERDOMAIN)%/
     condition:
         any of them
