@@ -31,7 +31,7 @@ from threatfeed.analysis import Engine
 from threatfeed.analysis.engine import SCAN_LIMITS
 from threatfeed.analysis.signatures import MAX_MATCHES_PER_PATTERN, SignatureHit
 from threatfeed.analysis.signatures import _bundled_sources as bundled_sources
-from threatfeed.archives import read_archive
+from threatfeed.archives import Member, read_archive
 
 RULE = re.compile(r"^rule (\w+)[^{]*\{.*?^\}", re.S | re.M)
 STRINGS = re.compile(r"^\s*strings:\n(.*?)^\s*condition:", re.S | re.M)
@@ -44,9 +44,9 @@ class _Recorder(Engine):
         super().__init__()
         self.scanned: list[bytes] = []
 
-    def _scan(self, data: bytes, kind: str) -> tuple[SignatureHit, ...]:
-        if data:
-            self.scanned.append(bytes(data[: SCAN_LIMITS.get(kind)]))
+    def _scan(self, member: Member, kind: str, problems: list[str]) -> tuple[SignatureHit, ...]:
+        if member.data:
+            self.scanned.append(bytes(member.data[: SCAN_LIMITS.get(kind)]))
         return ()
 
 
