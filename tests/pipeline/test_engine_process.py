@@ -23,6 +23,7 @@ from threatfeed.pipeline.engine_process import EngineFailed, EngineProcess
 
 DIE = b"die: the engine process exits at this archive"
 RAISE = b"raise: the engine raises at this archive"
+STALL = b"stall: the engine never finishes this archive"
 
 
 class MisbehavingEngine(Engine):
@@ -33,6 +34,8 @@ class MisbehavingEngine(Engine):
             os._exit(3)
         if data == RAISE:
             raise ValueError("this engine refuses the archive")
+        if data == STALL:
+            time.sleep(3600)
         return super().analyze(data, filename=filename)
 
 
@@ -82,6 +85,25 @@ def test_an_engine_error_fails_its_archive_only(child: EngineProcess) -> None:
     assert isinstance(results[0], EngineFailed)
     assert "ValueError: this engine refuses the archive" in str(results[0])
     assert not analysis_of(results[1]).flagged
+
+
+@pytest.mark.slow
+def test_an_archive_that_stalls_the_child_fails_alone_after_its_time_limit() -> None:
+    child = EngineProcess(MisbehavingEngine, archive_seconds=2)
+    try:
+        child.analyze([FINE])  # compiles the rules: not counted against the archive
+        stalled = child._child
+        started = time.monotonic()
+        results = child.analyze([FINE, STALL, EVIL])
+        assert time.monotonic() - started < 60
+        assert isinstance(results[1], EngineFailed)
+        assert "took too long" in str(results[1])
+        assert not analysis_of(results[0]).flagged
+        assert analysis_of(results[2]).flagged
+        assert stalled is not None
+        assert not stalled.is_alive()  # killed, not left running beside its successor
+    finally:
+        child.close()
 
 
 @pytest.mark.slow

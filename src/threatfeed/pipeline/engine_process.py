@@ -14,7 +14,9 @@ from a pipe whose other end only the parent holds; when the parent dies, however
 dies, the child's next read (or its next answer) fails and it exits. A child that
 dies (killed, or crashed by an archive) is replaced, and its batch analysed again
 one archive at a time in the new one, so only an archive that kills the engine fails
-(and is retried, then failed after its attempts, like any other job).
+(and is retried, then failed after its attempts, like any other job). An archive the
+child spends more than ``archive_seconds`` on is treated the same way: the child is
+killed, so no input can hold a worker, and the leases it renews, for ever.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ log = logging.getLogger(__name__)
 Result = tuple[Analysis, float] | Exception
 """An analysis and the seconds it took, or why there is none."""
 
+#: Far beyond any real archive (the dev corpus's slowest takes 0.2 s), short enough that
+#: an archive built to stall the engine fails within minutes instead of never.
+ARCHIVE_SECONDS = 120.0
+#: Added to the first answer of a new child, which compiles the rules first.
+START_SECONDS = 60.0
+
 
 class EngineFailed(ThreatfeedError):
     """The engine raised on an archive (in the child), or the child died analysing it."""
@@ -46,37 +54,52 @@ class EngineProcess:
     thread compiles its engine at its first archive). ``make_engine`` must be importable by
     name: the child is spawned, not forked (forking a process with threads running)."""
 
-    def __init__(self, make_engine: Callable[[], Engine] = Engine) -> None:
+    def __init__(
+        self,
+        make_engine: Callable[[], Engine] = Engine,
+        *,
+        archive_seconds: float = ARCHIVE_SECONDS,
+    ) -> None:
         self._make_engine = make_engine
+        self._archive_seconds = archive_seconds
         self._lock = threading.Lock()
         self._child: BaseProcess | None = None
         self._connection: Connection | None = None
 
     def analyze(self, contents: Sequence[bytes]) -> list[Result]:
-        """Each archive's analysis, in order; one round trip for the batch."""
+        """Each archive's analysis, in order: the batch goes in one message, the answers
+        come back one by one as the child finishes each archive."""
         if not contents:
             return []
         with self._lock:
             try:
                 return self._round_trip(contents)
             except (EOFError, OSError) as exc:
-                self._discard(f"{type(exc).__name__}: {exc}")
+                failure = self._discard(exc)
             if len(contents) == 1:
-                return [EngineFailed("the engine process died analysing this archive")]
+                return [failure]
             return [self._alone(data) for data in contents]
 
     def _alone(self, data: bytes) -> Result:
         try:
             return self._round_trip([data])[0]
         except (EOFError, OSError) as exc:
-            self._discard(f"{type(exc).__name__}: {exc}")
-            return EngineFailed("the engine process died analysing this archive")
+            return self._discard(exc)
 
     def _round_trip(self, contents: Sequence[bytes]) -> list[Result]:
+        """Sends the batch, then takes one answer per archive, each within its time limit
+        (``TimeoutError``, an ``OSError``, when the child overstays)."""
+        fresh = self._connection is None
         connection = self._connection or self._start()
         connection.send(list(contents))
-        answers: list[tuple[Analysis, float] | str] = connection.recv()
-        return [answer if isinstance(answer, tuple) else EngineFailed(answer) for answer in answers]
+        results: list[Result] = []
+        for _ in contents:
+            limit = self._archive_seconds + (START_SECONDS if fresh and not results else 0.0)
+            if not connection.poll(limit):
+                raise TimeoutError(f"no analysis after {self._archive_seconds:g} s")
+            answer: tuple[Analysis, float] | str = connection.recv()
+            results.append(answer if isinstance(answer, tuple) else EngineFailed(answer))
+        return results
 
     def _start(self) -> Connection:
         context = multiprocessing.get_context("spawn")
@@ -89,10 +112,18 @@ class EngineProcess:
         self._child, self._connection = child, ours
         return ours
 
-    def _discard(self, why: str) -> None:
-        """Forgets a child that stopped answering (after making sure it is gone)."""
-        log.error("the engine process stopped answering (%s); starting another", why)
+    def _discard(self, exc: Exception) -> EngineFailed:
+        """Forgets a child that stopped answering (after making sure it is gone), and says
+        what becomes of the archive it was on."""
+        log.error(
+            "the engine process stopped answering (%s: %s); starting another",
+            type(exc).__name__,
+            exc,
+        )
         self._stop(timeout=1.0)
+        if isinstance(exc, TimeoutError):
+            return EngineFailed(f"the engine process took too long on this archive ({exc})")
+        return EngineFailed("the engine process died analysing this archive")
 
     def _stop(self, timeout: float) -> None:
         if self._connection is not None:
@@ -120,14 +151,14 @@ def _serve(connection: Connection, make_engine: Callable[[], Engine]) -> None:
         except (EOFError, OSError):
             return
         engine = engine or make_engine()
-        answers: list[tuple[Analysis, float] | str] = []
         for data in contents:
             started = time.perf_counter()
+            answer: tuple[Analysis, float] | str
             try:
-                answers.append((engine.analyze(data), time.perf_counter() - started))
+                answer = (engine.analyze(data), time.perf_counter() - started)
             except Exception as exc:  # sent as text: not every exception pickles
-                answers.append(f"{type(exc).__name__}: {exc}")
-        try:
-            connection.send(answers)
-        except OSError:  # the parent is gone
-            return
+                answer = f"{type(exc).__name__}: {exc}"
+            try:
+                connection.send(answer)
+            except OSError:  # the parent is gone
+                return
