@@ -532,6 +532,9 @@ def _scaling(measured: list[Measured]) -> list[str]:
     )
     if 1 in workers and 2 in workers:
         one, two = workers[1], workers[2]
+        growth = two.pipeline.cpu["total"] / one.pipeline.cpu["total"] - 1
+        cores = os.cpu_count() or 1
+        bound = cores * 1e6 / two.pipeline.cpu["total"]
         text += (
             f" Procrastinate workers went from {one.pipeline.rate:.1f} to "
             f"{two.pipeline.rate:.1f} archives/s ({two.pipeline.rate / one.pipeline.rate:.2f}x) "
@@ -540,12 +543,11 @@ def _scaling(measured: list[Measured]) -> list[str]:
             f"{100 * one.share(1):.0f}% of the engine with 1 process, "
             f"{100 * two.share(2):.0f}% with 2. What every archive costs in CPU, all processes "
             f"together (the table above), went from {one.pipeline.cpu['total']:,.0f} µs with 1 "
-            f"worker to {two.pipeline.cpu['total']:,.0f} µs with 2: the queue adds no work per "
-            "archive as workers are added, so the rate is bounded by the cores the workers, "
-            "the database and the registry share here (at most "
-            f"{os.cpu_count() or 1:d} / {two.pipeline.cpu['total'] / 1e6:.4f} s = "
-            f"{(os.cpu_count() or 1) * 1e6 / two.pipeline.cpu['total']:,.0f} archives/s on "
-            "this machine with 2 workers), not by the queue."
+            f"worker to {two.pipeline.cpu['total']:,.0f} µs with 2 ({growth:+.0%}), so the "
+            "rate is bounded by the cores that the workers, the database and the registry "
+            f"share here: at most {cores} / {two.pipeline.cpu['total'] / 1e6:.4f} s = "
+            f"{bound:,.0f} archives/s with 2 workers on this machine, of which they reached "
+            f"{two.pipeline.rate / bound:.0%}."
         )
     for m in measured:
         if m.pipeline.label.startswith("embedded queue"):
