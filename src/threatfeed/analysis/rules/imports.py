@@ -41,12 +41,14 @@ def _strong(source: SourceFile) -> list[SignatureHit]:
     return [hit for hit in source.signatures if hit.weight >= MIN_WEIGHT and hit.indicator]
 
 
-def _uplift(source: SourceFile, hits: list[SignatureHit], runs_in: str, key: str) -> list[Signal]:
-    """Each hit again, weighted by what running in ``runs_in`` adds to the file's own
-    context: the total is what the hit would weigh had the file been classified there."""
+def _uplift(source: SourceFile, runs_in: str, key: str) -> tuple[list[Signal], list[str]]:
+    """Each strong hit again, weighted by what running in ``runs_in`` adds to the file's own
+    context (the total is what the hit would weigh had the file been classified there),
+    and the labels of those hits for the evidence."""
     gain = CONTEXT_FACTORS[runs_in] - source.factor
     if gain <= 0:
-        return []
+        return [], []
+    hits = _strong(source)
     signals = []
     for hit in hits:
         signal = hit_signal(source, hit)
@@ -58,7 +60,7 @@ def _uplift(source: SourceFile, hits: list[SignatureHit], runs_in: str, key: str
                 signal.file, signal.line, signal.excerpt, weight, runs_in, key=f"{key}:{hit.rule}"
             )
         )
-    return signals
+    return signals, sorted({hit.label for hit in hits})
 
 
 def _module_name(rel: str) -> str | None:
@@ -98,17 +100,10 @@ def setup_imports_package_rule(package: Package) -> Indicator | None:
     for module, target in sorted(targets.items()):
         if not _imports_top_level(setup.data, module):
             continue
-        hits = _strong(target)
-        found = _uplift(target, hits, "install", "setup_imports")
+        found, labels = _uplift(target, "install", "setup_imports")
         if found:
             signals += found
-            evidence.append(
-                {
-                    "file": setup.path,
-                    "imports": target.path,
-                    "signatures": sorted({hit.label for hit in hits}),
-                }
-            )
+            evidence.append({"file": setup.path, "imports": target.path, "signatures": labels})
     return indicator("setup_imports_package_rule", evidence, signals)
 
 
@@ -161,15 +156,8 @@ def imported_test_code_rule(package: Package) -> Indicator | None:
         importer = next((s for s in importers if _imports_module(s.data, dotted, stem)), None)
         if importer is None:
             continue
-        hits = _strong(test)
-        found = _uplift(test, hits, importer.context, "imported_test_code")
+        found, labels = _uplift(test, importer.context, "imported_test_code")
         if found:
             signals += found
-            evidence.append(
-                {
-                    "file": test.path,
-                    "imported_by": importer.path,
-                    "signatures": sorted({hit.label for hit in hits}),
-                }
-            )
+            evidence.append({"file": test.path, "imported_by": importer.path, "signatures": labels})
     return indicator("imported_test_code_rule", evidence, signals)
