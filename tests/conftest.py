@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import uvicorn
@@ -26,6 +26,9 @@ from sqlalchemy import create_engine, text
 from tests.postgres import throwaway_schema
 from threatfeed.config import Settings
 from threatfeed.store import Database
+
+#: Whether uvicorn runs the app's lifespan (``threatfeed serve`` does; most tests need not).
+Lifespan = Literal["auto", "on", "off"]
 
 POSTGRES_URL = os.environ.get(
     "THREATFEED_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -106,13 +109,13 @@ def _settings(database: Database, data_dir: Path, **overrides: Any) -> Settings:
 
 
 @contextmanager
-def serve_app(app: Any) -> Iterator[str]:
+def serve_app(app: Any, lifespan: Lifespan = "off") -> Iterator[str]:
     """Runs an ASGI app with uvicorn in a thread; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -135,11 +138,11 @@ def live_server(
     """A factory: ``with live_server(rate_limit_burst=2) as server: ...``."""
 
     @contextmanager
-    def start(**overrides: Any) -> Iterator[LiveServer]:
+    def start(lifespan: Lifespan = "off", **overrides: Any) -> Iterator[LiveServer]:
         from threatfeed.app import create_app
 
         settings = _settings(database, tmp_path, **overrides)
-        with serve_app(create_app(settings, database)) as url:
+        with serve_app(create_app(settings, database), lifespan) as url:
             yield LiveServer(url, settings, database)
 
     return start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -88,8 +89,16 @@ def create_app(settings: Settings, database: Database) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await reader.aclose()  # its PostgreSQL pool lives on the server's event loop
+        # What is alive once the server has started (modules, routes, compiled queries)
+        # lives as long as it. Frozen, full collections stop walking it: they took about
+        # 50 ms each with the event loop stopped, the p99 of PostgreSQL pages, whose
+        # requests wait on shared statements and outlive the young collections.
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()
+            await reader.aclose()  # its PostgreSQL pool lives on the server's event loop
 
     return Starlette(
         routes=routes,
