@@ -220,10 +220,13 @@ class Processor:
         if recent is None:
             recent = self._local.recent = OrderedDict()
         todo: dict[str, bytes] = {}  # each new SHA256 of the batch once
+        remembered: dict[str, Analysis] = {}  # taken now: this batch's analyses evict some
         for item in batch:
-            if item.record is not None and item.content is not None:
+            if item.record is not None and item.content is not None and item.earlier is None:
                 digest = item.record.sha256
-                if item.earlier is None and digest not in recent:
+                if digest in recent:
+                    remembered[digest] = recent[digest]
+                else:
                     todo.setdefault(digest, item.content)
         made = dict(zip(todo, self._run_engine(list(todo.values())), strict=True))
         outcomes = []
@@ -231,17 +234,18 @@ class Processor:
             if item.record is None or item.content is None:
                 outcomes.append(Outcome(item))
                 continue
-            earlier = item.earlier or recent.get(item.record.sha256)
+            digest = item.record.sha256
+            earlier = item.earlier or remembered.get(digest) or recent.get(digest)
             if earlier is not None:
                 outcomes.append(Outcome(item, _as_of(earlier, item.record), 0.0))
                 continue
-            result = made[item.record.sha256]
+            result = made[digest]
             if isinstance(result, Exception):
                 self._fail(item.job, result)
                 continue
             analysis, elapsed = result
             metrics.ANALYSIS_SECONDS.observe(elapsed)
-            recent[item.record.sha256] = analysis
+            recent[digest] = analysis
             if len(recent) > RECENT:
                 recent.popitem(last=False)
             outcomes.append(Outcome(item, analysis, elapsed * 1000))
