@@ -75,3 +75,39 @@ def test_a_vendored_setuptools_called_by_setup_py_is_not_package_code(engine: En
     setup_py = "from setuptools import setup\n\nsetup(name='tidy-strings')\n"
     archive = sdist(files, setup_py=setup_py)
     assert run_rule(engine, setup_runs_package_code_rule, archive) is None
+
+
+LAUNCH_AGENT = (
+    "import os, plistlib\n\n"
+    "def keep_running():\n"
+    "    path = os.path.expanduser('~/Library/LaunchAgents/com.example.helper.plist')\n"
+    "    with open(path, 'wb') as handle:\n"
+    "        plistlib.dump({'Label': 'helper', 'RunAtLoad': True}, handle)\n"
+)
+
+
+def test_setup_calling_package_code_that_installs_a_launch_agent_flags(engine: Engine) -> None:
+    archive = sdist(
+        {
+            "tidy_strings/__init__.py": "import threading\nfrom .agent import keep_running\n\n"
+            "def hello():\n    threading.Thread(target=keep_running).start()\n",
+            "tidy_strings/agent.py": LAUNCH_AGENT,
+        },
+        setup_py=HOOKED_SETUP,
+    )
+    evidence = run_rule(engine, setup_runs_package_code_rule, archive)
+    assert [call["type"] for call in evidence[0]["calls"]] == ["persistence"]
+    assert evidence[0]["calls"][0]["file"] == "tidy-strings-0.4.0/tidy_strings/agent.py"
+    assert engine.analyze(archive).flagged
+
+
+def test_a_launch_agent_that_setup_never_reaches_is_not_install_time(engine: Engine) -> None:
+    archive = sdist(
+        {
+            "tidy_strings/__init__.py": "from .agent import keep_running\n\n"
+            "def hello():\n    return 'hi'\n",
+            "tidy_strings/agent.py": LAUNCH_AGENT,
+        },
+        setup_py=HOOKED_SETUP,
+    )
+    assert run_rule(engine, setup_runs_package_code_rule, archive) is None

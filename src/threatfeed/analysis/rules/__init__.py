@@ -26,6 +26,7 @@ from threatfeed.analysis.rules.hidden import (
     decoder_function_exec_rule,
     fragmented_command_rule,
 )
+from threatfeed.analysis.rules.impersonation import impersonation_rule
 from threatfeed.analysis.rules.imports import imported_test_code_rule, setup_imports_package_rule
 from threatfeed.analysis.rules.install import suspicious_setup_commands_rule
 from threatfeed.analysis.rules.install_probes import (
@@ -92,6 +93,7 @@ RULES: tuple[Rule, ...] = (
     agent_instruction_injection_rule,
     dependency_confusion_rule,
     typosquatting_rule,
+    impersonation_rule,
     trivial_package_rule,
     archive_structure_rule,
     yara_signature_rule,

@@ -51,10 +51,17 @@ def trivial_package_rule(package: Package) -> Indicator | None:
     Evidence: ``true``. Not enough alone (tiny legitimate packages exist), but in a package
     with almost no code every suspicious line is the point of the package, so it adds up.
     """
-    code = [f for f in package.files if f.is_code and f.rel != "setup.py"]
-    if sum(len(f.data) for f in code) > TRIVIAL_CODE_BYTES:
+    if not holds_no_code(package):
         return None
-    if any(f.kind == "binary" for f in package.files):
-        return None  # compiled extensions: the code is in the binary
+    code = [f for f in package.files if f.is_code and f.rel != "setup.py"]
     signal = Signal(None, None, f"{len(code)} code file(s)", TRIVIAL_WEIGHT, key="trivial")
     return indicator("trivial_package_rule", True, [signal])
+
+
+def holds_no_code(package: Package) -> bool:
+    """Less than ``TRIVIAL_CODE_BYTES`` of code besides ``setup.py``, and no binary (a
+    compiled extension holds its code in the binary)."""
+    code = (f for f in package.files if f.is_code and f.rel != "setup.py")
+    if sum(len(f.data) for f in code) > TRIVIAL_CODE_BYTES:
+        return False
+    return not any(f.kind == "binary" for f in package.files)

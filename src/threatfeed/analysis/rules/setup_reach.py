@@ -14,7 +14,7 @@ from threatfeed.analysis.calls import Call
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
-from threatfeed.analysis.text import line_start_matches, shorten
+from threatfeed.analysis.text import excerpt_at, line_of, line_start_matches, shorten
 
 #: Calls that reach the network, and what they run or read next to it.
 _SENDS = frozenset({"network", "download"})
@@ -104,6 +104,28 @@ def _calls(reached: list[tuple[SourceFile, ast.AST]]) -> tuple[tuple[str, Call],
     return tuple(sorted(calls, key=lambda found: (found[0], found[1].line)))
 
 
+def _persists(reached: list[tuple[SourceFile, ast.AST]]) -> list[tuple[str, Call]]:
+    """Persistence signatures (a LaunchAgent, a Run key, a crontab line) on the lines of
+    reached statements: the package makes itself start with the machine, from ``pip
+    install``, whether or not it sends anything."""
+    lines: dict[str, tuple[SourceFile, set[int]]] = {}
+    for source, node in reached:
+        if isinstance(node, ast.stmt) and node.end_lineno is not None and source.signatures:
+            covered = lines.setdefault(source.path, (source, set()))[1]
+            covered.update(range(node.lineno, node.end_lineno + 1))
+    found = []
+    for source, covered in lines.values():
+        for hit in source.signatures:
+            if hit.capability != "persistence":
+                continue
+            for offset, length in hit.offsets:
+                if (line := line_of(source.data, offset)) in covered:
+                    code = excerpt_at(source.data, offset, length)
+                    found.append((source.path, Call(hit.rule, "persistence", line, code)))
+                    break
+    return found[:3]
+
+
 def _sends_and_acts(calls: tuple[tuple[str, Call], ...]) -> list[tuple[str, Call]]:
     """The calls shown as evidence when some reach the network and others act, else none."""
     sends = [found for found in calls if found[1].type in _SENDS]
@@ -119,8 +141,9 @@ def _evidence(source: SourceFile, shown: list[tuple[str, Call]]) -> dict[str, ob
 
 
 def _signal(source: SourceFile, shown: list[tuple[str, Call]], weight: float, key: str) -> Signal:
-    """At the first network call when it is in this file, else about the file as a whole."""
-    path, call = next(found for found in shown if found[1].type in _SENDS)
+    """At the first network call (or persistence) when it is in this file, else about the
+    file as a whole."""
+    path, call = next(found for found in shown if found[1].type in _SENDS | {"persistence"})
     line, excerpt = (
         (call.line, call.code) if path == source.path else (None, f"{path}: {call.code}")
     )
@@ -157,8 +180,9 @@ def _names_own_module(package: Package, data: bytes) -> bool:
 def setup_runs_package_code_rule(package: Package) -> Indicator | None:
     """``setup.py`` imports the package it installs and calls into it, and the code it
     reaches there (through the package's own functions, in any of its modules) sends
-    over the network *and* runs commands or reads host identity: an install-time beacon
-    or dropper moved out of ``setup.py`` so that ``setup.py`` looks clean.
+    over the network *and* runs commands or reads host identity, or installs itself to
+    start with the machine: an install-time beacon, dropper or persistence moved out of
+    ``setup.py`` so that ``setup.py`` looks clean.
 
     Benign ``setup.py`` files import their package to read ``__version__`` (nothing is
     called) or call a build helper that compiles or reads files. Evidence:
@@ -206,7 +230,8 @@ def setup_runs_package_code_rule(package: Package) -> Indicator | None:
         for name in called & functions.keys()
         for statement in functions[name][1].body
     ]
-    shown = _sends_and_acts(_calls(_reach(roots, functions)))
+    reached = _reach(roots, functions)
+    shown = _sends_and_acts(_calls(reached)) or _persists(reached)
     if not shown:
         return None
     return indicator(
