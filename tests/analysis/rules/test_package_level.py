@@ -34,6 +34,23 @@ def test_native_library_in_wheel_is_reported_but_weighs_nothing(engine: Engine) 
     assert all(signal.weight == 0 for signal in found.signals)
 
 
+def test_compiled_module_in_an_sdist_with_nothing_to_build_it_from_is_prebuilt(
+    engine: Engine,
+) -> None:
+    module = "tidy_strings/core.cpython-311-x86_64-linux-gnu.so"
+    archive = sdist({module: ELF})
+    evidence = run_rule(engine, shipped_binary_rule, archive)
+    assert evidence == [
+        {"file": f"tidy-strings-0.4.0/{module}", "format": "elf", "kind": "prebuilt"}
+    ]
+    assert engine.analyze(archive).flagged
+    # built from sources shipped beside it, or shipped in a wheel: an ordinary library
+    built = sdist({module: ELF, "src/core.c": "int f(void) { return 1; }\n"})
+    assert run_rule(engine, shipped_binary_rule, built)[0]["kind"] == "library"
+    assert not engine.analyze(built).flagged
+    assert run_rule(engine, shipped_binary_rule, wheel({module: ELF}))[0]["kind"] == "library"
+
+
 def test_no_binary_no_evidence(engine: Engine) -> None:
     assert run_rule(engine, shipped_binary_rule, sdist()) is None
 

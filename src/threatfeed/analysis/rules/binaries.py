@@ -12,6 +12,10 @@ _LIBRARY_EXTS = frozenset({".so", ".pyd", ".dylib", ".node", ".dll"})
 #: Weights: a native library is expected in a wheel, odd in an sdist; an executable is
 #: odd anywhere; anything binary that runs at install is the strongest.
 LIBRARY_WEIGHT = {"wheel": 0.0, "other": 1.0}
+#: A compiled Python module in a source distribution that holds nothing to build it from:
+#: the package's code is what nobody can read, and importing the package runs it (10
+#: points at import: flagged alone).
+PREBUILT_WEIGHT = 13.0
 EXECUTABLE_WEIGHT = 5.0
 INSTALL_WEIGHT = 8.0
 DISGUISED_WEIGHT = 9.0
@@ -40,20 +44,49 @@ _DISGUISE_EXTS = frozenset(
 )
 
 
+#: A compiled module Python imports (``main.pyd``, ``core.cpython-310-x86_64-linux-gnu.so``).
+_EXTENSION_EXTS = frozenset({".so", ".pyd"})
+#: Sources a compiled module can be built from, and build descriptions that build one.
+_SOURCE_EXTS = frozenset(
+    {".c", ".cc", ".cpp", ".cxx", ".h", ".hpp", ".pyx", ".pxd", ".rs", ".go", ".f", ".f90", ".zig"}
+)
+_BUILD_FILES = frozenset({"CMakeLists.txt", "Cargo.toml", "meson.build", "Makefile"})
+
+
 def _is_wheel(package: Package) -> bool:
     return any(f.rel.endswith(".dist-info/WHEEL") for f in package.files)
+
+
+def _is_sdist(package: Package) -> bool:
+    """A PyPI source distribution: not a wheel, not an egg (``EGG-INFO/``)."""
+    return (
+        package.ecosystem == "pypi"
+        and not _is_wheel(package)
+        and not any(f.rel.startswith("EGG-INFO/") for f in package.files)
+    )
+
+
+def _buildable(package: Package) -> bool:
+    return any(
+        posixpath.splitext(f.rel)[1].lower() in _SOURCE_EXTS
+        or posixpath.basename(f.rel) in _BUILD_FILES
+        for f in package.files
+    )
 
 
 def shipped_binary_rule(package: Package) -> Indicator | None:
     """ELF, PE and Mach-O files, whatever their names.
 
     Evidence: ``[{"file": str, "format": "elf"|"pe"|"macho",
-    "kind": "library"|"executable"|"disguised"}]``. Native libraries in wheels are normal
-    and weigh nothing; an executable, one in a package with install hooks, or a binary
-    named like a script or picture weighs a lot (droppers ship their payload this way), as
-    if run at install when the package has install hooks.
+    "kind": "library"|"executable"|"disguised"|"prebuilt"}]``. Native libraries in wheels
+    are normal and weigh nothing; an executable, one in a package with install hooks, or a
+    binary named like a script or picture weighs a lot (droppers ship their payload this
+    way), as if run at install when the package has install hooks. A compiled Python
+    module in an sdist with no source or build file to make it from is ``prebuilt``: code
+    hidden from review that the package imports, flagged alone.
     """
     wheel = _is_wheel(package)
+    opaque = _is_sdist(package) and not _buildable(package)
     evidence = []
     signals = []
     for source in package.files:
@@ -75,6 +108,8 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
         elif source.context == "install" or (package.hooks and not library):
             weight = INSTALL_WEIGHT
             context = "install"
+        elif opaque and posixpath.splitext(name)[1] in _EXTENSION_EXTS:
+            kind, weight, context = "prebuilt", PREBUILT_WEIGHT, "import"
         elif library:
             weight = LIBRARY_WEIGHT["wheel" if wheel else "other"]
         else:
