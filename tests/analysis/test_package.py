@@ -29,6 +29,20 @@ def test_contexts_of_an_sdist(engine: Engine) -> None:
     assert contexts["README.md"] == "docs"
 
 
+def test_a_python_script_without_extension_is_python_code(engine: Engine) -> None:
+    archive = sdist(
+        {
+            "tidy_strings/version": "# build helper\nimport os, socket\nprint(os.getcwd())\n",
+            "tidy_strings/NOTES": "import this module to tidy strings\n",
+            "tidy_strings/data.txt": "import os\n",
+        }
+    )
+    kinds = {f.rel: (f.kind, f.context) for f in package(engine, archive).files}
+    assert kinds["tidy_strings/version"] == ("python", "code")
+    assert kinds["tidy_strings/NOTES"] == ("text", "docs")  # prose that starts with "import"
+    assert kinds["tidy_strings/data.txt"] == ("text", "docs")  # the name says what it is
+
+
 def test_star_and_submodule_imports_are_imported(engine: Engine) -> None:
     """``from .x import *`` runs x on import, and ``from .pkg import mod`` runs pkg/mod.py."""
     archive = sdist(

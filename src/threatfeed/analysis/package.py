@@ -441,6 +441,14 @@ def hook_files(hooks: Mapping[str, str], main: str = "index.js") -> set[str]:
     return found
 
 
+#: How a Python module starts (after comments): an import statement, not a sentence that
+#: starts with "import".
+_PYTHON_START = re.compile(
+    rb"\s*(?:#[^\n]*\n\s*)*"
+    rb"(?:import[ \t]+[\w.]+[ \t]*(?:[,;\r\n]|as[ \t])|from[ \t]+[\w.]+[ \t]+import[ \t])"
+)
+
+
 def file_kind(rel: str, base: str, ext: str, data: bytes) -> str:
     """What a file is; ``base`` and ``ext`` are the name and ``_extension`` of ``rel``."""
     if binary_format(data):
@@ -456,6 +464,8 @@ def file_kind(rel: str, base: str, ext: str, data: bytes) -> str:
                 return kind
     if base == "package.json" or rel.endswith(("PKG-INFO", "METADATA")):
         return "manifest"
+    if not ext and _PYTHON_START.match(data):
+        return "python"  # a script without a name that says so, run as ``python file``
     if looks_binary(data):
         return "data"
     return "text"

@@ -38,3 +38,22 @@ def test_popular_or_original_names_are_never_impersonations(engine: Engine) -> N
     assert run_rule(engine, impersonation_rule, sdist(name="requests", version="0.0.1")) is None
     assert run_rule(engine, impersonation_rule, sdist(name="tidy-strings")) is None
     assert run_rule(engine, impersonation_rule, npm_tarball(name="lodash")) is None
+
+
+def test_a_technique_behind_a_look_alike_name_is_what_the_name_delivers(engine: Engine) -> None:
+    key_reader = "import os\n\nKEY = open(os.path.expanduser('~/.ssh/id_rsa')).read()\n"
+    archive = sdist(
+        {"reqeusts/__init__.py": key_reader, "reqeusts/client.py": LIBRARY},
+        name="reqeusts",
+        version="1.0.0",
+    )
+    assert run_rule(engine, impersonation_rule, archive) == [
+        {"imitates": "requests", "as": "carrier", "file": "reqeusts-1.0.0/reqeusts/__init__.py"}
+    ]
+    # the same technique in a comment, or under an original name, is no impersonation
+    commented = key_reader.replace("KEY =", "# KEY =")
+    quiet = sdist(
+        {"reqeusts/__init__.py": commented, "reqeusts/client.py": LIBRARY}, name="reqeusts"
+    )
+    assert run_rule(engine, impersonation_rule, quiet) is None
+    assert run_rule(engine, impersonation_rule, sdist({"tidy_strings/keys.py": key_reader})) is None

@@ -6,6 +6,7 @@ from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.install_probes import (
     classify_command,
+    empty_package_request_rule,
     install_time_program_launch_rule,
     install_time_unread_request_rule,
 )
@@ -177,3 +178,40 @@ def test_an_unread_request_to_this_machine_does_not_count(engine: Engine) -> Non
         assert run_rule(engine, install_time_unread_request_rule, archive) is None
     setup_py = "import requests\nrequests.get('http://127.0.0.1.example.net/ready')\n"
     assert run_rule(engine, install_time_unread_request_rule, sdist(setup_py=setup_py))
+
+
+IMPORT_PING = """import requests
+
+try:
+    requests.post("https://collector.example/hello", data={"text": "installed"})
+except Exception:
+    pass
+"""
+
+
+def test_an_empty_package_whose_import_makes_a_request(engine: Engine) -> None:
+    archive = sdist({"tidy_strings/__init__.py": IMPORT_PING})
+    evidence = run_rule(engine, empty_package_request_rule, archive)
+    assert evidence == [
+        {
+            "file": "tidy-strings-0.4.0/tidy_strings/__init__.py",
+            "line": 4,
+            "code": 'requests.post("https://collector.example/hello", data={"text": "installed"})',
+        }
+    ]
+    assert engine.analyze(archive).flagged
+
+
+def test_requests_in_functions_in_packages_with_code_or_to_this_machine_do_not_count(
+    engine: Engine,
+) -> None:
+    in_function = "import requests\n\ndef ping():\n    requests.get('https://api.example/')\n"
+    local = IMPORT_PING.replace("https://collector.example", "http://127.0.0.1:8080")
+    library = "".join(f"def helper_{n}(value):\n    return value * {n}\n\n" for n in range(120))
+    for files in (
+        {"tidy_strings/__init__.py": in_function},
+        {"tidy_strings/__init__.py": local},
+        {"tidy_strings/__init__.py": IMPORT_PING, "tidy_strings/core.py": library},
+        {"tidy_strings/tools/util.py": IMPORT_PING},
+    ):
+        assert run_rule(engine, empty_package_request_rule, sdist(files)) is None

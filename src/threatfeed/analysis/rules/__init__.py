@@ -30,6 +30,7 @@ from threatfeed.analysis.rules.impersonation import impersonation_rule
 from threatfeed.analysis.rules.imports import imported_test_code_rule, setup_imports_package_rule
 from threatfeed.analysis.rules.install import suspicious_setup_commands_rule
 from threatfeed.analysis.rules.install_probes import (
+    empty_package_request_rule,
     install_time_program_launch_rule,
     install_time_unread_request_rule,
 )
@@ -69,6 +70,7 @@ RULES: tuple[Rule, ...] = (
     install_time_package_install_rule,
     install_time_program_launch_rule,
     install_time_unread_request_rule,
+    empty_package_request_rule,
     setup_runs_package_code_rule,
     setup_imports_package_rule,
     imported_test_code_rule,

@@ -7,7 +7,7 @@ import posixpath
 
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package
-from threatfeed.analysis.rules.base import indicator
+from threatfeed.analysis.rules.base import indicator, place_of
 from threatfeed.analysis.rules.metadata import holds_no_code
 from threatfeed.analysis.rules.typosquatting import imitated
 
@@ -15,6 +15,22 @@ from threatfeed.analysis.rules.typosquatting import imitated
 PLACEHOLDER_WEIGHT = 4.0
 #: With the name (3): a copy of the imitated package under a look-alike name is flagged.
 CLONE_WEIGHT = 8.0
+#: With the name (3): a look-alike name in front of a technique is what delivers it.
+CARRIER_WEIGHT = 4.0
+#: Signature capabilities that are a payload rather than a plain ability (networking).
+_PAYLOADS = frozenset(
+    {
+        "harvest",
+        "exfil",
+        "download_exec",
+        "decode_exec",
+        "reverse_shell",
+        "persistence",
+        "dropper",
+        "obfuscation",
+    }
+)
+_RUNNING = frozenset({"install", "import", "imported", "code"})
 #: Where a copy puts the imitated package's code: a Python package or module at the root
 #: (or under ``src/``), an npm script at the root.
 _PYTHON_PLACES = ("{0}/__init__.py", "{0}.py", "src/{0}/__init__.py", "src/{0}.py")
@@ -30,14 +46,29 @@ def _clone_of(package: Package, target: str) -> str | None:
     return next((source.path for place in places if (source := package.file(place))), None)
 
 
+def _carrier(package: Package) -> str | None:
+    """The first running file with a payload signature outside its comments."""
+    for source in package.files:
+        if source.context not in _RUNNING or not source.is_code:
+            continue
+        for hit in source.signatures:
+            if hit.capability in _PAYLOADS and any(
+                place_of(source, offset) in _RUNNING for offset, _ in hit.offsets
+            ):
+                return source.path
+    return None
+
+
 def impersonation_rule(package: Package) -> Indicator | None:
     """A name that imitates a popular package (see ``typosquatting_rule``) and a content
     that explains why: no code at all (the name is held until a version carries a
     payload), or the imitated package's own code under its own import name, so that a
     user who installs the wrong name notices nothing (``import loguru`` works after
-    ``pip install loquru``).
+    ``pip install loquru``); or a technique in its running code (stealing, exfiltration,
+    download or decode and run, persistence, obfuscation): what the name delivers.
 
-    Evidence: ``[{"imitates": str, "as": "placeholder" | "copy", "file": str | None}]``.
+    Evidence: ``[{"imitates": str, "as": "placeholder" | "copy" | "carrier", "file": str |
+    None}]``.
     """
     if package.ecosystem is None or not package.name:
         return None
@@ -58,4 +89,9 @@ def impersonation_rule(package: Package) -> Indicator | None:
                 Signal(path, None, f"{target} shipped as itself", CLONE_WEIGHT, key="copy")
             )
             break
+    if (path := _carrier(package)) is not None:
+        evidence.append({"imitates": targets[0], "as": "carrier", "file": path})
+        signals.append(
+            Signal(path, None, "a technique behind the name", CARRIER_WEIGHT, key="carrier")
+        )
     return indicator("impersonation_rule", evidence, signals)

@@ -22,6 +22,8 @@ from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
 from threatfeed.analysis.rules.install import install_calls
+from threatfeed.analysis.rules.metadata import holds_no_code
+from threatfeed.analysis.rules.setup_reach import SCOPES, module_functions, reached
 from threatfeed.analysis.text import shorten
 
 #: Programs that report on the machine or its user. ``uname`` only with ``-a``: build
@@ -68,6 +70,8 @@ _READS = frozenset(
     {"text", "content", "json", "read", "readlines", "iter_content", "iter_lines", "raw"}
 )
 UNREAD_REQUEST_WEIGHT = 3.0
+#: With ``trivial_package_rule`` (4), at import (x0.8): flagged.
+EMPTY_PACKAGE_REQUEST_WEIGHT = 8.0
 
 #: npm hook commands and install-time JavaScript running the same programs.
 _JS_RECON = re.compile(
@@ -286,3 +290,52 @@ def install_time_program_launch_rule(package: Package) -> Indicator | None:
                 Signal(source.path, line or None, command, LAUNCH_WEIGHT, "install", key=kind)
             )
     return indicator("install_time_program_launch_rule", evidence[:MAX_ITEMS], signals)
+
+
+def _module_level_requests(source: SourceFile) -> list[tuple[int, str]]:
+    if not any(hit.capability == "network" for hit in source.signatures):
+        return []  # most files: nothing to parse
+    tree = python_ast.parsed(source.data)
+    if tree is None:
+        return []
+    names = python_ast.aliases(python_ast.nodes(tree))
+    roots = [(source, node) for node in tree.body if not isinstance(node, SCOPES)]
+    lines = source.data.split(b"\n")
+    return sorted(
+        (node.lineno, shorten(python_ast.segment(lines, node), 120))
+        for _, node in reached(roots, module_functions([source]))
+        if isinstance(node, ast.Call) and _is_request(node, names)
+    )
+
+
+def empty_package_request_rule(package: Package) -> Indicator | None:
+    """A package with almost no code (``trivial_package_rule``) whose install or import
+    code makes an HTTP request as it runs (at module level, or in a function of the file
+    that module level calls; not in one waiting to be called): the request is the
+    package's whole purpose, telling a server where and when the name was installed
+    (dependency-confusion probes that moved their callback from ``setup.py`` into
+    ``__init__.py``). Requests to this machine do not count.
+
+    Evidence: ``[{"file": str, "line": int, "code": str}]``.
+    """
+    if not holds_no_code(package):
+        return None
+    evidence = []
+    signals = []
+    for source in package.files:
+        if source.kind != "python" or source.context not in {"install", "import"}:
+            continue
+        for line, code in _module_level_requests(source):
+            evidence.append({"file": source.path, "line": line, "code": code})
+            signals.append(
+                Signal(
+                    source.path,
+                    line,
+                    code,
+                    EMPTY_PACKAGE_REQUEST_WEIGHT,
+                    source.context,
+                    frozenset({"network"}),
+                    "empty_package_request",
+                )
+            )
+    return indicator("empty_package_request_rule", evidence[:MAX_ITEMS], signals)

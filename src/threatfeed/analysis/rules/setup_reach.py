@@ -33,7 +33,7 @@ _ACTS = frozenset(
 )
 #: As much as an install-time beacon or dropper written in ``setup.py`` itself.
 INSTALL_REACH_WEIGHT = 10.0
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _Functions = dict[str, tuple[SourceFile, ast.FunctionDef | ast.AsyncFunctionDef]]
 
 
@@ -49,7 +49,7 @@ def _aliases(source: SourceFile) -> dict[str, str]:
     return python_ast.aliases(python_ast.nodes(tree)) if tree else {}
 
 
-def _reach(
+def reached(
     roots: Iterable[tuple[SourceFile, ast.AST]], functions: _Functions
 ) -> list[tuple[SourceFile, ast.AST]]:
     """Nodes executed from ``roots``: their statements, and the bodies of the functions
@@ -65,7 +65,7 @@ def _reach(
             node = stack.pop()
             found.append((source, node))
             for child in ast.iter_child_nodes(node):
-                if isinstance(child, _SCOPES):
+                if isinstance(child, SCOPES):
                     continue
                 stack.append(child)
                 if isinstance(child, ast.Name) and child.id in functions and child.id not in seen:
@@ -75,7 +75,7 @@ def _reach(
     return found
 
 
-def _functions(sources: Iterable[SourceFile]) -> _Functions:
+def module_functions(sources: Iterable[SourceFile]) -> _Functions:
     """Module-level functions of these files, by name."""
     found: _Functions = {}
     for source in sources:
@@ -224,14 +224,14 @@ def setup_runs_package_code_rule(package: Package) -> Indicator | None:
         and source.context != "test"
         and posixpath.dirname(source.rel) in folders
     ]
-    functions = _functions(own)
+    functions = module_functions(own)
     roots = [
         (functions[name][0], statement)
         for name in called & functions.keys()
         for statement in functions[name][1].body
     ]
-    reached = _reach(roots, functions)
-    shown = _sends_and_acts(_calls(reached)) or _persists(reached)
+    nodes = reached(roots, functions)
+    shown = _sends_and_acts(_calls(nodes)) or _persists(nodes)
     if not shown:
         return None
     return indicator(
