@@ -462,6 +462,12 @@ SITE_PACKAGES_PLANT = (
     "        f.write(text)\n"
 )
 
+BUILTINS_TABLE = (
+    "install = lambda table: [setattr(__builtins__, k, v) for k, v in table.items()]\n"
+    "install({'IlIlIl': print})\n"
+    "IlIlIl('ready')\n"
+)
+
 # Each technique in one module, and a look-alike that the same rule must leave alone:
 # usually the same code with the one step that makes it malicious taken out.
 TECHNIQUES = [
@@ -556,6 +562,12 @@ TECHNIQUES = [
         "    with open(path, 'w') as f:\n"
         "        f.write(text)\n",
         id="a download written into site-packages",
+    ),
+    pytest.param(
+        decode_and_execute_rule,
+        BUILTINS_TABLE,
+        "import gettext\n\nsetattr(__builtins__, '_', gettext.gettext)\n",
+        id="builtins defined under names from a table",
     ),
 ]
 

@@ -186,3 +186,19 @@ rule python_decode_into_variable_then_exec_at_line_start {
     condition:
         $a
 }
+
+rule python_builtins_defined_from_a_table {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 8
+        label = "defines builtins under names taken from a table (an obfuscator hiding its exec)"
+    strings:
+        // `setattr(__builtins__, name, value)` for names held in variables: obfuscators
+        // (pyobfuscate) install their decoder and `exec` as builtins with generated names,
+        // so the payload's own call reads as an unknown name. Code that adds a builtin
+        // (gettext's `_`) names it with a literal.
+        $a = /setattr\s*\(\s*__builtins__\s*,\s*[A-Za-z_]/
+    condition:
+        $a
+}
