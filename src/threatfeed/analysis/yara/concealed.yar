@@ -202,3 +202,21 @@ rule python_builtins_defined_from_a_table {
     condition:
         $a
 }
+
+rule host_spelled_in_hex {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "hidden_url"
+        weight = 8
+        label = "a host name or address spelled in hex"
+    strings:
+        // A whole literal that is hex of a host name (`"636f7061796170692e686f7374"` is
+        // `copayapi.host`) or of a dotted IPv4 address (`"3131312e39302e..."`), handed to
+        // `Buffer.from(s, 'hex')` or `bytes.fromhex` where it is used: letters, digits,
+        // `-` and `.` only, ending in a common top-level domain. Hex data (hashes, keys,
+        // test vectors) is not made of such characters from quote to quote.
+        $host = /["'`](6[1-9a-fA-F]|7[0-9aA]|3[0-9]|2[dDeE]){2,80}2[eE](636f6d|6e6574|6f7267|696f|7275|78797a|746f70|686f7374|636e|6d65|6363|7368|696e666f|7477|7573|6465|756b|6f6e696f6e|6c696e6b|636c7562|617070|646576|6c6f6c|73697465)["'`]/
+        $ipv4 = /["'`](3[0-9]){1,3}2[eE](3[0-9]){1,3}2[eE](3[0-9]){1,3}2[eE](3[0-9]){1,3}["'`]/
+    condition:
+        any of them
+}
