@@ -41,7 +41,7 @@ NOTES = """### Reading the misses
   numbers are optimistic for unseen packages. `bench/benign_wide.py` (about 600 popular
   packages outside benign-dev) is the guard against that.
 - Labels the engine disagrees with, on purpose (see `dependency_confusion_rule` in
-  docs/rules.md): about 140 PyPI misses fire nothing or only `trivial_package_rule`; many
+  docs/rules.md): about 105 PyPI misses fire nothing or only `trivial_package_rule`; many
   are `0.0.0` name reservations ("dummy package" READMEs, empty `__init__.py`), stubs that
   say they hold a name against dependency confusion (`fakeuseragent` raises "you probably
   meant fake-useragent"), metadata with a requirement list. By content a squat and a
@@ -83,8 +83,15 @@ NOTES = """### Reading the misses
   `setup.py` importing a module of its package that carries a technique, test modules the
   package imports weighed as package code, install-time reconnaissance and program launches,
   requests at install whose answer is never read, anonymous file drops, PyArmor-protected
-  code declaring two stealer capabilities. The 157 PyPI samples left are grouped in the last
-  section of docs/rules.md; about 120 of them hold no technique in the archive."""
+  code declaring two stealer capabilities.
+- In 2026.12.14 (PyPI 94.4% -> 95.1% per sample, 94.2% -> 95.1% per family, npm 91.4% ->
+  92.5%; no benign score reached the threshold in benign-dev or the wider sample): look-alike
+  names holding no code, shipping the imitated package under its own import name or carrying
+  a technique; compiled modules in sdists with nothing to build them from; packages with no
+  code that post as they are imported; persistence reached from `setup.py`; extensionless
+  scripts read as Python; builtins defined from a table. The 137 PyPI samples left are
+  grouped in the last section of docs/rules.md; about 115 of them hold no technique in the
+  archive."""
 
 
 @dataclass(frozen=True)
