@@ -43,9 +43,10 @@ NOTES = """### Reading the misses
 - Labels the engine disagrees with, on purpose (see `dependency_confusion_rule` in
   docs/rules.md): about 105 PyPI misses fire nothing or only `trivial_package_rule`; many
   are `0.0.0` name reservations ("dummy package" READMEs, empty `__init__.py`), stubs that
-  say they hold a name against dependency confusion (`fakeuseragent` raises "you probably
-  meant fake-useragent"), metadata with a requirement list. By content a squat and a
-  defensive holder are the same archive, so they are not flagged until a version carries
+  say they hold a name against dependency confusion (`pythonbinance` raises "you probably
+  meant to install python-binance"), metadata with a requirement list. By content a squat
+  and a defensive holder are the same archive, so they are not flagged (unless the name
+  imitates a popular package: `impersonation_rule`) until a version carries
   code (an install-time callback is flagged). Some samples are pranks or
   demos; others are copies of legitimate libraries (aiohttp, beautifulsoup, SDKs) whose
   harm, if any, is not in the archive or not in a form any rule describes.
