@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from threatfeed.analysis import memo
 from threatfeed.analysis.model import Analysis, Indicator, Location
 from threatfeed.analysis.package import Package, SourceFile, classify
 from threatfeed.analysis.rules import RULES, Rule
@@ -65,7 +66,10 @@ class Engine:
             package = self.prepare(contents)
         except Exception as exc:  # classification parses attacker data: report, never raise
             return _failed(sha256, f"cannot classify archive: {type(exc).__name__}: {exc}")
-        indicators, errors = run_rules(package, self._rules)
+        try:
+            indicators, errors = run_rules(package, self._rules)
+        finally:
+            memo.forget()  # trees and calls of this archive's files: no use to the next
         total = points(indicators)
         final = score(total)
         return Analysis(

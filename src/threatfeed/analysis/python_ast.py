@@ -12,9 +12,9 @@ import gc
 import re
 import sys
 from collections.abc import Iterable
-from functools import lru_cache
 
 from threatfeed.analysis.calls import Call
+from threatfeed.analysis.memo import per_archive
 from threatfeed.analysis.text import shorten
 
 _PROCESS = (
@@ -260,7 +260,7 @@ def parse(source: bytes) -> ast.Module | None:
             gc.enable()
 
 
-@lru_cache(maxsize=32)
+@per_archive(maxsize=32)
 def parsed(source: bytes) -> ast.Module | None:
     """``parse``, remembered for the files that several rules read in turn (``setup.py`` above
     all: the install-time calls, the developer-only commands, what setup reaches). The trees
@@ -268,7 +268,7 @@ def parsed(source: bytes) -> ast.Module | None:
     return parse(source)
 
 
-@lru_cache(maxsize=32)
+@per_archive(maxsize=32)
 def nodes(tree: ast.Module) -> tuple[ast.AST, ...]:
     """``walk(tree, MAX_NODES)``, remembered with the trees of ``parsed`` for the rules that
     walk a tree in turn (the install-time calls, the developer-only commands, what setup

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from threatfeed.analysis import javascript, python_ast
 from threatfeed.analysis.calls import (
     ACTIVE_TYPES,
@@ -12,6 +10,7 @@ from threatfeed.analysis.calls import (
     HOOK_BONUS,
     Call,
 )
+from threatfeed.analysis.memo import per_archive
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
@@ -55,7 +54,7 @@ def _from_signatures(source: SourceFile) -> list[Call]:
     return calls
 
 
-@lru_cache(maxsize=256)
+@per_archive(maxsize=256)
 def install_calls(source: SourceFile) -> tuple[Call, ...]:
     """Suspicious calls of one install-time file (cached: the correlation rules ask too)."""
     return tuple(_install_calls(source))

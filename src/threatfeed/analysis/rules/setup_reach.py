@@ -7,10 +7,10 @@ import ast
 import posixpath
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 
 from threatfeed.analysis import python_ast
 from threatfeed.analysis.calls import Call
+from threatfeed.analysis.memo import per_archive
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
@@ -43,7 +43,7 @@ def _tree(source: SourceFile) -> ast.Module | None:
     return python_ast.parsed(source.data)
 
 
-@lru_cache(maxsize=256)
+@per_archive(maxsize=256)
 def _aliases(source: SourceFile) -> dict[str, str]:
     tree = _tree(source)
     return python_ast.aliases(python_ast.nodes(tree)) if tree else {}

@@ -1,0 +1,35 @@
+"""Caches of what rules derive from one archive's files (syntax trees, the calls in them),
+shared by the rules that read the same file in turn and emptied after each archive.
+
+Kept past its archive, a tree is of no use to the next one (other bytes) and costs twice:
+the cyclic collector walks every tree still held on each full collection, and a tree freed
+dozens of archives later is freed from memory long gone cold. The engine calls ``forget``
+once an archive's rules have run; callers of the rules alone keep a bounded cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import _lru_cache_wrapper, lru_cache
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_CACHES: list[_lru_cache_wrapper[object]] = []
+
+
+def per_archive(maxsize: int) -> Callable[[Callable[..., T]], _lru_cache_wrapper[T]]:
+    """``lru_cache(maxsize)``, emptied by ``forget``."""
+
+    def decorate(function: Callable[..., T]) -> _lru_cache_wrapper[T]:
+        cached = lru_cache(maxsize=maxsize)(function)
+        _CACHES.append(cached)
+        return cached
+
+    return decorate
+
+
+def forget() -> None:
+    """Drop everything remembered of the archive just analysed."""
+    for cache in _CACHES:
+        cache.cache_clear()
