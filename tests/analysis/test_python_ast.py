@@ -37,6 +37,41 @@ def test_walk_with_a_limit_is_the_same_prefix() -> None:
         assert python_ast.walk(tree, limit) == list(itertools.islice(ast.walk(tree), limit))
 
 
+#: Every kind of field: optional ones left empty, lists with None in them (``**`` in a
+#: dict display, a keyword-only argument without default), names only (``global``).
+GRAMMAR = b"""
+@decorator(1)
+async def f(a: int, /, b=2, *args: str, c, d=3, **kw) -> None:
+    global g
+    x = {**kw, "k": [*args], 1: (yield)}
+    async with open(a) as h, lock:
+        y: list[int] = x[1:2, ::3]
+    async for i in range(3):
+        print(f"{i!r:>{b}} {c=}")
+    try:
+        del y
+    except (ValueError, TypeError) as e:
+        raise RuntimeError() from e
+    else:
+        pass
+    finally:
+        nonlocal_ = lambda *, z=None: z
+    match x:
+        case {"k": [1, *rest]} | Point(x=0, y=_) if rest:
+            return await g
+        case str() as s:
+            assert s, "no"
+    while not (a is b or -a < b <= c):
+        break
+    return (i async for i in aiter() if i), {i for i in ()}, x if a else ...
+"""
+
+
+def test_walk_visits_every_kind_of_field_as_ast_walk_does() -> None:
+    tree = ast.parse(GRAMMAR)
+    assert python_ast.walk(tree) == list(ast.walk(tree))
+
+
 def test_suspicious_calls_resolve_aliases_and_hooks() -> None:
     tree = python_ast.parse(SOURCE)
     assert tree is not None

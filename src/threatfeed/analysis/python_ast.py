@@ -102,27 +102,69 @@ _LOCAL_READ = re.compile(r"\bopen\(|\.read\(|read_text\(")
 _REMOTE = re.compile(r"urlopen|requests|http|socket|decode|decompress|loads")
 
 
+#: Types of the grammar's fields that hold no node (names, numbers, constants).
+_SCALAR_TYPES = frozenset({"identifier", "string", "int", "constant"})
+_SIGNATURE = re.compile(r"(\w+)\((.*)\)")
+
+
+def _children(cls: type[ast.AST]) -> tuple[tuple[str, bool], ...] | None:
+    """The fields of a node class that can hold nodes, in order, each with whether it is
+    a list; from the grammar line the class documents (``Name(identifier id,
+    expr_context ctx)``). None when the line cannot be read: every field is looked at."""
+    if not cls._fields:
+        return ()
+    match = _SIGNATURE.fullmatch((cls.__doc__ or "").strip())
+    if match is None or match.group(1) != cls.__name__:
+        return None
+    declared = [field.split() for field in match.group(2).split(",")]
+    if [field[-1] for field in declared] != list(cls._fields):
+        return None
+    return tuple(
+        (name, kind.endswith("*"))
+        for kind, name in declared
+        if kind.rstrip("*?") not in _SCALAR_TYPES
+    )
+
+
+_CHILDREN = {
+    cls: children
+    for cls in vars(ast).values()
+    if isinstance(cls, type)
+    and issubclass(cls, ast.AST)
+    and (children := _children(cls)) is not None
+}
+
+
 def walk(root: ast.AST, limit: int | None = None) -> list[ast.AST]:
     """The nodes under ``root`` in ``ast.walk`` order (breadth first), at most ``limit``.
 
     ``ast.walk`` goes through three generators per node, which made it a large part of
-    the cost of reading big install scripts; this is the same order from one list.
+    the cost of reading big install scripts; this is the same order from one list, and
+    looks only at the fields that can hold nodes (a constant has none, a name one of two).
+    A list field holds nodes, or None for the ``**`` of a dict display.
     """
     if limit is None:
         limit = sys.maxsize
     nodes = [root]
     append = nodes.append
+    extend = nodes.extend
     for node in nodes:
         if len(nodes) >= limit:
             return nodes[:limit]
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if isinstance(value, ast.AST):
+        children = _CHILDREN.get(node.__class__)
+        if children is None:
+            for name in node._fields:
+                value = getattr(node, name, None)
+                if isinstance(value, ast.AST):
+                    append(value)
+                elif isinstance(value, list):
+                    extend(item for item in value if isinstance(item, ast.AST))
+            continue
+        for name, many in children:
+            if many:
+                extend(filter(None, getattr(node, name, ())))
+            elif (value := getattr(node, name, None)) is not None:
                 append(value)
-            elif isinstance(value, list):
-                for item in value:
-                    if isinstance(item, ast.AST):
-                        append(item)
     return nodes
 
 
