@@ -72,6 +72,11 @@ def test_walk_visits_every_kind_of_field_as_ast_walk_does() -> None:
     assert python_ast.walk(tree) == list(ast.walk(tree))
 
 
+def test_children_are_those_of_iter_child_nodes() -> None:
+    for node in ast.walk(ast.parse(GRAMMAR)):
+        assert python_ast.children(node) == list(ast.iter_child_nodes(node))
+
+
 def test_suspicious_calls_resolve_aliases_and_hooks() -> None:
     tree = python_ast.parse(SOURCE)
     assert tree is not None

@@ -64,7 +64,7 @@ def reached(
         while stack:
             node = stack.pop()
             found.append((source, node))
-            for child in ast.iter_child_nodes(node):
+            for child in python_ast.children(node):
                 if isinstance(child, SCOPES):
                     continue
                 stack.append(child)
