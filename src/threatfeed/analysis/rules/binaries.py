@@ -85,13 +85,15 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
     module in an sdist with no source or build file to make it from is ``prebuilt``: code
     hidden from review that the package imports, flagged alone.
     """
+    # the kind is "binary" exactly when ``binary_format`` names one
+    binaries = [source for source in package.files if source.kind == "binary"]
+    if not binaries:
+        return None  # most packages: the layout questions below need not be asked
     wheel = _is_wheel(package)
     opaque = _is_sdist(package) and not _buildable(package)
     evidence = []
     signals = []
-    for source in package.files:
-        if source.kind != "binary":
-            continue  # the kind is "binary" exactly when ``binary_format`` names one
+    for source in binaries:
         fmt = binary_format(source.data)
         if fmt is None:
             continue
