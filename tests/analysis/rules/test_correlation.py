@@ -39,6 +39,11 @@ def test_beacon_in_an_ordinary_javascript_module(engine: Engine) -> None:
     assert evidence[0]["file"] == "package/lib/report.js"
 
 
+def test_javascript_of_a_pypi_package_is_served_to_browsers_not_run(engine: Engine) -> None:
+    archive = sdist({"tidy_strings/static/app.js": BEACON})
+    assert run_rule(engine, install_time_beacon_rule, archive) is None
+
+
 def test_python_module_with_hostname_and_requests_is_no_beacon(engine: Engine) -> None:
     """Python networking libraries use the host name routinely (SMTP HELO, SSH, builds)."""
     code = (

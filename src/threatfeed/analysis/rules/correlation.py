@@ -141,16 +141,20 @@ def install_time_beacon_rule(package: Package) -> Indicator | None:
 
     This is the dependency-confusion probe: it tells its author which company installed
     the package. Tests and docs are not concerned: they do not run on install. JavaScript
-    modules that run later count too, weighed as their context (0.6 for ordinary code):
-    a Node library has little use for the machine's host and user name next to a request,
-    whereas Python networking libraries (SSH, SMTP, build tools) routinely do. A file that
+    modules of npm packages that run later count too, weighed as their context (0.6 for
+    ordinary code): a Node library has little use for the machine's host and user name next
+    to a request, whereas Python networking libraries (SSH, SMTP, build tools) routinely do.
+    The JavaScript of a PyPI package is served to browsers (bundled front ends, where
+    minified libraries put both words in one file by chance), not run by Node. A file that
     collects three facts or more (host, user, network interfaces or DNS servers, working or
     home folder) weighs more.
     """
 
     def test(source: SourceFile, capabilities: set[str]) -> bool:
         runs = source.context in {"install", "import"} or (
-            source.kind == "javascript" and source.context in {"code", "imported"}
+            package.ecosystem == "npm"
+            and source.kind == "javascript"
+            and source.context in {"code", "imported"}
         )
         return runs and "recon" in capabilities and bool(capabilities & SENDS)
 

@@ -107,6 +107,10 @@ def public_ip(text: str) -> str | None:
         return None
     if not address.is_global or text in _WELL_KNOWN or text.startswith("0"):
         return None
+    if text.endswith(".0"):
+        return (
+            None  # a network, not a host: and what versions look like (1.0.0.0, Chrome/131.0.0.0)
+        )
     return text
 
 
