@@ -98,3 +98,11 @@ def test_bare_host_names_in_a_file_that_sends_nothing_weigh_little(engine: Engin
     points = [rule_points(indicator) for indicator in found if indicator is not None]
     assert len(points) == 2
     assert points[0] < points[1] / 2
+
+
+def test_slack_webhooks_with_a_team_id_are_reported_placeholders_are_not(engine: Engine) -> None:
+    real = "import requests\nrequests.post('https://hooks.slack.com/services/T0AB12CDE/B0XY/zz')\n"
+    evidence = run_rule(engine, suspicious_url_references_rule, sdist({"t/m.py": real}))
+    assert evidence[0]["urls"] == ["https://hooks.slack.com/services/T0AB12CDE/B0XY/zz"]
+    placeholder = real.replace("T0AB12CDE/B0XY/zz", "YOUR/WEBHOOK/URL")
+    assert run_rule(engine, suspicious_url_references_rule, sdist({"t/m.py": placeholder})) is None

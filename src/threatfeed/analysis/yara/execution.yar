@@ -34,15 +34,16 @@ rule python_exec_of_download {
         label = "executes code downloaded at run time"
     strings:
         $a = /\b(exec|eval)\s*\(\s*(requests\.get|requests\.post|urlopen|urllib\.request\.urlopen|urllib2\.urlopen|httpx\.get|[a-zA-Z_]{1,20}\.urlopen|__import__\(['"](requests|urllib\.request|urllib2|httpx)['"]\)\.(get|post|urlopen))\s*\(/
-        // `exec(r.text)`: a response body. `exec(f.read())` reads a file, which setup.py does
-        // with its own version file: it counts only next to a download in the same file.
+        // `exec(r.text)`: a response body, or the text of a parsed document (the scripts an
+        // XML file embeds); `exec(f.read())` reads a file, which setup.py does with its own
+        // version file: both count only next to a download in the same file.
         // `context.eval(...)` (a method of a JavaScript engine binding) is not Python's eval.
         // A trailing namespace (`exec(r.read(), module.__dict__)`) runs the code all the same.
         $b = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.(text|content)\s*[,)]/
         $read = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.read\(\)\s*[,)]/
-        $net = /\b(urlopen|urlretrieve|requests\.(get|post)|httpx\.(get|post)|urllib2)\b/
+        $net = /\b(urlopen|urlretrieve|requests\.(get|post|request|Session)|httpx\.(get|post|Client|AsyncClient)|aiohttp\.ClientSession|urllib2)\b/
     condition:
-        $a or ($b and #b < 5) or ($read and #read < 5 and $net)
+        $a or (($b and #b < 5) or ($read and #read < 5)) and $net
 }
 
 rule js_eval_of_download {
@@ -107,7 +108,10 @@ rule python_decode_then_exec {
     strings:
         // `(...|\B\b)`: see the head of this file (the atoms are exec and eval, not the
         // decoders, which every file that decodes anything calls).
-        $a = /\b(exec|eval)\s*\([^\n]{0,120}((b64decode|b32decode|b16decode|b85decode|a85decode|decodebytes|decompress|marshal\.loads|fromhex|unhexlify|\.decrypt\(|codecs\.decode|rot13|\[::-1\])|\B\b)/
+        $a = /\b(exec|eval)\s*\([^\n]{0,120}((b64decode|b32decode|b16decode|b85decode|a85decode|decodebytes|decompress|marshal\.loads|fromhex|unhexlify|\.decrypt\(|codecs\.decode|rot13)|\B\b)/
+        // a reversed string run: `exec(code[::-1])`, with no call in between whose result
+        // is what gets reversed (`eval(cell)[::-1]` reverses what was evaluated)
+        $rev = /\b(exec|eval)\s*\([^()\n]{0,120}\[::-1\]/
         $b = /\b(exec|eval)\s*\(\s*(''|"")\.join\(\s*(chr|map\(chr)/
         // exec of characters mapped one by one from a literal (substitution ciphers)
         $b2 = /\b(exec|eval)\s*\(\s*(''|"")\.join\(\s*\[?[^\n]{0,120}\bfor\s+\w{1,20}\s+in\s+["']/
@@ -220,7 +224,9 @@ rule powershell_download {
         label = "PowerShell downloads and runs a payload"
     strings:
         $dl1 = /\b(Invoke-WebRequest|iwr|Invoke-RestMethod|irm|wget|curl)\s[^\n]{0,200}(-OutFile|\|\s*(iex|Invoke-Expression))/ nocase
-        $dl2 = /(DownloadString|DownloadFile|DownloadData)\s*\(/ nocase
+        // a method of a web client (`$wc.DownloadString(`), not a name ending in it
+        // (`openOrDownloadData(` in pdf.js)
+        $dl2 = /\.(DownloadString|DownloadFile|DownloadData)\s*\(/ nocase
         $dl3 = /New-Object\s+(System\.)?Net\.WebClient/ nocase
         $run1 = /\b(Start-Process|Invoke-Expression|IEX)\b/ nocase
         $run2 = /-(WindowStyle|w)\s+hidden/ nocase

@@ -50,7 +50,8 @@ rule exfiltration_service_url {
     strings:
         $a = /discord(app)?\.com\/api\/(v\d+\/)?webhooks\//
         $b = /api\.telegram\.org\/bot/
-        $c = /hooks\.slack\.com\/(services|workflows)\//
+        // a team id (`T...`) after the kind: `services/YOUR/WEBHOOK/URL` is a placeholder
+        $c = /hooks\.slack\.com\/(services|workflows)\/T[A-Z0-9]/
         $d = /\bwebhook\.site\b/
         $e = /\b[\w.-]{0,40}\.m\.pipedream\.net\b/
         $f = /\b(requestbin\.(net|com)|[\w-]{4,40}\.x\.pipedream\.net|hookbin\.com|beeceptor\.com|requestcatcher\.com|webhook\.cool|pipedream\.net)\b/
