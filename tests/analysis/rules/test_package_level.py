@@ -45,6 +45,11 @@ def test_compiled_module_in_an_sdist_with_nothing_to_build_it_from_is_prebuilt(
     ]
     assert engine.analyze(archive).flagged
     # built from sources shipped beside it, or shipped in a wheel: an ordinary library
+    # beside real Python code it is an odd artefact of a build, not the package itself
+    library = "".join(f"def helper_{n}(value):\n    return value * {n}\n\n" for n in range(120))
+    beside = sdist({module: ELF, "tidy_strings/core.py": library})
+    assert run_rule(engine, shipped_binary_rule, beside)[0]["kind"] == "prebuilt"
+    assert not engine.analyze(beside).flagged
     built = sdist({module: ELF, "src/core.c": "int f(void) { return 1; }\n"})
     assert run_rule(engine, shipped_binary_rule, built)[0]["kind"] == "library"
     assert not engine.analyze(built).flagged

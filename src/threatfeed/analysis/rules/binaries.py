@@ -7,15 +7,17 @@ import posixpath
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, binary_format
 from threatfeed.analysis.rules.base import indicator
+from threatfeed.analysis.rules.metadata import thin
 
 _LIBRARY_EXTS = frozenset({".so", ".pyd", ".dylib", ".node", ".dll"})
 #: Weights: a native library is expected in a wheel, odd in an sdist; an executable is
 #: odd anywhere; anything binary that runs at install is the strongest.
 LIBRARY_WEIGHT = {"wheel": 0.0, "other": 1.0}
 #: A compiled Python module in a source distribution that holds nothing to build it from:
-#: the package's code is what nobody can read, and importing the package runs it (10
-#: points at import: flagged alone).
-PREBUILT_WEIGHT = 13.0
+#: behind a thin wrapper it is the package's code, which nobody can read and importing the
+#: package runs (10 points at import: flagged alone); beside real Python code, an odd
+#: artefact of the author's build.
+PREBUILT_WEIGHT = {"wrapped": 13.0, "beside": 4.0}
 EXECUTABLE_WEIGHT = 5.0
 INSTALL_WEIGHT = 8.0
 DISGUISED_WEIGHT = 9.0
@@ -83,7 +85,8 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
     binary named like a script or picture weighs a lot (droppers ship their payload this
     way), as if run at install when the package has install hooks. A compiled Python
     module in an sdist with no source or build file to make it from is ``prebuilt``: code
-    hidden from review that the package imports, flagged alone.
+    hidden from review that the package imports, flagged alone when the package's Python
+    is a thin wrapper around it.
     """
     # the kind is "binary" exactly when ``binary_format`` names one
     binaries = [source for source in package.files if source.kind == "binary"]
@@ -91,6 +94,7 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
         return None  # most packages: the layout questions below need not be asked
     wheel = _is_wheel(package)
     opaque = _is_sdist(package) and not _buildable(package)
+    prebuilt_weight = PREBUILT_WEIGHT["wrapped" if thin(package) else "beside"]
     evidence = []
     signals = []
     for source in binaries:
@@ -111,7 +115,7 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
             weight = INSTALL_WEIGHT
             context = "install"
         elif opaque and posixpath.splitext(name)[1] in _EXTENSION_EXTS:
-            kind, weight, context = "prebuilt", PREBUILT_WEIGHT, "import"
+            kind, weight, context = "prebuilt", prebuilt_weight, "import"
         elif library:
             weight = LIBRARY_WEIGHT["wheel" if wheel else "other"]
         else:

@@ -61,7 +61,10 @@ def trivial_package_rule(package: Package) -> Indicator | None:
 def holds_no_code(package: Package) -> bool:
     """Less than ``TRIVIAL_CODE_BYTES`` of code besides ``setup.py``, and no binary (a
     compiled extension holds its code in the binary)."""
+    return thin(package) and not any(f.kind == "binary" for f in package.files)
+
+
+def thin(package: Package) -> bool:
+    """Less than ``TRIVIAL_CODE_BYTES`` of script code besides ``setup.py``."""
     code = (f for f in package.files if f.is_code and f.rel != "setup.py")
-    if sum(len(f.data) for f in code) > TRIVIAL_CODE_BYTES:
-        return False
-    return not any(f.kind == "binary" for f in package.files)
+    return sum(len(f.data) for f in code) <= TRIVIAL_CODE_BYTES
