@@ -29,6 +29,21 @@ def test_contexts_of_an_sdist(engine: Engine) -> None:
     assert contexts["README.md"] == "docs"
 
 
+def test_scripts_are_run_by_developers_unless_an_install_hook_names_them(
+    engine: Engine,
+) -> None:
+    archive = npm_tarball(
+        {"scripts/bootstrap.sh": "#!/bin/sh\nnpm ci\n", "setup.sh": "echo ready\n"},
+        scripts={"postinstall": "sh setup.sh"},
+    )
+    contexts = _contexts(engine, archive)
+    assert contexts["scripts/bootstrap.sh"] == "script"
+    assert contexts["setup.sh"] == "install"
+    assert _contexts(engine, sdist({"contrib/dev.ps1": "Write-Output 1\n"}))["contrib/dev.ps1"] == (
+        "script"
+    )
+
+
 def test_a_python_script_without_extension_is_python_code(engine: Engine) -> None:
     archive = sdist(
         {

@@ -33,6 +33,7 @@ CONTEXT_FACTORS: Mapping[str, float] = {
     "import": 0.8,
     "imported": 0.7,
     "code": 0.6,
+    "script": 0.35,
     "test": 0.35,
     "docs": 0.2,
 }
@@ -59,6 +60,10 @@ _TEST_DIRS = frozenset(
         "sample",
     }
 )
+#: Shell, PowerShell and batch scripts run when someone runs them (a developer setting up,
+#: CI): neither pip nor npm nor an import does, unless install code names them, which makes
+#: them install code.
+_SCRIPT_KINDS = frozenset({"shell", "powershell", "batch", "vbscript"})
 #: Kinds of files that are no code.
 _NOT_CODE = frozenset({"text", "data", "manifest"})
 _TEST_FILE = re.compile(r"(^test_.*\.py$|_test\.py$|\.(test|spec)\.[cm]?[jt]s$)")
@@ -495,6 +500,8 @@ def file_context(
         return "import"  # no package.json: a top-level script is what a user would run
     if kind in _NOT_CODE:
         return "docs"
+    if kind in _SCRIPT_KINDS:
+        return "script"
     return "code"
 
 

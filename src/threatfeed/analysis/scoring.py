@@ -1,13 +1,14 @@
 """From indicators to one score and a flag.
 
 Each signal counts ``weight x context factor`` (install 1.0, import 0.8, other code 0.6,
-tests 0.35, docs 0.2). Within a rule, the same key (signature, call type, address) counts
-once, at its strongest place, and distinct keys add with halving weights (1, 1/2, 1/4...)
-so that a large package with many weak hits in many files does not add up like a small
-one concentrating different techniques. Rules add up to risk points; ``score = 1 - 2 ** (-points /
-10)``, so 10 points give a score of 0.5, the flag threshold. What tests and docs add is capped (see
-``PASSIVE_CAP``). Correlations (network plus
-harvesting in one file...) are rules of their own, see ``rules/correlation.py``.
+scripts and tests 0.35, docs 0.2). Within a rule, the same key (signature, call type,
+address) counts once, at its strongest place, and distinct keys add with halving weights
+(1, 1/2, 1/4...) so that a large package with many weak hits in many files does not add
+up like a small one concentrating different techniques. Rules add up to risk points;
+``score = 1 - 2 ** (-points / 10)``, so 10 points give a score of 0.5, the flag
+threshold. What tests, scripts and docs add is capped (see ``PASSIVE_CAP``). Correlations
+(network plus harvesting in one file...) are rules of their own, see
+``rules/correlation.py``.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ def rule_points(indicator: Indicator) -> float:
 
 
 #: Tests and docs show techniques without running them (security tools ship fixtures of
-#: every attack they detect). Together they add at most this much: enough to tip a package
-#: with running code over the threshold, never enough to flag one by themselves.
-PASSIVE_CONTEXTS = frozenset({"test", "docs"})
+#: every attack they detect), and scripts run only when a developer runs them. Together
+#: they add at most this much: enough to tip a package with running code over the
+#: threshold, never enough to flag one by themselves.
+PASSIVE_CONTEXTS = frozenset({"test", "script", "docs"})
 PASSIVE_CAP = 6.0
 
 

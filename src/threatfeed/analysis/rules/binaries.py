@@ -17,7 +17,7 @@ LIBRARY_WEIGHT = {"wheel": 0.0, "other": 1.0}
 #: behind a thin wrapper it is the package's code, which nobody can read and importing the
 #: package runs (10 points at import: flagged alone); beside real Python code, an odd
 #: artefact of the author's build.
-PREBUILT_WEIGHT = {"wrapped": 13.0, "beside": 4.0}
+PREBUILT_WEIGHT = {"wrapped": 13.0, "beside": 1.0}
 EXECUTABLE_WEIGHT = 5.0
 INSTALL_WEIGHT = 8.0
 DISGUISED_WEIGHT = 9.0
