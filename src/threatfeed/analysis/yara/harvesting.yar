@@ -124,7 +124,9 @@ rule environment_dump {
         $py2 = /\bstr\s*\(\s*os\.environ\s*\)/
         $py3 = /(data|json|params)\s*=\s*(dict\s*\(\s*)?os\.environ\s*(\)\s*)?[,)]/
         // the environment as one value of a payload: `{"env": dict(os.environ), ...}`
-        $py4 = /["'][\w -]{1,40}["']\s*:\s*(dict\s*\(\s*os\.environ\s*\)|os\.environ\.copy\s*\(\s*\))/
+        // (`"env": os.environ.copy()` is how keyword arguments hand a child process the
+        // environment, not a payload)
+        $py4 = /["'][\w -]{1,40}["']\s*:\s*dict\s*\(\s*os\.environ\s*\)/
         $sh = /\b(printenv|env)\s*\|\s*(curl|nc|base64)/
     condition:
         any of them
