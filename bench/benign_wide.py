@@ -5,14 +5,15 @@ while looking at it; this guard measures the engine on popular packages it has n
 From the download ranks the typosquatting data was built from (the tool library's
 ``packages/pypi.tsv`` and ``packages/npm.tsv``, ranked into
 ``threatfeed/analysis/data/popular-*.txt``), it picks N packages per ecosystem, one from
-each of N equal bands of ranks (fixed seed), skipping those in ``benign-dev/lock.tsv``.
+each of N equal bands of ranks, skipping those in ``benign-dev/lock.tsv``, once per seed
+(three fixed seeds by default: three packages per band, fewer where two seeds agree).
 It downloads each one's latest release (PyPI: the sdist, else a wheel; npm: the
 ``latest`` tarball), verifies the registry's digest, and keeps it in a git-ignored cache
 with a lock file (name, version, url, sha256), so later runs reuse the same archives
 offline. Archives are bytes to the engine: nothing downloaded is extracted to disk,
 installed or executed.
 
-    .venv/bin/python -m bench.benign_wide [--pypi 300] [--npm 300] [--seed 1]
+    .venv/bin/python -m bench.benign_wide [--pypi 300] [--npm 300] [--seed 1 2 3]
         [--offline] [--jobs 1] [--write-docs]
 """
 
@@ -273,8 +274,9 @@ def render(
         "### Wider benign sample",
         "",
         f"Engine `{ENGINE_VERSION}`, flag threshold score >= {FLAG_THRESHOLD}. Command: "
-        f"`{COMMAND}` (seed {args.seed}). Up to {args.pypi} PyPI and {args.npm} npm packages, "
-        "one from each equal band of the download ranks in `analysis/data/popular-*.txt` "
+        f"`{COMMAND}` (seeds {', '.join(map(str, args.seed))}). {args.pypi} bands of PyPI and "
+        f"{args.npm} of npm packages, one package from each band per seed, over "
+        "the download ranks in `analysis/data/popular-*.txt` "
         "(top 15,000 per ecosystem), none of them in benign-dev; their latest release "
         "(PyPI: sdist, else a wheel; releases over "
         f"{MAX_BYTES >> 20} MiB skipped), digests verified, pinned in the git-ignored "
@@ -314,16 +316,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pypi", type=int, default=300, help="PyPI packages (default 300)")
     parser.add_argument("--npm", type=int, default=300, help="npm packages (default 300)")
-    parser.add_argument("--seed", type=int, default=1, help="sample seed (default 1)")
+    parser.add_argument(
+        "--seed", type=int, nargs="+", default=[1, 2, 3], help="sample seeds (default 1 2 3)"
+    )
     parser.add_argument("--offline", action="store_true", help="only use the cache")
     parser.add_argument("--jobs", type=int, default=1, help="analysis processes (default 1)")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
     known = known_benign(CORPUS / "benign-dev" / "lock.tsv")
-    picks = [
-        *pick("pypi", popular_names("pypi"), known, args.pypi, args.seed),
-        *pick("npm", popular_names("npm"), known, args.npm, args.seed),
-    ]
+    picks = list(
+        dict.fromkeys(
+            p
+            for seed in args.seed
+            for ecosystem, count in (("pypi", args.pypi), ("npm", args.npm))
+            for p in pick(ecosystem, popular_names(ecosystem), known, count, seed)
+        )
+    )
     start = time.perf_counter()
     fetched, failed = asyncio.run(fetch(picks, args.offline))
     fetch_seconds = time.perf_counter() - start

@@ -73,7 +73,8 @@ NOTES = """### Reading the misses
   reach the network at install, executables embedded as base64 and started, shells wired
   to sockets anywhere code runs. Benign side: comments are recognised on every line,
   `package.json` text outside install hooks is documentation, tests and docs add at most
-  6 points per package, bare host names in blocklists weigh little.
+  6 points per package (4 since 2026.12.14, scripts included), bare host names in
+  blocklists weigh little.
 - Since 2026.12.11 (techniques listed at the end of docs/rules.md, which also groups every
   remaining PyPI miss): zip archives of modules disguised as certificates or bytecode,
   `pip install` run by `setup.py`, UAC bypasses, agent tool poisoning, decoded shell

@@ -3,7 +3,13 @@ from __future__ import annotations
 from tests.analysis.builders import npm_tarball, sdist
 from threatfeed.analysis import FLAG_THRESHOLD, Engine
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.scoring import POINTS_AT_THRESHOLD, points, rule_points, score
+from threatfeed.analysis.scoring import (
+    PASSIVE_CAP,
+    POINTS_AT_THRESHOLD,
+    points,
+    rule_points,
+    score,
+)
 
 GRABBER = (
     "import os, requests\n"
@@ -78,10 +84,14 @@ def test_tests_and_docs_together_never_flag_alone() -> None:
     """A security tool's fixtures show many techniques in tests and docs: capped, they stay
     below the threshold; with running code they still add up."""
     passive = [
-        Indicator(f"r{i}", [], (_signal(17, "test", "k"), _signal(17, "docs", "k2")))
+        Indicator(
+            f"r{i}",
+            [],
+            (_signal(17, "test", "k"), _signal(17, "docs", "k2"), _signal(17, "script", "k3")),
+        )
         for i in range(8)
     ]
-    assert points(passive) <= 6
+    assert points(passive) == PASSIVE_CAP == 4
     running = Indicator("run", [], (_signal(6, "code", "k"),))
     assert points([*passive, running]) == points([running]) + points(passive)
     # a key seen in running code counts there once; its copy in a test adds nothing

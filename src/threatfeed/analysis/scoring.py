@@ -39,7 +39,7 @@ def rule_points(indicator: Indicator) -> float:
 #: they add at most this much: enough to tip a package with running code over the
 #: threshold, never enough to flag one by themselves.
 PASSIVE_CONTEXTS = frozenset({"test", "script", "docs"})
-PASSIVE_CAP = 6.0
+PASSIVE_CAP = 4.0
 
 
 def _ranked(values: Iterable[float]) -> float:

@@ -294,3 +294,14 @@ def test_fully_qualified_host_name_sent_at_install_is_a_beacon(engine: Engine) -
 def test_fully_qualified_host_name_kept_local_at_install_is_no_beacon(engine: Engine) -> None:
     archive = sdist(setup_py=FQDN_SETUP.format(send="    print(name)\n"))
     assert run_rule(engine, install_time_beacon_rule, archive) is None
+
+
+def test_a_four_part_version_is_no_server_address(engine: Engine) -> None:
+    setup_py = (
+        "import urllib.request\nfrom setuptools import setup\n\n"
+        "setup(name='types-tidy', version='1.26.25.14')\n"
+    )
+    assert run_rule(engine, raw_ip_endpoint_rule, sdist(setup_py=setup_py)) is None
+    server = setup_py.replace("version='1.26.25.14'", "version='1.0'")
+    server += "HOST = '45.12.77.3'\nurllib.request.urlopen('http://' + HOST)\n"
+    assert run_rule(engine, raw_ip_endpoint_rule, sdist(setup_py=server))

@@ -16,7 +16,7 @@ from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import in_comment, in_manifest_outside_hooks, indicator
 from threatfeed.analysis.rules.install import install_calls
-from threatfeed.analysis.rules.network import public_ip, public_ip_in
+from threatfeed.analysis.rules.network import names_a_version, public_ip, public_ip_in
 
 SENDS = frozenset({"network", "exfil", "dns_exfil"})
 #: Where code runs when the package is installed or used (not tests, not docs).
@@ -74,6 +74,7 @@ def _quoted_public_ip(source: SourceFile) -> bool:
                 and public_ip(match.group(2).decode()) is not None
                 and not in_comment(source.data, offset)
                 and not _PARSED.search(source.data[max(0, offset - 40) : offset])
+                and not names_a_version(source.data, offset)
             ):
                 return True
     return False

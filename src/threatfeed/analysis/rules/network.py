@@ -92,6 +92,16 @@ def _worth_reporting(url: str, capability: str) -> bool:
     return match is not None and public_ip(match.group().decode()) is not None
 
 
+#: What precedes a version written in four parts (``version="1.26.25.14"``, ``"version":
+#: "2.1.0.3"``, ``Version: 4.21.0.1``): it is not an address.
+_VERSION_BEFORE = re.compile(rb"version\W{0,6}$", re.IGNORECASE)
+
+
+def names_a_version(data: bytes, offset: int) -> bool:
+    """The address-like text at ``offset`` is the value of a ``version`` field."""
+    return _VERSION_BEFORE.search(data, max(0, offset - 20), offset) is not None
+
+
 def public_ip_in(data: bytes) -> bool:
     match = _IP.search(data)
     return match is not None and public_ip(match.group().decode()) is not None
@@ -132,6 +142,8 @@ def ip_identification_rule(package: Package) -> Indicator | None:
                 match = _IP.search(source.data, offset, offset + length)
                 ip = public_ip(match.group().decode()) if match else None
                 if ip is None or ip in seen or match is None:
+                    continue
+                if names_a_version(source.data, match.start()):
                     continue
                 seen.add(ip)
                 evidence.append({"file": source.path, "ip": ip})
