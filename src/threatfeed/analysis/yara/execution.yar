@@ -8,6 +8,9 @@
 // its empty branch leaves yara-x no atom inside the group, so it takes the atom from
 // elsewhere in the pattern: we use it where the group's atoms are words every program
 // has (decode, loads, from) and the rest of the pattern holds a rare one (exec, eval).
+// Inside an alternation yara-x takes each branch's first four bytes, so a branch whose
+// start is a common word (`requests.get` gives `requ`) is made a top-level alternative of
+// its own with that word's head in such a group: `(reques|\B\b)ts\.get` takes `ts.g`.
 
 rule download_pipe_to_shell {
     meta:
@@ -40,7 +43,7 @@ rule python_exec_of_download {
         // A trailing namespace (`exec(r.read(), module.__dict__)`) runs the code all the same.
         $b = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.(text|content)\s*[,)]/
         $read = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.read\(\)\s*[,)]/
-        $net = /\b(urlopen|urlretrieve|requests\.(get|post)|httpx\.(get|post)|urllib2)\b/
+        $net = /\b(urlopen|urlretrieve|urllib2)\b|\b(reques|\B\b)ts\.(get|post)\b|\b(ht|\B\b)tpx\.(get|post)\b/
     condition:
         $a or ($b and #b < 5) or ($read and #read < 5 and $net)
 }
@@ -297,7 +300,7 @@ rule download_saved_to_autostart {
         // the fetched file is started by Windows at the next logon, no call needed. Apps
         // that register themselves to start point the entry at their own executable.
         $startup = /Start Menu\\{1,2}Programs\\{1,2}Startup|["']Start Menu["']\s*,\s*["']Programs["']\s*,\s*["']Startup["']|CurrentVersion\\{1,2}Run\b/ nocase
-        $get = /\b(requests\.get|urlopen|urlretrieve|httpx\.get)\s*\(/
+        $get = /\b(urlopen|urlretrieve)\s*\(|\b(reques|\B\b)ts\.get\s*\(|\b(ht|\B\b)tpx\.get\s*\(/
         $write = /\.write\s*\(\s*\w{1,30}\.(content|read\(\))|\burlretrieve\s*\(/
     condition:
         $startup and $get and $write
@@ -359,7 +362,7 @@ rule download_write_and_run {
         weight = 12
         label = "saves a download to disk and runs it"
     strings:
-        $get = /\b(requests\.get|urlopen|httpx\.get)\s*\(/
+        $get = /\burlopen\s*\(|\b(reques|\B\b)ts\.get\s*\(|\b(ht|\B\b)tpx\.get\s*\(/
         $write = /\.write\s*\(\s*(\w{1,20}\.(content|read\(\))\s*\)|[\w.]{0,40}(urlopen|requests\.get|httpx\.get)\s*\()/
         $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system)\s*\(|(^|[^.\w])(system|startfile)\s*\(\s*f?["']/
         // `urlretrieve(url, path)` saves in one call; with an executable's name in the file

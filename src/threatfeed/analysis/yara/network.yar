@@ -7,7 +7,7 @@ rule sends_over_network {
         weight = 0
         label = "sends data over the network"
     strings:
-        $p1 = /\brequests\.(get|post|put|request|Session)\s*\(/
+        $p1 = /\b(reques|\B\b)ts\.(get|post|put|request|Session)\s*\(/
         $p2 = /\b(urlopen|urlretrieve|urllib\.request\.Request|http\.client\.HTTPS?Connection|HTTPSConnection|HTTPConnection)\s*\(/
         // the dot inside each name, and `\B` in pycurl (always true between two letters),
         // make the atoms `tpx.`, `aioh`, `ib3.`, `pycu` instead of the `http` of every URL
