@@ -225,7 +225,7 @@ rule fronted_command_channel {
         // server behind a trusted front (TrevorC2 and the like).
         $host = /["']Host["']\s*:\s*(["'][\w-]{1,63}(\.[\w-]{1,63}){1,6}["']|[A-Z][A-Z_]{2,40}\b)/
         $run = /\b(subprocess\.(Popen|call|run|check_output|getoutput)|os\.(system|popen))\s*\(/
-        $net = /\b(urlopen|Request|requests\.(get|post)|HTTPSConnection)\s*\(/
+        $net = /\b(urlopen|Request|HTTPSConnection)\s*\(|\b(reques|\B\b)ts\.(get|post)\s*\(/
     condition:
         $host and $run and $net
 }

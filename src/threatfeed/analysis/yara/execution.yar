@@ -68,7 +68,8 @@ rule drop_and_run_executable {
         weight = 10
         label = "writes a downloaded executable to disk and starts it"
     strings:
-        $drop = /open\s*\(\s*[^\n)]{0,80}\.(exe|scr|bat|vbs|ps1|cmd|msi)["']\s*(\)\s*)?,\s*["']wb/ nocase
+        // (`(open|\B\b)`: the atom is the extension, not every `open`; see the file's head)
+        $drop = /(open|\B\b)\s*\(\s*[^\n)]{0,80}\.(exe|scr|bat|vbs|ps1|cmd|msi)["']\s*(\)\s*)?,\s*["']wb/ nocase
         $net = /\b(requests\.get|urlopen|urlretrieve|httpx\.get|\.content\b|\.read\(\))/
         $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|Start-Process|ShellExecute)/
     condition:
