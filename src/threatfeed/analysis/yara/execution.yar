@@ -11,6 +11,7 @@
 // Inside an alternation yara-x takes each branch's first four bytes, so a branch whose
 // start is a common word (`requests.get` gives `requ`) is made a top-level alternative of
 // its own with that word's head in such a group: `(reques|\B\b)ts\.get` takes `ts.g`.
+// (So `(wri|\B\b)teFile` takes `teFi`, `(Star|\B\b)t-Process` takes `t-Pr`.)
 
 rule download_pipe_to_shell {
     meta:
@@ -71,7 +72,7 @@ rule drop_and_run_executable {
         // (`(open|\B\b)`: the atom is the extension, not every `open`; see the file's head)
         $drop = /(open|\B\b)\s*\(\s*[^\n)]{0,80}\.(exe|scr|bat|vbs|ps1|cmd|msi)["']\s*(\)\s*)?,\s*["']wb/ nocase
         $net = /\b(requests\.get|urlopen|urlretrieve|httpx\.get|\.content\b|\.read\(\))/
-        $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|Start-Process|ShellExecute)/
+        $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|ShellExecute)|\b(Star|\B\b)t-Process/
     condition:
         $drop and $net and $run
 }
@@ -90,9 +91,9 @@ rule download_then_run_executable {
         $url_exe = /(h\Bt\Bt\Bp|h\Bt\Bt\Bp\Bs)\b:\B\/\B\/[^\s"'`]{1,200}\.(exe|scr|msi|bat|vbs|ps1|dll)\b/ nocase
         $save_py = /\b(urlretrieve|\.write\(\s*\w{1,20}\.content\)|DownloadFile)/
         $save_wb = /\bopen\s*\([^\n]{1,80},\s*["']wb["']\s*\)/
-        $save_js = /\b(createWriteStream|writeFileSync|writeFile)\s*\(/
+        $save_js = /\b(crea|\B\b)teWriteStream\s*\(|\b(wri|\B\b)teFile(Sync)?\s*\(/
         $save_sh = /\b(curl(\s[^\n]{0,80})?\s-o\s|wget(\s[^\n]{0,80})?\s-O\s|Invoke-WebRequest\s[^\n]{0,120}-OutFile)/
-        $run1 = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|Start-Process|ShellExecute)/
+        $run1 = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|ShellExecute)|\b(Star|\B\b)t-Process/
         $run2 = /\b(execFile|execSync|spawn|spawnSync|exec)\s*\(/
         $run3 = /["'`](start|cmd \/c start)\s/
         // the command line a process is started with names a remote executable itself
@@ -383,7 +384,7 @@ rule ssh_authorized_key_backdoor {
     strings:
         $keys = "authorized_keys"
         $key = /ssh-(rsa|ed25519|dss) AAAA/
-        $js = /\b(appendFile|appendFileSync|writeFile|writeFileSync|createWriteStream)\s*\(/
+        $js = /\b(appe|\B\b)ndFile(Sync)?\s*\(|\b(wri|\B\b)teFile(Sync)?\s*\(|\b(crea|\B\b)teWriteStream\s*\(/
         $py = /\bopen\s*\([^\n]{0,120}["'](a|w|ab|wb|a\+)["']/
         $sh = />>\s*[^\n]{0,40}authorized_keys/
     condition:
@@ -398,7 +399,7 @@ rule js_download_chmod_run {
         label = "downloads a file into a temporary folder, makes it executable and runs it"
     strings:
         $get = /\b(https?\.get|https?\.request|fetch|axios(\.get)?|request(\.get)?)\s*\(/
-        $save = /\b(createWriteStream|writeFileSync|writeFile)\s*\(/
+        $save = /\b(crea|\B\b)teWriteStream\s*\(|\b(wri|\B\b)teFile(Sync)?\s*\(/
         $tmp = /["'`](\/tmp\/|\/var\/tmp\/|\/dev\/shm\/)/
         $chmod = /\bchmod(Sync)?\s*\([^\n)]{0,80}(0?777|0?755|0o7[57]{2}|["']\+x["'])/
         $run = /\b(exec|execSync|execFile|execFileSync|spawn|spawnSync)\s*\(/
@@ -415,7 +416,7 @@ rule js_download_then_run_script {
     strings:
         // (the `|\B\b` branches, as at the head of this file: a third cheaper to scan)
         $get = /\b(https?\.get|fetch|axios(\.get)?|request(\.get)?|got)(\s*\(\s*|\B\b)(url|["'`]https?:|\B\b)/
-        $save = /\b(writeFileSync|writeFile)\s*\(/
+        $save = /\b(wri|\B\b)teFile(Sync)?\s*\(/
         $run = /\b(exec|execSync|spawn|spawnSync)\s*\(\s*`node\s+\$\{/
     condition:
         $get and $save and $run
@@ -447,7 +448,7 @@ rule unverified_tls_download_to_disk {
         $tls = /NODE_TLS_REJECT_UNAUTHORIZED["'\]]{0,2}\s*=\s*["']?0/
         // (the `|\B\b` branch, as at the head of this file: 40% cheaper to scan)
         $get = /\b(https?\.get|fetch|axios(\.get)?|request|got)(\s*\(|\B\b)/
-        $save = /\b(writeFileSync|writeFile|createWriteStream)\s*\(/
+        $save = /\b(wri|\B\b)teFile(Sync)?\s*\(|\b(crea|\B\b)teWriteStream\s*\(/
     condition:
         $tls and $get and $save
 }
