@@ -529,7 +529,7 @@ rule download_script_run_with_interpreter {
     strings:
         // `code = session.get(URL).text`, written to a file, then
         // `Popen([sys.executable, path])`: remote code run outside the package's files
-        $get = /\b\w{0,20}(session|requests|client)\.get\s*\(|\burlopen\s*\(/ nocase
+        $get = /\b\w{0,20}(sessi|\B\b)on\.get\s*\(|\b\w{0,20}(reques|\B\b)ts\.get\s*\(|\b\w{0,20}(clie|\B\b)nt\.get\s*\(|\burlopen\s*\(/ nocase
         $text = /=\s*\w{1,20}\.(text|read\(\)\.decode\([^)]{0,10}\))/
         $text_inline = /=\s*\w{0,20}\.get\s*\([^\n]{0,200}\)\.text\b/
         $write = /\bopen\s*\([^\n]{1,80},\s*["']w["']/

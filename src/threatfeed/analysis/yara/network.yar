@@ -16,7 +16,7 @@ rule sends_over_network {
         // `(https?|http2)\.(request|get)` spelled out, for atoms such as `tp.r` instead of
         // the `http` of every URL
         $j1 = /\b(http\.request|https\.request|http2\.request|http\.get|https\.get|http2\.get)\s*\(/
-        $j2 = /\b(fetch|axios(\.(get|post|request))?|XMLHttpRequest|superagent|got(\.(get|post))?|needle)\s*\(/
+        $j2 = /\b(fetch|axios(\.(get|post|request))?|XMLHttpRequest|got(\.(get|post))?)\s*\(|\b(sup|\B\b)eragent\s*\(|\b(n|\B\b)eedle\s*\(/
         $j3 = /require\s*\(\s*["'](node-fetch|axios|request|got|needle)["']\s*\)/
         $j5 = /require\s*\(\s*["'](node:)?(https?|net|dns)["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(/
         $j4 = /\b(net\.connect|net\.createConnection|dgram\.createSocket|dns\.(lookup|resolve\w*))\s*\(/
