@@ -17,8 +17,10 @@ rule sends_over_network {
         // the `http` of every URL
         $j1 = /\b(http\.request|https\.request|http2\.request|http\.get|https\.get|http2\.get)\s*\(/
         $j2 = /\b(fetch|axios(\.(get|post|request))?|XMLHttpRequest|got(\.(get|post))?)\s*\(|\b(sup|\B\b)eragent\s*\(|\b(n|\B\b)eedle\s*\(/
-        $j3 = /require\s*\(\s*["'](node-fetch|axios|request|got|needle)["']\s*\)/
-        $j5 = /require\s*\(\s*["'](node:)?(https?|net|dns)["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(/
+        // (`(require|\B\b)`: the atoms are the quoted module names, not every require; see
+        // the head of execution.yar)
+        $j3 = /(require|\B\b)\s*\(\s*["'](node-fetch|axios|request|got|needle)["']\s*\)/
+        $j5 = /(require|\B\b)\s*\(\s*["'](node:)?(https?|net|dns)["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(/
         $j4 = /\b(net\.connect|net\.createConnection|dgram\.createSocket|dns\.(lookup|resolve\w*))\s*\(/
         $p5 = /socket\.(gethostbyname|gethostbyname_ex|getaddrinfo|create_connection)\s*\(/
         $p6 = /\bfrom\s+(requests|httpx|urllib\.request)\s+import\s[^\n]{0,80}\b(get|post|put|urlopen|urlretrieve|Request|Session|Client|AsyncClient)\b/
