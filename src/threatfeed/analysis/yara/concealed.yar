@@ -16,7 +16,9 @@ rule python_keyed_xor_then_exec {
         $xor = /\^\s*[\w.]{1,40}\s*\[\s*\w{1,20}\s*%\s*len\s*\(/
         $xor_n = /\^\s*[\w.]{1,40}\s*\[\s*\w{1,20}\s*%\s*\d{1,3}\s*\]\s*for\s/
         // ... of bytes decoded from an embedded literal ...
-        $decode = /\b(b64decode|b85decode|b32decode|fromhex|unhexlify)\s*\(/
+        // (`(fro|\B\b)mhex`, its own branch: the atom is `mhex`, not the `from` of every
+        // import; see the head of execution.yar)
+        $decode = /\b(b64decode|b85decode|b32decode|unhexlify)\s*\(|\b(fro|\B\b)mhex\s*\(/
         // ... whose result is executed, whichever variable or method carries it
         $run = /\b(exec|eval)\s*\(\s*(compile\s*\(\s*)?[A-Za-z_][\w.]{0,60}\s*[,()]/
     condition:
@@ -33,7 +35,10 @@ rule request_to_decoded_address {
         // `requests.get(base64.b64decode(KEY) + secret)`,
         // `urlopen(str(b64decode(X), encoding="utf-8"))`: the address is never visible as
         // text, not even to a reader of the line that sends. Clients of a service name it.
-        $a = /\b(requests|session|httpx|client|urllib\.request|request)\.(get|post|put|request|urlopen)\s*\(\s*(str\s*\(\s*)?(base64\.)?(b64decode|urlsafe_b64decode|b32decode|b85decode|bytes\.fromhex|unhexlify)\s*\(/
+        // (Speed: the method group takes `|\B\b` and `bytes.fromhex` its own branch, so that
+        // the atoms are the decoders' names and `tes.`, not the `.get` of every call: the
+        // same matches, see the head of execution.yar.)
+        $a = /\b(requests|session|httpx|client|urllib\.request|request)\.(get|post|put|request|urlopen|\B\b)\s*\(\s*(str\s*\(\s*)?(base64\.)?(b64decode|urlsafe_b64decode|b32decode|b85decode|unhexlify)\s*\(|\b(requests|session|httpx|client|urllib\.request|request)\.(get|post|put|request|urlopen|\B\b)\s*\(\s*(str\s*\(\s*)?(base64\.)?bytes\.fromhex\s*\(/
         $b = /\burlopen\s*\(\s*(str\s*\(\s*)?(base64\.)?(b64decode|urlsafe_b64decode|b32decode|b85decode|bytes\.fromhex|unhexlify)\s*\(/
     condition:
         any of them
@@ -85,7 +90,7 @@ rule string_decoder {
         // reversal and rot13 only with their spelling of `http(s)://`
         $reversed_url = /\/\/:s?ptth/
         $rot13_url = /uggcf?:\/\//
-        $hex_decode = /\b(fromhex|unhexlify)\s*\(|Buffer\.from\s*\([^)\n]{1,200}["']hex["']/
+        $hex_decode = /\b(fro|\B\b)mhex\s*\(|\bunhexlify\s*\(|Buffer\.from\s*\([^)\n]{1,200}["']hex["']/
         $hex_url = /3[aA]2[fF]2[fF]/
     condition:
         $shift or $js_shift or $reversed_url or $rot13_url or ($hex_decode and $hex_url)
@@ -133,7 +138,7 @@ rule python_decoder_function {
         // (the `return` before the decoder is checked there: as an atom it is everywhere)
         // (`dec(o|\B\b)` is `deco`, as at the head of execution.yar: decodebytes and
         // decompress then take their atoms after it, not the `deco` of every decode())
-        $decode = /\b(b64decode|b32decode|b85decode|dec(o|\B\b)debytes|dec(o|\B\b)mpress|unhexlify|fromhex)\s*\(/
+        $decode = /\b(b64decode|b32decode|b85decode|dec(o|\B\b)debytes|dec(o|\B\b)mpress|unhexlify)\s*\(|\b(fro|\B\b)mhex\s*\(/
         $exec = /\b(exec|eval)\s*\(\s*[A-Za-z_]\w{0,40}\s*\(/
     condition:
         $decode and $exec

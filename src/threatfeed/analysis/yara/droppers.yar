@@ -30,7 +30,7 @@ rule downloaded_archive_script_run {
         // `os.system(f"py {dir}\\pkg\\__init__.py")`: a second stage of many modules,
         // fetched whole and run by the interpreter's launcher. Installers of tools run the
         // binaries they unpack, not Python scripts by a command line.
-        $get = /\b(requests\.get|urlopen|urlretrieve|httpx\.get)\s*\(/
+        $get = /\b(urlopen|urlretrieve)\s*\(|\b(reques|\B\b)ts\.get\s*\(|\b(ht|\B\b)tpx\.get\s*\(/
         $unpack = /\.extractall\s*\(/
         $run = /\b(system|Popen|run|call|check_call)\s*\(\s*f?["'`](py|pyw|python[23w]?)(\.exe)?\s[^\n]{0,200}\.pyw?\b/
     condition:

@@ -162,7 +162,7 @@ rule python_download_into_variable_then_exec {
         // `(...|\B\b)`: the atom is exec, not read/text/content (see the head of
         // execution.yar)
         $a = /=\s*[A-Za-z_]\w{0,40}\.((read\(\)(\.decode\([^)\n]{0,20}\))?|text|content)|\B\b)\s*\n([^\n]{0,200}\n){0,9}[^\n]{0,40}[^.\w]exec\s*\(\s*(compile\s*\(\s*)?[A-Za-z_]\w{0,40}\s*[,)]/
-        $net = /\b(urlopen|requests\.(get|post)|httpx\.(get|post)|urllib2)\s*\(/
+        $net = /\b(urlopen|urllib2)\s*\(|\b(reques|\B\b)ts\.(get|post)\s*\(|\b(ht|\B\b)tpx\.(get|post)\s*\(/
     condition:
         $a and $net
 }
@@ -225,7 +225,7 @@ rule fronted_command_channel {
         // server behind a trusted front (TrevorC2 and the like).
         $host = /["']Host["']\s*:\s*(["'][\w-]{1,63}(\.[\w-]{1,63}){1,6}["']|[A-Z][A-Z_]{2,40}\b)/
         $run = /\b(subprocess\.(Popen|call|run|check_output|getoutput)|os\.(system|popen))\s*\(/
-        $net = /\b(urlopen|Request|requests\.(get|post)|HTTPSConnection)\s*\(/
+        $net = /\b(urlopen|Request|HTTPSConnection)\s*\(|\b(reques|\B\b)ts\.(get|post)\s*\(/
     condition:
         $host and $run and $net
 }
@@ -333,7 +333,9 @@ rule http_polling_command_loop {
         // over plain HTTP (no listening socket for `command_server_backdoor` to see). The
         // response's text comes within 3,000 bytes of the loop, the shell within 6,000.
         $loop = /\bwhile\s+(True|1)\s*:/
-        $get = /\b(requests\.get|urlopen|\w{1,20}\.get)\s*\(/
+        // (`requests.get` is one of the `\w{1,20}.get`: not listed apart, where it cost the
+        // atom `requ` of every request)
+        $get = /\b(urlopen|\w{1,20}\.get)\s*\(/
         $text = /=\s*\w{1,30}\.text\b/
         $shell1 = /\bos\.(system|popen)\s*\(\s*[a-z_]\w{0,40}\s*\)/
         $shell2 = /\bsubprocess\.(run|call|Popen|check_output|getoutput)\s*\(\s*[a-z_]\w{0,40}\s*,[^\n]{0,120}shell\s*=\s*True/

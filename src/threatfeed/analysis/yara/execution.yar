@@ -8,6 +8,10 @@
 // its empty branch leaves yara-x no atom inside the group, so it takes the atom from
 // elsewhere in the pattern: we use it where the group's atoms are words every program
 // has (decode, loads, from) and the rest of the pattern holds a rare one (exec, eval).
+// Inside an alternation yara-x takes each branch's first four bytes, so a branch whose
+// start is a common word (`requests.get` gives `requ`) is made a top-level alternative of
+// its own with that word's head in such a group: `(reques|\B\b)ts\.get` takes `ts.g`.
+// (So `(wri|\B\b)teFile` takes `teFi`, `(Star|\B\b)t-Process` takes `t-Pr`.)
 
 rule download_pipe_to_shell {
     meta:
@@ -41,7 +45,7 @@ rule python_exec_of_download {
         // A trailing namespace (`exec(r.read(), module.__dict__)`) runs the code all the same.
         $b = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.(text|content)\s*[,)]/
         $read = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.read\(\)\s*[,)]/
-        $net = /\b(urlopen|urlretrieve|requests\.(get|post|request|Session)|httpx\.(get|post|Client|AsyncClient)|aiohttp\.ClientSession|urllib2)\b/
+        $net = /\b(urlopen|urlretrieve|urllib2)\b|\b(reques|\B\b)ts\.(get|post|request|Session)\b|\b(ht|\B\b)tpx\.(get|post|Client|AsyncClient)\b|\baiohttp\.ClientSession\b/
     condition:
         $a or (($b and #b < 5) or ($read and #read < 5)) and $net
 }
@@ -66,9 +70,10 @@ rule drop_and_run_executable {
         weight = 10
         label = "writes a downloaded executable to disk and starts it"
     strings:
-        $drop = /open\s*\(\s*[^\n)]{0,80}\.(exe|scr|bat|vbs|ps1|cmd|msi)["']\s*(\)\s*)?,\s*["']wb/ nocase
+        // (`(open|\B\b)`: the atom is the extension, not every `open`; see the file's head)
+        $drop = /(open|\B\b)\s*\(\s*[^\n)]{0,80}\.(exe|scr|bat|vbs|ps1|cmd|msi)["']\s*(\)\s*)?,\s*["']wb/ nocase
         $net = /\b(requests\.get|urlopen|urlretrieve|httpx\.get|\.content\b|\.read\(\))/
-        $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|Start-Process|ShellExecute)/
+        $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|ShellExecute)|\b(Star|\B\b)t-Process/
     condition:
         $drop and $net and $run
 }
@@ -87,9 +92,9 @@ rule download_then_run_executable {
         $url_exe = /(h\Bt\Bt\Bp|h\Bt\Bt\Bp\Bs)\b:\B\/\B\/[^\s"'`]{1,200}\.(exe|scr|msi|bat|vbs|ps1|dll)\b/ nocase
         $save_py = /\b(urlretrieve|\.write\(\s*\w{1,20}\.content\)|DownloadFile)/
         $save_wb = /\bopen\s*\([^\n]{1,80},\s*["']wb["']\s*\)/
-        $save_js = /\b(createWriteStream|writeFileSync|writeFile)\s*\(/
+        $save_js = /\b(crea|\B\b)teWriteStream\s*\(|\b(wri|\B\b)teFile(Sync)?\s*\(/
         $save_sh = /\b(curl(\s[^\n]{0,80})?\s-o\s|wget(\s[^\n]{0,80})?\s-O\s|Invoke-WebRequest\s[^\n]{0,120}-OutFile)/
-        $run1 = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|Start-Process|ShellExecute)/
+        $run1 = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|ShellExecute)|\b(Star|\B\b)t-Process/
         $run2 = /\b(execFile|execSync|spawn|spawnSync|exec)\s*\(/
         $run3 = /["'`](start|cmd \/c start)\s/
         // the command line a process is started with names a remote executable itself
@@ -303,7 +308,7 @@ rule download_saved_to_autostart {
         // the fetched file is started by Windows at the next logon, no call needed. Apps
         // that register themselves to start point the entry at their own executable.
         $startup = /Start Menu\\{1,2}Programs\\{1,2}Startup|["']Start Menu["']\s*,\s*["']Programs["']\s*,\s*["']Startup["']|CurrentVersion\\{1,2}Run\b/ nocase
-        $get = /\b(requests\.get|urlopen|urlretrieve|httpx\.get)\s*\(/
+        $get = /\b(urlopen|urlretrieve)\s*\(|\b(reques|\B\b)ts\.get\s*\(|\b(ht|\B\b)tpx\.get\s*\(/
         $write = /\.write\s*\(\s*\w{1,30}\.(content|read\(\))|\burlretrieve\s*\(/
     condition:
         $startup and $get and $write
@@ -365,7 +370,7 @@ rule download_write_and_run {
         weight = 12
         label = "saves a download to disk and runs it"
     strings:
-        $get = /\b(requests\.get|urlopen|httpx\.get)\s*\(/
+        $get = /\burlopen\s*\(|\b(reques|\B\b)ts\.get\s*\(|\b(ht|\B\b)tpx\.get\s*\(/
         $write = /\.write\s*\(\s*(\w{1,20}\.(content|read\(\))\s*\)|[\w.]{0,40}(urlopen|requests\.get|httpx\.get)\s*\()/
         $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system)\s*\(|(^|[^.\w])(system|startfile)\s*\(\s*f?["']/
         // `urlretrieve(url, path)` saves in one call; with an executable's name in the file
@@ -385,7 +390,7 @@ rule ssh_authorized_key_backdoor {
     strings:
         $keys = "authorized_keys"
         $key = /ssh-(rsa|ed25519|dss) AAAA/
-        $js = /\b(appendFile|appendFileSync|writeFile|writeFileSync|createWriteStream)\s*\(/
+        $js = /\b(appe|\B\b)ndFile(Sync)?\s*\(|\b(wri|\B\b)teFile(Sync)?\s*\(|\b(crea|\B\b)teWriteStream\s*\(/
         $py = /\bopen\s*\([^\n]{0,120}["'](a|w|ab|wb|a\+)["']/
         $sh = />>\s*[^\n]{0,40}authorized_keys/
     condition:
@@ -400,7 +405,7 @@ rule js_download_chmod_run {
         label = "downloads a file into a temporary folder, makes it executable and runs it"
     strings:
         $get = /\b(https?\.get|https?\.request|fetch|axios(\.get)?|request(\.get)?)\s*\(/
-        $save = /\b(createWriteStream|writeFileSync|writeFile)\s*\(/
+        $save = /\b(crea|\B\b)teWriteStream\s*\(|\b(wri|\B\b)teFile(Sync)?\s*\(/
         $tmp = /["'`](\/tmp\/|\/var\/tmp\/|\/dev\/shm\/)/
         $chmod = /\bchmod(Sync)?\s*\([^\n)]{0,80}(0?777|0?755|0o7[57]{2}|["']\+x["'])/
         $run = /\b(exec|execSync|execFile|execFileSync|spawn|spawnSync)\s*\(/
@@ -417,7 +422,7 @@ rule js_download_then_run_script {
     strings:
         // (the `|\B\b` branches, as at the head of this file: a third cheaper to scan)
         $get = /\b(https?\.get|fetch|axios(\.get)?|request(\.get)?|got)(\s*\(\s*|\B\b)(url|["'`]https?:|\B\b)/
-        $save = /\b(writeFileSync|writeFile)\s*\(/
+        $save = /\b(wri|\B\b)teFile(Sync)?\s*\(/
         $run = /\b(exec|execSync|spawn|spawnSync)\s*\(\s*`node\s+\$\{/
     condition:
         $get and $save and $run
@@ -449,7 +454,7 @@ rule unverified_tls_download_to_disk {
         $tls = /NODE_TLS_REJECT_UNAUTHORIZED["'\]]{0,2}\s*=\s*["']?0/
         // (the `|\B\b` branch, as at the head of this file: 40% cheaper to scan)
         $get = /\b(https?\.get|fetch|axios(\.get)?|request|got)(\s*\(|\B\b)/
-        $save = /\b(writeFileSync|writeFile|createWriteStream)\s*\(/
+        $save = /\b(wri|\B\b)teFile(Sync)?\s*\(|\b(crea|\B\b)teWriteStream\s*\(/
     condition:
         $tls and $get and $save
 }
@@ -530,7 +535,7 @@ rule download_script_run_with_interpreter {
     strings:
         // `code = session.get(URL).text`, written to a file, then
         // `Popen([sys.executable, path])`: remote code run outside the package's files
-        $get = /\b\w{0,20}(session|requests|client)\.get\s*\(|\burlopen\s*\(/ nocase
+        $get = /\b\w{0,20}(sessi|\B\b)on\.get\s*\(|\b\w{0,20}(reques|\B\b)ts\.get\s*\(|\b\w{0,20}(clie|\B\b)nt\.get\s*\(|\burlopen\s*\(/ nocase
         $text = /=\s*\w{1,20}\.(text|read\(\)\.decode\([^)]{0,10}\))/
         $text_inline = /=\s*\w{0,20}\.get\s*\([^\n]{0,200}\)\.text\b/
         $write = /\bopen\s*\([^\n]{1,80},\s*["']w["']/

@@ -7,7 +7,7 @@ rule sends_over_network {
         weight = 0
         label = "sends data over the network"
     strings:
-        $p1 = /\brequests\.(get|post|put|request|Session)\s*\(/
+        $p1 = /\b(reques|\B\b)ts\.(get|post|put|request|Session)\s*\(/
         $p2 = /\b(urlopen|urlretrieve|urllib\.request\.Request|http\.client\.HTTPS?Connection|HTTPSConnection|HTTPConnection)\s*\(/
         // the dot inside each name, and `\B` in pycurl (always true between two letters),
         // make the atoms `tpx.`, `aioh`, `ib3.`, `pycu` instead of the `http` of every URL
@@ -16,9 +16,11 @@ rule sends_over_network {
         // `(https?|http2)\.(request|get)` spelled out, for atoms such as `tp.r` instead of
         // the `http` of every URL
         $j1 = /\b(http\.request|https\.request|http2\.request|http\.get|https\.get|http2\.get)\s*\(/
-        $j2 = /\b(fetch|axios(\.(get|post|request))?|XMLHttpRequest|superagent|got(\.(get|post))?|needle)\s*\(/
-        $j3 = /require\s*\(\s*["'](node-fetch|axios|request|got|needle)["']\s*\)/
-        $j5 = /require\s*\(\s*["'](node:)?(https?|net|dns)["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(/
+        $j2 = /\b(fetch|axios(\.(get|post|request))?|XMLHttpRequest|got(\.(get|post))?)\s*\(|\b(sup|\B\b)eragent\s*\(|\b(n|\B\b)eedle\s*\(/
+        // (`(require|\B\b)`: the atoms are the quoted module names, not every require; see
+        // the head of execution.yar)
+        $j3 = /(require|\B\b)\s*\(\s*["'](node-fetch|axios|request|got|needle)["']\s*\)/
+        $j5 = /(require|\B\b)\s*\(\s*["'](node:)?(https?|net|dns)["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(/
         $j4 = /\b(net\.connect|net\.createConnection|dgram\.createSocket|dns\.(lookup|resolve\w*))\s*\(/
         $p5 = /socket\.(gethostbyname|gethostbyname_ex|getaddrinfo|create_connection)\s*\(/
         $p6 = /\bfrom\s+(requests|httpx|urllib\.request)\s+import\s[^\n]{0,80}\b(get|post|put|urlopen|urlretrieve|Request|Session|Client|AsyncClient)\b/
