@@ -38,8 +38,8 @@ NOTES = """### Reading the misses
 
 - No rule keys on the names, hashes or literal strings of these samples; but the weights
   were calibrated while looking at this corpus's misses and false alarms, so these dev
-  numbers are optimistic for unseen packages. `bench/benign_wide.py` (about 600 popular
-  packages outside benign-dev) is the guard against that.
+  numbers are optimistic for unseen packages. `bench/benign_wide.py` (about 1,750 popular
+  packages outside benign-dev, three seeds) is the guard against that.
 - Labels the engine disagrees with, on purpose (see `dependency_confusion_rule` in
   docs/rules.md): about 105 PyPI misses fire nothing or only `trivial_package_rule`; many
   are `0.0.0` name reservations ("dummy package" READMEs, empty `__init__.py`), stubs that
