@@ -86,14 +86,17 @@ LAUNCH_AGENT = (
 )
 
 
+def _with_agent(init: str) -> bytes:
+    """An sdist whose ``hello()`` (called by setup.py) is ``init``'s, next to a module that
+    writes a LaunchAgent."""
+    files = {"tidy_strings/__init__.py": init, "tidy_strings/agent.py": LAUNCH_AGENT}
+    return sdist(files, setup_py=HOOKED_SETUP)
+
+
 def test_setup_calling_package_code_that_installs_a_launch_agent_flags(engine: Engine) -> None:
-    archive = sdist(
-        {
-            "tidy_strings/__init__.py": "import threading\nfrom .agent import keep_running\n\n"
-            "def hello():\n    threading.Thread(target=keep_running).start()\n",
-            "tidy_strings/agent.py": LAUNCH_AGENT,
-        },
-        setup_py=HOOKED_SETUP,
+    archive = _with_agent(
+        "import threading\nfrom .agent import keep_running\n\n"
+        "def hello():\n    threading.Thread(target=keep_running).start()\n"
     )
     evidence = run_rule(engine, setup_runs_package_code_rule, archive)
     assert [call["type"] for call in evidence[0]["calls"]] == ["persistence"]
@@ -102,12 +105,5 @@ def test_setup_calling_package_code_that_installs_a_launch_agent_flags(engine: E
 
 
 def test_a_launch_agent_that_setup_never_reaches_is_not_install_time(engine: Engine) -> None:
-    archive = sdist(
-        {
-            "tidy_strings/__init__.py": "from .agent import keep_running\n\n"
-            "def hello():\n    return 'hi'\n",
-            "tidy_strings/agent.py": LAUNCH_AGENT,
-        },
-        setup_py=HOOKED_SETUP,
-    )
+    archive = _with_agent("from .agent import keep_running\n\ndef hello():\n    return 'hi'\n")
     assert run_rule(engine, setup_runs_package_code_rule, archive) is None
