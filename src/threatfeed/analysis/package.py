@@ -38,6 +38,10 @@ CONTEXT_FACTORS: Mapping[str, float] = {
     "docs": 0.2,
 }
 
+#: Contexts whose code runs on the user's machine (installing, importing or using the
+#: package), as opposed to tests, scripts and docs.
+RUNNING = frozenset({"install", "import", "imported", "code"})
+
 _TEST_DIRS = frozenset(
     {
         "test",

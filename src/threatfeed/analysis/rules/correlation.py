@@ -13,14 +13,13 @@ from collections.abc import Callable
 
 from threatfeed.analysis.calls import CALL_CAPABILITIES
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import Package, SourceFile
+from threatfeed.analysis.package import RUNNING, Package, SourceFile
 from threatfeed.analysis.rules.base import in_comment, in_manifest_outside_hooks, indicator
 from threatfeed.analysis.rules.install import install_calls
 from threatfeed.analysis.rules.network import names_a_version, public_ip, public_ip_in
 
 SENDS = frozenset({"network", "exfil", "dns_exfil"})
 #: Where code runs when the package is installed or used (not tests, not docs).
-RUNNING = frozenset({"install", "import", "imported", "code"})
 EXFIL_WEIGHT = 10.0
 BEACON_WEIGHT = 10.0
 #: A beacon that surveys the machine (three facts or more: host, user, network, place) is

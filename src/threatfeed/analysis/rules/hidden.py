@@ -10,7 +10,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import Package, SourceFile
+from threatfeed.analysis.package import RUNNING, Package, SourceFile
 from threatfeed.analysis.rules.base import in_comment, indicator, signal_at
 from threatfeed.analysis.rules.signature_rules import signature_rule
 
@@ -20,7 +20,6 @@ cryptominer_rule = signature_rule(
 )
 
 #: Where code runs when the package is installed or used (not tests, not docs).
-_RUNNING = frozenset({"install", "import", "imported", "code"})
 _CODE_KINDS = frozenset({"python", "javascript"})
 _SENDS = frozenset({"network", "exfil"})
 #: As much as a URL hidden in base64 in a file that sends (6 + 11 in
@@ -101,7 +100,7 @@ def _decodings(source: SourceFile) -> Iterator[tuple[int, int, str, str]]:
 
 def _running_code(package: Package) -> Iterator[SourceFile]:
     """Python and JavaScript files that run when the package is installed or used."""
-    return (f for f in package.files if f.kind in _CODE_KINDS and f.context in _RUNNING)
+    return (f for f in package.files if f.kind in _CODE_KINDS and f.context in RUNNING)
 
 
 def concealed_endpoint_rule(package: Package) -> Indicator | None:
@@ -288,7 +287,7 @@ def decoder_function_exec_rule(package: Package) -> Indicator | None:
     evidence = []
     signals: list[Signal] = []
     for source in package.files:
-        if source.context not in _RUNNING or not any(
+        if source.context not in RUNNING or not any(
             hit.rule == "python_decoder_function" for hit in source.signatures
         ):
             continue

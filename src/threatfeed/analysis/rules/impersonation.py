@@ -1,12 +1,12 @@
-"""A look-alike name with nothing of its own behind it: an empty placeholder, or a copy
-of the very package it imitates."""
+"""A look-alike name and what stands behind it: an empty placeholder, a copy of the very
+package it imitates, or a technique it delivers."""
 
 from __future__ import annotations
 
 import posixpath
 
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import Package
+from threatfeed.analysis.package import RUNNING, Package
 from threatfeed.analysis.rules.base import indicator, place_of
 from threatfeed.analysis.rules.metadata import holds_no_code
 from threatfeed.analysis.rules.typosquatting import imitated
@@ -30,7 +30,6 @@ _PAYLOADS = frozenset(
         "obfuscation",
     }
 )
-_RUNNING = frozenset({"install", "import", "imported", "code"})
 #: Where a copy puts the imitated package's code: a Python package or module at the root
 #: (or under ``src/``), an npm script at the root.
 _PYTHON_PLACES = ("{0}/__init__.py", "{0}.py", "src/{0}/__init__.py", "src/{0}.py")
@@ -49,11 +48,11 @@ def _clone_of(package: Package, target: str) -> str | None:
 def _carrier(package: Package) -> str | None:
     """The first running file with a payload signature outside its comments."""
     for source in package.files:
-        if source.context not in _RUNNING or not source.is_code:
+        if source.context not in RUNNING or not source.is_code:
             continue
         for hit in source.signatures:
             if hit.capability in _PAYLOADS and any(
-                place_of(source, offset) in _RUNNING for offset, _ in hit.offsets
+                place_of(source, offset) in RUNNING for offset, _ in hit.offsets
             ):
                 return source.path
     return None

@@ -9,7 +9,7 @@ import posixpath
 import re
 
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import CONTEXT_FACTORS, Package, SourceFile
+from threatfeed.analysis.package import CONTEXT_FACTORS, RUNNING, Package, SourceFile
 from threatfeed.analysis.rules.base import hit_signal, indicator
 from threatfeed.analysis.signatures import SignatureHit
 
@@ -142,9 +142,7 @@ def imported_test_code_rule(package: Package) -> Indicator | None:
     if not tests:
         return None  # nearly every package: no technique in its tests
     importers = [
-        source
-        for source in package.files
-        if source.kind == "python" and source.context in {"install", "import", "imported", "code"}
+        source for source in package.files if source.kind == "python" and source.context in RUNNING
     ]
     evidence = []
     signals: list[Signal] = []

@@ -15,7 +15,7 @@ import posixpath
 import re
 
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import Package, SourceFile
+from threatfeed.analysis.package import RUNNING, Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
 
 #: Dependencies by the capability they give, normalised (lower case, ``_`` -> ``-``).
@@ -73,7 +73,7 @@ def protected_code_stealer_dependencies_rule(package: Package) -> Indicator | No
         source
         for source in package.files
         if source.kind == "python"
-        and source.context in {"install", "import", "imported", "code"}
+        and source.context in RUNNING
         and any(hit.rule in _PROTECTOR_SIGNATURES for hit in source.signatures)
     ]
     if not protected:
