@@ -108,13 +108,19 @@ def _persists(reached: list[tuple[SourceFile, ast.AST]]) -> list[tuple[str, Call
     """Persistence signatures (a LaunchAgent, a Run key, a crontab line) on the lines of
     reached statements: the package makes itself start with the machine, from ``pip
     install``, whether or not it sends anything."""
-    lines: dict[str, tuple[SourceFile, set[int]]] = {}
+    sources = {source.path: source for source, _ in reached}
+    persistent = {
+        path: (source, set[int]())
+        for path, source in sources.items()
+        if any(hit.capability == "persistence" for hit in source.signatures)
+    }
+    if not persistent:
+        return []  # most packages: no persistence signature anywhere it reaches
     for source, node in reached:
-        if isinstance(node, ast.stmt) and node.end_lineno is not None and source.signatures:
-            covered = lines.setdefault(source.path, (source, set()))[1]
-            covered.update(range(node.lineno, node.end_lineno + 1))
+        if source.path in persistent and isinstance(node, ast.stmt) and node.end_lineno:
+            persistent[source.path][1].update(range(node.lineno, node.end_lineno + 1))
     found = []
-    for source, covered in lines.values():
+    for source, covered in persistent.values():
         for hit in source.signatures:
             if hit.capability != "persistence":
                 continue
