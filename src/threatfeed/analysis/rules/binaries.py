@@ -94,7 +94,7 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
         return None  # most packages: the layout questions below need not be asked
     wheel = _is_wheel(package)
     opaque = _is_sdist(package) and not _buildable(package)
-    prebuilt_weight = PREBUILT_WEIGHT["wrapped" if thin(package) else "beside"]
+    prebuilt_weight = PREBUILT_WEIGHT["wrapped" if opaque and thin(package) else "beside"]
     evidence = []
     signals = []
     for source in binaries:

@@ -98,7 +98,8 @@ _VERSION_BEFORE = re.compile(rb"(version\W{0,6}|[=<>~!]=\s*|[<>]\s*)$", re.IGNOR
 
 
 def names_a_version(data: bytes, offset: int) -> bool:
-    """The address-like text at ``offset`` is the value of a ``version`` field."""
+    """The address-like text at ``offset`` is a version: of a ``version`` field, or in a
+    requirement."""
     return _VERSION_BEFORE.search(data, max(0, offset - 20), offset) is not None
 
 
@@ -117,11 +118,9 @@ def public_ip(text: str) -> str | None:
         return None
     if not address.is_global or text in _WELL_KNOWN or text.startswith("0"):
         return None
-    if text.endswith(".0"):
-        return (
-            None  # a network, not a host: and what versions look like (1.0.0.0, Chrome/131.0.0.0)
-        )
-    return text
+    # ``x.y.z.0`` names a network, not a host, and is what versions look like (1.0.0.0,
+    # Chrome/131.0.0.0)
+    return None if text.endswith(".0") else text
 
 
 def ip_identification_rule(package: Package) -> Indicator | None:
