@@ -300,12 +300,13 @@ def _module_level_requests(source: SourceFile) -> list[tuple[int, str]]:
         return []
     names = python_ast.aliases(python_ast.nodes(tree))
     roots = [(source, node) for node in tree.body if not isinstance(node, SCOPES)]
-    lines = source.data.split(b"\n")
-    return sorted(
-        (node.lineno, shorten(python_ast.segment(lines, node), 120))
+    calls = [
+        node
         for _, node in reached(roots, module_functions([source]))
         if isinstance(node, ast.Call) and _is_request(node, names)
-    )
+    ]
+    lines = source.data.split(b"\n") if calls else []  # split only for the evidence
+    return sorted((node.lineno, shorten(python_ast.segment(lines, node), 120)) for node in calls)
 
 
 def empty_package_request_rule(package: Package) -> Indicator | None:
