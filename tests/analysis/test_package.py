@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import pytest
+
 from tests.analysis.builders import npm_tarball, package, sdist, tar_gz
 from threatfeed.analysis import Engine
+from threatfeed.analysis.package import starts_like_code
 
 
 def _contexts(engine: Engine, archive: bytes) -> dict[str, str]:
@@ -108,3 +111,32 @@ def test_hook_files_include_any_interpreted_path_and_main() -> None:
         "postinstall": "chmod +x run.sh && ./run.sh",
     }
     assert hook_files(hooks, "dist/main.js") == {"lib/README.md", "dist/main.js", "run.sh"}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"var _0x3f=['\\x68'];(function(a){})",
+        b"\xef\xbb\xbf// loader\n/* two\n lines */\n!function(e){}",
+        b"#!/usr/bin/env node\nconsole.log(1)\n",
+        b"# -*- coding: utf-8 -*-\nimport os, sys\n",
+        b"'use strict';\nmodule.exports = {}\n",
+        b"exec(__import__('zlib').decompress(b'x'))",
+    ],
+)
+def test_code_under_any_name_is_recognised_by_how_it_opens(data: bytes) -> None:
+    assert starts_like_code(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"# Installation\n\nImport the module and call `tidy`.\n",
+        b"Copyright (c) 2024\n\nPermission is hereby granted...\n",
+        b"Usage\n=====\n\n    import tidy\n",
+        b"/* " * 3000,  # an unclosed comment, scanned once
+        b"/*a*/" * 3000 + b"prose",  # many comments that end in prose: no backtracking blow-up
+    ],
+)
+def test_prose_and_hostile_openings_are_not_code(data: bytes) -> None:
+    assert not starts_like_code(data)

@@ -8,11 +8,18 @@ from typing import Any
 
 from threatfeed.analysis import memo
 from threatfeed.analysis.model import Analysis, Indicator, Location
-from threatfeed.analysis.package import Package, SourceFile, classify
+from threatfeed.analysis.package import (
+    RUNNING,
+    Package,
+    SourceFile,
+    classify,
+    starts_like_code,
+)
 from threatfeed.analysis.rules import RULES, Rule
 from threatfeed.analysis.scoring import FLAG_THRESHOLD, effective, points, score
 from threatfeed.analysis.signatures import (
     CUSTOM_INDICATOR,
+    PROSE_FILES,
     SCAN_TIMEOUT_SECONDS,
     ScanIncomplete,
     SignatureHit,
@@ -46,6 +53,9 @@ class Engine:
         scan_timeout_seconds: int = SCAN_TIMEOUT_SECONDS,
     ) -> None:
         self._signatures = Signatures(extra_yara_dir, timeout_seconds=scan_timeout_seconds)
+        self._prose_signatures = Signatures(
+            extra_yara_dir, timeout_seconds=scan_timeout_seconds, bundled=PROSE_FILES
+        )
         self._rules = rules
 
     def analyze(self, data: bytes, *, filename: str | None = None) -> Analysis:
@@ -86,12 +96,21 @@ class Engine:
             engine_version=ENGINE_VERSION,
         )
 
-    def _scan(self, member: Member, kind: str, problems: list[str]) -> tuple[SignatureHit, ...]:
-        """A file's signature hits; a scan the scanner gave up on is added to ``problems``."""
+    def _scan(
+        self, member: Member, kind: str, context: str, problems: list[str]
+    ) -> tuple[SignatureHit, ...]:
+        """A file's signature hits; a scan the scanner gave up on is added to ``problems``.
+
+        Prose (manuals, licences, other languages' sources: a fifth of what packages hold)
+        gets the rules that mean something there, unless it runs or opens like a program:
+        an npm hook's ``node README.md`` runs JavaScript under a prose name.
+        """
         if not member.data:
             return ()
+        prose = kind == "text" and context not in RUNNING and not starts_like_code(member.data)
+        signatures = self._prose_signatures if prose else self._signatures
         try:
-            hits = self._signatures.scan(member.data[: SCAN_LIMITS.get(kind)])
+            hits = signatures.scan(member.data[: SCAN_LIMITS.get(kind)])
         except ScanIncomplete as exc:
             problems.append(f"{member.path}: {exc}")
             return ()
@@ -114,7 +133,7 @@ class Engine:
                     truncated=member.truncated,
                     kind=kind,
                     context=context,
-                    signatures=self._scan(member, kind, problems),
+                    signatures=self._scan(member, kind, context, problems),
                 )
             )
         return Package(

@@ -456,6 +456,20 @@ _PYTHON_START = re.compile(
     rb"\s*(?:#[^\n]*\n\s*)*"
     rb"(?:import[ \t]+[\w.]+[ \t]*(?:[,;\r\n]|as[ \t])|from[ \t]+[\w.]+[ \t]+import[ \t])"
 )
+#: How a script in Python or JavaScript starts (after blank lines and comments): a README
+#: that npm's hook runs with ``node`` is code whatever its name says.
+_CODE_START = re.compile(
+    rb"(?:\xef\xbb\xbf)?(?:#!|(?>\s*(?:(?:#|//)[^\n]*+\n\s*|/\*(?:[^*]|\*(?!/))*+\*/\s*)*+)"
+    rb"(?:import[ \t]+[\w.{*\"']|from[ \t]+[\w.]+[ \t]+import[ \t]|def[ \t]+\w+[ \t]*\("
+    rb"|(?:exec|eval|__import__|require)[ \t]*\(|(?:var|let|const)[ \t]+[\w$]+[ \t]*="
+    rb"|[!(]?[ \t]*function\b|\([ \t]*\([^)\n]{0,40}\)[ \t]*=>"
+    rb"|[\"']use strict[\"']|module\.exports\b))"
+)
+
+
+def starts_like_code(data: bytes) -> bool:
+    """Whether a file of any name opens like a Python or JavaScript program."""
+    return _CODE_START.match(data, 0, 4096) is not None
 
 
 def file_kind(rel: str, base: str, ext: str, data: bytes) -> str:

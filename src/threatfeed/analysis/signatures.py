@@ -26,6 +26,10 @@ MAX_OFFSETS = 20
 #: in entries.
 REMEMBERED_BYTES = 32 * 1024 * 1024
 REMEMBERED_FILES = 16384
+#: The bundled files whose rules mean something in prose and data too: the hosts,
+#: addresses and web hooks a file names. The others describe what code does (calls,
+#: execution, obfuscation), and scanning every manual and licence for them is wasted.
+PROSE_FILES = frozenset({"network.yar"})
 
 
 class SignatureError(ThreatfeedError):
@@ -80,10 +84,20 @@ class Signatures:
     """The compiled rule set and one scanner (a scanner is not shareable across threads)."""
 
     def __init__(
-        self, extra_dir: Path | None = None, *, timeout_seconds: int = SCAN_TIMEOUT_SECONDS
+        self,
+        extra_dir: Path | None = None,
+        *,
+        timeout_seconds: int = SCAN_TIMEOUT_SECONDS,
+        bundled: frozenset[str] | None = None,
     ) -> None:
+        """``bundled`` picks the bundled files to compile (all by default); the user's
+        rules from ``extra_dir`` are always compiled."""
         compiler = yara_x.Compiler()
-        sources = [("bundled", name, text) for name, text in _bundled_sources()]
+        sources = [
+            ("bundled", name, text)
+            for name, text in _bundled_sources()
+            if bundled is None or name in bundled
+        ]
         if extra_dir is not None:
             sources += [("user", name, text) for name, text in _user_sources(extra_dir)]
         for origin, name, text in sources:
