@@ -33,6 +33,18 @@ def test_user_rules_report_under_yara_signature_rule(tmp_path: Path) -> None:
     ]
 
 
+def test_user_rules_scan_prose_too(tmp_path: Path) -> None:
+    """Prose gets fewer bundled rules, never fewer of the user's: they know what they seek."""
+    (tmp_path / "house.yar").write_text(
+        'rule house_marker { strings: $a = "HOUSE-MARKER-7" condition: $a }\n'
+    )
+    engine = Engine(extra_yara_dir=tmp_path)
+    analysis = engine.analyze(sdist({"docs/notes.md": "# Notes\n\nHOUSE-MARKER-7\n"}))
+    assert analysis.indicators["yara_signature_rule"][0]["file"] == (
+        "tidy-strings-0.4.0/docs/notes.md"
+    )
+
+
 def test_hits_come_in_namespace_and_name_order_not_the_scanners(tmp_path: Path) -> None:
     (tmp_path / "b.yar").write_text(
         'rule zeta { strings: $a = "MARK-Z" condition: $a }\n'
