@@ -243,8 +243,8 @@ def install_time_unread_request_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals = []
-    for source in package.files:
-        if source.context != "install" or source.kind != "python":
+    for source in package.at_install:
+        if source.kind != "python":
             continue
         for line, code in unread_requests(source):
             evidence.append({"file": source.path, "line": line, "code": code})
@@ -268,9 +268,7 @@ def install_time_program_launch_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals = []
-    for source in package.files:
-        if source.context != "install":
-            continue
+    for source in package.at_install:
         if source.kind == "python":
             found = _python_launches(source)
         elif source.kind == "javascript":

@@ -37,9 +37,8 @@ def dependency_confusion_rule(package: Package) -> Indicator | None:
     signals = [Signal(None, None, f"version {package.version}", HIGH_VERSION_WEIGHT, key="version")]
     signals += [
         Signal(source.path, None, "network at install", PROBE_WEIGHT, "install", key="probe")
-        for source in package.files
-        if source.context == "install"
-        and any(hit.capability in PROBE_CAPABILITIES for hit in source.signatures)
+        for source in package.at_install
+        if any(hit.capability in PROBE_CAPABILITIES for hit in source.signatures)
     ][:1]
     return indicator("dependency_confusion_rule", {"version": package.version}, signals)
 
