@@ -175,6 +175,12 @@ class SourceFile:
     context: str
     signatures: tuple[SignatureHit, ...] = ()
 
+    def __hash__(self) -> int:
+        """From the path and size alone (equal files have equal ones): files key the
+        per-archive caches that rules ask many times per file, and the hash generated
+        from every field hashed each signature hit anew at each question."""
+        return hash((self.path, self.size))
+
     @cached_property
     def text(self) -> str:
         return decode(self.data)
