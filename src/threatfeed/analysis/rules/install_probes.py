@@ -296,7 +296,12 @@ def _module_level_requests(source: SourceFile) -> list[tuple[int, str]]:
     tree = python_ast.parsed(source.data)
     if tree is None:
         return []
-    names = python_ast.aliases(python_ast.nodes(tree))
+    walked = python_ast.nodes(tree)
+    names = python_ast.aliases(walked)
+    if len(walked) < python_ast.MAX_NODES and not any(
+        node.__class__ is ast.Call and _is_request(node, names) for node in walked
+    ):
+        return []  # no request in the whole file (walked whole): none that module level runs
     roots = [(source, node) for node in tree.body if not isinstance(node, SCOPES)]
     calls = [
         node
