@@ -64,6 +64,12 @@ def holds_no_code(package: Package) -> bool:
 
 
 def thin(package: Package) -> bool:
-    """Less than ``TRIVIAL_CODE_BYTES`` of script code besides ``setup.py``."""
-    code = (f for f in package.files if f.is_code and f.rel != "setup.py")
-    return sum(len(f.data) for f in code) <= TRIVIAL_CODE_BYTES
+    """Less than ``TRIVIAL_CODE_BYTES`` of script code besides ``setup.py``; counted only
+    until there is more, which in most packages is at their first module."""
+    total = 0
+    for source in package.files:
+        if source.is_code and source.rel != "setup.py":
+            total += len(source.data)
+            if total > TRIVIAL_CODE_BYTES:
+                return False
+    return True
