@@ -244,16 +244,20 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
     for source in package.files:
         if source.kind not in LONG_LINE and not source.signatures:
             continue  # most files: neither code nor a signature match
-        hits = source.hits("obfuscated_code_rule")
-        found = [hit_signal(source, hit) for hit in hits]
-        techniques = [hit.label for hit in hits]
-        if source.kind not in LONG_LINE and not techniques:
-            continue
         longest = (
             _longest_line(source.data, LONG_LINE[source.kind])
             if source.kind in LONG_LINE
             else _NO_LINE
         )
+        hidden = _hidden_past_margin(source)
+        escapes = _hex_escapes(source)
+        if not source.signatures and longest is _NO_LINE and hidden is None and escapes is None:
+            continue  # most code files: no line any other technique looks at
+        hits = source.hits("obfuscated_code_rule")
+        found = [hit_signal(source, hit) for hit in hits]
+        techniques = [hit.label for hit in hits]
+        if source.kind not in LONG_LINE and not techniques:
+            continue
         if (signal := _long_line(source, longest)) is not None:
             found.append(signal)
             techniques.append("very long line")
@@ -271,11 +275,11 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
                 file_signal(source, LOADER_WITH_PAYLOAD_WEIGHT, "loader_payload", "decode_exec")
             )
             techniques.append("executes a high-entropy blob it carries")
-        if (signal := _hidden_past_margin(source)) is not None:
-            found.append(signal)
+        if hidden is not None:
+            found.append(hidden)
             techniques.append("code hidden past the right margin")
-        if (signal := _hex_escapes(source)) is not None:
-            found.append(signal)
+        if escapes is not None:
+            found.append(escapes)
             techniques.append("strings hidden as escape sequences")
         if (signal := _encoded_program(source, longest)) is not None:
             found.append(signal)
