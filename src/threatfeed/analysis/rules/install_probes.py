@@ -190,13 +190,10 @@ def _read_names(nodes: Iterable[ast.AST]) -> set[str]:
     """Names whose answer is read (``r.text``) or handed to another call than ``print``."""
     found = set()
     for node in nodes:
-        if (
-            isinstance(node, ast.Attribute)
-            and node.attr in _READS
-            and isinstance(node.value, ast.Name)
-        ):
+        # ``type(node) is``: the parser makes no subclasses, and every node is asked
+        if type(node) is ast.Attribute and node.attr in _READS and isinstance(node.value, ast.Name):
             found.add(node.value.id)
-        elif isinstance(node, ast.Call) and not (
+        elif type(node) is ast.Call and not (
             isinstance(node.func, ast.Name) and node.func.id == "print"
         ):
             args = [*node.args, *(kw.value for kw in node.keywords)]
@@ -214,12 +211,17 @@ def unread_requests(source: SourceFile) -> list[tuple[int, str]]:
         return []
     nodes = python_ast.nodes(tree)  # remembered: the install-time calls walked it first
     names = python_ast.aliases(nodes)
-    read = _read_names(nodes)
+    requests = [
+        node
+        for node in nodes
+        if (type(node) is ast.Expr or type(node) is ast.Assign) and _is_request(node.value, names)
+    ]
+    if not requests:
+        return []  # no names to read either
+    read = _read_names(nodes) if any(type(node) is ast.Assign for node in requests) else set()
     lines = source.data.split(b"\n")
     found = []
-    for node in nodes:
-        if not isinstance(node, ast.Expr | ast.Assign) or not _is_request(node.value, names):
-            continue
+    for node in requests:
         if isinstance(node, ast.Assign) and not (
             len(node.targets) == 1
             and isinstance(node.targets[0], ast.Name)
