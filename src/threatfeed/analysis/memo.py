@@ -41,13 +41,15 @@ def forget() -> None:
 def per_package(function: Callable[[Package], T]) -> Callable[[Package], T]:
     """``function`` of a package computed once, for the rules that ask in turn, and kept
     in the package itself (``Package.derived``): nothing to forget, and no key to hash
-    (a package's manifest is a dict)."""
+    (a package's manifest is a dict). Kept under the function's name, so that a package
+    still pickles."""
+    key = f"{function.__module__}.{function.__qualname__}"
 
     @wraps(function)
     def cached(package: Package) -> T:
         derived = package.derived
-        if function not in derived:
-            derived[function] = function(package)
-        return cast(T, derived[function])
+        if key not in derived:
+            derived[key] = function(package)
+        return cast(T, derived[key])
 
     return cached

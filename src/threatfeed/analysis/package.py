@@ -233,7 +233,7 @@ class Package:
         return tuple(source for source in self.files if source.context == "install")
 
     @cached_property
-    def derived(self) -> dict[object, Any]:
+    def derived(self) -> dict[str, Any]:
         """What rules derive from the whole package and share (``memo.per_package``): kept
         with the package and dropped with it."""
         return {}
