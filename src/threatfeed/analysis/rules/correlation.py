@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 
 from threatfeed.analysis.calls import CALL_CAPABILITIES
+from threatfeed.analysis.memo import per_package
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import RUNNING, Package, SourceFile
 from threatfeed.analysis.rules.base import in_comment, in_manifest_outside_hooks, indicator
@@ -79,41 +80,45 @@ def _quoted_public_ip(source: SourceFile) -> bool:
     return False
 
 
-def _capabilities(source: SourceFile) -> set[str]:
+def _capabilities(source: SourceFile) -> frozenset[str]:
     """What the signatures saw, plus what the parsed calls of install-time code do. In
     ``package.json`` only what the install hooks say counts (developer scripts do not run)."""
-    install_code = source.context == "install" and source.kind in {"python", "javascript"}
-    if not source.signatures and not install_code:
-        return set()  # most files: asked once per correlation rule, answered at once
     found = {
         hit.capability
         for hit in source.signatures
         if not hit.offsets
         or any(not in_manifest_outside_hooks(source, offset) for offset, _ in hit.offsets)
     }
-    if install_code:
+    if source.context == "install" and source.kind in {"python", "javascript"}:
         found |= {
             CALL_CAPABILITIES[c.type] for c in install_calls(source) if c.type in CALL_CAPABILITIES
         }
-    return found
+    return frozenset(found)
+
+
+@per_package
+def _capable(package: Package) -> tuple[tuple[SourceFile, frozenset[str]], ...]:
+    """The files with capabilities, with them, for every correlation rule in turn. Only
+    files with signature hits or run at install can have any (a tenth of them)."""
+    return tuple(
+        (source, capabilities)
+        for source in package.files
+        if (source.signatures or source.context == "install")
+        and (capabilities := _capabilities(source))
+    )
 
 
 def _correlate(
     name: str,
     weight: float | Callable[[SourceFile], float],
     package: Package,
-    test: Callable[[SourceFile, set[str]], bool],
+    test: Callable[[SourceFile, frozenset[str]], bool],
 ) -> Indicator | None:
-    """Report the files where ``test`` holds of their capabilities. Every correlation is
-    of capabilities, so files with none (most: no signature, no install-time code) are not
-    tested."""
+    """Report the files where ``test`` holds of their capabilities."""
     evidence = []
     signals = []
-    for source in package.files:
-        if not source.signatures and source.context != "install":
-            continue  # no capability (see ``_capabilities``), asked of every file per rule
-        capabilities = _capabilities(source)
-        if capabilities and test(source, capabilities):
+    for source, capabilities in _capable(package):
+        if test(source, capabilities):
             points = weight(source) if callable(weight) else weight
             evidence.append({"file": source.path, "capabilities": sorted(capabilities)})
             signals.append(Signal(source.path, None, "", points, source.context, key=name))
@@ -123,7 +128,7 @@ def _correlate(
 def data_exfiltration_rule(package: Package) -> Indicator | None:
     """Harvests secrets and sends data, in one file (token grabbers, wallet stealers)."""
 
-    def test(source: SourceFile, capabilities: set[str]) -> bool:
+    def test(source: SourceFile, capabilities: frozenset[str]) -> bool:
         strong = any(
             hit.capability == "harvest" and hit.weight >= STRONG_HARVEST_WEIGHT
             for hit in source.signatures
@@ -150,7 +155,7 @@ def install_time_beacon_rule(package: Package) -> Indicator | None:
     home folder) weighs more.
     """
 
-    def test(source: SourceFile, capabilities: set[str]) -> bool:
+    def test(source: SourceFile, capabilities: frozenset[str]) -> bool:
         runs = source.context in {"install", "import"} or (
             package.ecosystem == "npm"
             and source.kind == "javascript"
@@ -173,7 +178,7 @@ def raw_ip_endpoint_rule(package: Package) -> Indicator | None:
     command-and-control servers and collectors are reached.
     """
 
-    def test(source: SourceFile, capabilities: set[str]) -> bool:
+    def test(source: SourceFile, capabilities: frozenset[str]) -> bool:
         runs = source.context in RUNNING
         return (
             runs
@@ -195,7 +200,7 @@ def install_time_download_rule(package: Package) -> Indicator | None:
     legitimately download and run their binary from an install script.
     """
 
-    def test(source: SourceFile, capabilities: set[str]) -> bool:
+    def test(source: SourceFile, capabilities: frozenset[str]) -> bool:
         return (
             source.context == "install"
             and source.kind == "python"
@@ -213,7 +218,7 @@ def hidden_endpoint_rule(package: Package) -> Indicator | None:
     reviewers and from scanners that list URLs.
     """
 
-    def test(source: SourceFile, capabilities: set[str]) -> bool:
+    def test(source: SourceFile, capabilities: frozenset[str]) -> bool:
         runs = source.context in RUNNING
         return runs and "hidden_url" in capabilities and bool(capabilities & SENDS)
 
@@ -227,7 +232,7 @@ def staging_host_rule(package: Package) -> Indicator | None:
     second stage, a command list or a collector run from a laptop is.
     """
 
-    def test(source: SourceFile, capabilities: set[str]) -> bool:
+    def test(source: SourceFile, capabilities: frozenset[str]) -> bool:
         runs = source.context in RUNNING
         staged = any(hit.rule in STAGING_SIGNATURES for hit in source.signatures)
         return runs and staged and "network" in capabilities
@@ -246,7 +251,7 @@ def obfuscated_network_code_rule(package: Package) -> Indicator | None:
     its names in character codes or renames ``exec`` before making requests does.
     """
 
-    def test(source: SourceFile, capabilities: set[str]) -> bool:
+    def test(source: SourceFile, capabilities: frozenset[str]) -> bool:
         runs = source.context in RUNNING
         hidden = any(
             hit.capability == "obfuscation" and hit.weight >= STRONG_OBFUSCATION_WEIGHT

@@ -99,8 +99,9 @@ def _decodings(source: SourceFile) -> Iterator[tuple[int, int, str, str]]:
 
 
 def _running_code(package: Package) -> Iterator[SourceFile]:
-    """Python and JavaScript files that run when the package is installed or used."""
-    return (f for f in package.files if f.kind in _CODE_KINDS and f.context in RUNNING)
+    """Python and JavaScript files with signature hits that run when the package is
+    installed or used (each rule reads only files that some signature marked)."""
+    return (f for f in package.signed if f.kind in _CODE_KINDS and f.context in RUNNING)
 
 
 def concealed_endpoint_rule(package: Package) -> Indicator | None:
@@ -286,7 +287,7 @@ def decoder_function_exec_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals: list[Signal] = []
-    for source in package.files:
+    for source in package.signed:
         if source.context not in RUNNING or not any(
             hit.rule == "python_decoder_function" for hit in source.signatures
         ):

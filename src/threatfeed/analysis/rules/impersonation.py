@@ -47,7 +47,7 @@ def _clone_of(package: Package, target: str) -> str | None:
 
 def _carrier(package: Package) -> str | None:
     """The first running file with a payload signature outside its comments."""
-    for source in package.files:
+    for source in package.signed:
         if source.context not in RUNNING or not source.is_code:
             continue
         for hit in source.signatures:

@@ -87,8 +87,8 @@ def setup_imports_package_rule(package: Package) -> Indicator | None:
     """
     targets = {
         name: source
-        for source in package.files
-        if source.signatures and (name := _module_name(source.rel)) and _strong(source)
+        for source in package.signed
+        if (name := _module_name(source.rel)) and _strong(source)
     }
     if not targets:
         return None  # nearly every package: no technique in its top-level modules
@@ -136,7 +136,7 @@ def imported_test_code_rule(package: Package) -> Indicator | None:
     """
     tests = [
         source
-        for source in package.files
+        for source in package.signed
         if source.context == "test" and source.kind == "python" and _strong(source)
     ]
     if not tests:

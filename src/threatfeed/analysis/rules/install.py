@@ -83,8 +83,8 @@ def suspicious_setup_commands_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals: list[Signal] = []
-    for source in package.files:
-        if source.context != "install" or source.kind not in {"python", "javascript"}:
+    for source in package.at_install:
+        if source.kind not in {"python", "javascript"}:
             continue
         for call in install_calls(source):
             capability = CALL_CAPABILITIES.get(call.type)

@@ -190,13 +190,10 @@ def _read_names(nodes: Iterable[ast.AST]) -> set[str]:
     """Names whose answer is read (``r.text``) or handed to another call than ``print``."""
     found = set()
     for node in nodes:
-        if (
-            isinstance(node, ast.Attribute)
-            and node.attr in _READS
-            and isinstance(node.value, ast.Name)
-        ):
+        # ``type(node) is``: the parser makes no subclasses, and every node is asked
+        if type(node) is ast.Attribute and node.attr in _READS and isinstance(node.value, ast.Name):
             found.add(node.value.id)
-        elif isinstance(node, ast.Call) and not (
+        elif type(node) is ast.Call and not (
             isinstance(node.func, ast.Name) and node.func.id == "print"
         ):
             args = [*node.args, *(kw.value for kw in node.keywords)]
@@ -214,12 +211,17 @@ def unread_requests(source: SourceFile) -> list[tuple[int, str]]:
         return []
     nodes = python_ast.nodes(tree)  # remembered: the install-time calls walked it first
     names = python_ast.aliases(nodes)
-    read = _read_names(nodes)
+    requests = [
+        node
+        for node in nodes
+        if (type(node) is ast.Expr or type(node) is ast.Assign) and _is_request(node.value, names)
+    ]
+    if not requests:
+        return []  # no names to read either
+    read = _read_names(nodes) if any(type(node) is ast.Assign for node in requests) else set()
     lines = source.data.split(b"\n")
     found = []
-    for node in nodes:
-        if not isinstance(node, ast.Expr | ast.Assign) or not _is_request(node.value, names):
-            continue
+    for node in requests:
         if isinstance(node, ast.Assign) and not (
             len(node.targets) == 1
             and isinstance(node.targets[0], ast.Name)
@@ -243,8 +245,8 @@ def install_time_unread_request_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals = []
-    for source in package.files:
-        if source.context != "install" or source.kind != "python":
+    for source in package.at_install:
+        if source.kind != "python":
             continue
         for line, code in unread_requests(source):
             evidence.append({"file": source.path, "line": line, "code": code})
@@ -268,9 +270,7 @@ def install_time_program_launch_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals = []
-    for source in package.files:
-        if source.context != "install":
-            continue
+    for source in package.at_install:
         if source.kind == "python":
             found = _python_launches(source)
         elif source.kind == "javascript":
@@ -298,7 +298,12 @@ def _module_level_requests(source: SourceFile) -> list[tuple[int, str]]:
     tree = python_ast.parsed(source.data)
     if tree is None:
         return []
-    names = python_ast.aliases(python_ast.nodes(tree))
+    walked = python_ast.nodes(tree)
+    names = python_ast.aliases(walked)
+    if len(walked) < python_ast.MAX_NODES and not any(
+        node.__class__ is ast.Call and _is_request(node, names) for node in walked
+    ):
+        return []  # no request in the whole file (walked whole): none that module level runs
     roots = [(source, node) for node in tree.body if not isinstance(node, SCOPES)]
     calls = [
         node

@@ -37,9 +37,8 @@ def dependency_confusion_rule(package: Package) -> Indicator | None:
     signals = [Signal(None, None, f"version {package.version}", HIGH_VERSION_WEIGHT, key="version")]
     signals += [
         Signal(source.path, None, "network at install", PROBE_WEIGHT, "install", key="probe")
-        for source in package.files
-        if source.context == "install"
-        and any(hit.capability in PROBE_CAPABILITIES for hit in source.signatures)
+        for source in package.at_install
+        if any(hit.capability in PROBE_CAPABILITIES for hit in source.signatures)
     ][:1]
     return indicator("dependency_confusion_rule", {"version": package.version}, signals)
 
@@ -65,6 +64,12 @@ def holds_no_code(package: Package) -> bool:
 
 
 def thin(package: Package) -> bool:
-    """Less than ``TRIVIAL_CODE_BYTES`` of script code besides ``setup.py``."""
-    code = (f for f in package.files if f.is_code and f.rel != "setup.py")
-    return sum(len(f.data) for f in code) <= TRIVIAL_CODE_BYTES
+    """Less than ``TRIVIAL_CODE_BYTES`` of script code besides ``setup.py``; counted only
+    until there is more, which in most packages is at their first module."""
+    total = 0
+    for source in package.files:
+        if source.is_code and source.rel != "setup.py":
+            total += len(source.data)
+            if total > TRIVIAL_CODE_BYTES:
+                return False
+    return True

@@ -49,9 +49,7 @@ def suspicious_url_references_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals: list[Signal] = []
-    for source in package.files:
-        if not source.signatures:
-            continue  # most files: nothing to report, nothing sent
+    for source in package.signed:
         urls: dict[str, None] = {}
         sends = any(hit.capability in _SENDING for hit in source.signatures)
         for hit in source.hits("suspicious_url_references_rule"):
@@ -132,8 +130,8 @@ def ip_identification_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals: list[Signal] = []
-    for source in package.files:
-        if not source.signatures or source.kind in {"binary", "data"}:
+    for source in package.signed:
+        if source.kind in {"binary", "data"}:
             continue
         seen: set[str] = set()
         for hit in source.hits("ip_identification_rule"):

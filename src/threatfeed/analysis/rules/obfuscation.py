@@ -48,8 +48,10 @@ class _Line(NamedTuple):
 _NO_LINE = _Line(0, b"")
 BASE64_LITERAL_MIN = 160
 #: A line after the first longer than ``BASE64_LITERAL_MIN`` (the newline before it
-#: included): ``re`` jumps to each newline, so short lines cost one failed try each.
-_LONGER_LINE = re.compile(rb"\n[^\n]{%d,}" % (BASE64_LITERAL_MIN + 1))
+#: included): ``re`` jumps to each newline, so short lines cost one failed try each. Only
+#: its first bytes are matched: ``bytes.find`` goes on to the end of a line of megabytes
+#: many times faster than ``[^\n]*`` would.
+_LONGER_LINE = re.compile(rb"\n[^\n]{%d}" % (BASE64_LITERAL_MIN + 1))
 
 
 def _longest_line(data: bytes, limit: int) -> _Line:
@@ -65,11 +67,15 @@ def _longest_line(data: bytes, limit: int) -> _Line:
         if newlines and len(data) / newlines < ORDINARY_LINE:
             return _NO_LINE
     first = data.find(b"\n")
-    longest = _Line(0, data if first < 0 else data[:first])
-    for match in _LONGER_LINE.finditer(data):
-        if match.end() - match.start() - 1 > len(longest.text):
-            longest = _Line(match.start() + 1, data[match.start() + 1 : match.end()])
-    return longest if len(longest.text) > BASE64_LITERAL_MIN else _NO_LINE
+    start, end = 0, len(data) if first < 0 else first
+    position = end
+    while (match := _LONGER_LINE.search(data, position)) is not None:
+        position = data.find(b"\n", match.end())
+        if position < 0:
+            position = len(data)
+        if position - match.start() - 1 > end - start:
+            start, end = match.start() + 1, position
+    return _Line(start, data[start:end]) if end - start > BASE64_LITERAL_MIN else _NO_LINE
 
 
 def _long_line(source: SourceFile, longest: _Line) -> Signal | None:
@@ -121,9 +127,8 @@ def _hex_escapes(source: SourceFile) -> Signal | None:
         return None
     if source.data.count(b"\\") < HEX_ESCAPE_RUNS * 12:
         return None  # one pass over the common file with few backslashes at all
-    escapes = source.data.count(b"\\x") + source.data.count(b"\\u")
-    if escapes < HEX_ESCAPE_RUNS * 12:
-        return None
+    # No count of the escapes themselves: the regex jumps from backslash to backslash
+    # and fails at once on others, faster than counting ``\x`` and ``\u`` would be.
     runs = list(islice(_HEX_ESCAPES.finditer(source.data, 0, MAX_BLOB_SCAN), HEX_ESCAPE_RUNS))
     if len(runs) < HEX_ESCAPE_RUNS:
         return None  # enough runs are counted, not all of them
@@ -239,16 +244,20 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
     for source in package.files:
         if source.kind not in LONG_LINE and not source.signatures:
             continue  # most files: neither code nor a signature match
-        hits = source.hits("obfuscated_code_rule")
-        found = [hit_signal(source, hit) for hit in hits]
-        techniques = [hit.label for hit in hits]
-        if source.kind not in LONG_LINE and not techniques:
-            continue
         longest = (
             _longest_line(source.data, LONG_LINE[source.kind])
             if source.kind in LONG_LINE
             else _NO_LINE
         )
+        hidden = _hidden_past_margin(source)
+        escapes = _hex_escapes(source)
+        if not source.signatures and longest is _NO_LINE and hidden is None and escapes is None:
+            continue  # most code files: no line any other technique looks at
+        hits = source.hits("obfuscated_code_rule")
+        found = [hit_signal(source, hit) for hit in hits]
+        techniques = [hit.label for hit in hits]
+        if source.kind not in LONG_LINE and not techniques:
+            continue
         if (signal := _long_line(source, longest)) is not None:
             found.append(signal)
             techniques.append("very long line")
@@ -266,11 +275,11 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
                 file_signal(source, LOADER_WITH_PAYLOAD_WEIGHT, "loader_payload", "decode_exec")
             )
             techniques.append("executes a high-entropy blob it carries")
-        if (signal := _hidden_past_margin(source)) is not None:
-            found.append(signal)
+        if hidden is not None:
+            found.append(hidden)
             techniques.append("code hidden past the right margin")
-        if (signal := _hex_escapes(source)) is not None:
-            found.append(signal)
+        if escapes is not None:
+            found.append(escapes)
             techniques.append("strings hidden as escape sequences")
         if (signal := _encoded_program(source, longest)) is not None:
             found.append(signal)

@@ -71,7 +71,7 @@ def protected_code_stealer_dependencies_rule(package: Package) -> Indicator | No
     """
     protected = [
         source
-        for source in package.files
+        for source in package.signed
         if source.kind == "python"
         and source.context in RUNNING
         and any(hit.rule in _PROTECTOR_SIGNATURES for hit in source.signatures)

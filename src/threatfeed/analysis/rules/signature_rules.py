@@ -18,9 +18,7 @@ def signature_rule(name: str, doc: str) -> Rule:
     def rule(package: Package) -> Indicator | None:
         evidence = []
         signals: list[Signal] = []
-        for source in package.files:
-            if not source.signatures:
-                continue  # most files: no signature matched them at all
+        for source in package.signed:
             hits = source.hits(name)
             if not hits:
                 continue

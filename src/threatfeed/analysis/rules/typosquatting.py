@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from rapidfuzz import process
-from rapidfuzz.distance import DamerauLevenshtein, Levenshtein
+from rapidfuzz.distance import DamerauLevenshtein, Indel, Levenshtein
 
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package
@@ -70,6 +70,17 @@ def _affix_family(name: str, target: str) -> bool:
     return False
 
 
+def _near(wanted: str, targets: tuple[str, ...], edits: int) -> list[str]:
+    """The targets that may be within ``edits`` Levenshtein edits, in their order: those
+    within twice as many insertions and deletions (a substitution is one of each). Indel
+    scores each target in half the time, and leaves few for Levenshtein to score; ties of
+    ``process.extract`` keep the order of its choices, so its answer is unchanged."""
+    near = process.extract(
+        wanted, targets, scorer=Indel.distance, score_cutoff=2 * edits, limit=None
+    )
+    return [targets[index] for index in sorted(index for _, _, index in near)]
+
+
 def imitated(name: str, ecosystem: str) -> list[str]:
     """Popular names that ``name`` imitates, most popular first; none for popular names."""
     return list(_imitated(normalize(name), ecosystem))
@@ -88,7 +99,7 @@ def _imitated(wanted: str, ecosystem: str) -> tuple[str, ...]:
     limit = 1 if len(wanted) < 8 else 2
     # Levenshtein is bit-parallel and fast; a transposition costs it 2, so take one more
     # and keep what Damerau-Levenshtein (transposition = 1) accepts.
-    candidates = _targets_of_length(ecosystem, len(wanted), limit + 1)
+    candidates = _near(wanted, _targets_of_length(ecosystem, len(wanted), limit + 1), limit + 1)
     for target, _, _ in process.extract(
         wanted, candidates, scorer=Levenshtein.distance, score_cutoff=limit + 1, limit=10
     ):
