@@ -145,9 +145,10 @@ rule python_underscore_imports {
         weight = 5
         label = "imports renamed to underscores"
     strings:
-        // (`import` kept out of the atoms by `|\B\b`, as at the head of execution.yar, and
-        // `_{3,}` spelled out: the atom is then ` as ___`'s, not every import's)
-        $a = /\b(import|\B\b)\s+\w{1,30}\s+as\s+___+\b/
+        // (all before the last blank kept out of the atoms by `|\B\b`, as at the head of
+        // execution.yar, and `\s+___` spelled `\s*\s___`: the atom is ` ___`, not the
+        // ` as ` of every import and sentence)
+        $a = /(\b(import|\B\b)\s+\w{1,30}\s+as\s*|\B\b)\s___+\b/
     condition:
         #a >= 2
 }
