@@ -243,7 +243,8 @@ rule python_builtins_star_lambda_chain {
         weight = 10
         label = "star-imports builtins, then binds mangled names to lambdas on one line"
     strings:
-        $a = /from\s+builtins\s+import\s+\*\s*;\s*\w{6,60}\s*,\s*\w{6,60}\s*,/
+        // (`|\B\b`, as at the head of execution.yar: the atom is `ilti`, not every `from`)
+        $a = /(from\s+bu|\B\b)iltins\s+import\s+\*\s*;\s*\w{6,60}\s*,\s*\w{6,60}\s*,/
     condition:
         $a
 }
