@@ -12,8 +12,10 @@ rule python_math_alphanumeric_names {
         // Two letters from U+1D400-U+1D7FF (bold, italic, sans-serif...) ending a name that
         // is assigned, called or dereferenced. Python NFKC-normalises identifiers, so
         // `𝗼𝘀.system` is `os.system` to the interpreter and unreadable to a grep. Byte
-        // patterns: a regular expression over these bytes cost three times as much.
-        $assign = { F0 9D [2] F0 9D [2] 20 3D 20 }
+        // patterns: a regular expression over these bytes cost three times as much, except
+        // for `$assign`, where the hex form's atom was the ` = ` of every assignment; the
+        // `|\B\b` branch (see the head of execution.yar) leaves it `F0 9D`.
+        $assign = /\xF0\x9D[\x00-\xFF]{2}\xF0\x9D[\x00-\xFF]{2}( =|\B\b) /
         $call = { F0 9D [2] F0 9D [2] 28 }
         $attr = { F0 9D [2] F0 9D [2] 2E }
     condition:
@@ -285,7 +287,9 @@ rule download_planted_in_site_packages {
         // A module (or `.pth`) written into site-packages is imported by every program that
         // names it, or run at every interpreter start: a download planted there persists.
         $site = /\bsite\.(getsitepackages|getusersitepackages)\s*\(|\bsysconfig\.get_paths\s*\(\s*\)\s*\[\s*["'](pure|plat)lib["']/
-        $write = /\bopen\s*\([^\n]{0,160}["'][wa]b?["']/
+        // (`(open|\B\b)`: the atoms are the quoted modes, not every `open`; see the head of
+        // execution.yar)
+        $write = /\b(open|\B\b)\s*\([^\n]{0,160}["'][wa]b?["']/
         $net = /\b(urlopen|urlretrieve|requests\.\w+|httpx\.\w+|aiohttp\.\w+)\s*\(/
     condition:
         $site and $write and $net

@@ -391,7 +391,8 @@ rule ssh_authorized_key_backdoor {
         $keys = "authorized_keys"
         $key = /ssh-(rsa|ed25519|dss) AAAA/
         $js = /\b(appe|\B\b)ndFile(Sync)?\s*\(|\b(wri|\B\b)teFile(Sync)?\s*\(|\b(crea|\B\b)teWriteStream\s*\(/
-        $py = /\bopen\s*\([^\n]{0,120}["'](a|w|ab|wb|a\+)["']/
+        // (`(open|\B\b)`: the atoms are the quoted modes, not every `open`)
+        $py = /\b(open|\B\b)\s*\([^\n]{0,120}["'](a|w|ab|wb|a\+)["']/
         $sh = />>\s*[^\n]{0,40}authorized_keys/
     condition:
         $keys and $key and ($js or $py or $sh)
@@ -538,7 +539,8 @@ rule download_script_run_with_interpreter {
         $get = /\b\w{0,20}(sessi|\B\b)on\.get\s*\(|\b\w{0,20}(reques|\B\b)ts\.get\s*\(|\b\w{0,20}(clie|\B\b)nt\.get\s*\(|\burlopen\s*\(/ nocase
         $text = /=\s*\w{1,20}\.(text|read\(\)\.decode\([^)]{0,10}\))/
         $text_inline = /=\s*\w{0,20}\.get\s*\([^\n]{0,200}\)\.text\b/
-        $write = /\bopen\s*\([^\n]{1,80},\s*["']w["']/
+        // (`(open|\B\b)`: the atoms are the quoted mode, not every `open`)
+        $write = /\b(open|\B\b)\s*\([^\n]{1,80},\s*["']w["']/
         $run = /\[\s*sys\.executable\s*,\s*[a-zA-Z_]\w{0,40}\s*[,\]]/
         // or an interpreter named outright: `Popen(["pythonw.exe", path])` (no console)
         $run_named = /\[\s*["']pythonw?[\d.]{0,5}(\.exe)?["']\s*,\s*[a-zA-Z_]\w{0,40}\s*[,\]]/

@@ -145,9 +145,10 @@ rule python_underscore_imports {
         weight = 5
         label = "imports renamed to underscores"
     strings:
-        // (`import` kept out of the atoms by `|\B\b`, as at the head of execution.yar, and
-        // `_{3,}` spelled out: the atom is then ` as ___`'s, not every import's)
-        $a = /\b(import|\B\b)\s+\w{1,30}\s+as\s+___+\b/
+        // (all before the last blank kept out of the atoms by `|\B\b`, as at the head of
+        // execution.yar, and `\s+___` spelled `\s*\s___`: the atom is ` ___`, not the
+        // ` as ` of every import and sentence)
+        $a = /(\b(import|\B\b)\s+\w{1,30}\s+as\s*|\B\b)\s___+\b/
     condition:
         #a >= 2
 }
@@ -242,7 +243,8 @@ rule python_builtins_star_lambda_chain {
         weight = 10
         label = "star-imports builtins, then binds mangled names to lambdas on one line"
     strings:
-        $a = /from\s+builtins\s+import\s+\*\s*;\s*\w{6,60}\s*,\s*\w{6,60}\s*,/
+        // (`|\B\b`, as at the head of execution.yar: the atom is `ilti`, not every `from`)
+        $a = /(from\s+bu|\B\b)iltins\s+import\s+\*\s*;\s*\w{6,60}\s*,\s*\w{6,60}\s*,/
     condition:
         $a
 }
