@@ -330,6 +330,14 @@ def nodes(tree: ast.Module) -> tuple[ast.AST, ...]:
     return tuple(walk(tree, MAX_NODES))
 
 
+@per_archive(maxsize=32)
+def calls_and_imports(tree: ast.Module) -> tuple[ast.AST, ...]:
+    """The calls, class definitions and imports of ``nodes(tree)``, in its order: all that
+    ``suspicious_calls`` and ``aliases`` read (about a tenth of the nodes), picked once for
+    the rules that ask in turn instead of by each from the whole walk."""
+    return tuple([node for node in nodes(tree) if node.__class__ in _READ_BY_CALLS])
+
+
 def segment(lines: list[bytes], node: ast.expr) -> str:
     """The call's source, from its first line only (``ast.get_source_segment`` is quadratic)."""
     line = lines[node.lineno - 1] if node.lineno <= len(lines) else b""
@@ -339,8 +347,7 @@ def segment(lines: list[bytes], node: ast.expr) -> str:
 
 def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
     """Calls that spawn processes, reach the network, execute or decode code, read identity."""
-    # one pass over the walk for both kinds of nodes: imports are a few of them
-    picked = [node for node in nodes(tree) if node.__class__ in _READ_BY_CALLS]
+    picked = calls_and_imports(tree)
     local_names = aliases(picked)
     lines: list[bytes] = []
     found: list[Call] = []
