@@ -592,17 +592,18 @@ def classify(contents: ArchiveContents) -> tuple[Layout, list[tuple[Member, str,
     root = layout.root
     test_dirs: dict[str, bool] = {}
     rows = []
+    imported: set[str] = set()
     for member, path in zip(contents.members, paths, strict=True):
         rel = path[len(root) :] if path.startswith(root) else path
         base = _basename(rel)
         ext = _extension(base)
         kind = file_kind(rel, base, ext, member.data)
         context = file_context(rel, base, ext, kind, layout, install, test_dirs)
-        rows.append((member, rel, kind, context))
-    imported: set[str] = set()
-    for member, rel, _, context in rows:
         if context == "import" and rel.endswith("__init__.py"):
             imported |= imported_modules(rel, member.data)
+        rows.append((member, rel, kind, context))
+    if not imported:
+        return layout, rows  # most archives: no module that an import loads besides
     return layout, [
         (m, rel, kind, "imported" if context == "code" and rel in imported else context)
         for m, rel, kind, context in rows
