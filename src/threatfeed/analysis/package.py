@@ -282,7 +282,13 @@ def _depth(path: str) -> int:
     return path.count("/")
 
 
+#: First characters of a path ``_clean`` changes.
+_UNCLEAN_STARTS = frozenset({".", "/"})
+
+
 def _clean(path: str) -> str:
+    if "\\" not in path and path[:1] not in _UNCLEAN_STARTS:
+        return path  # most paths: nothing to clean
     path = path.replace("\\", "/")
     while path.startswith("./"):
         path = path[2:]
@@ -518,10 +524,18 @@ def file_kind(rel: str, base: str, ext: str, data: bytes) -> str:
 
 
 def file_context(
-    rel: str, base: str, ext: str, kind: str, layout: Layout, install: set[str]
+    rel: str,
+    base: str,
+    ext: str,
+    kind: str,
+    layout: Layout,
+    install: set[str],
+    test_dirs: dict[str, bool],
 ) -> str:
     """When a file's code runs: at install, on import, at use, or never (tests, docs).
-    ``base`` and ``ext`` are the name and ``_extension`` of ``rel``."""
+    ``base`` and ``ext`` are the name and ``_extension`` of ``rel``; ``test_dirs`` remembers,
+    for one archive, whether a folder is under a test or docs folder (the files of a
+    folder ask in turn)."""
     if (
         rel in install
         or (layout.ecosystem == "pypi" and rel == "setup.py")
@@ -530,10 +544,17 @@ def file_context(
         return "install"
     if kind in _NOT_CODE and (ext in _DOC_EXTS or kind != "text"):
         return "docs"
-    parts = rel.lower().split("/")
-    if not _TEST_DIRS.isdisjoint(parts[:-1]) or _TEST_FILE.search(parts[-1]):
+    folder = rel[: len(rel) - len(base)]
+    tested = test_dirs.get(folder)
+    if tested is None:
+        tested = test_dirs[folder] = not _TEST_DIRS.isdisjoint(folder.lower().split("/"))
+    if tested:
         return "test"
-    if base == "__init__.py" and len(parts) <= 3:
+    name = base.lower()
+    # what ``_TEST_FILE`` needs, looked for first: most names have neither word
+    if ("test" in name or "spec" in name) and _TEST_FILE.search(name):
+        return "test"
+    if base == "__init__.py" and rel.count("/") <= 2:
         return "import"
     if rel == layout.main_file:
         return "import"
@@ -569,17 +590,20 @@ def classify(contents: ArchiveContents) -> tuple[Layout, list[tuple[Member, str,
     main = layout.manifest.get("main")
     install = hook_files(layout.hooks, main if isinstance(main, str) else "index.js")
     root = layout.root
+    test_dirs: dict[str, bool] = {}
     rows = []
+    imported: set[str] = set()
     for member, path in zip(contents.members, paths, strict=True):
         rel = path[len(root) :] if path.startswith(root) else path
         base = _basename(rel)
         ext = _extension(base)
         kind = file_kind(rel, base, ext, member.data)
-        rows.append((member, rel, kind, file_context(rel, base, ext, kind, layout, install)))
-    imported: set[str] = set()
-    for member, rel, _, context in rows:
+        context = file_context(rel, base, ext, kind, layout, install, test_dirs)
         if context == "import" and rel.endswith("__init__.py"):
             imported |= imported_modules(rel, member.data)
+        rows.append((member, rel, kind, context))
+    if not imported:
+        return layout, rows  # most archives: no module that an import loads besides
     return layout, [
         (m, rel, kind, "imported" if context == "code" and rel in imported else context)
         for m, rel, kind, context in rows

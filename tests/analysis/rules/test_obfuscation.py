@@ -294,8 +294,10 @@ def test_embedded_executable_that_the_file_starts(engine: Engine) -> None:
 def test_longest_line_is_the_first_longest_of_the_lines_over_160_bytes() -> None:
     rng = random.Random(4)
     for _ in range(2000):
-        lines = [b"x" * rng.choice((0, 3, 160, 161, 170, 300)) for _ in range(rng.randint(1, 6))]
+        lengths = (0, 3, 159, 160, 161, 170, 300)
+        lines = [b"x" * rng.choice(lengths) for _ in range(rng.randint(1, 6))]
         data = b"\n".join(line + bytes([65 + i]) for i, line in enumerate(lines))
+        data += rng.choice((b"", b"\n", b"\n\n"))  # a last line ended, or empty ones after it
         longest = max(data.split(b"\n"), key=len)
         expected = (data.find(longest), longest) if len(longest) > 160 else (0, b"")
         assert tuple(_longest_line(data, 100)) == expected

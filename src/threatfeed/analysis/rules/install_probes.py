@@ -210,7 +210,7 @@ def unread_requests(source: SourceFile) -> list[tuple[int, str]]:
     if tree is None:
         return []
     nodes = python_ast.nodes(tree)  # remembered: the install-time calls walked it first
-    names = python_ast.aliases(nodes)
+    names = python_ast.aliases(python_ast.calls_and_imports(tree))
     requests = [
         node
         for node in nodes
@@ -298,10 +298,10 @@ def _module_level_requests(source: SourceFile) -> list[tuple[int, str]]:
     tree = python_ast.parsed(source.data)
     if tree is None:
         return []
-    walked = python_ast.nodes(tree)
-    names = python_ast.aliases(walked)
-    if len(walked) < python_ast.MAX_NODES and not any(
-        node.__class__ is ast.Call and _is_request(node, names) for node in walked
+    picked = python_ast.calls_and_imports(tree)
+    names = python_ast.aliases(picked)
+    if len(python_ast.nodes(tree)) < python_ast.MAX_NODES and not any(
+        node.__class__ is ast.Call and _is_request(node, names) for node in picked
     ):
         return []  # no request in the whole file (walked whole): none that module level runs
     roots = [(source, node) for node in tree.body if not isinstance(node, SCOPES)]

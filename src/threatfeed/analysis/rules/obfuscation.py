@@ -47,34 +47,38 @@ class _Line(NamedTuple):
 
 _NO_LINE = _Line(0, b"")
 BASE64_LITERAL_MIN = 160
-#: A line after the first longer than ``BASE64_LITERAL_MIN`` (the newline before it
-#: included): ``re`` jumps to each newline, so short lines cost one failed try each. Only
-#: its first bytes are matched: ``bytes.find`` goes on to the end of a line of megabytes
-#: many times faster than ``[^\n]*`` would.
-_LONGER_LINE = re.compile(rb"\n[^\n]{%d}" % (BASE64_LITERAL_MIN + 1))
+#: From a line's start, the lines of at most ``BASE64_LITERAL_MIN`` bytes after it, passed
+#: over in one match, then the first bytes of a longer line (``match.end()`` is that many
+#: bytes into it). Possessive: a line too long for ``{0,160}+`` fails its ``\n`` at once and
+#: ends the passing over. One match over the short lines costs less than a search that
+#: starts a new attempt at each newline; ``bytes.find`` goes on to the end of a line of
+#: megabytes many times faster than ``[^\n]*`` would.
+_TO_LONGER_LINE = re.compile(
+    rb"(?:[^\n]{0,%d}+\n)*+[^\n]{%d}" % (BASE64_LITERAL_MIN, BASE64_LITERAL_MIN + 1)
+)
 
 
 def _longest_line(data: bytes, limit: int) -> _Line:
-    """The longest line and where it starts, looked for only where one can be long:
-    splitting every large file of ordinary short lines would cost more than all the
-    signatures. A line of at most ``BASE64_LITERAL_MIN`` bytes is as good as none (every
-    use of the longest line wants a longer one), so only longer lines are looked at, with
-    a regex that skips from newline to newline instead of splitting the file."""
+    """The longest line and where it starts (the first of the longest), looked for only
+    where one can be long: splitting every large file of ordinary short lines would cost
+    more than all the signatures. A line of at most ``BASE64_LITERAL_MIN`` bytes is as good
+    as none (every use of the longest line wants a longer one), so only longer lines are
+    looked at, with a regex that passes over the others instead of splitting the file."""
     if len(data) <= limit:
         return _NO_LINE
     if len(data) > SMALL_FILE:  # lines counted only where the count can decide
         newlines = data.count(b"\n")
         if newlines and len(data) / newlines < ORDINARY_LINE:
             return _NO_LINE
-    first = data.find(b"\n")
-    start, end = 0, len(data) if first < 0 else first
-    position = end
-    while (match := _LONGER_LINE.search(data, position)) is not None:
-        position = data.find(b"\n", match.end())
-        if position < 0:
-            position = len(data)
-        if position - match.start() - 1 > end - start:
-            start, end = match.start() + 1, position
+    start = end = position = 0
+    while (match := _TO_LONGER_LINE.match(data, position)) is not None:
+        line_start = match.end() - BASE64_LITERAL_MIN - 1
+        line_end = data.find(b"\n", match.end())
+        if line_end < 0:
+            line_end = len(data)
+        if line_end - line_start > end - start:
+            start, end = line_start, line_end
+        position = line_end + 1
     return _Line(start, data[start:end]) if end - start > BASE64_LITERAL_MIN else _NO_LINE
 
 

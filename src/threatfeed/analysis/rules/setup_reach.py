@@ -46,7 +46,7 @@ def _tree(source: SourceFile) -> ast.Module | None:
 @per_archive(maxsize=256)
 def _aliases(source: SourceFile) -> dict[str, str]:
     tree = _tree(source)
-    return python_ast.aliases(python_ast.nodes(tree)) if tree else {}
+    return python_ast.aliases(python_ast.calls_and_imports(tree)) if tree else {}
 
 
 def reached(
@@ -201,7 +201,7 @@ def setup_runs_package_code_rule(package: Package) -> Indicator | None:
     if tree is None:
         return None
     names: dict[str, list[SourceFile]] = {}
-    for node in python_ast.nodes(tree):
+    for node in python_ast.calls_and_imports(tree):
         if (
             isinstance(node, ast.ImportFrom)
             and node.module
@@ -217,7 +217,7 @@ def setup_runs_package_code_rule(package: Package) -> Indicator | None:
         return None
     called = {
         node.func.id
-        for node in python_ast.nodes(tree)
+        for node in python_ast.calls_and_imports(tree)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
     }
     if not called:
