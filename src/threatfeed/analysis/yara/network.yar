@@ -127,7 +127,10 @@ rule raw_ip_url {
         label = "URL with a raw IP address"
     strings:
         $a = /(https?|ftp|tcp|wss?):\/\/\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/
-        $b = /https?:\/\/[\w.-]{0,30}\b\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3}\.[\w-]{2,40}\.[\w.-]{2,40}/
+        // the atoms are the middle `-N-` (`(\d|\d\d|\d\d\d)` is `\d{1,3}` spelled so yara-x takes
+        // them, the rest hidden by `(...|\B\b)` as at the head of execution.yar): the
+        // `http` of every URL cost a long verification each
+        $b = /(https?:\/\/[\w.-]{0,30}\b\d{1,3}-\d{1,3}|\B\b)-(\d|\d\d|\d\d\d)-(\d{1,3}\.[\w-]{2,40}\.[\w.-]{2,40}|\B\b)/
     condition:
         $a or $b
 }
