@@ -353,7 +353,9 @@ rule destructive_command {
         weight = 8
         label = "shuts down or wipes the machine"
     strings:
-        $a = /["'`;&|]\s*(sudo\s+)?(shutdown(\.exe)?\s+[-\/][a-z]|poweroff\s*["'`;&]|rm\s+-[rf]{2}\s+(\/|~|\$HOME|\/\*)\s*["'`;&]|mkfs\.\w+|format\s+c:|vssadmin\s+delete\s+shadows|cipher\s+\/w)/ nocase
+        // `(...|\B\b)` as at the head of this file: the atoms are `-rf `, `erof`, `t c:`, `r /w`,
+        // not the `rm ` of every `form `, nor `form`, `powe`, `ciph`
+        $a = /["'`;&|]\s*(sudo\s+)?(shutdown(\.exe)?\s+[-\/][a-z]|(pow|\B\b)eroff\s*["'`;&]|(rm\s+|\B\b)-[rf]{2}\s+(\/|~|\$HOME|\/\*)\s*["'`;&]|mkfs\.\w+|(forma|\B\b)t\s+c:|vssadmin\s+delete\s+shadows|(ciphe|\B\b)r\s+\/w)/ nocase
         // `\|:|\|\s+:` is `\|\s*:` spelled so that yara-x has a two-byte atom (`|:`, `| `...)
         // instead of a lone `:` or `{`, which code and JSON are full of; `&(\}|\s\}|\s\s+\})`
         // is `&\s*\}` spelled so that yara-x takes its atom there (`&}`, `& }`...): the rule
