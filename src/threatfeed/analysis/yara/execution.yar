@@ -57,7 +57,10 @@ rule js_eval_of_download {
         weight = 10
         label = "evaluates a network response as code"
     strings:
-        $get = /\b(https?\.get|https?\.request|fetch|axios(\.get)?|request)\s*\(/
+        // `https?` spelled out after `(ht|\B\b)` (see the head of this file), whose optional
+        // `s` left yara-x the atom `tp` of every http: the atoms are `tp.g`, `tps.`...; and
+        // `request` takes `est(`, not the `requ` of every requests and request body
+        $get = /\b((ht|\B\b)(tp\.get|tp\.request|tps\.get|tps\.request)|fetch|axios(\.get)?)\s*\(|\b(requ|\B\b)est(\(|\s\s*\()/
         $eval = /\b(eval|new\s+Function|Function)\s*\(\s*(body|data|res\.data|response\.data|chunks?\.join|Buffer\.concat|responseText|\w{1,10}\.toString\(\))/
     condition:
         $get and $eval
@@ -353,7 +356,9 @@ rule destructive_command {
         weight = 8
         label = "shuts down or wipes the machine"
     strings:
-        $a = /["'`;&|]\s*(sudo\s+)?(shutdown(\.exe)?\s+[-\/][a-z]|poweroff\s*["'`;&]|rm\s+-[rf]{2}\s+(\/|~|\$HOME|\/\*)\s*["'`;&]|mkfs\.\w+|format\s+c:|vssadmin\s+delete\s+shadows|cipher\s+\/w)/ nocase
+        // `(...|\B\b)` as at the head of this file: the atoms are `-rf `, `erof`, `t c:`, `r /w`,
+        // not the `rm ` of every `form `, nor `form`, `powe`, `ciph`
+        $a = /["'`;&|]\s*(sudo\s+)?(shutdown(\.exe)?\s+[-\/][a-z]|(pow|\B\b)eroff\s*["'`;&]|(rm\s+|\B\b)-[rf]{2}\s+(\/|~|\$HOME|\/\*)\s*["'`;&]|mkfs\.\w+|(forma|\B\b)t\s+c:|vssadmin\s+delete\s+shadows|(ciphe|\B\b)r\s+\/w)/ nocase
         // `\|:|\|\s+:` is `\|\s*:` spelled so that yara-x has a two-byte atom (`|:`, `| `...)
         // instead of a lone `:` or `{`, which code and JSON are full of; `&(\}|\s\}|\s\s+\})`
         // is `&\s*\}` spelled so that yara-x takes its atom there (`&}`, `& }`...): the rule
@@ -405,7 +410,8 @@ rule js_download_chmod_run {
         weight = 10
         label = "downloads a file into a temporary folder, makes it executable and runs it"
     strings:
-        $get = /\b(https?\.get|https?\.request|fetch|axios(\.get)?|request(\.get)?)\s*\(/
+        // (spelled as in js_eval_of_download, for its atoms)
+        $get = /\b((ht|\B\b)(tp\.get|tp\.request|tps\.get|tps\.request)|fetch|axios(\.get)?|(reque|\B\b)st\.get)\s*\(|\b(requ|\B\b)est(\(|\s\s*\()/
         $save = /\b(crea|\B\b)teWriteStream\s*\(|\b(wri|\B\b)teFile(Sync)?\s*\(/
         $tmp = /["'`](\/tmp\/|\/var\/tmp\/|\/dev\/shm\/)/
         $chmod = /\bchmod(Sync)?\s*\([^\n)]{0,80}(0?777|0?755|0o7[57]{2}|["']\+x["'])/
@@ -421,8 +427,8 @@ rule js_download_then_run_script {
         weight = 10
         label = "saves a downloaded script and runs it with node"
     strings:
-        // (the `|\B\b` branches, as at the head of this file: a third cheaper to scan)
-        $get = /\b(https?\.get|fetch|axios(\.get)?|request(\.get)?|got)(\s*\(\s*|\B\b)(url|["'`]https?:|\B\b)/
+        // (spelled as in js_eval_of_download, for its atoms)
+        $get = /\b((ht|\B\b)(tp\.get|tps\.get)|fetch|axios(\.get)?|(reque|\B\b)st\.get|got)(\s*\(\s*|\B\b)(url|["'`]https?:|\B\b)|\b(requ|\B\b)est(\(|\s\s*\()(\s*(url|["'`]https?:)|\B\b)/
         $save = /\b(wri|\B\b)teFile(Sync)?\s*\(/
         $run = /\b(exec|execSync|spawn|spawnSync)\s*\(\s*`node\s+\$\{/
     condition:
@@ -453,8 +459,8 @@ rule unverified_tls_download_to_disk {
         label = "turns off TLS verification, downloads and saves a file"
     strings:
         $tls = /NODE_TLS_REJECT_UNAUTHORIZED["'\]]{0,2}\s*=\s*["']?0/
-        // (the `|\B\b` branch, as at the head of this file: 40% cheaper to scan)
-        $get = /\b(https?\.get|fetch|axios(\.get)?|request|got)(\s*\(|\B\b)/
+        // (spelled as in js_eval_of_download, for its atoms)
+        $get = /\b((ht|\B\b)(tp\.get|tps\.get)|fetch|axios(\.get)?|got)(\s*\(|\B\b)|\b(requ|\B\b)est(\(|\s\s*\()/
         $save = /\b(wri|\B\b)teFile(Sync)?\s*\(|\b(crea|\B\b)teWriteStream\s*\(/
     condition:
         $tls and $get and $save

@@ -150,7 +150,10 @@ rule host_fingerprint {
         $j1 = /\bos\.(hostname|userInfo|networkInterfaces|homedir)\s*\(\s*\)/
         $j2 = /process\.env\.(USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)\b/
         $s1 = /\$\((whoami|hostname|id|uname|pwd)\b|`(whoami|hostname)`/
-        $s4 = /\b(exec|execSync|spawn|spawnSync|system|popen|check_output|getoutput|run)\s*\(\s*[fr]?["'`][^"'`\n]{0,40}\b(whoami|hostname|ifconfig|ipconfig|ip addr|uname -a|systeminfo|net user)\b/
+        // the call hidden by `(...|\B\b)` (see the head of execution.yar): the atoms are the
+        // commands, `tnam` and `t us` rather than `host` and `net `; the calls' `run`, `exec`
+        // are in every program
+        $s4 = /(\b(exec|execSync|spawn|spawnSync|system|popen|check_output|getoutput|run)\s*\(\s*[fr]?["'`][^"'`\n]{0,40}\b|\B\b)(whoami|(hos|\B\b)tname|ifconfig|ipconfig|(i|\B\b)p addr|uname -a|systeminfo|(ne|\B\b)t user)\b/
         // (the closing quote kept out of the atoms by `|\B\b`, as at the head of execution.yar)
         $s2 = /["'](whoami|hostname|ipconfig|ifconfig)(["']|\B\b)/
         $s3 = /%(USERNAME|COMPUTERNAME|USERDOMAIN)%/

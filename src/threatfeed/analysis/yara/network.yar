@@ -71,7 +71,9 @@ rule oast_url {
         weight = 10
         label = "out-of-band testing host"
     strings:
-        $a = /\b[\w.-]{0,80}\.(interact\.sh|oast\.(fun|live|me|online|pro|site)|oastify\.com|burpcollaborator\.net|canarytokens\.(com|org|net)|dnslog\.cn|ceye\.io|requestrepo\.com|bxss\.me|xss\.ht|dnslog\.link|eyes\.sh|interactsh\.com)\b/ nocase
+        // `(head|\B\b)atom(tail|\B\b)` (see the head of execution.yar): each host's atom is
+        // a part of it no other word has (`nslo`, `aryt`), not its first letters
+        $a = /\b[\w.-]{0,80}((\.interac|\B\b)(t\.sh|tsh\.com)|\.oas(t\.(fun|live|me|online|pro|site)|tify\.com|\B\b)|\.burp(collaborator\.net|\B\b)|(\.can|\B\b)aryt(okens\.(com|org|net)|\B\b)|(\.d|\B\b)nslo(g\.(cn|link)|\B\b)|\.cey(e\.io|\B\b)|(\.requestre|\B\b)po\.c(om|\B\b)|\.bxs(s\.me|\B\b)|\.xss(\.ht|\B\b)|\.eye(s\.sh|\B\b))\b/ nocase
     condition:
         $a
 }
@@ -83,7 +85,9 @@ rule tunnel_or_dynamic_dns_url {
         weight = 8
         label = "tunnel or dynamic-DNS host"
     strings:
-        $a = /\b[\w-]{1,80}\.(ngrok\.io|ngrok-free\.app|ngrok\.app|ngrok\.dev|serveo\.net|loca\.lt|trycloudflare\.com|duckdns\.org|ddns\.net|no-ip\.org|hopto\.org|portmap\.io|localhost\.run|tcp\.ngrok\.io)\b/ nocase
+        // atoms inside each host as in oast_url, not heads every file has (`.ser`, `.loc` and
+        // `.por` are in `.server`, `.local` and `.port`)
+        $a = /\b[\w-]{1,80}((\.ng|\B\b)rok(\.io|-free\.app|\.app|\.dev)|(\.ser|\B\b)veo\.(net|\B\b)|(\.l|\B\b)oca\.(lt|\B\b)|(\.tr|\B\b)yclo(udflare\.com|\B\b)|(\.du|\B\b)ckdn(s\.org|\B\b)|\.ddn(s\.net|\B\b)|\.no-(ip\.org|\B\b)|\.hop(to\.org|\B\b)|(\.po|\B\b)rtma(p\.io|\B\b)|(\.localhos|\B\b)t\.ru(n|\B\b)|(\.t|\B\b)cp\.n(grok\.io|\B\b))\b/ nocase
     condition:
         $a
 }
@@ -95,9 +99,11 @@ rule payload_hosting_url {
         weight = 5
         label = "paste or file-sharing host"
     strings:
-        // `(...|\B\b)`: the atoms are the hosts, not the `http` of every URL (see the head
-        // of execution.yar)
-        $a = /(https?:\/\/(www\.)?|\B\b)(pastebin\.com\/raw|paste\.ee\/r|hastebin\.com\/raw|transfer\.sh|anonfiles\.com|file\.io|gofile\.io|filebin\.net|temp\.sh|bashupload\.com|0x0\.st|rentry\.co|pastes\.io|controlc\.com|paste\.c-net\.org)\b/ nocase
+        // `(...|\B\b)`: the atoms are the hosts, not the `http` of every URL, each host's a
+        // rare part of it as in oast_url: `0x0.` gave the `0x0` of every hex constant,
+        // `file`, `temp`, `cont`, `tran` are common words (`anon`, `bash` measured cheaper
+        // than `nonf`, `ashu`)
+        $a = /(https?:\/\/(www\.)?|\B\b)((pas|has|\B\b)tebi(n\.com\/raw|\B\b)|(past|\B\b)e\.ee(\/r|\B\b)|(transfe|\B\b)r\.sh|anon(files\.com|\B\b)|(fil|gofil|\B\b)e\.io|(fi|\B\b)lebi(n\.net|\B\b)|(tem|\B\b)p\.sh|bash(upload\.com|\B\b)|(0|\B\b)x0\.s(t|\B\b)|(rent|\B\b)ry\.c(o|\B\b)|(pa|\B\b)stes(\.io|\B\b)|(contr|\B\b)olc\.(com|\B\b)|(paste|\B\b)\.c-n(et\.org|\B\b))\b/ nocase
     condition:
         any of them
 }
@@ -122,7 +128,10 @@ rule raw_ip_url {
         label = "URL with a raw IP address"
     strings:
         $a = /(https?|ftp|tcp|wss?):\/\/\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/
-        $b = /https?:\/\/[\w.-]{0,30}\b\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3}\.[\w-]{2,40}\.[\w.-]{2,40}/
+        // the atoms are the middle `-N-` (`(\d|\d\d|\d\d\d)` is `\d{1,3}` spelled so yara-x takes
+        // them, the rest hidden by `(...|\B\b)` as at the head of execution.yar): the
+        // `http` of every URL cost a long verification each
+        $b = /(https?:\/\/[\w.-]{0,30}\b\d{1,3}-\d{1,3}|\B\b)-(\d|\d\d|\d\d\d)-(\d{1,3}\.[\w-]{2,40}\.[\w.-]{2,40}|\B\b)/
     condition:
         $a or $b
 }
