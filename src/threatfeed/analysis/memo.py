@@ -9,7 +9,9 @@ once an archive's rules have run; callers of the rules alone keep a bounded cach
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import _lru_cache_wrapper, lru_cache, wraps
 from typing import TYPE_CHECKING, TypeVar, cast
 
@@ -36,6 +38,25 @@ def forget() -> None:
     """Drop everything remembered of the archive just analysed."""
     for cache in _CACHES:
         cache.cache_clear()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic collector held off while one archive's trees are built and read.
+
+    A syntax tree is up to hundreds of thousands of new objects with no cycle among them
+    (reference counts free them): the collector, started every few hundred allocations,
+    would walk them, and the older heap, over and over for nothing. What is left over
+    waits for the next collection after the pause.
+    """
+    if not gc.isenabled():
+        yield  # already paused by a caller: theirs to resume
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def per_package(function: Callable[[Package], T]) -> Callable[[Package], T]:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import ast
 import base64
-import gc
 import re
 import sys
 from collections.abc import Iterable
 
 from threatfeed.analysis.calls import Call
-from threatfeed.analysis.memo import per_archive
+from threatfeed.analysis.memo import collector_paused, per_archive
 from threatfeed.analysis.text import shorten
 
 _PROCESS = (
@@ -300,18 +299,11 @@ def parse(source: bytes) -> ast.Module | None:
     signatures still cover it)."""
     if len(source) > MAX_PARSE_BYTES:
         return None
-    # A tree is up to hundreds of thousands of new objects and no cycle among them: the
-    # collector, started every few hundred allocations, would walk them (and the older
-    # heap, cached trees included) over and over for nothing: nearly a third of the parse time.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        return ast.parse(source)
+        with collector_paused():
+            return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    finally:
-        if collecting:
-            gc.enable()
 
 
 @per_archive(maxsize=32)
