@@ -54,7 +54,7 @@ class _Recorder(Engine):
         self.scanned: list[bytes] = []
 
     def _scan(
-        self, member: Member, kind: str, context: str, problems: list[str]
+        self, member: Member, rel: str, kind: str, context: str, problems: list[str]
     ) -> tuple[SignatureHit, ...]:
         if member.data:
             self.scanned.append(bytes(member.data[: SCAN_LIMITS.get(kind)]))

