@@ -108,7 +108,9 @@ class Engine:
         except ScanIncomplete as exc:
             problems.append(f"{member.path}: {exc}")
             return ()
-        return tuple(hit for hit in hits if _keep(hit, kind))
+        if kind != "binary":
+            return hits
+        return tuple(hit for hit in hits if hit.indicator in BINARY_INDICATORS)
 
     def prepare(self, contents: ArchiveContents) -> Package:
         """The package as rules see it, with every file scanned once by the signatures."""
@@ -141,10 +143,6 @@ class Engine:
             hooks=layout.hooks,
             errors=(*layout.errors, *problems),
         )
-
-
-def _keep(hit: SignatureHit, kind: str) -> bool:
-    return kind != "binary" or hit.indicator in BINARY_INDICATORS
 
 
 def run_rules(package: Package, rules: tuple[Rule, ...]) -> tuple[list[Indicator], list[str]]:
