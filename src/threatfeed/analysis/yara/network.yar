@@ -20,7 +20,9 @@ rule sends_over_network {
         // (`(require|\B\b)`: the atoms are the quoted module names, not every require; see
         // the head of execution.yar)
         $j3 = /(require|\B\b)\s*\(\s*["'](node-fetch|axios|request|got|needle)["']\s*\)/
-        $j5 = /(require|\B\b)\s*\(\s*["'](node:)?(https?|net|dns)["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(/
+        // (the module name split off, for the atoms `tps"`, `net'`... instead of the `"htt`
+        // of every quoted URL)
+        $j5 = /((require|\B\b)\s*\(\s*["'](node:)?(ht|\B\b)|\B\b)tps?["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(|((require|\B\b)\s*\(\s*["'](node:)?|\B\b)(net|dns)["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(/
         $j4 = /\b(net\.connect|net\.createConnection|dgram\.createSocket|dns\.(lookup|resolve\w*))\s*\(/
         $p5 = /socket\.(gethostbyname|gethostbyname_ex|getaddrinfo|create_connection)\s*\(/
         $p6 = /\bfrom\s+(requests|httpx|urllib\.request)\s+import\s[^\n]{0,80}\b(get|post|put|urlopen|urlretrieve|Request|Session|Client|AsyncClient)\b/
