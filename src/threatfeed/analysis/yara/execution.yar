@@ -114,9 +114,10 @@ rule python_decode_then_exec {
         weight = 17
         label = "executes code decoded from an embedded blob"
     strings:
-        // `(...|\B\b)`: see the head of this file (the atoms are exec and eval, not the
-        // decoders, which every file that decodes anything calls).
-        $a = /\b(exec|eval)\s*\([^\n]{0,120}((b64decode|b32decode|b16decode|b85decode|a85decode|decodebytes|decompress|marshal\.loads|fromhex|unhexlify|\.decrypt\(|codecs\.decode|rot13)|\B\b)/
+        // `(...|\B\b)`: see the head of this file. The atoms are the decoders' rarer
+        // parts (`b64d`, `ebyt`, `ompr`, `mhex`, `ypt(`...), not exec and eval, whose
+        // every call cost a 120-byte verification.
+        $a = /(\b(exec|eval)\s*\([^\n]{0,120}|\B\b)(b64decode|b32decode|b16decode|b85decode|a85decode|(decod|\B\b)ebytes|(dec|\B\b)ompress|marshal\.loads|(fro|\B\b)mhex|unhexlify|(\.decr|\B\b)ypt\(|(codec|\B\b)s\.decode|rot13)/
         // a reversed string run: `exec(code[::-1])`, with no call in between whose result
         // is what gets reversed (`eval(cell)[::-1]` reverses what was evaluated)
         $rev = /\b(exec|eval)\s*\([^()\n]{0,120}\[::-1\]/
