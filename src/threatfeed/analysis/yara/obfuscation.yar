@@ -73,10 +73,13 @@ rule python_mangled_names {
         label = "identifiers mangled as lIlI/O0O0/____"
     strings:
         $a = /\b[lI]{6,}[lI1]*\b/
-        // `[O0]{6,}` and `_{5,}` spelled out: the same matches, but yara-x compiles the
-        // spelled-out form to a cheaper search (runs of zeros cost 5x less to scan)
+        // `[O0]{6,}` spelled out: the same matches, but yara-x compiles the spelled-out
+        // form to a cheaper search (runs of zeros cost 5x less to scan)
         $b = /\b[O0][O0][O0][O0][O0][O0]+\b/
-        $c = /\b_____+[A-Za-z0-9]?\s*=/
+        // `\b_{5,}[A-Za-z0-9]?\s*=` with the head hidden by `(...|\B\b)` (see the head of
+        // execution.yar): the atoms are a run's last `___` and the byte after it, one
+        // per run, not a `____` at every byte of each `# ______` line
+        $c = /(\b__|\B\b)_*___(=|[A-Za-z0-9]\s*=|\s\s*=)/
     condition:
         #a > 10 or #b > 10 or #c > 10
 }
