@@ -124,8 +124,10 @@ rule python_decode_then_exec {
         $b = /\b(exec|eval)\s*\(\s*(''|"")\.join\(\s*(chr|map\(chr)/
         // exec of characters mapped one by one from a literal (substitution ciphers)
         $b2 = /\b(exec|eval)\s*\(\s*(''|"")\.join\(\s*\[?[^\n]{0,120}\bfor\s+\w{1,20}\s+in\s+["']/
-        $c = /\bexec\s*\(\s*compile\s*\([^\n]{0,60}(decode|decompress|loads)/
-        $d = /\b(getattr|__import__)\s*\([^\n]{0,40}['"](exec|eval)['"]\s*\)\s*\(/
+        // (`(...|\B\b)` for the atoms `mpil` and the quoted `'exe`, `"eva`: not every exec,
+        // getattr and __import__)
+        $c = /(\bexec\s*\(\s*co|\B\b)mpile\s*\([^\n]{0,60}(decode|decompress|loads)/
+        $d = /(\b(getattr|__import__)\s*\([^\n]{0,40}|\B\b)['"](exec|eval)['"]\s*\)\s*\(/
         $e = /\bexec\s*\(\s*marshal\.loads/
         $f = /\b(exec|eval)\s*\(\s*[\w.]{1,40}\s*\(\s*b?["'][A-Za-z0-9+\/=_-]{100}/
     condition:
@@ -343,7 +345,9 @@ rule command_server_backdoor {
         weight = 10
         label = "runs commands received over the network"
     strings:
-        $srv = /\b(createServer|HTTPServer|TCPServer|socketserver\.\w+|\.listen)\s*\(/
+        // (each name's head hidden by `(...|\B\b)`: the atoms are `teSe`, `TPSe`, `tser`,
+        // `sten`, not the `crea`, `HTTP`, `sock`, `.lis` of every create, URL, socket, list)
+        $srv = /(\bcrea|\B\b)teServer\s*\(|(\bHT|\B\b)TPServer\s*\(|\bTCPServer\s*\(|(\bsocke|\B\b)tserver\.\w+\s*\(|(\b\.li|\B\b)sten\s*\(/
         $js = /\b(exec|execSync|spawn|eval)\s*\(\s*(body|data|req\.(body|query|url)|chunk|command|cmd)\s*[,)]/
         $py = /\b(os\.system|subprocess\.\w+|os\.popen|exec|eval)\s*\(\s*(self\.)?(data|command|cmd|request\.\w+|conn\.recv\(\d+\)\.decode\(\)|\w+\.recv\()/
     condition:
