@@ -321,8 +321,10 @@ rule xor_decoded_shell_command {
         $xor1 = /\b(bytes|bytearray)\s*\(\s*\[?\s*\w{1,20}\s*\^\s*\w{1,20}\s+for\s+\w{1,20}\s+in\s+\w/
         $xor2 = /\bchr\s*\(\s*ord\s*\(\s*\w{1,20}\s*\)\s*\^/
         $run1 = /\bsubprocess\.(run|call|Popen|check_output|check_call)\s*\(\s*[a-z_]\w{0,40}\s*,[^\n]{0,120}shell\s*=\s*True/
-        // `(po|\B\b)pen` (see the head of execution.yar): not the atom `os.p` of every `os.path`
-        $run2 = /\bos\.(system|(po|\B\b)pen)\s*\(\s*[a-z_]\w{0,40}\s*\)/
+        // popen a top-level branch with `os` hidden (see the head of execution.yar): the
+        // atoms are `os.s` and `.pop`, not the `os.p` of every `os.path` or the `pen(` of
+        // every `open(`
+        $run2 = /\bos\.system\s*\(\s*[a-z_]\w{0,40}\s*\)|(\bos|\B\b)\.popen\s*\(\s*[a-z_]\w{0,40}\s*\)/
     condition:
         any of ($xor*) and any of ($run*)
 }
@@ -342,8 +344,8 @@ rule http_polling_command_loop {
         // atom `requ` of every request)
         $get = /\b(urlopen|\w{1,20}\.get)\s*\(/
         $text = /=\s*\w{1,30}\.text\b/
-        // (popen spelled as in xor_decoded_shell_command's $run2, for its atom)
-        $shell1 = /\bos\.(system|(po|\B\b)pen)\s*\(\s*[a-z_]\w{0,40}\s*\)/
+        // (spelled as in xor_decoded_shell_command's $run2, for its atoms)
+        $shell1 = /\bos\.system\s*\(\s*[a-z_]\w{0,40}\s*\)|(\bos|\B\b)\.popen\s*\(\s*[a-z_]\w{0,40}\s*\)/
         $shell2 = /\bsubprocess\.(run|call|Popen|check_output|getoutput)\s*\(\s*[a-z_]\w{0,40}\s*,[^\n]{0,120}shell\s*=\s*True/
     condition:
         $get and for any i in (1..#loop): (
