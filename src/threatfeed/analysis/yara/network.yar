@@ -158,7 +158,9 @@ rule dns_exfiltration {
         weight = 8
         label = "sends data in DNS queries"
     strings:
-        $fmt = /\b(ping|nslookup|dig|host)\s[^\n"']{0,20}\{[^}\n]{1,60}\}\.[\w-]{1,63}\.[\w.-]{2,80}/
+        // (the command hidden by `(...|\B\b)`, see the head of execution.yar: the atoms are
+        // the `}.x` after the placeholder, not every host and ping)
+        $fmt = /(\b(ping|nslookup|dig|host)\s[^\n"']{0,20}\{[^}\n]{1,60}|\B\b)\}\.[\w-]{1,63}\.[\w.-]{2,80}/
         $sh = /\b(nslookup|dig)\s+[^\n]{0,60}(\$\((whoami|hostname|id|uname|pwd)|`(whoami|hostname)|%USERNAME%|%COMPUTERNAME%|\$USER\b|\$HOSTNAME\b)/
         $js_dns = /\bdns\.(lookup|resolve|resolve4|resolveTxt|resolveAny)\s*\(/
         $js_data = /(toString\s*\(\s*["']hex["']\s*\)|base32|\.match\(\/\.\{1,\d{2}\}\/g\))/
