@@ -81,7 +81,7 @@ rule base64_command_then_run {
         // The encoded download command of `base64_download_command` (obfuscation.yar) in a
         // file that also starts processes: decoded by a local helper, then run.
         $cmd = /["'](Y3VybCBodHRw|Y3VybCAt|d2dldCBodHRw|d2dldCAt|cG93ZXJzaGVsbC|YmFzaCAtYy|aXdyIGh0dH|SW52b2tlLVdlYlJlcXVlc3Qg)[A-Za-z0-9+\/]{8}/
-        $run = /\b(subprocess\.(Popen|call|run|check_output|check_call|getoutput)|os\.system|os\.popen|execSync|spawnSync|child_process)\b/
+        $run = /\b(subprocess\.(Popen|call|run|check_output|check_call|getoutput)|os\.system|(os|\B\b)\.popen|execSync|spawnSync|child_process)\b/
     condition:
         $cmd and $run
 }
@@ -226,7 +226,7 @@ rule fronted_command_channel {
         // in a file that also runs shell commands: a command-and-control client hiding its
         // server behind a trusted front (TrevorC2 and the like).
         $host = /["']Host["']\s*:\s*(["'][\w-]{1,63}(\.[\w-]{1,63}){1,6}["']|[A-Z][A-Z_]{2,40}\b)/
-        $run = /\b(subprocess\.(Popen|call|run|check_output|getoutput)|os\.(system|popen))\s*\(/
+        $run = /\b(subprocess\.(Popen|call|run|check_output|getoutput)|os\.system|(os|\B\b)\.popen)\s*\(/
         $net = /\b(urlopen|Request|HTTPSConnection)\s*\(|\b(reques|\B\b)ts\.(get|post)\s*\(/
     condition:
         $host and $run and $net

@@ -11,7 +11,8 @@
 // Inside an alternation yara-x takes each branch's first four bytes, so a branch whose
 // start is a common word (`requests.get` gives `requ`) is made a top-level alternative of
 // its own with that word's head in such a group: `(reques|\B\b)ts\.get` takes `ts.g`.
-// (So `(wri|\B\b)teFile` takes `teFi`, `(Star|\B\b)t-Process` takes `t-Pr`.)
+// (So `(wri|\B\b)teFile` takes `teFi`, `(Star|\B\b)t-Process` takes `t-Pr`, and
+// `(os|\B\b)\.popen` takes `.pop`, not the `os.p` of every os.path.)
 
 rule download_pipe_to_shell {
     meta:
@@ -349,7 +350,7 @@ rule command_server_backdoor {
         // `sten`, not the `crea`, `HTTP`, `sock`, `.lis` of every create, URL, socket, list)
         $srv = /(\bcrea|\B\b)teServer\s*\(|(\bHT|\B\b)TPServer\s*\(|\bTCPServer\s*\(|(\bsocke|\B\b)tserver\.\w+\s*\(|(\b\.li|\B\b)sten\s*\(/
         $js = /\b(exec|execSync|spawn|eval)\s*\(\s*(body|data|req\.(body|query|url)|chunk|command|cmd)\s*[,)]/
-        $py = /\b(os\.system|subprocess\.\w+|os\.popen|exec|eval)\s*\(\s*(self\.)?(data|command|cmd|request\.\w+|conn\.recv\(\d+\)\.decode\(\)|\w+\.recv\()/
+        $py = /\b(os\.system|subprocess\.\w+|(os|\B\b)\.popen|exec|eval)\s*\(\s*(self\.)?(data|command|cmd|request\.\w+|conn\.recv\(\d+\)\.decode\(\)|\w+\.recv\()/
     condition:
         $srv and ($js or $py)
 }
@@ -478,7 +479,7 @@ rule shell_command_decoded_at_run_time {
         weight = 12
         label = "runs a shell command decoded from base64 or hex"
     strings:
-        $py = /\b(os\.system|os\.popen|subprocess\.(run|call|Popen|check_output|check_call|getoutput))\s*\(\s*\[?\s*(base64\.)?(b64d|b64decode|[a-z_]{0,20}decode|bytes\.fromhex|codecs\.decode)\s*\(/
+        $py = /\b(os\.system|(os|\B\b)\.popen|subprocess\.(run|call|Popen|check_output|check_call|getoutput))\s*\(\s*\[?\s*(base64\.)?(b64d|b64decode|[a-z_]{0,20}decode|bytes\.fromhex|codecs\.decode)\s*\(/
         $js = /\b(exec|execSync|spawn|spawnSync)\s*\(\s*(Buffer\.from\s*\([^\n)]{1,200},\s*["'](base64|hex)["']\s*\)|atob\s*\()/
         // The command spelled as character codes: `execSync(Buffer.from([101,99,104,...]))`.
         $js_codes = /\b(exec|execSync|spawn|spawnSync)\s*\(\s*(Buffer\.from\s*\(\s*\[\s*\d{1,3}\s*,|String\.fromCharCode\s*\(\s*\d{1,3}\s*,)/

@@ -38,7 +38,7 @@ rule runs_commands {
         weight = 0
         label = "runs shell commands"
     strings:
-        $p1 = /\b(os\.system|os\.popen|subprocess\.(Popen|call|run|check_output|check_call|getoutput)|os\.startfile|os\.exec[lv]p?e?)\s*\(/
+        $p1 = /\b(os\.system|(os|\B\b)\.popen|subprocess\.(Popen|call|run|check_output|check_call|getoutput)|os\.startfile|os\.exec[lv]p?e?)\s*\(/
         $j1 = /require\s*\(\s*["'](node:)?child_process["']\s*\)/
         $j2 = /\b(execSync|spawnSync|execFileSync)\s*\(/
     condition:
