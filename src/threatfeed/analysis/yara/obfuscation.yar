@@ -148,10 +148,10 @@ rule python_underscore_imports {
         weight = 5
         label = "imports renamed to underscores"
     strings:
-        // (all before the last blank kept out of the atoms by `|\B\b`, as at the head of
-        // execution.yar, and `\s+___` spelled `\s*\s___`: the atom is ` ___`, not the
-        // ` as ` of every import and sentence)
-        $a = /(\b(import|\B\b)\s+\w{1,30}\s+as\s*|\B\b)\s___+\b/
+        // (the import kept out of the atoms by `|\B\b`, as at the head of execution.yar,
+        // and `as\s+___+` spelled so that the atoms are `as _`, `as  `..., not the ` as `
+        // of every import and sentence nor the ` ___` of every `# ______` line)
+        $a = /(\b(import|\B\b)\s+\w{1,30}\s+|\B\b)as(\s___|\s\s\s*___)_*\b/
     condition:
         #a >= 2
 }
