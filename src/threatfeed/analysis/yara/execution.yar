@@ -516,7 +516,10 @@ rule runs_script_placed_in_temp {
         $run = /["'`](python3?|node|bash|sh|perl)\s+(\/tmp|\/var\/tmp|\/dev\/shm)\/[\w.\/-]{1,60}/
         // the Windows twin: a script under %APPDATA% or %TEMP% by a fixed name, started
         // (`startfile(environ['appdata'] + '\\x.pyw')`, `Popen(os.getenv('TEMP') + '\\x.vbs')`)
-        $run_win = /\b(startfile|Popen|system|call|run)\s*\(\s*[^\n]{0,60}(appdata|temp)["'\])][^\n]{0,60}\.(pyw?|vbs|bat|cmd|ps1|hta)["']/ nocase
+        // (call and extension hidden by `(...|\B\b)`, see the head of this file: the atoms
+        // are `appd` and `emp"`..., not the nocase `run(`, `call` or `.py'` of every script;
+        // one pattern, as two alternatives of a top-level `|` it cost more)
+        $run_win = /(\b(startfile|Popen|system|call|run)\s*\(\s*[^\n]{0,60}|\B\b)(appdata|(t|\B\b)emp)["'\])]([^\n]{0,60}\.(pyw?|vbs|bat|cmd|ps1|hta)["']|\B\b)/ nocase
         $write = /\.write\s*\(/
         $fetch = /\b(urlretrieve|curl|wget)\b/
     condition:
