@@ -383,7 +383,8 @@ rule download_write_and_run {
     strings:
         $get = /\burlopen\s*\(|\b(reques|\B\b)ts\.get\s*\(|\b(ht|\B\b)tpx\.get\s*\(/
         $write = /\.write\s*\(\s*(\w{1,20}\.(content|read\(\))\s*\)|[\w.]{0,40}(urlopen|requests\.get|httpx\.get)\s*\()/
-        $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system)\s*\(|(^|[^.\w])(system|startfile)\s*\(\s*f?["']/
+        // (`(sta|\B\b)rtfile`: the atom is `rtfi`, not the `star` of every start)
+        $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system)\s*\(|(^|[^.\w])(system|(sta|\B\b)rtfile)\s*\(\s*f?["']/
         // `urlretrieve(url, path)` saves in one call; with an executable's name in the file
         $retrieve = /\burlretrieve\s*\(/
         $exe_name = /["'][^"'\n]{0,60}\.(exe|scr|bat|vbs|msi)["']/ nocase
