@@ -72,7 +72,7 @@ rule cryptominer_launch {
         $hashrate = /-report-realtime-hashrate\b/
         $wallet = /\s-(w|-wallet|u|-user)[ =]["']?(dero1[0-9a-z]{60,}|4[0-9AB][1-9A-HJ-NP-Za-km-z]{93})\b/
         // and the file starts it
-        $run = /\b(os\.system|os\.popen|subprocess\.(run|call|Popen|check_output|check_call)|Popen|execSync|spawn)\s*\(/
+        $run = /\b(os\.system|(os|\B\b)\.popen|subprocess\.(run|call|Popen|check_output|check_call)|Popen|execSync|spawn)\s*\(/
     condition:
         $run and ($pool or $donate or $hashrate or $wallet)
 }

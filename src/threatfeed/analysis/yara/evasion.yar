@@ -81,7 +81,7 @@ rule base64_command_then_run {
         // The encoded download command of `base64_download_command` (obfuscation.yar) in a
         // file that also starts processes: decoded by a local helper, then run.
         $cmd = /["'](Y3VybCBodHRw|Y3VybCAt|d2dldCBodHRw|d2dldCAt|cG93ZXJzaGVsbC|YmFzaCAtYy|aXdyIGh0dH|SW52b2tlLVdlYlJlcXVlc3Qg)[A-Za-z0-9+\/]{8}/
-        $run = /\b(subprocess\.(Popen|call|run|check_output|check_call|getoutput)|os\.system|os\.popen|execSync|spawnSync|child_process)\b/
+        $run = /\b(subprocess\.(Popen|call|run|check_output|check_call|getoutput)|os\.system|(os|\B\b)\.popen|execSync|spawnSync|child_process)\b/
     condition:
         $cmd and $run
 }
@@ -226,7 +226,7 @@ rule fronted_command_channel {
         // in a file that also runs shell commands: a command-and-control client hiding its
         // server behind a trusted front (TrevorC2 and the like).
         $host = /["']Host["']\s*:\s*(["'][\w-]{1,63}(\.[\w-]{1,63}){1,6}["']|[A-Z][A-Z_]{2,40}\b)/
-        $run = /\b(subprocess\.(Popen|call|run|check_output|getoutput)|os\.(system|popen))\s*\(/
+        $run = /\b(subprocess\.(Popen|call|run|check_output|getoutput)|os\.system|(os|\B\b)\.popen)\s*\(/
         $net = /\b(urlopen|Request|HTTPSConnection)\s*\(|\b(reques|\B\b)ts\.(get|post)\s*\(/
     condition:
         $host and $run and $net
@@ -321,8 +321,10 @@ rule xor_decoded_shell_command {
         $xor1 = /\b(bytes|bytearray)\s*\(\s*\[?\s*\w{1,20}\s*\^\s*\w{1,20}\s+for\s+\w{1,20}\s+in\s+\w/
         $xor2 = /\bchr\s*\(\s*ord\s*\(\s*\w{1,20}\s*\)\s*\^/
         $run1 = /\bsubprocess\.(run|call|Popen|check_output|check_call)\s*\(\s*[a-z_]\w{0,40}\s*,[^\n]{0,120}shell\s*=\s*True/
-        // `(po|\B\b)pen` (see the head of execution.yar): not the atom `os.p` of every `os.path`
-        $run2 = /\bos\.(system|(po|\B\b)pen)\s*\(\s*[a-z_]\w{0,40}\s*\)/
+        // popen a top-level branch with `os` hidden (see the head of execution.yar): the
+        // atoms are `os.s` and `.pop`, not the `os.p` of every `os.path` or the `pen(` of
+        // every `open(`
+        $run2 = /\bos\.system\s*\(\s*[a-z_]\w{0,40}\s*\)|(\bos|\B\b)\.popen\s*\(\s*[a-z_]\w{0,40}\s*\)/
     condition:
         any of ($xor*) and any of ($run*)
 }
@@ -342,8 +344,8 @@ rule http_polling_command_loop {
         // atom `requ` of every request)
         $get = /\b(urlopen|\w{1,20}\.get)\s*\(/
         $text = /=\s*\w{1,30}\.text\b/
-        // (popen spelled as in xor_decoded_shell_command's $run2, for its atom)
-        $shell1 = /\bos\.(system|(po|\B\b)pen)\s*\(\s*[a-z_]\w{0,40}\s*\)/
+        // (spelled as in xor_decoded_shell_command's $run2, for its atoms)
+        $shell1 = /\bos\.system\s*\(\s*[a-z_]\w{0,40}\s*\)|(\bos|\B\b)\.popen\s*\(\s*[a-z_]\w{0,40}\s*\)/
         $shell2 = /\bsubprocess\.(run|call|Popen|check_output|getoutput)\s*\(\s*[a-z_]\w{0,40}\s*,[^\n]{0,120}shell\s*=\s*True/
     condition:
         $get and for any i in (1..#loop): (
@@ -360,8 +362,10 @@ rule web_request_parameter_run_as_command {
         label = "runs a web request's parameter as a shell command (web shell)"
     strings:
         // `subprocess.Popen(request.args.get('cmd'), shell=True)` in a Flask/Django view:
-        // whoever reaches the server runs commands on it.
-        $a = /\b(os\.system|os\.popen|subprocess\.\w+)\s*\(\s*request\.(args|form|values|GET|POST|json)\b/
+        // whoever reaches the server runs commands on it. (The call hidden by `(...|\B\b)`,
+        // see the head of execution.yar: the atoms are `t.ar`, `t.fo`..., not every os.s
+        // and subp.)
+        $a = /(\b(os\.system|os\.popen|subprocess\.\w+)\s*\(\s*reques|\B\b)t\.(args|form|values|GET|POST|json)\b/
     condition:
         $a
 }

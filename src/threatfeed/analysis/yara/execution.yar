@@ -11,7 +11,8 @@
 // Inside an alternation yara-x takes each branch's first four bytes, so a branch whose
 // start is a common word (`requests.get` gives `requ`) is made a top-level alternative of
 // its own with that word's head in such a group: `(reques|\B\b)ts\.get` takes `ts.g`.
-// (So `(wri|\B\b)teFile` takes `teFi`, `(Star|\B\b)t-Process` takes `t-Pr`.)
+// (So `(wri|\B\b)teFile` takes `teFi`, `(Star|\B\b)t-Process` takes `t-Pr`, and
+// `(os|\B\b)\.popen` takes `.pop`, not the `os.p` of every os.path.)
 
 rule download_pipe_to_shell {
     meta:
@@ -114,17 +115,20 @@ rule python_decode_then_exec {
         weight = 17
         label = "executes code decoded from an embedded blob"
     strings:
-        // `(...|\B\b)`: see the head of this file (the atoms are exec and eval, not the
-        // decoders, which every file that decodes anything calls).
-        $a = /\b(exec|eval)\s*\([^\n]{0,120}((b64decode|b32decode|b16decode|b85decode|a85decode|decodebytes|decompress|marshal\.loads|fromhex|unhexlify|\.decrypt\(|codecs\.decode|rot13)|\B\b)/
+        // `(...|\B\b)`: see the head of this file. The atoms are the decoders' rarer
+        // parts (`b64d`, `ebyt`, `ompr`, `mhex`, `ypt(`...), not exec and eval, whose
+        // every call cost a 120-byte verification.
+        $a = /(\b(exec|eval)\s*\([^\n]{0,120}|\B\b)(b64decode|b32decode|b16decode|b85decode|a85decode|(decod|\B\b)ebytes|(dec|\B\b)ompress|marshal\.loads|(fro|\B\b)mhex|unhexlify|(\.decr|\B\b)ypt\(|(codec|\B\b)s\.decode|rot13)/
         // a reversed string run: `exec(code[::-1])`, with no call in between whose result
         // is what gets reversed (`eval(cell)[::-1]` reverses what was evaluated)
         $rev = /\b(exec|eval)\s*\([^()\n]{0,120}\[::-1\]/
         $b = /\b(exec|eval)\s*\(\s*(''|"")\.join\(\s*(chr|map\(chr)/
         // exec of characters mapped one by one from a literal (substitution ciphers)
         $b2 = /\b(exec|eval)\s*\(\s*(''|"")\.join\(\s*\[?[^\n]{0,120}\bfor\s+\w{1,20}\s+in\s+["']/
-        $c = /\bexec\s*\(\s*compile\s*\([^\n]{0,60}(decode|decompress|loads)/
-        $d = /\b(getattr|__import__)\s*\([^\n]{0,40}['"](exec|eval)['"]\s*\)\s*\(/
+        // (`(...|\B\b)` for the atoms `mpil` and the quoted `'exe`, `"eva`: not every exec,
+        // getattr and __import__)
+        $c = /(\bexec\s*\(\s*co|\B\b)mpile\s*\([^\n]{0,60}(decode|decompress|loads)/
+        $d = /(\b(getattr|__import__)\s*\([^\n]{0,40}|\B\b)['"](exec|eval)['"]\s*\)\s*\(/
         $e = /\bexec\s*\(\s*marshal\.loads/
         $f = /\b(exec|eval)\s*\(\s*[\w.]{1,40}\s*\(\s*b?["'][A-Za-z0-9+\/=_-]{100}/
     condition:
@@ -342,9 +346,11 @@ rule command_server_backdoor {
         weight = 10
         label = "runs commands received over the network"
     strings:
-        $srv = /\b(createServer|HTTPServer|TCPServer|socketserver\.\w+|\.listen)\s*\(/
+        // (each name's head hidden by `(...|\B\b)`: the atoms are `teSe`, `TPSe`, `tser`,
+        // `sten`, not the `crea`, `HTTP`, `sock`, `.lis` of every create, URL, socket, list)
+        $srv = /(\bcrea|\B\b)teServer\s*\(|(\bHT|\B\b)TPServer\s*\(|\bTCPServer\s*\(|(\bsocke|\B\b)tserver\.\w+\s*\(|(\b\.li|\B\b)sten\s*\(/
         $js = /\b(exec|execSync|spawn|eval)\s*\(\s*(body|data|req\.(body|query|url)|chunk|command|cmd)\s*[,)]/
-        $py = /\b(os\.system|subprocess\.\w+|os\.popen|exec|eval)\s*\(\s*(self\.)?(data|command|cmd|request\.\w+|conn\.recv\(\d+\)\.decode\(\)|\w+\.recv\()/
+        $py = /\b(os\.system|subprocess\.\w+|(os|\B\b)\.popen|exec|eval)\s*\(\s*(self\.)?(data|command|cmd|request\.\w+|conn\.recv\(\d+\)\.decode\(\)|\w+\.recv\()/
     condition:
         $srv and ($js or $py)
 }
@@ -377,7 +383,8 @@ rule download_write_and_run {
     strings:
         $get = /\burlopen\s*\(|\b(reques|\B\b)ts\.get\s*\(|\b(ht|\B\b)tpx\.get\s*\(/
         $write = /\.write\s*\(\s*(\w{1,20}\.(content|read\(\))\s*\)|[\w.]{0,40}(urlopen|requests\.get|httpx\.get)\s*\()/
-        $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system)\s*\(|(^|[^.\w])(system|startfile)\s*\(\s*f?["']/
+        // (`(sta|\B\b)rtfile`: the atom is `rtfi`, not the `star` of every start)
+        $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system)\s*\(|(^|[^.\w])(system|(sta|\B\b)rtfile)\s*\(\s*f?["']/
         // `urlretrieve(url, path)` saves in one call; with an executable's name in the file
         $retrieve = /\burlretrieve\s*\(/
         $exe_name = /["'][^"'\n]{0,60}\.(exe|scr|bat|vbs|msi)["']/ nocase
@@ -473,7 +480,7 @@ rule shell_command_decoded_at_run_time {
         weight = 12
         label = "runs a shell command decoded from base64 or hex"
     strings:
-        $py = /\b(os\.system|os\.popen|subprocess\.(run|call|Popen|check_output|check_call|getoutput))\s*\(\s*\[?\s*(base64\.)?(b64d|b64decode|[a-z_]{0,20}decode|bytes\.fromhex|codecs\.decode)\s*\(/
+        $py = /\b(os\.system|(os|\B\b)\.popen|subprocess\.(run|call|Popen|check_output|check_call|getoutput))\s*\(\s*\[?\s*(base64\.)?(b64d|b64decode|[a-z_]{0,20}decode|bytes\.fromhex|codecs\.decode)\s*\(/
         $js = /\b(exec|execSync|spawn|spawnSync)\s*\(\s*(Buffer\.from\s*\([^\n)]{1,200},\s*["'](base64|hex)["']\s*\)|atob\s*\()/
         // The command spelled as character codes: `execSync(Buffer.from([101,99,104,...]))`.
         $js_codes = /\b(exec|execSync|spawn|spawnSync)\s*\(\s*(Buffer\.from\s*\(\s*\[\s*\d{1,3}\s*,|String\.fromCharCode\s*\(\s*\d{1,3}\s*,)/
@@ -510,7 +517,10 @@ rule runs_script_placed_in_temp {
         $run = /["'`](python3?|node|bash|sh|perl)\s+(\/tmp|\/var\/tmp|\/dev\/shm)\/[\w.\/-]{1,60}/
         // the Windows twin: a script under %APPDATA% or %TEMP% by a fixed name, started
         // (`startfile(environ['appdata'] + '\\x.pyw')`, `Popen(os.getenv('TEMP') + '\\x.vbs')`)
-        $run_win = /\b(startfile|Popen|system|call|run)\s*\(\s*[^\n]{0,60}(appdata|temp)["'\])][^\n]{0,60}\.(pyw?|vbs|bat|cmd|ps1|hta)["']/ nocase
+        // (call and extension hidden by `(...|\B\b)`, see the head of this file: the atoms
+        // are `appd` and `emp"`..., not the nocase `run(`, `call` or `.py'` of every script;
+        // one pattern, as two alternatives of a top-level `|` it cost more)
+        $run_win = /(\b(startfile|Popen|system|call|run)\s*\(\s*[^\n]{0,60}|\B\b)(appdata|(t|\B\b)emp)["'\])]([^\n]{0,60}\.(pyw?|vbs|bat|cmd|ps1|hta)["']|\B\b)/ nocase
         $write = /\.write\s*\(/
         $fetch = /\b(urlretrieve|curl|wget)\b/
     condition:

@@ -204,7 +204,9 @@ rule telegram_session_upload {
         // server. With the search (harvest) this also feeds data_exfiltration_rule.
         $list = /\b(os\.listdir|os\.walk|glob\.glob|\.rglob|\.glob)\s*\(/
         $ext = /\.endswith\s*\(\s*["']\.session["']\s*\)|["']\*\.session["']/
-        $upload = /\bfiles\s*=\s*[\{\[\w]|\bFormData\s*\(/
+        // (`(...|\B\b)` as at the head of execution.yar: the atoms are `iles` and `mDat`,
+        // not the `file` of every file and the `Form` of every form)
+        $upload = /(\bf|\B\b)iles\s*=\s*[\{\[\w]|(\bFor|\B\b)mData\s*\(/
     condition:
         $list and $ext and $upload
 }

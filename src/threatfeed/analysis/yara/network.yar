@@ -20,7 +20,9 @@ rule sends_over_network {
         // (`(require|\B\b)`: the atoms are the quoted module names, not every require; see
         // the head of execution.yar)
         $j3 = /(require|\B\b)\s*\(\s*["'](node-fetch|axios|request|got|needle)["']\s*\)/
-        $j5 = /(require|\B\b)\s*\(\s*["'](node:)?(https?|net|dns)["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(/
+        // (the module name split off, for the atoms `tps"`, `net'`... instead of the `"htt`
+        // of every quoted URL)
+        $j5 = /((require|\B\b)\s*\(\s*["'](node:)?(ht|\B\b)|\B\b)tps?["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(|((require|\B\b)\s*\(\s*["'](node:)?|\B\b)(net|dns)["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(/
         $j4 = /\b(net\.connect|net\.createConnection|dgram\.createSocket|dns\.(lookup|resolve\w*))\s*\(/
         $p5 = /socket\.(gethostbyname|gethostbyname_ex|getaddrinfo|create_connection)\s*\(/
         $p6 = /\bfrom\s+(requests|httpx|urllib\.request)\s+import\s[^\n]{0,80}\b(get|post|put|urlopen|urlretrieve|Request|Session|Client|AsyncClient)\b/
@@ -36,7 +38,7 @@ rule runs_commands {
         weight = 0
         label = "runs shell commands"
     strings:
-        $p1 = /\b(os\.system|os\.popen|subprocess\.(Popen|call|run|check_output|check_call|getoutput)|os\.startfile|os\.exec[lv]p?e?)\s*\(/
+        $p1 = /\b(os\.system|(os|\B\b)\.popen|subprocess\.(Popen|call|run|check_output|check_call|getoutput)|os\.startfile|os\.exec[lv]p?e?)\s*\(/
         $j1 = /require\s*\(\s*["'](node:)?child_process["']\s*\)/
         $j2 = /\b(execSync|spawnSync|execFileSync)\s*\(/
     condition:
@@ -156,7 +158,9 @@ rule dns_exfiltration {
         weight = 8
         label = "sends data in DNS queries"
     strings:
-        $fmt = /\b(ping|nslookup|dig|host)\s[^\n"']{0,20}\{[^}\n]{1,60}\}\.[\w-]{1,63}\.[\w.-]{2,80}/
+        // (the command hidden by `(...|\B\b)`, see the head of execution.yar: the atoms are
+        // the `}.x` after the placeholder, not every host and ping)
+        $fmt = /(\b(ping|nslookup|dig|host)\s[^\n"']{0,20}\{[^}\n]{1,60}|\B\b)\}\.[\w-]{1,63}\.[\w.-]{2,80}/
         $sh = /\b(nslookup|dig)\s+[^\n]{0,60}(\$\((whoami|hostname|id|uname|pwd)|`(whoami|hostname)|%USERNAME%|%COMPUTERNAME%|\$USER\b|\$HOSTNAME\b)/
         $js_dns = /\bdns\.(lookup|resolve|resolve4|resolveTxt|resolveAny)\s*\(/
         $js_data = /(toString\s*\(\s*["']hex["']\s*\)|base32|\.match\(\/\.\{1,\d{2}\}\/g\))/

@@ -73,10 +73,13 @@ rule python_mangled_names {
         label = "identifiers mangled as lIlI/O0O0/____"
     strings:
         $a = /\b[lI]{6,}[lI1]*\b/
-        // `[O0]{6,}` and `_{5,}` spelled out: the same matches, but yara-x compiles the
-        // spelled-out form to a cheaper search (runs of zeros cost 5x less to scan)
+        // `[O0]{6,}` spelled out: the same matches, but yara-x compiles the spelled-out
+        // form to a cheaper search (runs of zeros cost 5x less to scan)
         $b = /\b[O0][O0][O0][O0][O0][O0]+\b/
-        $c = /\b_____+[A-Za-z0-9]?\s*=/
+        // `\b_{5,}[A-Za-z0-9]?\s*=` with the head hidden by `(...|\B\b)` (see the head of
+        // execution.yar): the atoms are a run's last `___` and the byte after it, one
+        // per run, not a `____` at every byte of each `# ______` line
+        $c = /(\b__|\B\b)_*___(=|[A-Za-z0-9]\s*=|\s\s*=)/
     condition:
         #a > 10 or #b > 10 or #c > 10
 }
@@ -145,10 +148,10 @@ rule python_underscore_imports {
         weight = 5
         label = "imports renamed to underscores"
     strings:
-        // (all before the last blank kept out of the atoms by `|\B\b`, as at the head of
-        // execution.yar, and `\s+___` spelled `\s*\s___`: the atom is ` ___`, not the
-        // ` as ` of every import and sentence)
-        $a = /(\b(import|\B\b)\s+\w{1,30}\s+as\s*|\B\b)\s___+\b/
+        // (the import kept out of the atoms by `|\B\b`, as at the head of execution.yar,
+        // and `as\s+___+` spelled so that the atoms are `as _`, `as  `..., not the ` as `
+        // of every import and sentence nor the ` ___` of every `# ______` line)
+        $a = /(\b(import|\B\b)\s+\w{1,30}\s+|\B\b)as(\s___|\s\s\s*___)_*\b/
     condition:
         #a >= 2
 }
