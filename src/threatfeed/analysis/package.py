@@ -134,6 +134,9 @@ MAX_IMPORT_SCAN = 64 * 1024
 #: ``from .X import names`` at the start of a line (see ``line_start_matches``).
 _RELATIVE_IMPORT = re.compile(rb"from\s+\.([\w.]*)\s+import\s+\(?([\w ,]+|\*)")
 
+#: PyPI's metadata files (sdist, wheel): headers and the project's description, which no
+#: tool runs.
+_METADATA_FILES = ("PKG-INFO", "METADATA")
 #: Without a manifest, the ``name-1.2.3/`` folder that packs the files still names them.
 _ROOT_NAME = re.compile(r"^(.+?)-(\d+(?:\.\w+)*(?:[-+][\w.]+)?)$")
 _HOOK_FILE = re.compile(
@@ -372,7 +375,7 @@ def _pypi_layout(marker: str, by_path: Mapping[str, Member]) -> Layout:
     root = root + "/" if root else ""
     name = version = None
     for candidate in (marker, root + "PKG-INFO"):
-        if candidate.endswith(("PKG-INFO", "METADATA")) and candidate in by_path:
+        if candidate.endswith(_METADATA_FILES) and candidate in by_path:
             name, version = _email_metadata(decode(by_path[candidate].data[:65536]))
             break
     if (name is None or version is None) and root + "setup.py" in by_path:
@@ -501,10 +504,6 @@ def starts_like_code(data: bytes) -> bool:
     return _CODE_START.match(data, 0, 4096) is not None
 
 
-#: PyPI's metadata files: headers and the project's description, which no tool runs.
-_METADATA_FILES = ("PKG-INFO", "METADATA")
-
-
 def reads_as_prose(rel: str, kind: str, context: str, data: bytes) -> bool:
     """Prose, not code: manuals, licences, other languages' sources and PyPI's metadata,
     unless the file runs (an install hook names it) or opens like a program (an npm
@@ -529,7 +528,7 @@ def file_kind(rel: str, base: str, ext: str, data: bytes) -> str:
         for word, kind in ((b"node", "javascript"), (b"python", "python"), (b"sh", "shell")):
             if word in first:
                 return kind
-    if base == "package.json" or rel.endswith(("PKG-INFO", "METADATA")):
+    if base == "package.json" or rel.endswith(_METADATA_FILES):
         return "manifest"
     if not ext and _PYTHON_START.match(data):
         return "python"  # a script without a name that says so, run as ``python file``
