@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import ast
 import itertools
+from collections.abc import Iterable
 
-from threatfeed.analysis import python_ast
+import pytest
+
+from threatfeed.analysis import memo, python_ast
 
 SOURCE = b"""
 import subprocess as sp
@@ -25,16 +28,35 @@ def helper(a, *b, c=1, **d):
 """
 
 
-def test_walk_visits_the_nodes_of_ast_walk_in_the_same_order() -> None:
+LEAVES = (ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmpop)
+
+
+def _without_leaves(nodes: Iterable[ast.AST]) -> list[ast.AST]:
+    return [node for node in nodes if not isinstance(node, LEAVES)]
+
+
+def test_walk_visits_the_nodes_of_ast_walk_in_the_same_order_but_the_leaves() -> None:
     tree = ast.parse(SOURCE)
-    assert python_ast.walk(tree) == list(ast.walk(tree))
+    assert python_ast.walk(tree) == _without_leaves(ast.walk(tree))
 
 
-def test_walk_with_a_limit_is_the_same_prefix() -> None:
+def test_walk_with_a_limit_is_the_same_prefix_counting_the_leaves() -> None:
     tree = ast.parse(SOURCE)
     total = len(list(ast.walk(tree)))
-    for limit in (1, 2, 7, 40, total - 1, total, total + 5):
-        assert python_ast.walk(tree, limit) == list(itertools.islice(ast.walk(tree), limit))
+    for limit in range(total + 5):
+        prefix = list(itertools.islice(ast.walk(tree), limit))
+        assert python_ast.walk(tree, limit) == _without_leaves(prefix)
+
+
+def test_nodes_are_cut_at_max_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    tree = ast.parse(SOURCE)
+    total = len(list(ast.walk(tree)))
+    for limit, cut in ((total + 1, False), (total, True)):
+        monkeypatch.setattr(python_ast, "MAX_NODES", limit)
+        memo.forget()
+        assert python_ast.nodes_cut(tree) is cut
+        assert python_ast.nodes(tree) == tuple(python_ast.walk(tree, limit))
+    memo.forget()
 
 
 #: Every kind of field: optional ones left empty, lists with None in them (``**`` in a
@@ -69,12 +91,16 @@ async def f(a: int, /, b=2, *args: str, c, d=3, **kw) -> None:
 
 def test_walk_visits_every_kind_of_field_as_ast_walk_does() -> None:
     tree = ast.parse(GRAMMAR)
-    assert python_ast.walk(tree) == list(ast.walk(tree))
+    assert python_ast.walk(tree) == _without_leaves(ast.walk(tree))
 
 
-def test_children_are_those_of_iter_child_nodes() -> None:
+def test_expanders_add_the_children_of_iter_child_nodes_and_count_the_leaves() -> None:
     for node in ast.walk(ast.parse(GRAMMAR)):
-        assert python_ast.children(node) == list(ast.iter_child_nodes(node))
+        children: list[ast.AST] = []
+        leaves = python_ast.EXPANDERS[node.__class__](node, children.append, children.extend)
+        expected = list(ast.iter_child_nodes(node))
+        assert children == _without_leaves(expected)
+        assert leaves == len(expected) - len(children)
 
 
 def test_suspicious_calls_resolve_aliases_and_hooks() -> None:

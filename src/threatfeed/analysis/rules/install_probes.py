@@ -300,7 +300,7 @@ def _module_level_requests(source: SourceFile) -> list[tuple[int, str]]:
         return []
     picked = python_ast.calls_and_imports(tree)
     names = python_ast.aliases(picked)
-    if len(python_ast.nodes(tree)) < python_ast.MAX_NODES and not any(
+    if not python_ast.nodes_cut(tree) and not any(
         node.__class__ is ast.Call and _is_request(node, names) for node in picked
     ):
         return []  # no request in the whole file (walked whole): none that module level runs

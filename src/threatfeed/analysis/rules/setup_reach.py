@@ -34,6 +34,7 @@ _ACTS = frozenset(
 #: As much as an install-time beacon or dropper written in ``setup.py`` itself.
 INSTALL_REACH_WEIGHT = 10.0
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_SCOPE_CLASSES = frozenset(SCOPES)
 _Functions = dict[str, tuple[SourceFile, ast.FunctionDef | ast.AsyncFunctionDef]]
 
 
@@ -54,23 +55,33 @@ def reached(
 ) -> list[tuple[SourceFile, ast.AST]]:
     """Nodes executed from ``roots``: their statements, and the bodies of the functions
     they name (called, or handed to ``Thread(target=f)``), transitively. Nested function
-    and class bodies run only when called, so they are entered through their names."""
+    and class bodies run only when called, so they are entered through their names.
+    Leaves (``Load``, operators) are left out, but count towards ``MAX_NODES``."""
     queue = list(roots)
     seen: set[str] = set()
     found: list[tuple[SourceFile, ast.AST]] = []
-    while queue and len(found) < python_ast.MAX_NODES:
+    counted = 0
+    while queue and counted < python_ast.MAX_NODES:
         source, root = queue.pop()
         stack = [root]
         while stack:
             node = stack.pop()
             found.append((source, node))
-            for child in python_ast.children(node):
-                if isinstance(child, SCOPES):
+            children: list[ast.AST] = []
+            counted += 1 + python_ast.EXPANDERS[node.__class__](
+                node, children.append, children.extend
+            )
+            for child in children:
+                if child.__class__ in _SCOPE_CLASSES:  # the parser makes no subclasses
                     continue
                 stack.append(child)
-                if isinstance(child, ast.Name) and child.id in functions and child.id not in seen:
-                    seen.add(child.id)
-                    owner, function = functions[child.id]
+                if (
+                    child.__class__ is ast.Name
+                    and (name := child.id) in functions
+                    and name not in seen
+                ):
+                    seen.add(name)
+                    owner, function = functions[name]
                     queue.extend((owner, statement) for statement in function.body)
     return found
 
