@@ -38,10 +38,17 @@ _SCOPE_CLASSES = frozenset(SCOPES)
 _Functions = dict[str, tuple[SourceFile, ast.FunctionDef | ast.AsyncFunctionDef]]
 
 
+def _parses(source: SourceFile) -> bool:
+    """Whether ``_tree`` can give a tree: Python that imports, not too large to parse."""
+    return (
+        source.kind == "python"
+        and len(source.data) <= python_ast.MAX_PARSE_BYTES
+        and b"import" in source.data
+    )
+
+
 def _tree(source: SourceFile) -> ast.Module | None:
-    if source.kind != "python" or b"import" not in source.data:
-        return None
-    return python_ast.parsed(source.data)
+    return python_ast.parsed(source.data) if _parses(source) else None
 
 
 @per_archive(maxsize=256)
@@ -206,8 +213,8 @@ def setup_runs_package_code_rule(package: Package) -> Indicator | None:
     ``[{"file": str, "calls": [{"file": str, "code": str, "type": str}]}]``.
     """
     setup = package.file("setup.py")
-    if setup is None or not _names_own_module(package, setup.data):
-        return None  # most setup.py files: no parse
+    if setup is None or not _parses(setup) or not _names_own_module(package, setup.data):
+        return None  # most setup.py files: no parse (nor a scan of a large one)
     tree = _tree(setup)
     if tree is None:
         return None
