@@ -11,6 +11,7 @@ import base64
 import re
 import sys
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from threatfeed.analysis.calls import Call
 from threatfeed.analysis.memo import collector_paused, per_archive
@@ -237,7 +238,26 @@ def _exec_type(node: ast.Call, aliases: dict[str, str]) -> str | None:
     return None if _reads_local_file(node.args[0]) else "code_execution"
 
 
+_TYPED_PREFIXES = (*_PROCESS, *_DOWNLOAD, *_NETWORK, *_DECODE, *_RECON, "webbrowser.")
+
+
+@lru_cache(maxsize=4096)
+def _may_have_type(name: str) -> bool:
+    """Whether ``call_type`` can type a call of this name: of the calls of a file, a few;
+    names repeat (``setup``, ``os.path.join``), so the answer is remembered."""
+    if name.startswith("base64.") and "decode" not in name:
+        return False
+    return (
+        name in _EXEC
+        or name in _LOOKUPS
+        or name.startswith(_TYPED_PREFIXES)
+        or name.endswith(".decrypt")
+    )
+
+
 def call_type(name: str, node: ast.Call, aliases: dict[str, str]) -> str | None:
+    if not _may_have_type(name):
+        return None
     if name in _EXEC:
         return _exec_type(node, aliases)
     if name == "compile":
