@@ -130,24 +130,32 @@ def _expand_any(
     return leaves
 
 
+def _declared(cls: type[ast.AST]) -> list[tuple[str, str]] | None:
+    """The fields of ``cls`` that can hold nodes, each as type and name, from the grammar
+    line the class documents (``BinOp(expr left, operator op, expr right)``); None when
+    the line cannot be read."""
+    if not cls._fields:
+        return []
+    match = _SIGNATURE.fullmatch((cls.__doc__ or "").strip())
+    if match is None or match.group(1) != cls.__name__:
+        return None
+    declared = [field.split() for field in match.group(2).split(",")]
+    if [field[-1] for field in declared] != list(cls._fields):
+        return None
+    return [(kind, name) for kind, name in declared if kind.rstrip("*?") not in _SCALAR_TYPES]
+
+
 def _expander(cls: type[ast.AST]) -> Expand:
-    """``Expand`` for ``cls``, compiled from the grammar line the class documents
-    (``BinOp(expr left, operator op, expr right)``): a walk calls it once per node, where a
-    loop over the fields with ``getattr`` cost half as much again. A list field holds nodes,
-    or None for the ``**`` of a dict display. What is compiled comes from ``ast`` alone."""
-    declared = []
-    if cls._fields:
-        match = _SIGNATURE.fullmatch((cls.__doc__ or "").strip())
-        if match is None or match.group(1) != cls.__name__:
-            return _expand_any
-        declared = [field.split() for field in match.group(2).split(",")]
-        if [field[-1] for field in declared] != list(cls._fields):
-            return _expand_any
+    """``Expand`` for ``cls``, compiled from its grammar line: a walk calls it once per
+    node, where a loop over the fields with ``getattr`` cost half as much again. A list
+    field holds nodes, or None for the ``**`` of a dict display. What is compiled comes
+    from ``ast`` alone."""
+    declared = _declared(cls)
+    if declared is None:
+        return _expand_any
     lines, leaves = [], ["0"]
     for kind, name in declared:
         many = kind.endswith("*")
-        if kind.rstrip("*?") in _SCALAR_TYPES:
-            continue
         if kind.rstrip("*?") in _LEAF_TYPES:
             leaves.append(f"len(node.{name})" if many else "1")
         elif many:
@@ -161,17 +169,28 @@ def _expander(cls: type[ast.AST]) -> Expand:
     return namespace["expand"]
 
 
+def _size(cls: type[ast.AST]) -> int | None:
+    """How many nodes of ``ast.walk`` a ``cls`` node and what is under it are, when that
+    is fixed: for a class holding leaves at most (``Name``: the name and its ``Load``)."""
+    declared = _declared(cls)
+    if declared is None or any(kind.endswith("*") for kind, _ in declared):
+        return None
+    if any(kind.rstrip("?") not in _LEAF_TYPES for kind, _ in declared):
+        return None
+    return 1 + len(declared)
+
+
 class _Expanders(dict[type[ast.AST], Expand]):
     def __missing__(self, cls: type[ast.AST]) -> Expand:
         return _expand_any
 
 
+_CLASSES = [cls for cls in vars(ast).values() if isinstance(cls, type) and issubclass(cls, ast.AST)]
 #: ``Expand`` by node class.
-EXPANDERS = _Expanders(
-    (cls, _expander(cls))
-    for cls in vars(ast).values()
-    if isinstance(cls, type) and issubclass(cls, ast.AST)
-)
+EXPANDERS = _Expanders((cls, _expander(cls)) for cls in _CLASSES)
+#: The classes of nodes with nothing under them but leaves, with their ``_size``:
+#: ``Constant``, ``Name``, ``alias``, ``pass``...
+SIZES = {cls: size for cls in _CLASSES if (size := _size(cls)) is not None}
 
 
 def walk(root: ast.AST, limit: int | None = None) -> list[ast.AST]:

@@ -300,15 +300,15 @@ def _module_level_requests(source: SourceFile) -> list[tuple[int, str]]:
         return []
     picked = python_ast.calls_and_imports(tree)
     names = python_ast.aliases(picked)
-    if not python_ast.nodes_cut(tree) and not any(
-        node.__class__ is ast.Call and _is_request(node, names) for node in picked
-    ):
-        return []  # no request in the whole file (walked whole): none that module level runs
+    requests = {node for node in picked if node.__class__ is ast.Call and _is_request(node, names)}
+    whole = not python_ast.nodes_cut(tree)  # else calls past the walk's limit are asked too
+    if whole and not requests:
+        return []  # no request in the whole file: none that module level runs
     roots = [(source, node) for node in tree.body if not isinstance(node, SCOPES)]
     calls = [
-        node
+        node  # module_functions reads the same tree, remembered by ``parsed``
         for _, node in reached(roots, module_functions([source]))
-        if isinstance(node, ast.Call) and _is_request(node, names)
+        if isinstance(node, ast.Call) and (node in requests if whole else _is_request(node, names))
     ]
     lines = source.data.split(b"\n") if calls else []  # split only for the evidence
     return sorted((node.lineno, shorten(python_ast.segment(lines, node), 120)) for node in calls)

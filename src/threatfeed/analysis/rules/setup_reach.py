@@ -35,6 +35,10 @@ _ACTS = frozenset(
 INSTALL_REACH_WEIGHT = 10.0
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _SCOPE_CLASSES = frozenset(SCOPES)
+#: Expressions with nothing under them but leaves: names and constants.
+_COUNTED_ONLY = {
+    kind: size for kind, size in python_ast.SIZES.items() if issubclass(kind, ast.expr)
+}
 _Functions = dict[str, tuple[SourceFile, ast.FunctionDef | ast.AsyncFunctionDef]]
 
 
@@ -63,33 +67,36 @@ def reached(
     """Nodes executed from ``roots``: their statements, and the bodies of the functions
     they name (called, or handed to ``Thread(target=f)``), transitively. Nested function
     and class bodies run only when called, so they are entered through their names.
-    Leaves (``Load``, operators) are left out, but count towards ``MAX_NODES``."""
+    Names, constants and leaves (``Load``, operators), most of the nodes, are left out,
+    but count towards ``MAX_NODES``."""
     queue = list(roots)
     seen: set[str] = set()
     found: list[tuple[SourceFile, ast.AST]] = []
     counted = 0
+    children: list[ast.AST] = []
+    add, add_all = children.append, children.extend
     while queue and counted < python_ast.MAX_NODES:
         source, root = queue.pop()
         stack = [root]
         while stack:
             node = stack.pop()
             found.append((source, node))
-            children: list[ast.AST] = []
-            counted += 1 + python_ast.EXPANDERS[node.__class__](
-                node, children.append, children.extend
-            )
+            children.clear()
+            counted += 1 + python_ast.EXPANDERS[node.__class__](node, add, add_all)
             for child in children:
-                if child.__class__ in _SCOPE_CLASSES:  # the parser makes no subclasses
-                    continue
-                stack.append(child)
+                kind = child.__class__  # the parser makes no subclasses
                 if (
-                    child.__class__ is ast.Name
+                    isinstance(child, ast.Name)
                     and (name := child.id) in functions
                     and name not in seen
                 ):
                     seen.add(name)
                     owner, function = functions[name]
                     queue.extend((owner, statement) for statement in function.body)
+                if kind in _COUNTED_ONLY:
+                    counted += _COUNTED_ONLY[kind]
+                elif kind not in _SCOPE_CLASSES:
+                    stack.append(child)
     return found
 
 
