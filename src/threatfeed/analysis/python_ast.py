@@ -381,11 +381,16 @@ def parse(source: bytes) -> ast.Module | None:
         return None
 
 
-@per_archive(maxsize=32)
 def parsed(source: bytes) -> ast.Module | None:
     """``parse``, remembered for the files that several rules read in turn (``setup.py`` above
     all: the install-time calls, the developer-only commands, what setup reaches). The trees
-    are shared, so no rule may change one."""
+    are shared, so no rule may change one. A file too large to parse is not hashed for the
+    cache."""
+    return None if len(source) > MAX_PARSE_BYTES else _parsed(source)
+
+
+@per_archive(maxsize=32)
+def _parsed(source: bytes) -> ast.Module | None:
     return parse(source)
 
 
