@@ -99,8 +99,11 @@ MAX_PARSE_BYTES = 256 * 1024
 #: Obfuscated setup.py files have hundreds of thousands of nodes; calls that matter come
 #: first in practice, and the signatures cover the rest.
 MAX_NODES = 20000
-_LOCAL_READ = re.compile(r"\bopen\(|\.read\(|read_text\(")
-_REMOTE = re.compile(r"urlopen|requests|http|socket|decode|decompress|loads")
+#: What reading a file and fetching or unpacking code look like, as plain words: ``in``
+#: finds them in the megabytes a payload unparses to faster than an alternation in ``re``.
+_LOCAL_READS = (".read(", "read_text(")
+_OPEN = re.compile(r"\bopen\(")
+_REMOTE = ("urlopen", "requests", "http", "socket", "decode", "decompress", "loads")
 
 
 #: Types of the grammar's fields that hold no node (names, numbers, constants).
@@ -327,7 +330,10 @@ def _decoded_literal(node: ast.Call) -> bytes | None:
 def _reads_local_file(argument: ast.expr) -> bool:
     """``exec(open("pkg/version.py").read())`` is how many setup.py files read a version."""
     text = _source(argument)
-    return bool(_LOCAL_READ.search(text)) and not _REMOTE.search(text)
+    reads = any(word in text for word in _LOCAL_READS) or (
+        "open(" in text and _OPEN.search(text) is not None
+    )
+    return reads and not any(word in text for word in _REMOTE)
 
 
 def aliases(nodes: Iterable[ast.AST]) -> dict[str, str]:
