@@ -98,6 +98,8 @@ def setup_imports_package_rule(package: Package) -> Indicator | None:
     evidence = []
     signals: list[Signal] = []
     for module, target in sorted(targets.items()):
+        if target.factor >= CONTEXT_FACTORS["install"]:
+            continue  # weighed as install-time code already (setup.py itself): no scan
         if not _imports_top_level(setup.data, module):
             continue
         found, labels = _uplift(target, "install", "setup_imports")
