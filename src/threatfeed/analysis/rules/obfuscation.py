@@ -10,7 +10,13 @@ from typing import NamedTuple
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import file_signal, hit_signal, indicator, signal_at
-from threatfeed.analysis.text import BASE64_ALPHABET, entropy, quoted_runs, run_table
+from threatfeed.analysis.text import (
+    BASE64_ALPHABET,
+    ByContent,
+    entropy,
+    quoted_runs,
+    run_table,
+)
 
 #: Minified JavaScript has long lines by design, Python almost never.
 LONG_LINE = {"python": 1000, "javascript": 20000}
@@ -98,45 +104,42 @@ LOADER_WITH_PAYLOAD_WEIGHT = 17.0
 _EXEC_CALL = re.compile(rb"\b(exec|eval)\s*\(")
 
 
-def _exec_on_long_line(source: SourceFile, longest: _Line) -> Signal | None:
+def _exec_on_long_line(kind: str, longest: _Line) -> int | None:
     """``exec``/``eval`` on a Python line of over 1,000 characters: a one-line loader that
     decodes and runs its payload. Generated tables are long but do not execute anything."""
     line = longest.text
-    if source.kind != "python" or len(line) <= LONG_LINE["python"]:
+    if kind != "python" or len(line) <= LONG_LINE["python"]:
         return None
     if b"exec" not in line and b"eval" not in line:
         return None  # what the regex needs, looked for far faster on lines of megabytes
     match = _EXEC_CALL.search(line)
-    if match is None:
-        return None
-    offset = longest.offset + match.start()
-    return signal_at(source, offset, 0, LONG_EXEC_WEIGHT, "long_exec", "decode_exec")
+    return None if match is None else longest.offset + match.start()
 
 
-def _blob(source: SourceFile, longest: _Line) -> Signal | None:
+def _blob(data: bytes, kind: str, longest: _Line) -> int | None:
     """Only a file with a line as long as a blob can hold one: the regex runs rarely."""
-    if source.kind not in BLOB_WEIGHT or len(source.data) > MAX_BLOB_SCAN:
+    if kind not in BLOB_WEIGHT or len(data) > MAX_BLOB_SCAN:
         return None
     if len(longest.text) < BLOB_MIN:
         return None
-    for start, end in quoted_runs(source.data, _BLOB_BYTES, BLOB_MIN, closed=True):
-        if entropy(source.data[start : min(end, start + 8192)]) >= BLOB_ENTROPY:
-            return signal_at(source, start - 1, 0, BLOB_WEIGHT[source.kind], "blob", "obfuscation")
+    for start, end in quoted_runs(data, _BLOB_BYTES, BLOB_MIN, closed=True):
+        if entropy(data[start : min(end, start + 8192)]) >= BLOB_ENTROPY:
+            return start - 1
     return None
 
 
-def _hex_escapes(source: SourceFile) -> Signal | None:
+def _hex_escapes(data: bytes, kind: str) -> int | None:
     """Strings spelled as ``\\x68\\x74...``: common in obfuscated JavaScript, rare by hand."""
-    if source.kind != "javascript":
+    if kind != "javascript":
         return None
-    if source.data.count(b"\\") < HEX_ESCAPE_RUNS * 12:
+    if data.count(b"\\") < HEX_ESCAPE_RUNS * 12:
         return None  # one pass over the common file with few backslashes at all
     # No count of the escapes themselves: the regex jumps from backslash to backslash
     # and fails at once on others, faster than counting ``\x`` and ``\u`` would be.
-    runs = list(islice(_HEX_ESCAPES.finditer(source.data, 0, MAX_BLOB_SCAN), HEX_ESCAPE_RUNS))
+    runs = list(islice(_HEX_ESCAPES.finditer(data, 0, MAX_BLOB_SCAN), HEX_ESCAPE_RUNS))
     if len(runs) < HEX_ESCAPE_RUNS:
         return None  # enough runs are counted, not all of them
-    return signal_at(source, runs[0].start(), 0, HEX_ESCAPE_WEIGHT, "hex_escapes", "obfuscation")
+    return runs[0].start()
 
 
 ENCODED_PROGRAM_WEIGHT = 8.0
@@ -213,16 +216,19 @@ _HIDDEN_STATEMENT = re.compile(
 )
 
 
-def _hidden_past_margin(source: SourceFile) -> Signal | None:
-    """Code pushed far right by a run of spaces, out of sight in an editor or a diff."""
-    if source.kind not in LONG_LINE or b" " * HIDDEN_RUN not in source.data:
+_SPACES = b" " * HIDDEN_RUN
+
+
+def _hidden_past_margin(data: bytes) -> tuple[int, float] | None:
+    """Code pushed far right by a run of spaces, out of sight in an editor or a diff: where
+    it starts and what it weighs."""
+    if _SPACES not in data:
         return None
-    match = _HIDDEN.search(source.data)
+    match = _HIDDEN.search(data)
     if match is None:
         return None
     statement = _HIDDEN_STATEMENT.search(match.group(1)) is not None
-    weight = HIDDEN_STATEMENT_WEIGHT if statement else HIDDEN_WEIGHT
-    return signal_at(source, match.start(1), 0, weight, "hidden", "obfuscation")
+    return match.start(1), HIDDEN_STATEMENT_WEIGHT if statement else HIDDEN_WEIGHT
 
 
 #: An executable embedded as base64 in a file that also runs commands: it is written out
@@ -234,6 +240,37 @@ def _runs_embedded_executable(source: SourceFile) -> bool:
     return any(hit.rule == "embedded_encoded_executable" for hit in source.signatures) and any(
         hit.capability == "exec" for hit in source.signatures
     )
+
+
+class _Found(NamedTuple):
+    """What the techniques that read only a code file's bytes found, by offset."""
+
+    longest: _Line
+    loader: int | None
+    blob: int | None
+    hidden: tuple[int, float] | None
+    escapes: int | None
+
+
+_NOTHING = _Found(_NO_LINE, None, None, None, None)
+
+
+def _read(data: bytes, kind: str) -> _Found:
+    """The passes over a code file's bytes: a function of them and the kind alone."""
+    longest = _longest_line(data, LONG_LINE[kind])
+    hidden = _hidden_past_margin(data)
+    escapes = _hex_escapes(data, kind)
+    if longest is _NO_LINE and hidden is None and escapes is None:
+        return _NOTHING  # most code files: no line any other technique looks at
+    return _Found(
+        longest, _exec_on_long_line(kind, longest), _blob(data, kind, longest), hidden, escapes
+    )
+
+
+#: ``_read`` remembered for the latest 32 MiB of code files over 4 KiB: 15% of the bytes
+#: of the dev corpus's code repeat one of them (smaller files cost about as much to look up
+#: as to read).
+_read_remembered = ByContent(_read, budget=32 * 1024 * 1024, files=16384, smallest=4096)
 
 
 def obfuscated_code_rule(package: Package) -> Indicator | None:
@@ -248,15 +285,10 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
     for source in package.files:
         if source.kind not in LONG_LINE and not source.signatures:
             continue  # most files: neither code nor a signature match
-        longest = (
-            _longest_line(source.data, LONG_LINE[source.kind])
-            if source.kind in LONG_LINE
-            else _NO_LINE
-        )
-        hidden = _hidden_past_margin(source)
-        escapes = _hex_escapes(source)
-        if not source.signatures and longest is _NO_LINE and hidden is None and escapes is None:
-            continue  # most code files: no line any other technique looks at
+        read = _read_remembered(source.data, source.kind) if source.kind in LONG_LINE else _NOTHING
+        if not source.signatures and read is _NOTHING:
+            continue
+        longest = read.longest
         hits = source.hits("obfuscated_code_rule")
         found = [hit_signal(source, hit) for hit in hits]
         techniques = [hit.label for hit in hits]
@@ -265,25 +297,29 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
         if (signal := _long_line(source, longest)) is not None:
             found.append(signal)
             techniques.append("very long line")
-        loader = _exec_on_long_line(source, longest)
-        blob = _blob(source, longest)
-        if loader is not None:
-            found.append(loader)
+        if read.loader is not None:
+            found.append(
+                signal_at(source, read.loader, 0, LONG_EXEC_WEIGHT, "long_exec", "decode_exec")
+            )
             techniques.append("executes code on a very long line")
-        if blob is not None:
-            found.append(blob)
+        if read.blob is not None:
+            weight = BLOB_WEIGHT[source.kind]
+            found.append(signal_at(source, read.blob, 0, weight, "blob", "obfuscation"))
             techniques.append("high-entropy encoded blob")
-        if loader is not None and blob is not None:
+        if read.loader is not None and read.blob is not None:
             # the one-line loader and the payload it decodes, in one file
             found.append(
                 file_signal(source, LOADER_WITH_PAYLOAD_WEIGHT, "loader_payload", "decode_exec")
             )
             techniques.append("executes a high-entropy blob it carries")
-        if hidden is not None:
-            found.append(hidden)
+        if read.hidden is not None:
+            offset, weight = read.hidden
+            found.append(signal_at(source, offset, 0, weight, "hidden", "obfuscation"))
             techniques.append("code hidden past the right margin")
-        if escapes is not None:
-            found.append(escapes)
+        if read.escapes is not None:
+            found.append(
+                signal_at(source, read.escapes, 0, HEX_ESCAPE_WEIGHT, "hex_escapes", "obfuscation")
+            )
             techniques.append("strings hidden as escape sequences")
         if (signal := _encoded_program(source, longest)) is not None:
             found.append(signal)
