@@ -10,6 +10,8 @@ from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.obfuscation import (
     _HEX_ESCAPES,
+    ORDINARY_LINE,
+    SMALL_FILE,
     _longest_line,
     obfuscated_code_rule,
 )
@@ -311,3 +313,18 @@ def test_hex_escape_runs_are_those_of_the_backtracking_pattern() -> None:
         data = b"".join(rng.choices(pieces, [10, 10, 1, 2, 1, 1, 1, 3], k=rng.randint(0, 60)))
         expected = [m.span() for m in backtracking.finditer(data)]
         assert [m.span() for m in _HEX_ESCAPES.finditer(data)] == expected
+
+
+def test_large_files_of_short_lines_on_average_have_no_longest_line() -> None:
+    rng = random.Random(6)
+    for _ in range(200):
+        lengths = rng.choice(
+            ((0, 20, 59, 60, 61, 200), (10, 30, 40, 161), (5, 30, 40, 161), (30, 2000), (161, 5000))
+        )
+        lines = [b"x" * rng.choice(lengths) for _ in range(rng.randint(1, 3000))]
+        data = b"\n".join(lines) + rng.choice((b"", b"\n"))
+        newlines = data.count(b"\n")
+        longest = max(data.split(b"\n"), key=len)
+        short = len(data) > SMALL_FILE and newlines and len(data) / newlines < ORDINARY_LINE
+        expected = (0, b"") if short or len(longest) <= 160 else (data.find(longest), longest)
+        assert tuple(_longest_line(data, 100)) == expected

@@ -66,26 +66,37 @@ _TO_LONGER_LINE = re.compile(
 
 def _longest_line(data: bytes, limit: int) -> _Line:
     """The longest line and where it starts (the first of the longest), looked for only
-    where one can be long: splitting every large file of ordinary short lines would cost
-    more than all the signatures. A line of at most ``BASE64_LITERAL_MIN`` bytes is as good
-    as none (every use of the longest line wants a longer one), so only longer lines are
-    looked at, with a regex that passes over the others instead of splitting the file."""
+    where one can be long: none in a file of up to ``limit`` bytes, nor in one over
+    ``SMALL_FILE`` of ordinary short lines (under ``ORDINARY_LINE`` bytes on average).
+
+    A line of at most ``BASE64_LITERAL_MIN`` bytes is as good as none (every use of the
+    longest line wants a longer one), so only longer lines are looked at, with a regex
+    that passes over the others instead of splitting the file. The newlines of a large
+    file are counted as it goes, in the short lines only (a long one has one), and only
+    until there are enough to call its lines short: minified code is not read twice,
+    and a file of short lines is given up on at its first long lines."""
     if len(data) <= limit:
         return _NO_LINE
-    if len(data) > SMALL_FILE:  # lines counted only where the count can decide
-        newlines = data.count(b"\n")
-        if newlines and len(data) / newlines < ORDINARY_LINE:
-            return _NO_LINE
-    start = end = position = 0
+    # newlines enough for short lines (len(data) / newlines < ORDINARY_LINE), if counted
+    enough = len(data) // ORDINARY_LINE + 1 if len(data) > SMALL_FILE else 0
+    start = end = position = newlines = 0
     while (match := _TO_LONGER_LINE.match(data, position)) is not None:
         line_start = match.end() - BASE64_LITERAL_MIN - 1
         line_end = data.find(b"\n", match.end())
+        if enough:
+            newlines += data.count(b"\n", position, line_start) + (line_end >= 0)
+            if newlines >= enough:
+                return _NO_LINE
         if line_end < 0:
             line_end = len(data)
         if line_end - line_start > end - start:
             start, end = line_start, line_end
         position = line_end + 1
-    return _Line(start, data[start:end]) if end - start > BASE64_LITERAL_MIN else _NO_LINE
+    if end - start <= BASE64_LITERAL_MIN:
+        return _NO_LINE  # whatever the count
+    if enough and newlines + data.count(b"\n", position) >= enough:
+        return _NO_LINE
+    return _Line(start, data[start:end])
 
 
 def _long_line(source: SourceFile, longest: _Line) -> Signal | None:
