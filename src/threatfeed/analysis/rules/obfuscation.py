@@ -53,49 +53,52 @@ class _Line(NamedTuple):
 
 _NO_LINE = _Line(0, b"")
 BASE64_LITERAL_MIN = 160
-#: From a line's start, the lines of at most ``BASE64_LITERAL_MIN`` bytes after it, passed
-#: over in one match, then the first bytes of a longer line (``match.end()`` is that many
-#: bytes into it). Possessive: a line too long for ``{0,160}+`` fails its ``\n`` at once and
-#: ends the passing over. One match over the short lines costs less than a search that
-#: starts a new attempt at each newline; ``bytes.find`` goes on to the end of a line of
-#: megabytes many times faster than ``[^\n]*`` would.
-_TO_LONGER_LINE = re.compile(
-    rb"(?:[^\n]{0,%d}+\n)*+[^\n]{%d}" % (BASE64_LITERAL_MIN, BASE64_LITERAL_MIN + 1)
-)
+HIDDEN_RUN = 150
+#: A line of at most this many bytes holds neither a base64 literal (over
+#: ``BASE64_LITERAL_MIN`` bytes) nor code hidden past the margin (a run of ``HIDDEN_RUN``
+#: blanks, then a character).
+SHORT_LINE = min(BASE64_LITERAL_MIN, HIDDEN_RUN)
+#: From a line's start, the lines of at most ``SHORT_LINE`` bytes after it, passed over in
+#: one match, then the first bytes of a longer line (``match.end()`` is that many bytes into
+#: it). Possessive: a line too long for ``{0,150}+`` fails its ``\n`` at once and ends the
+#: passing over. One match over the short lines costs less than a search that starts a new
+#: attempt at each newline; ``bytes.find`` goes on to the end of a line of megabytes many
+#: times faster than ``[^\n]*`` would.
+_TO_LONGER_LINE = re.compile(rb"(?:[^\n]{0,%d}+\n)*+[^\n]{%d}" % (SHORT_LINE, SHORT_LINE + 1))
 
 
-def _longest_line(data: bytes, limit: int) -> _Line:
-    """The longest line and where it starts (the first of the longest), looked for only
-    where one can be long: none in a file of up to ``limit`` bytes, nor in one over
-    ``SMALL_FILE`` of ordinary short lines (under ``ORDINARY_LINE`` bytes on average).
+def _longest_line(data: bytes, limit: int) -> _Line | None:
+    """The longest line of over ``SHORT_LINE`` bytes and where it starts (the first of the
+    longest), ``_NO_LINE`` if there is none, or None where lines are not looked at: in a
+    file of up to ``limit`` bytes, and in one over ``SMALL_FILE`` of ordinary short lines
+    (under ``ORDINARY_LINE`` bytes on average).
 
-    A line of at most ``BASE64_LITERAL_MIN`` bytes is as good as none (every use of the
-    longest line wants a longer one), so only longer lines are looked at, with a regex
-    that passes over the others instead of splitting the file. The newlines of a large
-    file are counted as it goes, in the short lines only (a long one has one), and only
-    until there are enough to call its lines short: minified code is not read twice,
-    and a file of short lines is given up on at its first long lines."""
+    Only the longer lines are looked at, with a regex that passes over the others instead
+    of splitting the file. The newlines of a large file are counted as it goes, in the
+    short lines only (a long one has one), and only until there are enough to call its
+    lines short: minified code is not read twice, and a file of short lines is given up on
+    at its first long lines."""
     if len(data) <= limit:
-        return _NO_LINE
+        return None
     # newlines enough for short lines (len(data) / newlines < ORDINARY_LINE), if counted
     enough = len(data) // ORDINARY_LINE + 1 if len(data) > SMALL_FILE else 0
     start = end = position = newlines = 0
     while (match := _TO_LONGER_LINE.match(data, position)) is not None:
-        line_start = match.end() - BASE64_LITERAL_MIN - 1
+        line_start = match.end() - SHORT_LINE - 1
         line_end = data.find(b"\n", match.end())
         if enough:
             newlines += data.count(b"\n", position, line_start) + (line_end >= 0)
             if newlines >= enough:
-                return _NO_LINE
+                return None
         if line_end < 0:
             line_end = len(data)
         if line_end - line_start > end - start:
             start, end = line_start, line_end
         position = line_end + 1
-    if end - start <= BASE64_LITERAL_MIN:
+    if end - start <= SHORT_LINE:
         return _NO_LINE  # whatever the count
     if enough and newlines + data.count(b"\n", position) >= enough:
-        return _NO_LINE
+        return None
     return _Line(start, data[start:end])
 
 
@@ -216,7 +219,6 @@ def _encoded_program(source: SourceFile, longest: _Line) -> Signal | None:
     return None
 
 
-HIDDEN_RUN = 150
 HIDDEN_WEIGHT = 8.0
 #: What is hidden is a statement of its own (``;`` after the padding) or a call that runs
 #: or loads code: nothing a formatter or a data table produces.
@@ -268,8 +270,10 @@ _NOTHING = _Found(_NO_LINE, None, None, None, None)
 
 def _read(data: bytes, kind: str) -> _Found:
     """The passes over a code file's bytes: a function of them and the kind alone."""
-    longest = _longest_line(data, LONG_LINE[kind])
-    hidden = _hidden_past_margin(data)
+    line = _longest_line(data, LONG_LINE[kind])
+    # no run of blanks and a character in a file whose lines were all seen to be short
+    hidden = None if line is _NO_LINE else _hidden_past_margin(data)
+    longest = line if line is not None and len(line.text) > BASE64_LITERAL_MIN else _NO_LINE
     escapes = _hex_escapes(data, kind)
     if longest is _NO_LINE and hidden is None and escapes is None:
         return _NOTHING  # most code files: no line any other technique looks at
