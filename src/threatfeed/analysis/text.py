@@ -132,6 +132,8 @@ def line_start_matches(
 
 #: The bytes of ``\s`` in a bytes pattern (those of ``bytes.isspace``).
 _SPACE = frozenset(b" \t\n\r\x0b\x0c")
+#: The bytes of ``\w`` in a bytes pattern: a word starts where the byte before is none.
+WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 #: A file's length, first and last bytes, and the other argument of the function.

@@ -13,6 +13,7 @@ from threatfeed.analysis.rules.obfuscation import (
     ORDINARY_LINE,
     SHORT_LINE,
     SMALL_FILE,
+    _exec_call,
     _longest_line,
     obfuscated_code_rule,
 )
@@ -347,3 +348,13 @@ def test_lines_of_large_files_of_short_lines_on_average_are_not_looked_at() -> N
         lines = [b"x" * rng.choice(lengths) for _ in range(rng.randint(1, 3000))]
         data = b"\n".join(lines) + rng.choice((b"", b"\n"))
         assert _longest(data, 100) == _longest_by_splitting(data, 100)
+
+
+def test_exec_calls_are_those_of_the_word_bounded_pattern() -> None:
+    bounded = re.compile(rb"\b(exec|eval)\s*\(")
+    pieces = [b"exec", b"eval", b"e", b"x", b"_", b" ", b"(", b"\n", b".", b"ev", b"al("]
+    rng = random.Random(7)
+    for _ in range(3000):
+        data = b"".join(rng.choices(pieces, k=rng.randint(0, 30)))
+        match = bounded.search(data)
+        assert _exec_call(data) == (None if match is None else match.start())

@@ -13,6 +13,7 @@ from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import RUNNING, Package, SourceFile
 from threatfeed.analysis.rules.base import in_comment, indicator, signal_at
 from threatfeed.analysis.rules.signature_rules import signature_rule
+from threatfeed.analysis.text import WORD_BYTES
 
 cryptominer_rule = signature_rule(
     "cryptominer_rule",
@@ -234,7 +235,6 @@ def fragmented_command_rule(package: Package) -> Indicator | None:
     return indicator("fragmented_command_rule", evidence, signals)
 
 
-_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _DEF = re.compile(rb"^[ \t]*def[ \t]+(\w+)[ \t]*\(", re.M)
 #: ``return`` of a decoder's result. No leading ``\b``: with it ``re`` tries every position
 #: of the file, without it jumps from one ``return`` to the next; the word boundary is
@@ -252,7 +252,7 @@ def _returns(data: bytes) -> list[int]:
     return [
         start
         for match in _RETURNS_DECODED.finditer(data)
-        if (start := match.start()) == 0 or data[start - 1] not in _WORD
+        if (start := match.start()) == 0 or data[start - 1] not in WORD_BYTES
     ]
 
 
