@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from bisect import bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from typing import Generic, TypeVar
@@ -28,23 +29,37 @@ def looks_binary(data: bytes) -> bool:
     return data.find(b"\x00", 0, 8192) >= 0  # no copy of the block
 
 
-#: The last line counted, ``(data, offset, line)``. Rules ask for the lines of many matches
-#: in one large file, mostly in order: counting on from the last one is linear where
-#: counting from the start each time is quadratic. The data is held, so the identity test
-#: cannot match another file; the tuple is replaced whole, so threads see a consistent one.
-_last_line: tuple[bytes, int, int] = (b"", 0, 1)
+#: The lines counted in the last file asked about: ``(data, offsets, lines)``, the offsets
+#: in order. Rules ask for the lines of many matches in one large file, one rule after
+#: another, each in order: counting from the nearest offset already counted, before or
+#: after, is linear where counting from the start each time is quadratic. The data is
+#: held, so the identity test cannot match another file; the lock keeps the two lists in
+#: step for threads.
+_counted: tuple[bytes, list[int], list[int]] = (b"", [0], [1])
+_counted_lock = threading.Lock()
 
 
 def line_of(data: bytes, offset: int) -> int:
     """The 1-based line of ``offset`` (``data.count(b"\\n", 0, offset) + 1``)."""
-    global _last_line
-    counted, start, line = _last_line
-    if counted is data and 0 <= start <= offset:
-        line += data.count(b"\n", start, offset)
-    else:
-        line = data.count(b"\n", 0, offset) + 1
-    _last_line = (data, offset, line)
-    return line
+    global _counted
+    if offset < 0:
+        return data.count(b"\n", 0, offset) + 1  # counted from the end: not remembered
+    with _counted_lock:
+        counted, offsets, lines = _counted
+        if counted is not data:
+            offsets, lines = [0], [1]
+            _counted = (data, offsets, lines)
+        after = bisect_right(offsets, offset)
+        before = offsets[after - 1]
+        if before == offset:
+            return lines[after - 1]
+        if after < len(offsets) and offsets[after] - offset < offset - before:
+            line = lines[after] - data.count(b"\n", offset, offsets[after])
+        else:
+            line = lines[after - 1] + data.count(b"\n", before, offset)
+        offsets.insert(after, offset)
+        lines.insert(after, line)
+        return line
 
 
 def excerpt_at(data: bytes, offset: int, length: int = 0) -> str:
