@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterator
 from itertools import islice
 from typing import NamedTuple
 
@@ -192,41 +193,48 @@ def _decodes_to_program(text: bytes) -> bool:
     return set(head) <= _PRINTABLE and _PROGRAM_START.match(head) is not None
 
 
-def _encoded_literals(source: SourceFile, longest: _Line) -> list[tuple[int, bytes]]:
+def _signed_literals(source: SourceFile) -> Iterator[tuple[int, bytes]]:
     """Base64 literals that may hold a program, with their offsets: where the signature
-    ``base64_program_text`` saw one start like code (any file), and on the longest line of
-    a file with a long line (UTF-16 PowerShell has no fixed prefix)."""
-    found = []
+    ``base64_program_text`` saw one start like code."""
     for hit in source.signatures:
         if hit.rule == "base64_program_text":
             for offset, _ in hit.offsets:
                 run = _B64_RUN.match(source.data, offset + 1, offset + 1 + 240)
                 if run is not None:
-                    found.append((offset + 1, run.group()))
+                    yield offset + 1, run.group()
+
+
+def _program_on_line(longest: _Line) -> int | None:
+    """Where the first base64 literal of the longest line that holds a program starts:
+    UTF-16 PowerShell has no fixed prefix for a signature to see."""
     line = longest.text
-    if len(line) > BASE64_LITERAL_MIN:  # shorter lines cannot hold one: no search
-        found += [
-            (longest.offset + start, line[start:end])
-            for start, end in quoted_runs(line, _BASE64_BYTES, BASE64_LITERAL_MIN)
-        ]
-    return found
+    for start, end in quoted_runs(line, _BASE64_BYTES, BASE64_LITERAL_MIN):
+        if _decodes_to_program(line[start:end]):
+            return longest.offset + start
+    return None
 
 
-def _encoded_program(source: SourceFile, longest: _Line) -> Signal | None:
+def _encoded_program(source: SourceFile, on_line: int | None) -> Signal | None:
     """A base64 string literal whose content is a program (Python, JavaScript, shell or
-    PowerShell source). Data, images and fonts are shipped as base64; code that is to be
-    run is written as code unless it is hiding from its reader. In a file that also runs
+    PowerShell source): one the signatures saw, else the one on the longest line
+    (``_program_on_line``). Data, images and fonts are shipped as base64; code that is to
+    be run is written as code unless it is hiding from its reader. In a file that also runs
     commands or calls ``exec``/``eval``, the hidden program is there to be run."""
     if source.kind not in LONG_LINE:
         return None
-    for offset, literal in _encoded_literals(source, longest):
-        if len(literal) >= 160 and _decodes_to_program(literal):
-            runs = any(hit.capability in {"exec", "decode_exec"} for hit in source.signatures)
-            runs = runs or _exec_call(source.data) is not None
-            weight = ENCODED_PROGRAM_RUN_WEIGHT if runs else ENCODED_PROGRAM_WEIGHT
-            key = "encoded_program_run" if runs else "encoded_program"
-            return signal_at(source, offset, 0, weight, key, "obfuscation")
-    return None
+    signed = (
+        offset
+        for offset, literal in _signed_literals(source)
+        if len(literal) >= 160 and _decodes_to_program(literal)
+    )
+    offset = next(signed, on_line)
+    if offset is None:
+        return None
+    runs = any(hit.capability in {"exec", "decode_exec"} for hit in source.signatures)
+    runs = runs or _exec_call(source.data) is not None
+    weight = ENCODED_PROGRAM_RUN_WEIGHT if runs else ENCODED_PROGRAM_WEIGHT
+    key = "encoded_program_run" if runs else "encoded_program"
+    return signal_at(source, offset, 0, weight, key, "obfuscation")
 
 
 HIDDEN_WEIGHT = 8.0
@@ -273,9 +281,10 @@ class _Found(NamedTuple):
     blob: int | None
     hidden: tuple[int, float] | None
     escapes: int | None
+    program: int | None
 
 
-_NOTHING = _Found(_NO_LINE, None, None, None, None)
+_NOTHING = _Found(_NO_LINE, None, None, None, None, None)
 
 
 def _read(data: bytes, kind: str) -> _Found:
@@ -288,7 +297,12 @@ def _read(data: bytes, kind: str) -> _Found:
     if longest is _NO_LINE and hidden is None and escapes is None:
         return _NOTHING  # most code files: no line any other technique looks at
     return _Found(
-        longest, _exec_on_long_line(kind, longest), _blob(data, kind, longest), hidden, escapes
+        longest,
+        _exec_on_long_line(kind, longest),
+        _blob(data, kind, longest),
+        hidden,
+        escapes,
+        _program_on_line(longest),
     )
 
 
@@ -313,13 +327,12 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
         read = _read_remembered(source.data, source.kind) if source.kind in LONG_LINE else _NOTHING
         if not source.signatures and read is _NOTHING:
             continue
-        longest = read.longest
         hits = source.hits("obfuscated_code_rule")
         found = [hit_signal(source, hit) for hit in hits]
         techniques = [hit.label for hit in hits]
         if source.kind not in LONG_LINE and not techniques:
             continue
-        if (signal := _long_line(source, longest)) is not None:
+        if (signal := _long_line(source, read.longest)) is not None:
             found.append(signal)
             techniques.append("very long line")
         if read.loader is not None:
@@ -346,7 +359,7 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
                 signal_at(source, read.escapes, 0, HEX_ESCAPE_WEIGHT, "hex_escapes", "obfuscation")
             )
             techniques.append("strings hidden as escape sequences")
-        if (signal := _encoded_program(source, longest)) is not None:
+        if (signal := _encoded_program(source, read.program)) is not None:
             found.append(signal)
             techniques.append(
                 "runs program text encoded as base64"
