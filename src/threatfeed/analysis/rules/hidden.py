@@ -8,12 +8,13 @@ import codecs
 import re
 from bisect import bisect_left
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import RUNNING, Package, SourceFile
 from threatfeed.analysis.rules.base import in_comment, indicator, signal_at
 from threatfeed.analysis.rules.signature_rules import signature_rule
-from threatfeed.analysis.text import WORD_BYTES
+from threatfeed.analysis.text import WORD_BYTES, ByContent
 
 cryptominer_rule = signature_rule(
     "cryptominer_rule",
@@ -207,6 +208,39 @@ def _split_words(fragments: list[str]) -> list[str]:
     return [word for word in found if not any(word in fragment for fragment in lowered)]
 
 
+class _Command(NamedTuple):
+    """A command list found in a file: where, the words it splits, the joined start."""
+
+    start: int
+    length: int
+    words: tuple[str, ...]
+    command: str
+
+
+def _fragmented_command(data: bytes, _: None) -> _Command | None:
+    """The first list of fragments outside comments that splits command words: a function
+    of the file's bytes alone, remembered by content (``_fragmented_remembered``)."""
+    if b".join(" not in data:
+        return None
+    for match in _FRAGMENTS.finditer(data):
+        if not _may_spell_a_command(match.group(0)):
+            continue  # nearly every list of strings
+        literals = _FRAGMENT.finditer(match.group(0))
+        fragments = [found.group(0)[1:-1].decode("latin-1") for found in literals]
+        words = _split_words(fragments)
+        if words and not in_comment(data, match.start()):
+            joined = "".join(fragments)[:200]
+            return _Command(match.start(), len(match.group(0)), tuple(sorted(set(words))), joined)
+    return None
+
+
+#: ``_fragmented_command`` remembered for the latest 32 MiB of files over 4 KiB: a fifth
+#: of the bytes of the dev corpus's files that run commands repeat one of them.
+_fragmented_remembered = ByContent(
+    _fragmented_command, budget=32 * 1024 * 1024, files=16384, smallest=4096
+)
+
+
 def fragmented_command_rule(package: Package) -> Indicator | None:
     """A command cut into fragments that split its own keywords (``["power", "shell -NoL",
     "ogo -Ex", "ecutionP", ...]``) and joined at run time, in a file that runs commands:
@@ -220,36 +254,22 @@ def fragmented_command_rule(package: Package) -> Indicator | None:
     evidence = []
     signals: list[Signal] = []
     for source in _running_code(package):
-        if not any(hit.capability == "exec" for hit in source.signatures) or (
-            b".join(" not in source.data
-        ):
+        if not any(hit.capability == "exec" for hit in source.signatures):
             continue
-        for match in _FRAGMENTS.finditer(source.data):
-            if not _may_spell_a_command(match.group(0)):
-                continue  # nearly every list of strings
-            literals = _FRAGMENT.finditer(match.group(0))
-            fragments = [found.group(0)[1:-1].decode("latin-1") for found in literals]
-            words = _split_words(fragments)
-            if not words or in_comment(source.data, match.start()):
-                continue
-            evidence.append(
-                {
-                    "file": source.path,
-                    "words": sorted(set(words)),
-                    "command": "".join(fragments)[:200],
-                }
+        found = _fragmented_remembered(source.data, None)
+        if found is None:
+            continue
+        evidence.append({"file": source.path, "words": list(found.words), "command": found.command})
+        signals.append(
+            signal_at(
+                source,
+                found.start,
+                found.length,
+                FRAGMENTED_COMMAND_WEIGHT,
+                "fragmented_command",
+                "exec",
             )
-            signals.append(
-                signal_at(
-                    source,
-                    match.start(),
-                    len(match.group(0)),
-                    FRAGMENTED_COMMAND_WEIGHT,
-                    "fragmented_command",
-                    "exec",
-                )
-            )
-            break
+        )
     return indicator("fragmented_command_rule", evidence, signals)
 
 
