@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from collections.abc import Iterator
+import threading
+from bisect import bisect_right
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from typing import Generic, TypeVar
 
 EXCERPT_CHARS = 160
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
 
 
 def decode(data: bytes) -> str:
@@ -23,23 +29,37 @@ def looks_binary(data: bytes) -> bool:
     return data.find(b"\x00", 0, 8192) >= 0  # no copy of the block
 
 
-#: The last line counted, ``(data, offset, line)``. Rules ask for the lines of many matches
-#: in one large file, mostly in order: counting on from the last one is linear where
-#: counting from the start each time is quadratic. The data is held, so the identity test
-#: cannot match another file; the tuple is replaced whole, so threads see a consistent one.
-_last_line: tuple[bytes, int, int] = (b"", 0, 1)
+#: The lines counted in the last file asked about: ``(data, offsets, lines)``, the offsets
+#: in order. Rules ask for the lines of many matches in one large file, one rule after
+#: another, each in order: counting from the nearest offset already counted, before or
+#: after, is linear where counting from the start each time is quadratic. The data is
+#: held, so the identity test cannot match another file; the lock keeps the two lists in
+#: step for threads.
+_counted: tuple[bytes, list[int], list[int]] = (b"", [0], [1])
+_counted_lock = threading.Lock()
 
 
 def line_of(data: bytes, offset: int) -> int:
     """The 1-based line of ``offset`` (``data.count(b"\\n", 0, offset) + 1``)."""
-    global _last_line
-    counted, start, line = _last_line
-    if counted is data and 0 <= start <= offset:
-        line += data.count(b"\n", start, offset)
-    else:
-        line = data.count(b"\n", 0, offset) + 1
-    _last_line = (data, offset, line)
-    return line
+    global _counted
+    if offset < 0:
+        return data.count(b"\n", 0, offset) + 1  # counted from the end: not remembered
+    with _counted_lock:
+        counted, offsets, lines = _counted
+        if counted is not data:
+            offsets, lines = [0], [1]
+            _counted = (data, offsets, lines)
+        after = bisect_right(offsets, offset)
+        before = offsets[after - 1]
+        if before == offset:
+            return lines[after - 1]
+        if after < len(offsets) and offsets[after] - offset < offset - before:
+            line = lines[after] - data.count(b"\n", offset, offsets[after])
+        else:
+            line = lines[after - 1] + data.count(b"\n", before, offset)
+        offsets.insert(after, offset)
+        lines.insert(after, line)
+        return line
 
 
 def excerpt_at(data: bytes, offset: int, length: int = 0) -> str:
@@ -127,3 +147,53 @@ def line_start_matches(
 
 #: The bytes of ``\s`` in a bytes pattern (those of ``bytes.isspace``).
 _SPACE = frozenset(b" \t\n\r\x0b\x0c")
+#: The bytes of ``\w`` in a bytes pattern: a word starts where the byte before is none.
+WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+#: A file's length, first and last bytes, and the other argument of the function.
+_Fingerprint = tuple[int, bytes, bytes, Hashable]
+FINGERPRINT_BYTES = 64
+
+
+class ByContent(Generic[K, T]):
+    """``function(data, key)``, a pure function of a file's bytes, remembered for the
+    latest files: releases, vendored libraries and campaigns bring the same files back.
+
+    A file is looked up by its length and ends (hashing whole files costs as much as a
+    pass over them), then compared whole, so no crafted file can pass for another. Files
+    of at most ``smallest`` bytes cost less to read again than to look up; files over a
+    sixteenth of the budget would push out too many others. Lookups are locked (the
+    cache is shared by the threads of a process), the function runs unlocked."""
+
+    def __init__(
+        self, function: Callable[[bytes, K], T], *, budget: int, files: int, smallest: int
+    ) -> None:
+        self._function = function
+        self._budget = budget
+        self._files = files
+        self._smallest = smallest
+        self._seen: OrderedDict[_Fingerprint, tuple[bytes, T]] = OrderedDict()
+        self._seen_bytes = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, data: bytes, key: K) -> T:
+        if not self._smallest < len(data) <= self._budget // 16:
+            return self._function(data, key)
+        fingerprint = (len(data), data[:FINGERPRINT_BYTES], data[-FINGERPRINT_BYTES:], key)
+        with self._lock:
+            seen = self._seen.get(fingerprint)
+            if seen is not None and seen[0] == data:
+                self._seen.move_to_end(fingerprint)
+                return seen[1]
+        result = self._function(data, key)
+        with self._lock:
+            replaced = self._seen.pop(fingerprint, None)
+            if replaced is not None:
+                self._seen_bytes -= len(replaced[0])
+            self._seen[fingerprint] = (data, result)
+            self._seen_bytes += len(data)
+            while self._seen_bytes > self._budget or len(self._seen) > self._files:
+                _, (oldest, _) = self._seen.popitem(last=False)
+                self._seen_bytes -= len(oldest)
+        return result

@@ -4,12 +4,17 @@ nothing here is ever run), and on look-alikes that do not hide or run anything."
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from tests.analysis.builders import package, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.base import Rule
 from threatfeed.analysis.rules.hidden import (
+    _COMMAND_WORDS,
+    _FRAGMENTS,
+    _may_spell_a_command,
     concealed_endpoint_rule,
     cryptominer_rule,
     decoder_function_exec_rule,
@@ -313,3 +318,25 @@ def test_exec_of_another_function_next_to_a_decoder_is_not(engine: Engine) -> No
         + "exec(render(TEMPLATE))\nicon = load('icon.dat')\n"
     )
     assert run_rule(engine, decoder_function_exec_rule, sdist({"tidy_strings/m.py": code})) is None
+
+
+def test_a_list_whose_joined_text_holds_a_command_word_may_spell_one() -> None:
+    pieces = [b"Pow", b"er", b"SHELL", b"nc", b" -", b"e", b"cu", b"rl", b"/dev", b"/tcp"]
+    pieces += [b"\\'", b",", b" ", b"\xc0", b"x"]
+    separators = [b",", b", ", b" ,\n  ", b"\t,"]
+    rng = random.Random(8)
+    seen = 0
+    for _ in range(3000):
+        fragments = [b"".join(rng.choices(pieces, k=rng.randint(0, 4))) for _ in range(5)]
+        listing = b"[ " + b"".join(
+            b"'" + fragment + b"'" + rng.choice(separators) for fragment in fragments
+        )
+        listing = listing[: -len(b",")] if listing.endswith(b",") else listing
+        match = _FRAGMENTS.fullmatch(listing + b"]")
+        if match is None:
+            continue  # a fragment too long for the pattern
+        joined = b"".join(fragments).decode("latin-1").lower()
+        if any(word in joined for word in _COMMAND_WORDS):
+            seen += 1
+            assert _may_spell_a_command(match.group(0))
+    assert seen > 100

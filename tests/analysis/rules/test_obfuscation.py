@@ -10,6 +10,10 @@ from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.obfuscation import (
     _HEX_ESCAPES,
+    ORDINARY_LINE,
+    SHORT_LINE,
+    SMALL_FILE,
+    _exec_call,
     _longest_line,
     obfuscated_code_rule,
 )
@@ -69,6 +73,16 @@ def test_code_hidden_past_the_right_margin(engine: Engine) -> None:
     assert "code hidden past the right margin" in techniques
     plain = "import os\nVERSION = '1.0'\n"
     assert run_rule(engine, obfuscated_code_rule, sdist({"t/v.py": plain})) is None
+
+
+def test_code_hidden_on_the_shortest_line_that_holds_it_in_files_of_any_size(
+    engine: Engine,
+) -> None:
+    line = " " * 150 + "x\n"  # a run of blanks and a character: 151 bytes
+    for lines in (0, 200, 6000):  # lines not looked at, looked at, short on average
+        code = "x = 1\n" * lines + line + "y = 2\n" * lines
+        techniques = _techniques(run_rule(engine, obfuscated_code_rule, sdist({"t/v.py": code})))
+        assert "code hidden past the right margin" in techniques
 
 
 def test_a_statement_hidden_past_the_margin_flags_alone(engine: Engine) -> None:
@@ -291,16 +305,28 @@ def test_embedded_executable_that_the_file_starts(engine: Engine) -> None:
     assert "runs the executable it embeds" not in techniques
 
 
-def test_longest_line_is_the_first_longest_of_the_lines_over_160_bytes() -> None:
+def _longest_by_splitting(data: bytes, limit: int) -> tuple[int, bytes] | None:
+    newlines = data.count(b"\n")
+    short = len(data) > SMALL_FILE and newlines and len(data) / newlines < ORDINARY_LINE
+    if len(data) <= limit or short:
+        return None
+    longest = max(data.split(b"\n"), key=len)
+    return (data.find(longest), longest) if len(longest) > SHORT_LINE else (0, b"")
+
+
+def _longest(data: bytes, limit: int) -> tuple[int, bytes] | None:
+    line = _longest_line(data, limit)
+    return None if line is None else (line.offset, line.text)
+
+
+def test_longest_line_is_the_first_longest_of_the_lines_over_150_bytes() -> None:
     rng = random.Random(4)
     for _ in range(2000):
-        lengths = (0, 3, 159, 160, 161, 170, 300)
+        lengths = (0, 3, 149, 150, 151, 159, 160, 161, 170, 300)
         lines = [b"x" * rng.choice(lengths) for _ in range(rng.randint(1, 6))]
         data = b"\n".join(line + bytes([65 + i]) for i, line in enumerate(lines))
         data += rng.choice((b"", b"\n", b"\n\n"))  # a last line ended, or empty ones after it
-        longest = max(data.split(b"\n"), key=len)
-        expected = (data.find(longest), longest) if len(longest) > 160 else (0, b"")
-        assert tuple(_longest_line(data, 100)) == expected
+        assert _longest(data, 100) == _longest_by_splitting(data, 100)
 
 
 def test_hex_escape_runs_are_those_of_the_backtracking_pattern() -> None:
@@ -311,3 +337,24 @@ def test_hex_escape_runs_are_those_of_the_backtracking_pattern() -> None:
         data = b"".join(rng.choices(pieces, [10, 10, 1, 2, 1, 1, 1, 3], k=rng.randint(0, 60)))
         expected = [m.span() for m in backtracking.finditer(data)]
         assert [m.span() for m in _HEX_ESCAPES.finditer(data)] == expected
+
+
+def test_lines_of_large_files_of_short_lines_on_average_are_not_looked_at() -> None:
+    rng = random.Random(6)
+    for _ in range(200):
+        lengths = rng.choice(
+            ((0, 20, 59, 60, 61, 200), (10, 30, 40, 161), (5, 30, 40, 161), (30, 2000), (161, 5000))
+        )
+        lines = [b"x" * rng.choice(lengths) for _ in range(rng.randint(1, 3000))]
+        data = b"\n".join(lines) + rng.choice((b"", b"\n"))
+        assert _longest(data, 100) == _longest_by_splitting(data, 100)
+
+
+def test_exec_calls_are_those_of_the_word_bounded_pattern() -> None:
+    bounded = re.compile(rb"\b(exec|eval)\s*\(")
+    pieces = [b"exec", b"eval", b"e", b"x", b"_", b" ", b"(", b"\n", b".", b"ev", b"al("]
+    rng = random.Random(7)
+    for _ in range(3000):
+        data = b"".join(rng.choices(pieces, k=rng.randint(0, 30)))
+        match = bounded.search(data)
+        assert _exec_call(data) == (None if match is None else match.start())

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterator
 from itertools import islice
 from typing import NamedTuple
 
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import file_signal, hit_signal, indicator, signal_at
-from threatfeed.analysis.text import BASE64_ALPHABET, entropy, quoted_runs, run_table
+from threatfeed.analysis.text import (
+    BASE64_ALPHABET,
+    WORD_BYTES,
+    ByContent,
+    entropy,
+    quoted_runs,
+    run_table,
+)
 
 #: Minified JavaScript has long lines by design, Python almost never.
 LONG_LINE = {"python": 1000, "javascript": 20000}
@@ -47,39 +55,53 @@ class _Line(NamedTuple):
 
 _NO_LINE = _Line(0, b"")
 BASE64_LITERAL_MIN = 160
-#: From a line's start, the lines of at most ``BASE64_LITERAL_MIN`` bytes after it, passed
-#: over in one match, then the first bytes of a longer line (``match.end()`` is that many
-#: bytes into it). Possessive: a line too long for ``{0,160}+`` fails its ``\n`` at once and
-#: ends the passing over. One match over the short lines costs less than a search that
-#: starts a new attempt at each newline; ``bytes.find`` goes on to the end of a line of
-#: megabytes many times faster than ``[^\n]*`` would.
-_TO_LONGER_LINE = re.compile(
-    rb"(?:[^\n]{0,%d}+\n)*+[^\n]{%d}" % (BASE64_LITERAL_MIN, BASE64_LITERAL_MIN + 1)
-)
+HIDDEN_RUN = 150
+#: A line of at most this many bytes holds neither a base64 literal (over
+#: ``BASE64_LITERAL_MIN`` bytes) nor code hidden past the margin (a run of ``HIDDEN_RUN``
+#: blanks, then a character).
+SHORT_LINE = min(BASE64_LITERAL_MIN, HIDDEN_RUN)
+#: From a line's start, the lines of at most ``SHORT_LINE`` bytes after it, passed over in
+#: one match, then the first bytes of a longer line (``match.end()`` is that many bytes into
+#: it). Possessive: a line too long for ``{0,150}+`` fails its ``\n`` at once and ends the
+#: passing over. One match over the short lines costs less than a search that starts a new
+#: attempt at each newline; ``bytes.find`` goes on to the end of a line of megabytes many
+#: times faster than ``[^\n]*`` would.
+_TO_LONGER_LINE = re.compile(rb"(?:[^\n]{0,%d}+\n)*+[^\n]{%d}" % (SHORT_LINE, SHORT_LINE + 1))
 
 
-def _longest_line(data: bytes, limit: int) -> _Line:
-    """The longest line and where it starts (the first of the longest), looked for only
-    where one can be long: splitting every large file of ordinary short lines would cost
-    more than all the signatures. A line of at most ``BASE64_LITERAL_MIN`` bytes is as good
-    as none (every use of the longest line wants a longer one), so only longer lines are
-    looked at, with a regex that passes over the others instead of splitting the file."""
+def _longest_line(data: bytes, limit: int) -> _Line | None:
+    """The longest line of over ``SHORT_LINE`` bytes and where it starts (the first of the
+    longest), ``_NO_LINE`` if there is none, or None where lines are not looked at: in a
+    file of up to ``limit`` bytes, and in one over ``SMALL_FILE`` of ordinary short lines
+    (under ``ORDINARY_LINE`` bytes on average).
+
+    Only the longer lines are looked at, with a regex that passes over the others instead
+    of splitting the file. The newlines of a large file are counted as it goes, in the
+    short lines only (a long one has one), and only until there are enough to call its
+    lines short: minified code is not read twice, and a file of short lines is given up on
+    at its first long lines."""
     if len(data) <= limit:
-        return _NO_LINE
-    if len(data) > SMALL_FILE:  # lines counted only where the count can decide
-        newlines = data.count(b"\n")
-        if newlines and len(data) / newlines < ORDINARY_LINE:
-            return _NO_LINE
-    start = end = position = 0
+        return None
+    # newlines enough for short lines (len(data) / newlines < ORDINARY_LINE), if counted
+    enough = len(data) // ORDINARY_LINE + 1 if len(data) > SMALL_FILE else 0
+    start = end = position = newlines = 0
     while (match := _TO_LONGER_LINE.match(data, position)) is not None:
-        line_start = match.end() - BASE64_LITERAL_MIN - 1
+        line_start = match.end() - SHORT_LINE - 1
         line_end = data.find(b"\n", match.end())
+        if enough:
+            newlines += data.count(b"\n", position, line_start) + (line_end >= 0)
+            if newlines >= enough:
+                return None
         if line_end < 0:
             line_end = len(data)
         if line_end - line_start > end - start:
             start, end = line_start, line_end
         position = line_end + 1
-    return _Line(start, data[start:end]) if end - start > BASE64_LITERAL_MIN else _NO_LINE
+    if end - start <= SHORT_LINE:
+        return _NO_LINE  # whatever the count
+    if enough and newlines + data.count(b"\n", position) >= enough:
+        return None
+    return _Line(start, data[start:end])
 
 
 def _long_line(source: SourceFile, longest: _Line) -> Signal | None:
@@ -95,48 +117,54 @@ LONG_EXEC_WEIGHT = 10.0
 #: ``exec`` on a very long Python line and a high-entropy blob in the same file: a loader
 #: with its payload. JSON polyfills ``eval`` on long lines, but carry no blob.
 LOADER_WITH_PAYLOAD_WEIGHT = 17.0
-_EXEC_CALL = re.compile(rb"\b(exec|eval)\s*\(")
+#: A call of ``exec`` or ``eval``, where a word starts (checked by hand, see ``_exec_call``).
+_EXEC_CALL = re.compile(rb"e(?:xec|val)\s*\(")
 
 
-def _exec_on_long_line(source: SourceFile, longest: _Line) -> Signal | None:
-    """``exec``/``eval`` on a Python line of over 1,000 characters: a one-line loader that
-    decodes and runs its payload. Generated tables are long but do not execute anything."""
-    line = longest.text
-    if source.kind != "python" or len(line) <= LONG_LINE["python"]:
-        return None
-    if b"exec" not in line and b"eval" not in line:
-        return None  # what the regex needs, looked for far faster on lines of megabytes
-    match = _EXEC_CALL.search(line)
-    if match is None:
-        return None
-    offset = longest.offset + match.start()
-    return signal_at(source, offset, 0, LONG_EXEC_WEIGHT, "long_exec", "decode_exec")
-
-
-def _blob(source: SourceFile, longest: _Line) -> Signal | None:
-    """Only a file with a line as long as a blob can hold one: the regex runs rarely."""
-    if source.kind not in BLOB_WEIGHT or len(source.data) > MAX_BLOB_SCAN:
-        return None
-    if len(longest.text) < BLOB_MIN:
-        return None
-    for start, end in quoted_runs(source.data, _BLOB_BYTES, BLOB_MIN, closed=True):
-        if entropy(source.data[start : min(end, start + 8192)]) >= BLOB_ENTROPY:
-            return signal_at(source, start - 1, 0, BLOB_WEIGHT[source.kind], "blob", "obfuscation")
+def _exec_call(data: bytes) -> int | None:
+    """Where the first match of ``\\b(exec|eval)\\s*\\(`` starts. Starting with ``\\b``, a
+    pattern is tried at every byte; starting with ``e``, ``re`` jumps from one ``e`` to the
+    next, faster even than looking for ``exec`` and ``eval`` with ``bytes.find``."""
+    position = 0
+    while (match := _EXEC_CALL.search(data, position)) is not None:
+        start = match.start()
+        if start == 0 or data[start - 1] not in WORD_BYTES:
+            return start
+        position = start + 1
     return None
 
 
-def _hex_escapes(source: SourceFile) -> Signal | None:
-    """Strings spelled as ``\\x68\\x74...``: common in obfuscated JavaScript, rare by hand."""
-    if source.kind != "javascript":
+def _exec_on_long_line(kind: str, longest: _Line) -> int | None:
+    """``exec``/``eval`` on a Python line of over 1,000 characters: a one-line loader that
+    decodes and runs its payload. Generated tables are long but do not execute anything."""
+    if kind != "python" or len(longest.text) <= LONG_LINE["python"]:
         return None
-    if source.data.count(b"\\") < HEX_ESCAPE_RUNS * 12:
-        return None  # one pass over the common file with few backslashes at all
-    # No count of the escapes themselves: the regex jumps from backslash to backslash
-    # and fails at once on others, faster than counting ``\x`` and ``\u`` would be.
-    runs = list(islice(_HEX_ESCAPES.finditer(source.data, 0, MAX_BLOB_SCAN), HEX_ESCAPE_RUNS))
+    start = _exec_call(longest.text)
+    return None if start is None else longest.offset + start
+
+
+def _blob(data: bytes, kind: str, longest: _Line) -> int | None:
+    """Only a file with a line as long as a blob can hold one: the regex runs rarely."""
+    if kind not in BLOB_WEIGHT or len(data) > MAX_BLOB_SCAN:
+        return None
+    if len(longest.text) < BLOB_MIN:
+        return None
+    for start, end in quoted_runs(data, _BLOB_BYTES, BLOB_MIN, closed=True):
+        if entropy(data[start : min(end, start + 8192)]) >= BLOB_ENTROPY:
+            return start - 1
+    return None
+
+
+def _hex_escapes(data: bytes, kind: str) -> int | None:
+    """Strings spelled as ``\\x68\\x74...``: common in obfuscated JavaScript, rare by hand."""
+    if kind != "javascript":
+        return None
+    # No count of backslashes or escapes first: the regex jumps from backslash to
+    # backslash and fails at once on others, faster than ``bytes.count`` passes over a file.
+    runs = list(islice(_HEX_ESCAPES.finditer(data, 0, MAX_BLOB_SCAN), HEX_ESCAPE_RUNS))
     if len(runs) < HEX_ESCAPE_RUNS:
         return None  # enough runs are counted, not all of them
-    return signal_at(source, runs[0].start(), 0, HEX_ESCAPE_WEIGHT, "hex_escapes", "obfuscation")
+    return runs[0].start()
 
 
 ENCODED_PROGRAM_WEIGHT = 8.0
@@ -165,44 +193,50 @@ def _decodes_to_program(text: bytes) -> bool:
     return set(head) <= _PRINTABLE and _PROGRAM_START.match(head) is not None
 
 
-def _encoded_literals(source: SourceFile, longest: _Line) -> list[tuple[int, bytes]]:
+def _signed_literals(source: SourceFile) -> Iterator[tuple[int, bytes]]:
     """Base64 literals that may hold a program, with their offsets: where the signature
-    ``base64_program_text`` saw one start like code (any file), and on the longest line of
-    a file with a long line (UTF-16 PowerShell has no fixed prefix)."""
-    found = []
+    ``base64_program_text`` saw one start like code."""
     for hit in source.signatures:
         if hit.rule == "base64_program_text":
             for offset, _ in hit.offsets:
                 run = _B64_RUN.match(source.data, offset + 1, offset + 1 + 240)
                 if run is not None:
-                    found.append((offset + 1, run.group()))
+                    yield offset + 1, run.group()
+
+
+def _program_on_line(longest: _Line) -> int | None:
+    """Where the first base64 literal of the longest line that holds a program starts:
+    UTF-16 PowerShell has no fixed prefix for a signature to see."""
     line = longest.text
-    if len(line) > BASE64_LITERAL_MIN:  # shorter lines cannot hold one: no search
-        found += [
-            (longest.offset + start, line[start:end])
-            for start, end in quoted_runs(line, _BASE64_BYTES, BASE64_LITERAL_MIN)
-        ]
-    return found
-
-
-def _encoded_program(source: SourceFile, longest: _Line) -> Signal | None:
-    """A base64 string literal whose content is a program (Python, JavaScript, shell or
-    PowerShell source). Data, images and fonts are shipped as base64; code that is to be
-    run is written as code unless it is hiding from its reader. In a file that also runs
-    commands or calls ``exec``/``eval``, the hidden program is there to be run."""
-    if source.kind not in LONG_LINE:
-        return None
-    for offset, literal in _encoded_literals(source, longest):
-        if len(literal) >= 160 and _decodes_to_program(literal):
-            runs = any(hit.capability in {"exec", "decode_exec"} for hit in source.signatures)
-            runs = runs or _EXEC_CALL.search(source.data) is not None
-            weight = ENCODED_PROGRAM_RUN_WEIGHT if runs else ENCODED_PROGRAM_WEIGHT
-            key = "encoded_program_run" if runs else "encoded_program"
-            return signal_at(source, offset, 0, weight, key, "obfuscation")
+    for start, end in quoted_runs(line, _BASE64_BYTES, BASE64_LITERAL_MIN):
+        if _decodes_to_program(line[start:end]):
+            return longest.offset + start
     return None
 
 
-HIDDEN_RUN = 150
+def _encoded_program(source: SourceFile, on_line: int | None) -> Signal | None:
+    """A base64 string literal whose content is a program (Python, JavaScript, shell or
+    PowerShell source): one the signatures saw, else the one on the longest line
+    (``_program_on_line``). Data, images and fonts are shipped as base64; code that is to
+    be run is written as code unless it is hiding from its reader. In a file that also runs
+    commands or calls ``exec``/``eval``, the hidden program is there to be run."""
+    if source.kind not in LONG_LINE:
+        return None
+    signed = (
+        offset
+        for offset, literal in _signed_literals(source)
+        if len(literal) >= 160 and _decodes_to_program(literal)
+    )
+    offset = next(signed, on_line)
+    if offset is None:
+        return None
+    runs = any(hit.capability in {"exec", "decode_exec"} for hit in source.signatures)
+    runs = runs or _exec_call(source.data) is not None
+    weight = ENCODED_PROGRAM_RUN_WEIGHT if runs else ENCODED_PROGRAM_WEIGHT
+    key = "encoded_program_run" if runs else "encoded_program"
+    return signal_at(source, offset, 0, weight, key, "obfuscation")
+
+
 HIDDEN_WEIGHT = 8.0
 #: What is hidden is a statement of its own (``;`` after the padding) or a call that runs
 #: or loads code: nothing a formatter or a data table produces.
@@ -213,16 +247,19 @@ _HIDDEN_STATEMENT = re.compile(
 )
 
 
-def _hidden_past_margin(source: SourceFile) -> Signal | None:
-    """Code pushed far right by a run of spaces, out of sight in an editor or a diff."""
-    if source.kind not in LONG_LINE or b" " * HIDDEN_RUN not in source.data:
+_SPACES = b" " * HIDDEN_RUN
+
+
+def _hidden_past_margin(data: bytes) -> tuple[int, float] | None:
+    """Code pushed far right by a run of spaces, out of sight in an editor or a diff: where
+    it starts and what it weighs."""
+    if _SPACES not in data:
         return None
-    match = _HIDDEN.search(source.data)
+    match = _HIDDEN.search(data)
     if match is None:
         return None
     statement = _HIDDEN_STATEMENT.search(match.group(1)) is not None
-    weight = HIDDEN_STATEMENT_WEIGHT if statement else HIDDEN_WEIGHT
-    return signal_at(source, match.start(1), 0, weight, "hidden", "obfuscation")
+    return match.start(1), HIDDEN_STATEMENT_WEIGHT if statement else HIDDEN_WEIGHT
 
 
 #: An executable embedded as base64 in a file that also runs commands: it is written out
@@ -234,6 +271,45 @@ def _runs_embedded_executable(source: SourceFile) -> bool:
     return any(hit.rule == "embedded_encoded_executable" for hit in source.signatures) and any(
         hit.capability == "exec" for hit in source.signatures
     )
+
+
+class _Found(NamedTuple):
+    """What the techniques that read only a code file's bytes found, by offset."""
+
+    longest: _Line
+    loader: int | None
+    blob: int | None
+    hidden: tuple[int, float] | None
+    escapes: int | None
+    program: int | None
+
+
+_NOTHING = _Found(_NO_LINE, None, None, None, None, None)
+
+
+def _read(data: bytes, kind: str) -> _Found:
+    """The passes over a code file's bytes: a function of them and the kind alone."""
+    line = _longest_line(data, LONG_LINE[kind])
+    # no run of blanks and a character in a file whose lines were all seen to be short
+    hidden = None if line is _NO_LINE else _hidden_past_margin(data)
+    longest = line if line is not None and len(line.text) > BASE64_LITERAL_MIN else _NO_LINE
+    escapes = _hex_escapes(data, kind)
+    if longest is _NO_LINE and hidden is None and escapes is None:
+        return _NOTHING  # most code files: no line any other technique looks at
+    return _Found(
+        longest,
+        _exec_on_long_line(kind, longest),
+        _blob(data, kind, longest),
+        hidden,
+        escapes,
+        _program_on_line(longest),
+    )
+
+
+#: ``_read`` remembered for the latest 32 MiB of code files over 4 KiB: 15% of the bytes
+#: of the dev corpus's code repeat one of them (smaller files cost about as much to look up
+#: as to read).
+_read_remembered = ByContent(_read, budget=32 * 1024 * 1024, files=16384, smallest=4096)
 
 
 def obfuscated_code_rule(package: Package) -> Indicator | None:
@@ -248,44 +324,42 @@ def obfuscated_code_rule(package: Package) -> Indicator | None:
     for source in package.files:
         if source.kind not in LONG_LINE and not source.signatures:
             continue  # most files: neither code nor a signature match
-        longest = (
-            _longest_line(source.data, LONG_LINE[source.kind])
-            if source.kind in LONG_LINE
-            else _NO_LINE
-        )
-        hidden = _hidden_past_margin(source)
-        escapes = _hex_escapes(source)
-        if not source.signatures and longest is _NO_LINE and hidden is None and escapes is None:
-            continue  # most code files: no line any other technique looks at
+        read = _read_remembered(source.data, source.kind) if source.kind in LONG_LINE else _NOTHING
+        if not source.signatures and read is _NOTHING:
+            continue
         hits = source.hits("obfuscated_code_rule")
         found = [hit_signal(source, hit) for hit in hits]
         techniques = [hit.label for hit in hits]
         if source.kind not in LONG_LINE and not techniques:
             continue
-        if (signal := _long_line(source, longest)) is not None:
+        if (signal := _long_line(source, read.longest)) is not None:
             found.append(signal)
             techniques.append("very long line")
-        loader = _exec_on_long_line(source, longest)
-        blob = _blob(source, longest)
-        if loader is not None:
-            found.append(loader)
+        if read.loader is not None:
+            found.append(
+                signal_at(source, read.loader, 0, LONG_EXEC_WEIGHT, "long_exec", "decode_exec")
+            )
             techniques.append("executes code on a very long line")
-        if blob is not None:
-            found.append(blob)
+        if read.blob is not None:
+            weight = BLOB_WEIGHT[source.kind]
+            found.append(signal_at(source, read.blob, 0, weight, "blob", "obfuscation"))
             techniques.append("high-entropy encoded blob")
-        if loader is not None and blob is not None:
+        if read.loader is not None and read.blob is not None:
             # the one-line loader and the payload it decodes, in one file
             found.append(
                 file_signal(source, LOADER_WITH_PAYLOAD_WEIGHT, "loader_payload", "decode_exec")
             )
             techniques.append("executes a high-entropy blob it carries")
-        if hidden is not None:
-            found.append(hidden)
+        if read.hidden is not None:
+            offset, weight = read.hidden
+            found.append(signal_at(source, offset, 0, weight, "hidden", "obfuscation"))
             techniques.append("code hidden past the right margin")
-        if escapes is not None:
-            found.append(escapes)
+        if read.escapes is not None:
+            found.append(
+                signal_at(source, read.escapes, 0, HEX_ESCAPE_WEIGHT, "hex_escapes", "obfuscation")
+            )
             techniques.append("strings hidden as escape sequences")
-        if (signal := _encoded_program(source, longest)) is not None:
+        if (signal := _encoded_program(source, read.program)) is not None:
             found.append(signal)
             techniques.append(
                 "runs program text encoded as base64"
