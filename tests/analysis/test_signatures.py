@@ -110,8 +110,8 @@ def test_results_are_remembered_by_content_within_a_byte_budget(
     assert signatures.scan(bytes(bytearray(payload))) == first
     for n in range(200):
         signatures.scan(b"# filler %d\n" % n + b"x = 1\n" * 200)
-    assert signatures._seen_bytes <= 64 * 1024
-    assert all(data != payload for data, _ in signatures._seen.values())  # oldest went first
+    assert signatures._remembered._seen_bytes <= 64 * 1024
+    assert all(data != payload for data, _ in signatures._remembered._seen.values())  # oldest first
     assert signatures.scan(payload) == first
 
 

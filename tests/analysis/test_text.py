@@ -5,7 +5,6 @@ import re
 
 from threatfeed.analysis.text import (
     BASE64_ALPHABET,
-    ByContent,
     line_of,
     line_start_matches,
     quoted_runs,
@@ -77,31 +76,3 @@ def test_line_of_counts_from_the_nearest_offset_asked_with_the_same_result() -> 
         data = rng.choice(files) if rng.random() < 0.1 else data
         offset = rng.randint(-5, len(data) + 5)
         assert line_of(data, offset) == data.count(b"\n", 0, offset) + 1
-
-
-def test_by_content_remembers_equal_bytes_and_reads_a_file_sharing_their_fingerprint() -> None:
-    calls: list[bytes] = []
-
-    def read(data: bytes, kind: str) -> tuple[bytes, str]:
-        calls.append(data)
-        return data[100:110], kind
-
-    remembered = ByContent(read, budget=64 * 1024, files=4, smallest=16)
-    ends = b"#" * 100
-    first, second = ends + b"x = 1\n" + ends, ends + b"y = 2\n" + ends
-    assert remembered(first, "python") == (b"x = 1\n####", "python")
-    assert remembered(bytes(first), "python") == (b"x = 1\n####", "python")
-    assert remembered(first, "javascript") == (b"x = 1\n####", "javascript")
-    assert remembered(second, "python") == (b"y = 2\n####", "python")
-    assert remembered(b"x = 1", "python") == (b"", "python")  # too small to remember
-    assert calls == [first, first, second, b"x = 1"]
-
-
-def test_by_content_forgets_the_oldest_files_past_its_budget() -> None:
-    remembered: ByContent[None, int] = ByContent(
-        lambda data, _: len(data), budget=64 * 1024, files=8, smallest=0
-    )
-    for n in range(20):
-        remembered(b"%d" % n + b"\n" * 1000, None)
-    assert len(remembered._seen) == 8
-    assert remembered._seen_bytes == sum(len(data) for data, _ in remembered._seen.values())

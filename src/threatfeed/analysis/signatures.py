@@ -8,13 +8,13 @@ Every bundled rule carries metadata that ties it to one of our indicators
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import yara_x
 
+from threatfeed.analysis.memo import ByContent
 from threatfeed.errors import ThreatfeedError
 
 CUSTOM_INDICATOR = "yara_signature_rule"
@@ -26,9 +26,6 @@ MAX_OFFSETS = 20
 #: in entries.
 REMEMBERED_BYTES = 32 * 1024 * 1024
 REMEMBERED_FILES = 16384
-FINGERPRINT_BYTES = 64
-#: A remembered file's length, first and last bytes.
-_Fingerprint = tuple[int, bytes, bytes]
 #: The bundled files whose rules mean something in prose and data too: the hosts,
 #: addresses and web hooks a file names. The others describe what code does (calls,
 #: execution, obfuscation), and scanning every manual and licence for them is wasted.
@@ -113,10 +110,9 @@ class Signatures:
         self._timeout = timeout_seconds
         self._scanner.set_timeout(timeout_seconds)
         self._scanner.max_matches_per_pattern(MAX_MATCHES_PER_PATTERN)
-        self._seen: OrderedDict[_Fingerprint, tuple[bytes, tuple[SignatureHit, ...]]] = (
-            OrderedDict()
+        self._remembered = ByContent(
+            self._scan, budget=REMEMBERED_BYTES, files=REMEMBERED_FILES, smallest=0
         )
-        self._seen_bytes = 0
 
     def scan(self, data: bytes) -> tuple[SignatureHit, ...]:
         """The rules that match, by namespace and name.
@@ -124,33 +120,12 @@ class Signatures:
         The hits are a function of the bytes alone, and the same files come back again and
         again (a release's unchanged modules, the libraries and licences that packages
         copy, a campaign's hundred near-identical packages), so the latest results are
-        remembered by content. A file is looked up by its length and its ends (hashing
-        whole files cost a third of what remembering saves), then compared whole: no
-        crafted file can pass for another, and one that shares a fingerprint only
-        replaces the entry.
+        remembered by content (``memo.ByContent``: no crafted file can pass for another).
+        A scan given up on raises, and is not remembered.
         """
-        if len(data) > REMEMBERED_BYTES // 16:
-            return self._scan(data)
-        key = (len(data), data[:FINGERPRINT_BYTES], data[-FINGERPRINT_BYTES:])
-        seen = self._seen.get(key)
-        if seen is not None and seen[0] == data:
-            self._seen.move_to_end(key)
-            return seen[1]
-        hits = self._scan(data)
-        self._remember(key, data, hits)
-        return hits
+        return self._remembered(data, None)
 
-    def _remember(self, key: _Fingerprint, data: bytes, hits: tuple[SignatureHit, ...]) -> None:
-        replaced = self._seen.pop(key, None)
-        if replaced is not None:
-            self._seen_bytes -= len(replaced[0])
-        self._seen[key] = (data, hits)
-        self._seen_bytes += len(data)
-        while self._seen_bytes > REMEMBERED_BYTES or len(self._seen) > REMEMBERED_FILES:
-            _, (oldest, _) = self._seen.popitem(last=False)
-            self._seen_bytes -= len(oldest)
-
-    def _scan(self, data: bytes) -> tuple[SignatureHit, ...]:
+    def _scan(self, data: bytes, _: None) -> tuple[SignatureHit, ...]:
         """yara-x lists matching rules in an order that can depend on what the scanner saw
         before, so the same archive could give its evidence in another order in another
         process; sorting makes the result a function of the data alone."""

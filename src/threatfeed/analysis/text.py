@@ -6,14 +6,10 @@ import math
 import re
 import threading
 from bisect import bisect_right
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Hashable, Iterator
-from typing import Generic, TypeVar
+from collections import Counter
+from collections.abc import Iterator
 
 EXCERPT_CHARS = 160
-
-K = TypeVar("K", bound=Hashable)
-T = TypeVar("T")
 
 
 def decode(data: bytes) -> str:
@@ -149,51 +145,3 @@ def line_start_matches(
 _SPACE = frozenset(b" \t\n\r\x0b\x0c")
 #: The bytes of ``\w`` in a bytes pattern: a word starts where the byte before is none.
 WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-
-
-#: A file's length, first and last bytes, and the other argument of the function.
-_Fingerprint = tuple[int, bytes, bytes, Hashable]
-FINGERPRINT_BYTES = 64
-
-
-class ByContent(Generic[K, T]):
-    """``function(data, key)``, a pure function of a file's bytes, remembered for the
-    latest files: releases, vendored libraries and campaigns bring the same files back.
-
-    A file is looked up by its length and ends (hashing whole files costs as much as a
-    pass over them), then compared whole, so no crafted file can pass for another. Files
-    of at most ``smallest`` bytes cost less to read again than to look up; files over a
-    sixteenth of the budget would push out too many others. Lookups are locked (the
-    cache is shared by the threads of a process), the function runs unlocked."""
-
-    def __init__(
-        self, function: Callable[[bytes, K], T], *, budget: int, files: int, smallest: int
-    ) -> None:
-        self._function = function
-        self._budget = budget
-        self._files = files
-        self._smallest = smallest
-        self._seen: OrderedDict[_Fingerprint, tuple[bytes, T]] = OrderedDict()
-        self._seen_bytes = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, data: bytes, key: K) -> T:
-        if not self._smallest < len(data) <= self._budget // 16:
-            return self._function(data, key)
-        fingerprint = (len(data), data[:FINGERPRINT_BYTES], data[-FINGERPRINT_BYTES:], key)
-        with self._lock:
-            seen = self._seen.get(fingerprint)
-            if seen is not None and seen[0] == data:
-                self._seen.move_to_end(fingerprint)
-                return seen[1]
-        result = self._function(data, key)
-        with self._lock:
-            replaced = self._seen.pop(fingerprint, None)
-            if replaced is not None:
-                self._seen_bytes -= len(replaced[0])
-            self._seen[fingerprint] = (data, result)
-            self._seen_bytes += len(data)
-            while self._seen_bytes > self._budget or len(self._seen) > self._files:
-                _, (oldest, _) = self._seen.popitem(last=False)
-                self._seen_bytes -= len(oldest)
-        return result

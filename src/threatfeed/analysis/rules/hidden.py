@@ -10,11 +10,12 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from threatfeed.analysis.memo import ByContent
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import RUNNING, Package, SourceFile
 from threatfeed.analysis.rules.base import in_comment, indicator, signal_at
 from threatfeed.analysis.rules.signature_rules import signature_rule
-from threatfeed.analysis.text import WORD_BYTES, ByContent
+from threatfeed.analysis.text import WORD_BYTES
 
 cryptominer_rule = signature_rule(
     "cryptominer_rule",

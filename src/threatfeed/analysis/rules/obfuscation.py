@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import NamedTuple
 
+from threatfeed.analysis.memo import ByContent
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import file_signal, hit_signal, indicator, signal_at
 from threatfeed.analysis.text import (
     BASE64_ALPHABET,
     WORD_BYTES,
-    ByContent,
     entropy,
     quoted_runs,
     run_table,
