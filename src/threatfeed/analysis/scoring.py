@@ -50,19 +50,16 @@ def points(indicators: Iterable[Indicator]) -> float:
     """Each rule's points (see ``rule_points``), with what tests and docs add capped."""
     running = passive = 0.0
     for indicator in indicators:
-        best: dict[tuple[bool, str], float] = {}
+        active: dict[str, float] = {}
+        idle: dict[str, float] = {}
         for signal in indicator.signals:
-            key = (signal.context in PASSIVE_CONTEXTS, signal.key)
-            best[key] = max(best.get(key, 0.0), effective(signal))
-        strongest_running = {k: v for (is_passive, k), v in best.items() if not is_passive}
-        # a key seen in running code counts there; its passive copies add nothing
-        passive_only = {
-            k: v for (is_passive, k), v in best.items() if is_passive and k not in strongest_running
-        }
-        total = _ranked([*strongest_running.values(), *passive_only.values()])
-        share = _ranked(strongest_running.values())
+            best = idle if signal.context in PASSIVE_CONTEXTS else active
+            best[signal.key] = max(best.get(signal.key, 0.0), effective(signal))
+        share = _ranked(active.values())
         running += share
-        passive += total - share
+        # a key seen in running code counts there; its passive copies add nothing
+        if idle_only := [v for k, v in idle.items() if k not in active]:
+            passive += _ranked([*active.values(), *idle_only]) - share
     return running + min(passive, PASSIVE_CAP)
 
 
