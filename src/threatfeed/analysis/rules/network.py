@@ -50,9 +50,11 @@ def suspicious_url_references_rule(package: Package) -> Indicator | None:
     evidence = []
     signals: list[Signal] = []
     for source in package.signed:
+        if not (hits := source.hits("suspicious_url_references_rule")):
+            continue
         urls: dict[str, None] = {}
         sends = any(hit.capability in _SENDING for hit in source.signatures)
-        for hit in source.hits("suspicious_url_references_rule"):
+        for hit in hits:
             kept = [
                 (offset, length, token)
                 for offset, length in hit.offsets
