@@ -13,7 +13,13 @@ from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.binaries import shipped_binary_rule
 from threatfeed.analysis.rules.metadata import dependency_confusion_rule, trivial_package_rule
 from threatfeed.analysis.rules.structure import archive_structure_rule
-from threatfeed.analysis.rules.typosquatting import _index, _near, imitated, typosquatting_rule
+from threatfeed.analysis.rules.typosquatting import (
+    _index,
+    _near,
+    _pieces,
+    imitated,
+    typosquatting_rule,
+)
 
 PE = b"MZ" + b"\x00" * 58 + b"\x80\x00\x00\x00" + b"\x00" * 64 + b"PE\x00\x00" + b"\x00" * 64
 ELF = b"\x7fELF\x02\x01\x01" + b"\x00" * 64
@@ -106,6 +112,12 @@ def test_the_piece_index_keeps_every_target_within_the_edits() -> None:
             }
             near = _near(wanted, "pypi", edits)
             assert {rank: t for rank, t in near.items() if rank in within} == within
+
+
+def test_a_name_longer_than_every_target_builds_no_pieces() -> None:
+    built = _pieces.cache_info().currsize
+    assert _near("x" * 500, "pypi", 3) == {}
+    assert _pieces.cache_info().currsize == built
 
 
 def test_separators_and_homoglyphs_are_folded() -> None:

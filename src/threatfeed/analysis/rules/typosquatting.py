@@ -70,9 +70,10 @@ _Holders = dict[str, dict[int, str]]
 
 @cache
 def _pieces(ecosystem: str, length: int, edits: int) -> tuple[tuple[int, int, _Holders], ...]:
-    """The targets of ``length`` cut in ``edits + 1`` pieces: each piece's start, width and
-    holders. Built on first use: a scan asks for a few dozen (length, edits) pairs."""
-    targets = _index(ecosystem).by_length.get(length, {})
+    """The targets of ``length`` (some have it) cut in ``edits + 1`` pieces: each piece's
+    start, width and holders. Built on first use: a scan asks for a few dozen (length,
+    edits) pairs."""
+    targets = _index(ecosystem).by_length[length]
     width, wider = divmod(length, edits + 1)
     pieces = []
     start = 0
@@ -96,7 +97,10 @@ def _probes(ecosystem: str, length: int, edits: int) -> tuple[_Probe, ...]:
     less the deletions before it, and the length difference is what those before and
     after it add up to, so that ``|shift| + |difference - shift|`` edits at least are spent."""
     probes = []
-    for target_length in range(max(MIN_LENGTH, length - edits), length + edits + 1):
+    lengths = _index(ecosystem).by_length
+    for target_length in range(length - edits, length + edits + 1):
+        if target_length not in lengths:
+            continue
         difference = length - target_length
         for start, width, holders in _pieces(ecosystem, target_length, edits):
             for shift in range(-edits, edits + 1):
