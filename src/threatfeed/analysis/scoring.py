@@ -13,7 +13,7 @@ threshold. What tests, scripts and docs add is capped (see ``PASSIVE_CAP``). Cor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import CONTEXT_FACTORS
@@ -42,7 +42,9 @@ PASSIVE_CONTEXTS = frozenset({"test", "script", "docs"})
 PASSIVE_CAP = 4.0
 
 
-def _ranked(values: Iterable[float]) -> float:
+def _ranked(values: Collection[float]) -> float:
+    if len(values) < 2:
+        return sum(values)  # most rules' keys: one, counted whole
     return sum(value / 2.0**rank for rank, value in enumerate(sorted(values, reverse=True)))
 
 
