@@ -13,7 +13,7 @@ threshold. What tests, scripts and docs add is capped (see ``PASSIVE_CAP``). Cor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import CONTEXT_FACTORS
@@ -42,7 +42,9 @@ PASSIVE_CONTEXTS = frozenset({"test", "script", "docs"})
 PASSIVE_CAP = 4.0
 
 
-def _ranked(values: Iterable[float]) -> float:
+def _ranked(values: Collection[float]) -> float:
+    if len(values) < 2:
+        return sum(values)  # most rules' keys: one, counted whole
     return sum(value / 2.0**rank for rank, value in enumerate(sorted(values, reverse=True)))
 
 
@@ -50,19 +52,16 @@ def points(indicators: Iterable[Indicator]) -> float:
     """Each rule's points (see ``rule_points``), with what tests and docs add capped."""
     running = passive = 0.0
     for indicator in indicators:
-        best: dict[tuple[bool, str], float] = {}
+        active: dict[str, float] = {}
+        idle: dict[str, float] = {}
         for signal in indicator.signals:
-            key = (signal.context in PASSIVE_CONTEXTS, signal.key)
-            best[key] = max(best.get(key, 0.0), effective(signal))
-        strongest_running = {k: v for (is_passive, k), v in best.items() if not is_passive}
-        # a key seen in running code counts there; its passive copies add nothing
-        passive_only = {
-            k: v for (is_passive, k), v in best.items() if is_passive and k not in strongest_running
-        }
-        total = _ranked([*strongest_running.values(), *passive_only.values()])
-        share = _ranked(strongest_running.values())
+            best = idle if signal.context in PASSIVE_CONTEXTS else active
+            best[signal.key] = max(best.get(signal.key, 0.0), effective(signal))
+        share = _ranked(active.values())
         running += share
-        passive += total - share
+        # a key seen in running code counts there; its passive copies add nothing
+        if idle_only := [v for k, v in idle.items() if k not in active]:
+            passive += _ranked([*active.values(), *idle_only]) - share
     return running + min(passive, PASSIVE_CAP)
 
 

@@ -14,8 +14,9 @@ from threatfeed.analysis.rules.binaries import shipped_binary_rule
 from threatfeed.analysis.rules.metadata import dependency_confusion_rule, trivial_package_rule
 from threatfeed.analysis.rules.structure import archive_structure_rule
 from threatfeed.analysis.rules.typosquatting import (
+    _index,
     _near,
-    _targets_of_length,
+    _pieces,
     imitated,
     typosquatting_rule,
 )
@@ -94,18 +95,29 @@ def test_popular_packages_and_legit_families_are_not_typosquats() -> None:
     assert imitated("tidy-strings", "pypi") == []
 
 
-def test_the_indel_prefilter_keeps_every_target_within_the_edits_in_order() -> None:
-    targets = _targets_of_length("pypi", 8, 3)
+def test_the_piece_index_keeps_every_target_within_the_edits() -> None:
+    targets = _index("pypi").targets
     rng = random.Random(7)
-    for target in rng.sample(targets, 200):
-        name = list(target)
-        for _ in range(rng.randint(1, 3)):
-            at = rng.randrange(len(name))
-            name[at : at + rng.randint(0, 1)] = rng.choice(["", "x", "1", "-", name[at - 1]])
-        wanted = "".join(name)
-        within = [t for t in targets if Levenshtein.distance(wanted, t) <= 3]
-        near = _near(wanted, targets, 3)
-        assert [t for t in near if t in within] == within
+    for edits in (2, 3):
+        for target in rng.sample(targets, 200):
+            name = list(target)
+            for _ in range(rng.randint(1, edits)):
+                at = rng.randrange(len(name))
+                name[at : at + rng.randint(0, 1)] = rng.choice(["", "x", "1", "-", name[at - 1]])
+            wanted = "".join(name)
+            within = {
+                rank: t
+                for rank, t in enumerate(targets)
+                if Levenshtein.distance(wanted, t) <= edits
+            }
+            near = _near(wanted, "pypi", edits)
+            assert {rank: t for rank, t in near.items() if rank in within} == within
+
+
+def test_a_name_longer_than_every_target_builds_no_pieces() -> None:
+    built = _pieces.cache_info().currsize
+    assert _near("x" * 500, "pypi", 3) == {}
+    assert _pieces.cache_info().currsize == built
 
 
 def test_separators_and_homoglyphs_are_folded() -> None:

@@ -48,15 +48,21 @@ def place_of(source: SourceFile, offset: int) -> str:
 
 
 def signal_at(
-    source: SourceFile, offset: int, length: int, weight: float, key: str, *capabilities: str
+    source: SourceFile,
+    offset: int,
+    length: int,
+    weight: float,
+    key: str,
+    *capabilities: str,
+    context: str | None = None,
 ) -> Signal:
-    context = place_of(source, offset)
+    """A signal at a match, in ``context`` when the caller knows it, else its ``place_of``."""
     return Signal(
         file=source.path,
         line=line_of(source.data, offset),
         excerpt=excerpt_at(source.data, offset, length),
         weight=weight,
-        context=context,
+        context=context or place_of(source, offset),
         capabilities=frozenset(capabilities),
         key=key,
     )
@@ -80,11 +86,12 @@ def hit_signal(source: SourceFile, hit: SignatureHit) -> Signal:
     """The signal of a signature, at its first match outside comments, doctests and
     manifest text (the code a docstring example precedes is what runs), else at its first
     match."""
+    for offset, length in hit.offsets:
+        if place_of(source, offset) == source.context:
+            return signal_at(
+                source, offset, length, hit.weight, hit.rule, hit.capability, context=source.context
+            )
     offset, length = hit.offsets[0] if hit.offsets else (0, 0)
-    offset, length = next(
-        ((o, n) for o, n in hit.offsets if place_of(source, o) == source.context),
-        (offset, length),
-    )
     return signal_at(source, offset, length, hit.weight, hit.rule, hit.capability)
 
 

@@ -83,12 +83,15 @@ def _quoted_public_ip(source: SourceFile) -> bool:
 def _capabilities(source: SourceFile) -> frozenset[str]:
     """What the signatures saw, plus what the parsed calls of install-time code do. In
     ``package.json`` only what the install hooks say counts (developer scripts do not run)."""
-    found = {
-        hit.capability
-        for hit in source.signatures
-        if not hit.offsets
-        or any(not in_manifest_outside_hooks(source, offset) for offset, _ in hit.offsets)
-    }
+    hits = source.signatures
+    if source.rel == "package.json":
+        hits = tuple(
+            hit
+            for hit in hits
+            if not hit.offsets
+            or any(not in_manifest_outside_hooks(source, offset) for offset, _ in hit.offsets)
+        )
+    found = {hit.capability for hit in hits}
     if source.context == "install" and source.kind in {"python", "javascript"}:
         found |= {
             CALL_CAPABILITIES[c.type] for c in install_calls(source) if c.type in CALL_CAPABILITIES

@@ -28,17 +28,19 @@ _WELL_KNOWN = frozenset(
     }
 )
 _IP = re.compile(rb"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
-_STOP = frozenset(b" \t\r\n\"'`<>()[]{},;\\")
+_STOP = b" \t\r\n\"'`<>()[]{},;\\"
+_UNSTOPPED = re.compile(b"[^" + re.escape(_STOP) + b"]*")
 IP_WEIGHT = 2.0
 
 
 def _token(data: bytes, offset: int, length: int) -> str:
-    """The whole URL or host name around a match, bounded to a sane length."""
-    start, end = offset, offset + length
-    while start > 0 and offset - start < 200 and data[start - 1] not in _STOP:
-        start -= 1
-    while end < len(data) and end - offset < 300 and data[end] not in _STOP:
-        end += 1
+    """The whole URL or host name around a match, bounded to a sane length: at most 200
+    bytes before it and 300 from its start."""
+    before = _UNSTOPPED.match(data[max(0, offset - 200) : offset][::-1])
+    start = offset - (before.end() if before else 0)
+    end = offset + length
+    if end < offset + 300 and (after := _UNSTOPPED.match(data, end, offset + 300)):
+        end = after.end()
     return decode(data[start:end])
 
 
@@ -50,9 +52,11 @@ def suspicious_url_references_rule(package: Package) -> Indicator | None:
     evidence = []
     signals: list[Signal] = []
     for source in package.signed:
+        if not (hits := source.hits("suspicious_url_references_rule")):
+            continue
         urls: dict[str, None] = {}
         sends = any(hit.capability in _SENDING for hit in source.signatures)
-        for hit in source.hits("suspicious_url_references_rule"):
+        for hit in hits:
             kept = [
                 (offset, length, token)
                 for offset, length in hit.offsets

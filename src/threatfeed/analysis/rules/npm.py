@@ -65,17 +65,11 @@ def _hook_weight(package: Package, hook: str, command: str) -> tuple[float, set[
 def _bundled_dependency_hooks(package: Package) -> list[tuple[str, str, str]]:
     """Install hooks of dependencies that point into the archive itself
     (``"react": "file:./secret-deps"``): npm installs them, and runs their hooks, with the
-    package, while the top-level manifest shows none. ``(manifest path, hook, command)``."""
-    manifest = next((f for f in package.files if f.rel == "package.json"), None)
-    if manifest is None:
-        return []
-    try:
-        data = json.loads(manifest.text)
-    except ValueError:
-        return []
+    package, while the top-level manifest (parsed once, in ``package.manifest``) shows none.
+    ``(manifest path, hook, command)``."""
     found = []
     for field in ("dependencies", "optionalDependencies"):
-        specs = data.get(field) if isinstance(data, dict) else None
+        specs = package.manifest.get(field)
         for spec in specs.values() if isinstance(specs, dict) else ():
             if not isinstance(spec, str) or not spec.startswith("file:"):
                 continue

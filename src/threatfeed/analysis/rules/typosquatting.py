@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from rapidfuzz import process
-from rapidfuzz.distance import DamerauLevenshtein, Indel, Levenshtein
+from rapidfuzz.distance import DamerauLevenshtein, Levenshtein
 
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package
@@ -26,8 +27,12 @@ _SEPARATORS = re.compile(r"[-_.]+")
 
 
 def normalize(name: str) -> str:
-    """PEP 503 normalisation, also right for npm's lower-case names."""
-    return _SEPARATORS.sub("-", name.strip().lower())
+    """PEP 503 normalisation, also right for npm's lower-case names. Most names (all 30,000
+    popular ones are normalised at start) have no run of separators to fold."""
+    lowered = name.strip().lower()
+    if "_" in lowered or "." in lowered or "--" in lowered:
+        return _SEPARATORS.sub("-", lowered)
+    return lowered
 
 
 def skeleton(name: str) -> str:
@@ -43,6 +48,8 @@ class _Index:
     exempt: frozenset[str]
     targets: tuple[str, ...]
     skeletons: dict[str, str]
+    #: The targets of each length, by rank (popularity order).
+    by_length: dict[int, dict[int, str]]
 
 
 @cache
@@ -50,16 +57,69 @@ def _index(ecosystem: str) -> _Index:
     names = [normalize(n) for n in popular_names(ecosystem)]
     targets = tuple(n for n in names[:TARGETS] if len(n) >= MIN_LENGTH)
     skeletons: dict[str, str] = {}
-    for target in targets:
+    by_length: dict[int, dict[int, str]] = {}
+    for rank, target in enumerate(targets):
         skeletons.setdefault(skeleton(target), target)
-    return _Index(frozenset(names), targets, skeletons)
+        by_length.setdefault(len(target), {})[rank] = target
+    return _Index(frozenset(names), targets, skeletons, by_length)
+
+
+#: The targets holding one piece, by the piece's text, then by rank.
+_Holders = dict[str, dict[int, str]]
+
+
+@cache
+def _pieces(ecosystem: str, length: int, edits: int) -> tuple[tuple[int, int, _Holders], ...]:
+    """The targets of ``length`` (some have it) cut in ``edits + 1`` pieces: each piece's
+    start, width and holders. Built on first use: a scan asks for a few dozen (length,
+    edits) pairs."""
+    targets = _index(ecosystem).by_length[length]
+    width, wider = divmod(length, edits + 1)
+    pieces = []
+    start = 0
+    for piece in range(edits + 1):
+        end = start + width + (piece < wider)
+        holders: _Holders = {}
+        for rank, target in targets.items():
+            holders.setdefault(target[start:end], {})[rank] = target
+        pieces.append((start, end - start, holders))
+        start = end
+    return tuple(pieces)
+
+
+_Probe = tuple[Callable[[str], dict[int, str] | None], int, int]
 
 
 @lru_cache(maxsize=512)  # lengths come from attacker names: bounded
-def _targets_of_length(ecosystem: str, length: int, spread: int) -> tuple[str, ...]:
-    """Targets at most ``spread`` characters longer or shorter, in popularity order: no
-    other can be within ``spread`` edits, so the fuzzy search need not score them."""
-    return tuple(t for t in _index(ecosystem).targets if abs(len(t) - length) <= spread)
+def _probes(ecosystem: str, length: int, edits: int) -> tuple[_Probe, ...]:
+    """Where a name of ``length`` may hold each piece of a target within ``edits`` edits:
+    (the piece's holders, start and end in the name). A piece shifts by the insertions
+    less the deletions before it, and the length difference is what those before and
+    after it add up to, so that ``|shift| + |difference - shift|`` edits at least are spent."""
+    probes = []
+    lengths = _index(ecosystem).by_length
+    for target_length in range(length - edits, length + edits + 1):
+        if target_length not in lengths:
+            continue
+        difference = length - target_length
+        for start, width, holders in _pieces(ecosystem, target_length, edits):
+            for shift in range(-edits, edits + 1):
+                at = start + shift
+                if abs(shift) + abs(difference - shift) <= edits and 0 <= at <= length - width:
+                    probes.append((holders.get, at, at + width))
+    return tuple(probes)
+
+
+def _near(wanted: str, ecosystem: str, edits: int) -> dict[int, str]:
+    """The targets that may be within ``edits`` Levenshtein edits, by rank: those holding
+    one of their ``edits + 1`` pieces where ``wanted`` may (edits spare one piece at least).
+    A few dictionary look-ups instead of scoring the thousands of targets of a similar
+    length, most of which share no piece."""
+    near: dict[int, str] = {}
+    for holders, start, end in _probes(ecosystem, len(wanted), edits):
+        if found := holders(wanted[start:end]):
+            near.update(found)
+    return near
 
 
 def _affix_family(name: str, target: str) -> bool:
@@ -68,17 +128,6 @@ def _affix_family(name: str, target: str) -> bool:
     if name.endswith(target):
         return name[: -len(target)] in LEGIT_AFFIXES
     return False
-
-
-def _near(wanted: str, targets: tuple[str, ...], edits: int) -> list[str]:
-    """The targets that may be within ``edits`` Levenshtein edits, in their order: those
-    within twice as many insertions and deletions (a substitution is one of each). Indel
-    scores each target in half the time, and leaves few for Levenshtein to score; ties of
-    ``process.extract`` keep the order of its choices, so its answer is unchanged."""
-    near = process.extract(
-        wanted, targets, scorer=Indel.distance, score_cutoff=2 * edits, limit=None
-    )
-    return [targets[index] for index in sorted(index for _, _, index in near)]
 
 
 def imitated(name: str, ecosystem: str) -> list[str]:
@@ -99,10 +148,15 @@ def _imitated(wanted: str, ecosystem: str) -> tuple[str, ...]:
     limit = 1 if len(wanted) < 8 else 2
     # Levenshtein is bit-parallel and fast; a transposition costs it 2, so take one more
     # and keep what Damerau-Levenshtein (transposition = 1) accepts.
-    candidates = _near(wanted, _targets_of_length(ecosystem, len(wanted), limit + 1), limit + 1)
-    for target, _, _ in process.extract(
-        wanted, candidates, scorer=Levenshtein.distance, score_cutoff=limit + 1, limit=10
-    ):
+    scored = process.extract(
+        wanted,
+        _near(wanted, ecosystem, limit + 1),
+        scorer=Levenshtein.distance,
+        score_cutoff=limit + 1,
+        limit=None,
+    )
+    # the ten closest, ties to the most popular
+    for target, _, _ in sorted(scored, key=lambda match: match[1:])[:10]:
         close = DamerauLevenshtein.distance(wanted, target) <= limit
         if close and not _affix_family(wanted, target):
             found[target] = None
