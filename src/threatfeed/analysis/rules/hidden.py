@@ -235,10 +235,11 @@ def _fragmented_command(data: bytes, _: None) -> _Command | None:
     return None
 
 
-#: ``_fragmented_command`` remembered for the latest 32 MiB of files over 4 KiB: a fifth
-#: of the bytes of the dev corpus's files that run commands repeat one of them.
+#: ``_fragmented_command`` remembered for the latest 8 MiB of files over 4 KiB: a fifth of
+#: the bytes of the dev corpus's files that run commands repeat one of them (the budget is
+#: explained at obfuscation's ``_read_remembered``).
 _fragmented_remembered = ByContent(
-    _fragmented_command, budget=32 * 1024 * 1024, files=16384, smallest=4096
+    _fragmented_command, budget=8 * 1024 * 1024, files=4096, smallest=4096
 )
 
 

@@ -306,10 +306,12 @@ def _read(data: bytes, kind: str) -> _Found:
     )
 
 
-#: ``_read`` remembered for the latest 32 MiB of code files over 4 KiB: 15% of the bytes
-#: of the dev corpus's code repeat one of them (smaller files cost about as much to look up
-#: as to read).
-_read_remembered = ByContent(_read, budget=32 * 1024 * 1024, files=16384, smallest=4096)
+#: ``_read`` remembered for the latest 8 MiB of code files over 4 KiB: 15% of the bytes of
+#: the dev corpus's code repeat one of them (smaller files cost about as much to look up as
+#: to read). With this rule's and fragmented_command_rule's memories, 8 MiB each keep 70% of
+#: what 32 MiB save (0.055 of 0.076 s per dev pass) for a third of the memory (peak RSS of
+#: a pass +9 MiB instead of +32 MiB).
+_read_remembered = ByContent(_read, budget=8 * 1024 * 1024, files=4096, smallest=4096)
 
 
 def obfuscated_code_rule(package: Package) -> Indicator | None:
