@@ -341,7 +341,7 @@ def may_call_typed(source: bytes) -> bool:
 
 def call_type(name: str, node: ast.Call, aliases: dict[str, str]) -> str | None:
     if not _may_have_type(name):
-        return None
+        return None  # also base64's encoders, which ``_DECODE``'s ``base64.`` would take
     if name in _EXEC:
         return _exec_type(node, aliases)
     if name == "compile":
@@ -360,8 +360,6 @@ def call_type(name: str, node: ast.Call, aliases: dict[str, str]) -> str | None:
         # a DNS query for a name of the code's choosing; of its own host name, identity
         own = any("gethostname" in _source(a) for a in node.args[:1])
         return "recon" if own else "network"
-    if name.startswith("base64.") and "decode" not in name:
-        return None
     if name.startswith(_DECODE) or name.endswith(".decrypt"):
         decoded = _decoded_literal(node)
         if decoded is not None and any(marker in decoded for marker in _CODE_MARKERS):
