@@ -143,5 +143,12 @@ def line_start_matches(
 
 #: The bytes of ``\s`` in a bytes pattern (those of ``bytes.isspace``).
 _SPACE = frozenset(b" \t\n\r\x0b\x0c")
-#: The bytes of ``\w`` in a bytes pattern: a word starts where the byte before is none.
-WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+#: The bytes of ``\w`` in a bytes pattern.
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def starts_word(data: bytes, start: int) -> bool:
+    """Whether ``\b`` holds before ``data[start]`` (a word character): the check a pattern
+    that leaves out its leading ``\b`` makes by hand, since with it ``re`` tries every
+    position instead of jumping to the pattern's first literal."""
+    return start == 0 or data[start - 1] not in _WORD_BYTES

@@ -15,7 +15,7 @@ from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import RUNNING, Package, SourceFile
 from threatfeed.analysis.rules.base import in_comment, indicator, signal_at
 from threatfeed.analysis.rules.signature_rules import signature_rule
-from threatfeed.analysis.text import WORD_BYTES
+from threatfeed.analysis.text import starts_word
 
 cryptominer_rule = signature_rule(
     "cryptominer_rule",
@@ -292,7 +292,7 @@ def _returns(data: bytes) -> list[int]:
     return [
         start
         for match in _RETURNS_DECODED.finditer(data)
-        if (start := match.start()) == 0 or data[start - 1] not in WORD_BYTES
+        if starts_word(data, start := match.start())
     ]
 
 

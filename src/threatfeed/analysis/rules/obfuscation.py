@@ -14,10 +14,10 @@ from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import file_signal, hit_signal, indicator, signal_at
 from threatfeed.analysis.text import (
     BASE64_ALPHABET,
-    WORD_BYTES,
     entropy,
     quoted_runs,
     run_table,
+    starts_word,
 )
 
 #: Minified JavaScript has long lines by design, Python almost never.
@@ -128,7 +128,7 @@ def _exec_call(data: bytes) -> int | None:
     position = 0
     while (match := _EXEC_CALL.search(data, position)) is not None:
         start = match.start()
-        if start == 0 or data[start - 1] not in WORD_BYTES:
+        if starts_word(data, start):
             return start
         position = start + 1
     return None
