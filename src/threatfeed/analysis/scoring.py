@@ -26,12 +26,17 @@ def effective(signal: Signal) -> float:
     return signal.weight * CONTEXT_FACTORS[signal.context]
 
 
+def _ranked(values: Collection[float]) -> float:
+    if len(values) < 2:
+        return sum(values)  # most rules' keys: one, counted whole
+    return sum(value / 2.0**rank for rank, value in enumerate(sorted(values, reverse=True)))
+
+
 def rule_points(indicator: Indicator) -> float:
     best: dict[str, float] = {}
     for signal in indicator.signals:
         best[signal.key] = max(best.get(signal.key, 0.0), effective(signal))
-    ranked = sorted(best.values(), reverse=True)
-    return sum(value / 2.0**rank for rank, value in enumerate(ranked))
+    return _ranked(best.values())
 
 
 #: Tests and docs show techniques without running them (security tools ship fixtures of
@@ -40,12 +45,6 @@ def rule_points(indicator: Indicator) -> float:
 #: threshold, never enough to flag one by themselves.
 PASSIVE_CONTEXTS = frozenset({"test", "script", "docs"})
 PASSIVE_CAP = 4.0
-
-
-def _ranked(values: Collection[float]) -> float:
-    if len(values) < 2:
-        return sum(values)  # most rules' keys: one, counted whole
-    return sum(value / 2.0**rank for rank, value in enumerate(sorted(values, reverse=True)))
 
 
 def points(indicators: Iterable[Indicator]) -> float:
