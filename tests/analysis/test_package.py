@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import pickle
+import posixpath
 
 import pytest
 
 from tests.analysis.builders import npm_tarball, package, sdist, tar_gz
 from threatfeed.analysis import Engine, memo
-from threatfeed.analysis.package import Package, starts_like_code
+from threatfeed.analysis.package import Package, _extension, starts_like_code
 
 
 def _contexts(engine: Engine, archive: bytes) -> dict[str, str]:
@@ -176,3 +177,11 @@ def test_what_rules_derive_from_a_package_is_computed_once_and_pickles(engine: E
     ]
     assert calls == ["tidy-strings", "other"]
     assert pickle.loads(pickle.dumps(first)).derived == first.derived
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["setup.py", "a.b.PY", "x.", ".bashrc", "..x", "...a.b", ".", "..", "README", "types.d.ts"],
+)
+def test_extension_is_that_of_splitext_lowered(name: str) -> None:
+    assert _extension(name) == posixpath.splitext(name)[1].lower()

@@ -303,23 +303,30 @@ def _extension(base: str) -> str:
     ``splitext`` (called for every member): from the last dot, unless only dots come
     before it (``.bashrc`` has no extension)."""
     dot = base.rfind(".")
-    return base[dot:].lower() if dot > 0 and base[:dot].lstrip(".") else ""
+    # only a name that starts with a dot can have nothing but dots before the last one
+    if dot <= 0 or (base[0] == "." and not base[:dot].lstrip(".")):
+        return ""
+    return base[dot:].lower()
 
 
 _PY_MARKERS = ("PKG-INFO", "setup.py", "pyproject.toml", "setup.cfg")
 _PY_MARKER_ENDS = tuple("/" + name for name in _PY_MARKERS)
+#: How the paths of all manifests end (and those of a few other files).
+_MANIFEST_ENDS = ("package.json", "METADATA", *_PY_MARKERS)
 
 
 def detect_layout(by_path: Mapping[str, Member]) -> Layout:
     """Find the package root and ecosystem from the shallowest manifest, among the members
     by their cleaned paths."""
+    # one test of each path picks the few that the tests below tell apart
+    manifests = [p for p in by_path if p.endswith(_MANIFEST_ENDS)]
     npm = sorted(
-        (p for p in by_path if p == "package.json" or p.endswith("/package.json")), key=_depth
+        (p for p in manifests if p == "package.json" or p.endswith("/package.json")), key=_depth
     )
     py_markers = sorted(
         (
             p
-            for p in by_path
+            for p in manifests
             if p.endswith(_PY_MARKER_ENDS)
             or p in _PY_MARKERS
             or (p.endswith(".dist-info/METADATA") and _depth(p) <= 1)
@@ -519,7 +526,7 @@ def file_kind(rel: str, base: str, ext: str, data: bytes) -> str:
     """What a file is; ``base`` and ``ext`` are the name and ``_extension`` of ``rel``."""
     if binary_format(data):
         return "binary"
-    if rel.endswith(".d.ts"):
+    if ext == ".ts" and rel.endswith(".d.ts"):
         return "text"  # type declarations: no code runs from them
     if ext in _KINDS:
         return _KINDS[ext]
