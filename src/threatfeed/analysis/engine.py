@@ -66,15 +66,23 @@ class Engine:
         return self.analyze_contents(contents, sha256)
 
     def analyze_contents(self, contents: ArchiveContents, sha256: str) -> Analysis:
-        with memo.collector_paused():  # until the archive's trees are forgotten
-            try:
-                package = self.prepare(contents)
-            except Exception as exc:  # classification parses attacker data: report, never raise
-                return _failed(sha256, f"cannot classify archive: {type(exc).__name__}: {exc}")
-            try:
-                indicators, errors = run_rules(package, self._rules)
-            finally:
-                memo.forget()  # trees and calls of this archive's files: no use to the next
+        """``analyze`` of an archive already read.
+
+        The collector is held off until the archive's trees are forgotten and its package
+        is dropped: the collection that follows then walks only what outlives the archive,
+        not its files and what they hold, about to be freed anyway."""
+        with memo.collector_paused():
+            return self._analysis(contents, sha256)
+
+    def _analysis(self, contents: ArchiveContents, sha256: str) -> Analysis:
+        try:
+            package = self.prepare(contents)
+        except Exception as exc:  # classification parses attacker data: report, never raise
+            return _failed(sha256, f"cannot classify archive: {type(exc).__name__}: {exc}")
+        try:
+            indicators, errors = run_rules(package, self._rules)
+        finally:
+            memo.forget()  # trees and calls of this archive's files: no use to the next
         total = points(indicators)
         final = score(total)
         return Analysis(
