@@ -85,18 +85,16 @@ def reached(
             counted += 1 + python_ast.EXPANDERS[node.__class__](node, add, add_all)
             for child in children:
                 kind = child.__class__  # the parser makes no subclasses
-                if (
-                    isinstance(child, ast.Name)
-                    and (name := child.id) in functions
-                    and name not in seen
-                ):
+                size = _COUNTED_ONLY.get(kind)
+                if size is None:
+                    if kind not in _SCOPE_CLASSES:
+                        stack.append(child)
+                    continue
+                counted += size
+                if kind is ast.Name and (name := child.id) in functions and name not in seen:
                     seen.add(name)
                     owner, function = functions[name]
                     queue.extend((owner, statement) for statement in function.body)
-                if kind in _COUNTED_ONLY:
-                    counted += _COUNTED_ONLY[kind]
-                elif kind not in _SCOPE_CLASSES:
-                    stack.append(child)
     return found
 
 
