@@ -36,7 +36,7 @@ INSTALL_REACH_WEIGHT = 10.0
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _SCOPE_CLASSES = frozenset(SCOPES)
 #: Expressions with nothing under them but leaves: names and constants.
-_COUNTED_ONLY = {
+_COUNTED_ONLY: dict[type[ast.AST], int] = {
     kind: size for kind, size in python_ast.SIZES.items() if issubclass(kind, ast.expr)
 }
 _Functions = dict[str, tuple[SourceFile, ast.FunctionDef | ast.AsyncFunctionDef]]
@@ -91,7 +91,11 @@ def reached(
                         stack.append(child)
                     continue
                 counted += size
-                if kind is ast.Name and (name := child.id) in functions and name not in seen:
+                if (
+                    isinstance(child, ast.Name)
+                    and (name := child.id) in functions
+                    and name not in seen
+                ):
                     seen.add(name)
                     owner, function = functions[name]
                     queue.extend((owner, statement) for statement in function.body)
