@@ -426,16 +426,19 @@ def aliases(nodes: Iterable[ast.AST]) -> dict[str, str]:
 def resolve(func: ast.expr, aliases: dict[str, str]) -> str | None:
     """``sp.Popen`` -> ``subprocess.Popen``; ``__import__("os").system`` -> ``os.system``.
 
-    Asked of every call: the attributes are joined as they are met, and a bare name (most
-    calls) is its alias alone, with no list to join. ``__class__ is``: the parser makes no
-    subclasses."""
-    attributes = ""
-    while func.__class__ is ast.Attribute:
-        attributes = f".{func.attr}{attributes}"
-        func = func.value
+    Asked of every call: a bare name and a name's attribute (most calls) are made without
+    a list to join. ``__class__ is``: the parser makes no subclasses."""
     if func.__class__ is ast.Name:
-        return aliases.get(func.id, func.id) + attributes
-    if (
+        return aliases.get(func.id, func.id)
+    if func.__class__ is ast.Attribute and (base := func.value).__class__ is ast.Name:
+        return f"{aliases.get(base.id, base.id)}.{func.attr}"
+    parts: list[str] = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if isinstance(func, ast.Name):
+        parts.append(aliases.get(func.id, func.id))
+    elif (
         isinstance(func, ast.Call)
         and isinstance(func.func, ast.Name)
         and func.func.id == "__import__"
@@ -443,8 +446,10 @@ def resolve(func: ast.expr, aliases: dict[str, str]) -> str | None:
         and isinstance(func.args[0], ast.Constant)
         and isinstance(func.args[0].value, str)
     ):
-        return func.args[0].value + attributes
-    return None
+        parts.append(func.args[0].value)
+    else:
+        return None
+    return ".".join(reversed(parts))
 
 
 def parse(source: bytes) -> ast.Module | None:
