@@ -36,7 +36,7 @@ INSTALL_REACH_WEIGHT = 10.0
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _SCOPE_CLASSES = frozenset(SCOPES)
 #: Expressions with nothing under them but leaves: names and constants.
-_COUNTED_ONLY: dict[type[ast.AST], int] = {
+_COUNTED_ONLY = {
     kind: size for kind, size in python_ast.SIZES.items() if issubclass(kind, ast.expr)
 }
 _Functions = dict[str, tuple[SourceFile, ast.FunctionDef | ast.AsyncFunctionDef]]
@@ -85,12 +85,6 @@ def reached(
             counted += 1 + python_ast.EXPANDERS[node.__class__](node, add, add_all)
             for child in children:
                 kind = child.__class__  # the parser makes no subclasses
-                size = _COUNTED_ONLY.get(kind)
-                if size is None:
-                    if kind not in _SCOPE_CLASSES:
-                        stack.append(child)
-                    continue
-                counted += size
                 if (
                     isinstance(child, ast.Name)
                     and (name := child.id) in functions
@@ -99,6 +93,10 @@ def reached(
                     seen.add(name)
                     owner, function = functions[name]
                     queue.extend((owner, statement) for statement in function.body)
+                if kind in _COUNTED_ONLY:
+                    counted += _COUNTED_ONLY[kind]
+                elif kind not in _SCOPE_CLASSES:
+                    stack.append(child)
     return found
 
 
