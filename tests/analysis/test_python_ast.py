@@ -112,6 +112,25 @@ def test_suspicious_calls_resolve_aliases_and_hooks() -> None:
     assert ("class", "install_command_override", False) in calls
 
 
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        ("sp()", "subprocess"),
+        ("sp.Popen()", "subprocess.Popen"),
+        ("os.path.join()", "os.path.join"),
+        ("sp.a.b.c()", "subprocess.a.b.c"),
+        ("__import__('os').system()", "os.system"),
+        ("__import__('os').path.join()", "os.path.join"),
+        ("f()()", None),
+        ("x[0].y()", None),
+    ],
+)
+def test_resolve_names_calls_through_aliases(call: str, expected: str | None) -> None:
+    node = ast.parse(call, mode="eval").body
+    assert isinstance(node, ast.Call)
+    assert python_ast.resolve(node.func, {"sp": "subprocess"}) == expected
+
+
 #: Sources with no call that ``call_type`` types, and with one spelled in other ways.
 UNTYPED = b"from setuptools import setup\nimport os\nsetup(name=os.path.basename('x'))\n"
 TYPED = [

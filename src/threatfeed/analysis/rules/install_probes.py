@@ -15,6 +15,7 @@ import ipaddress
 import posixpath
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from threatfeed.analysis import python_ast
@@ -137,6 +138,18 @@ def _command_in(code: str) -> str | None:
     return _command_of(node) if isinstance(node, ast.Call) else None
 
 
+@lru_cache(maxsize=4096)  # excerpts come from attackers: bounded
+def _launch_in(code: str) -> tuple[str, str] | None:
+    """What a process call's excerpt runs, classified (``recon`` or ``launch``, and the
+    command), when it is spelled as literals. Remembered: the versions of a package bring
+    the same install calls back, and parsing their excerpts was most of the rule's cost."""
+    command = _command_in(code)
+    if command is None:
+        return None
+    kind = classify_command(command)
+    return (kind, command) if kind else None
+
+
 def _python_launches(source: SourceFile) -> list[tuple[int, str, str]]:
     """From the calls ``suspicious_setup_commands_rule`` already found (cached): no walk of
     the tree of its own."""
@@ -144,10 +157,8 @@ def _python_launches(source: SourceFile) -> list[tuple[int, str, str]]:
     for call in install_calls(source):
         if call.type == "browser" and call.name.startswith("webbrowser.open"):
             found.append((call.line, "launch", call.name))
-        elif call.type in _PROCESS_TYPES and (command := _command_in(call.code)) is not None:
-            kind = classify_command(command)
-            if kind:
-                found.append((call.line, kind, command))
+        elif call.type in _PROCESS_TYPES and (launch := _launch_in(call.code)) is not None:
+            found.append((call.line, *launch))
     return sorted(found)
 
 
