@@ -10,11 +10,13 @@ from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.obfuscation import (
     _HEX_ESCAPES,
+    _HIDDEN,
     ORDINARY_LINE,
     SHORT_LINE,
     SMALL_FILE,
     _exec_call,
-    _longest_line,
+    _long_lines,
+    _read,
     obfuscated_code_rule,
 )
 
@@ -315,18 +317,56 @@ def _longest_by_splitting(data: bytes, limit: int) -> tuple[int, bytes] | None:
 
 
 def _longest(data: bytes, limit: int) -> tuple[int, bytes] | None:
-    line = _longest_line(data, limit)
-    return None if line is None else (line.offset, line.text)
+    lines = _long_lines(data, limit)
+    if lines is not None:
+        assert lines.spaces == (b" " * 150 in data)
+    return None if lines is None else (lines.longest.offset, lines.longest.text)
 
 
-def test_longest_line_is_the_first_longest_of_the_lines_over_150_bytes() -> None:
+def test_longest_line_is_the_first_longest_of_the_lines_over_149_bytes() -> None:
     rng = random.Random(4)
     for _ in range(2000):
-        lengths = (0, 3, 149, 150, 151, 159, 160, 161, 170, 300)
-        lines = [b"x" * rng.choice(lengths) for _ in range(rng.randint(1, 6))]
+        lengths = (0, 3, 148, 149, 150, 151, 159, 160, 161, 170, 300)
+        lines = [rng.choice((b"x", b" ")) * rng.choice(lengths) for _ in range(rng.randint(1, 6))]
         data = b"\n".join(line + bytes([65 + i]) for i, line in enumerate(lines))
         data += rng.choice((b"", b"\n", b"\n\n"))  # a last line ended, or empty ones after it
         assert _longest(data, 100) == _longest_by_splitting(data, 100)
+        assert _hidden(data) == _hidden_by_search(data)
+
+
+def _hidden_by_search(data: bytes) -> int | None:
+    match = _HIDDEN.search(data) if b" " * 150 in data else None
+    return None if match is None else match.start(1)
+
+
+def _hidden(data: bytes) -> int | None:
+    hidden = _read(data, "python").hidden
+    return None if hidden is None else hidden[0]
+
+
+def test_long_lines_of_edge_cases_are_those_of_splitting() -> None:
+    spaces = b" " * 150
+    cases = [
+        b"",
+        b"\n",
+        b"x" * 149,
+        b"x" * 150,
+        spaces,
+        spaces + b"\n",
+        b"\r\n".join([b"x" * 148] * 3),  # 149 bytes each with the carriage return
+        b"a\r\n" + b"x" * 149 + b"\r\n",
+        b"\n" * 300 + spaces[:-1] + b"y\n" + b"\t" * 300 + b"z",
+        b"x" * 3_000_000,
+        b"x\n" * 100_000 + b"y" * 200,
+        (b"x" * 10 + b"\n") * 20_000 + spaces + b"y",
+        (b"x" * 100 + b"\n") * 2_000 + b"y" * 200 + b"\n" + spaces,
+        b"\n".join([b"x" * 149, spaces, b"y" * 151, b"z" * 151]),
+    ]
+    for data in cases:
+        for limit in (0, 100):
+            assert _longest(data, limit) == _longest_by_splitting(data, limit)
+        assert _hidden(data) == _hidden_by_search(data)
+        assert _hidden(data.replace(b"\n", b"\t")) == _hidden_by_search(data.replace(b"\n", b"\t"))
 
 
 def test_hex_escape_runs_are_those_of_the_backtracking_pattern() -> None:

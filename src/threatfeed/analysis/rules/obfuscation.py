@@ -56,35 +56,52 @@ class _Line(NamedTuple):
 _NO_LINE = _Line(0, b"")
 BASE64_LITERAL_MIN = 160
 HIDDEN_RUN = 150
+_SPACES = b" " * HIDDEN_RUN
 #: A line of at most this many bytes holds neither a base64 literal (over
-#: ``BASE64_LITERAL_MIN`` bytes) nor code hidden past the margin (a run of ``HIDDEN_RUN``
-#: blanks, then a character).
-SHORT_LINE = min(BASE64_LITERAL_MIN, HIDDEN_RUN)
+#: ``BASE64_LITERAL_MIN`` bytes) nor a run of ``HIDDEN_RUN`` spaces (code hidden past the
+#: margin starts with one).
+SHORT_LINE = min(BASE64_LITERAL_MIN, HIDDEN_RUN) - 1
 #: From a line's start, the lines of at most ``SHORT_LINE`` bytes after it, passed over in
 #: one match, then the first bytes of a longer line (``match.end()`` is that many bytes into
-#: it). Possessive: a line too long for ``{0,150}+`` fails its ``\n`` at once and ends the
-#: passing over. One match over the short lines costs less than a search that starts a new
-#: attempt at each newline; ``bytes.find`` goes on to the end of a line of megabytes many
-#: times faster than ``[^\n]*`` would.
-_TO_LONGER_LINE = re.compile(rb"(?:[^\n]{0,%d}+\n)*+[^\n]{%d}" % (SHORT_LINE, SHORT_LINE + 1))
+#: it). A step reaches ``SHORT_LINE + 1`` bytes ahead, whatever they hold, and ends at the
+#: last newline among them (``re`` scans back to it): it passes over all the short lines in
+#: reach, three times faster than a step per line, which costs ``re`` more than the bytes of
+#: a line of code. No newline in reach: a longer line starts there, or the data ends.
+#: Possessive: no step is ever given back. ``bytes.find`` goes on to the end of a line of
+#: megabytes many times faster than ``[^\n]*`` would.
+_TO_LONGER_LINE = re.compile(rb"(?s:.{0,%d}\n)*+[^\n]{%d}" % (SHORT_LINE, SHORT_LINE + 1))
 
 
-def _longest_line(data: bytes, limit: int) -> _Line | None:
+class _Lines(NamedTuple):
+    """What the lines of over ``SHORT_LINE`` bytes of a file hold."""
+
+    longest: _Line
+    #: a run of ``HIDDEN_RUN`` spaces on one of them
+    spaces: bool
+
+
+_NO_LINES = _Lines(_NO_LINE, False)
+
+
+def _long_lines(data: bytes, limit: int) -> _Lines | None:
     """The longest line of over ``SHORT_LINE`` bytes and where it starts (the first of the
-    longest), ``_NO_LINE`` if there is none, or None where lines are not looked at: in a
-    file of up to ``limit`` bytes, and in one over ``SMALL_FILE`` of ordinary short lines
-    (under ``ORDINARY_LINE`` bytes on average).
+    longest), ``_NO_LINE`` if there is none, and whether these lines hold a run of
+    ``HIDDEN_RUN`` spaces; None where lines are not looked at: in a file of up to ``limit``
+    bytes, and in one over ``SMALL_FILE`` of ordinary short lines (under ``ORDINARY_LINE``
+    bytes on average).
 
     Only the longer lines are looked at, with a regex that passes over the others instead
     of splitting the file. The newlines of a large file are counted as it goes, in the
     short lines only (a long one has one), and only until there are enough to call its
     lines short: minified code is not read twice, and a file of short lines is given up on
-    at its first long lines."""
+    at its first long lines. Spaces are looked for in the long lines only, and only until
+    a run is seen (most code has no line long enough to hold one)."""
     if len(data) <= limit:
         return None
     # newlines enough for short lines (len(data) / newlines < ORDINARY_LINE), if counted
     enough = len(data) // ORDINARY_LINE + 1 if len(data) > SMALL_FILE else 0
     start = end = position = newlines = 0
+    spaces = False
     while (match := _TO_LONGER_LINE.match(data, position)) is not None:
         line_start = match.end() - SHORT_LINE - 1
         line_end = data.find(b"\n", match.end())
@@ -96,12 +113,13 @@ def _longest_line(data: bytes, limit: int) -> _Line | None:
             line_end = len(data)
         if line_end - line_start > end - start:
             start, end = line_start, line_end
+        spaces = spaces or data.find(_SPACES, line_start, line_end) >= 0
         position = line_end + 1
     if end - start <= SHORT_LINE:
-        return _NO_LINE  # whatever the count
+        return _NO_LINES  # whatever the count
     if enough and newlines + data.count(b"\n", position) >= enough:
         return None
-    return _Line(start, data[start:end])
+    return _Lines(_Line(start, data[start:end]), spaces)
 
 
 def _long_line(source: SourceFile, longest: _Line) -> Signal | None:
@@ -247,9 +265,6 @@ _HIDDEN_STATEMENT = re.compile(
 )
 
 
-_SPACES = b" " * HIDDEN_RUN
-
-
 def _hidden_past_margin(data: bytes) -> tuple[int, float] | None:
     """Code pushed far right by a run of spaces, out of sight in an editor or a diff: where
     it starts and what it weighs."""
@@ -289,10 +304,12 @@ _NOTHING = _Found(_NO_LINE, None, None, None, None, None)
 
 def _read(data: bytes, kind: str) -> _Found:
     """The passes over a code file's bytes: a function of them and the kind alone."""
-    line = _longest_line(data, LONG_LINE[kind])
-    # no run of blanks and a character in a file whose lines were all seen to be short
-    hidden = None if line is _NO_LINE else _hidden_past_margin(data)
-    longest = line if line is not None and len(line.text) > BASE64_LITERAL_MIN else _NO_LINE
+    lines = _long_lines(data, LONG_LINE[kind])
+    # no run of spaces on any line that can hold one, if the lines were looked at
+    hidden = _hidden_past_margin(data) if lines is None or lines.spaces else None
+    longest = _NO_LINE
+    if lines is not None and len(lines.longest.text) > BASE64_LITERAL_MIN:
+        longest = lines.longest
     escapes = _hex_escapes(data, kind)
     if longest is _NO_LINE and hidden is None and escapes is None:
         return _NOTHING  # most code files: no line any other technique looks at
