@@ -199,11 +199,15 @@ _PROGRAM_START = re.compile(
 _PRINTABLE = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
 
 
+#: How much of a base64 literal ``_decodes_to_program`` decodes.
+_DECODED_HEAD = 160
+
+
 def _decodes_to_program(text: bytes) -> bool:
     """The first bytes of a base64 literal are program text: ASCII source, or the UTF-16
     source that PowerShell's ``-EncodedCommand`` takes."""
     try:
-        head = base64.b64decode(text[:160])
+        head = base64.b64decode(text[:_DECODED_HEAD])
     except ValueError:
         return False
     if len(head) >= 40 and not any(head[1:40:2]):
@@ -226,8 +230,9 @@ def _program_on_line(longest: _Line) -> int | None:
     """Where the first base64 literal of the longest line that holds a program starts:
     UTF-16 PowerShell has no fixed prefix for a signature to see."""
     line = longest.text
-    for start, end in quoted_runs(line, _BASE64_BYTES, BASE64_LITERAL_MIN):
-        if _decodes_to_program(line[start:end]):
+    for start, _ in quoted_runs(line, _BASE64_BYTES, BASE64_LITERAL_MIN):
+        # only the head is decoded: no copy of a literal of megabytes
+        if _decodes_to_program(line[start : start + _DECODED_HEAD]):
             return longest.offset + start
     return None
 
