@@ -89,21 +89,20 @@ BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 
 def run_table(alphabet: bytes) -> bytes:
     """A ``bytes.translate`` table for ``quoted_runs``: ``A`` for a byte of ``alphabet``,
-    ``"`` for a quote (``"`` or ``'``, never part of a run), ``.`` for any other byte."""
+    ``"`` for a quote (``"`` or ``'``, never part of a run), ``.`` for any other byte.
+    Bytes translated by it are called masked."""
     return bytes(
         ord('"') if b in b"\"'" else ord("A") if b in alphabet else ord(".") for b in range(256)
     )
 
 
-def quoted_runs(
-    data: bytes, table: bytes, minimum: int, *, closed: bool = False
-) -> Iterator[tuple[int, int]]:
+def quoted_runs(mask: bytes, minimum: int, *, closed: bool = False) -> Iterator[tuple[int, int]]:
     """Start and end of each run of at least ``minimum`` alphabet bytes opened by a quote
-    (and closed by one when ``closed``): the matches of ``re.finditer`` with
-    ``["'](ALPHABET{minimum,})`` (``["']`` after it when ``closed``), as the span of the
-    group. A regex tries every quote of a minified line of megabytes; this searches a
-    translated copy with ``bytes.find``, at memory speed."""
-    mask = data.translate(table)
+    (and closed by one when ``closed``) in the bytes that ``mask`` is ``run_table``'s
+    translation of: the matches of ``re.finditer`` with ``["'](ALPHABET{minimum,})``
+    (``["']`` after it when ``closed``) in them, as the span of the group. A regex tries
+    every quote of a minified line of megabytes; this searches the translated copy with
+    ``bytes.find``, at memory speed (and its caller may search it for more)."""
     needle = b'"' + b"A" * minimum
     found = mask.find(needle)
     while found >= 0:

@@ -9,13 +9,17 @@ import zlib
 from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.obfuscation import (
+    _BLOB_BYTES,
     _HEX_ESCAPES,
     _HIDDEN,
     ORDINARY_LINE,
     SHORT_LINE,
     SMALL_FILE,
+    _decodes_to_program,
     _exec_call,
+    _Line,
     _long_lines,
+    _program_on_line,
     _read,
     obfuscated_code_rule,
 )
@@ -398,3 +402,26 @@ def test_exec_calls_are_those_of_the_word_bounded_pattern() -> None:
         data = b"".join(rng.choices(pieces, k=rng.randint(0, 30)))
         match = bounded.search(data)
         assert _exec_call(data) == (None if match is None else match.start())
+
+
+def _program_by_regex(line: bytes) -> int | None:
+    for match in re.finditer(rb"[\"']([A-Za-z0-9+/]{160,})", line):
+        if _decodes_to_program(match.group(1)):
+            return match.start(1)
+    return None
+
+
+def test_program_literals_of_the_longest_line_are_those_of_the_regex() -> None:
+    program = base64.b64encode(b"import os\nimport subprocess\n" * 9)
+    other = base64.b64encode(bytes(range(256)) * 2)
+    pieces = [b"'", b'"', program, other, program[:150], b"=", b"-", b"\\x41", b" ", b"a"]
+    rng = random.Random(8)
+    for _ in range(1500):
+        line = b"".join(rng.choices(pieces, [6, 6, 2, 2, 2, 1, 1, 1, 2, 2], k=rng.randint(0, 12)))
+        before = rng.choice((b"", b"x = 1\n", b"'" + program + b"'\n"))
+        data = before + line + rng.choice((b"", b"\n", b"\n'" + program + b"'"))
+        longest = _Line(len(before), line)
+        expected = _program_by_regex(line)
+        expected = None if expected is None else len(before) + expected
+        assert _program_on_line(data, longest, None) == expected
+        assert _program_on_line(data, longest, data.translate(_BLOB_BYTES)) == expected

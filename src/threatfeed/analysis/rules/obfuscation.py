@@ -161,13 +161,19 @@ def _exec_on_long_line(kind: str, longest: _Line) -> int | None:
     return None if start is None else longest.offset + start
 
 
-def _blob(data: bytes, kind: str, longest: _Line) -> int | None:
-    """Only a file with a line as long as a blob can hold one: the regex runs rarely."""
-    if kind not in BLOB_WEIGHT or len(data) > MAX_BLOB_SCAN:
+def _masked(data: bytes, kind: str, longest: _Line) -> bytes | None:
+    """The file translated by ``_BLOB_BYTES``, if it may hold a blob (only a file with a
+    line as long as one can, and few do): searched for blobs and base64 literals both."""
+    if kind not in BLOB_WEIGHT or len(data) > MAX_BLOB_SCAN or len(longest.text) < BLOB_MIN:
         return None
-    if len(longest.text) < BLOB_MIN:
+    return data.translate(_BLOB_BYTES)
+
+
+def _blob(data: bytes, masked: bytes | None) -> int | None:
+    """The quote of the first closed run of high entropy, in a file ``_masked`` read."""
+    if masked is None:
         return None
-    for start, end in quoted_runs(data, _BLOB_BYTES, BLOB_MIN, closed=True):
+    for start, end in quoted_runs(masked, BLOB_MIN, closed=True):
         if entropy(data[start : min(end, start + 8192)]) >= BLOB_ENTROPY:
             return start - 1
     return None
@@ -187,7 +193,6 @@ def _hex_escapes(data: bytes, kind: str) -> int | None:
 
 ENCODED_PROGRAM_WEIGHT = 8.0
 ENCODED_PROGRAM_RUN_WEIGHT = 14.0
-_BASE64_BYTES = run_table(BASE64_ALPHABET)
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/]+")
 #: What program text starts with: Python, JavaScript, shell and PowerShell statements.
 _PROGRAM_START = re.compile(
@@ -199,8 +204,8 @@ _PROGRAM_START = re.compile(
 _PRINTABLE = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
 
 
-#: How much of a base64 literal ``_decodes_to_program`` decodes.
-_DECODED_HEAD = 160
+#: How much of a base64 literal ``_decodes_to_program`` decodes: as much as the shortest has.
+_DECODED_HEAD = BASE64_LITERAL_MIN
 
 
 def _decodes_to_program(text: bytes) -> bool:
@@ -226,14 +231,38 @@ def _signed_literals(source: SourceFile) -> Iterator[tuple[int, bytes]]:
                     yield offset + 1, run.group()
 
 
-def _program_on_line(longest: _Line) -> int | None:
+def _program_on_line(data: bytes, longest: _Line, masked: bytes | None) -> int | None:
     """Where the first base64 literal of the longest line that holds a program starts:
-    UTF-16 PowerShell has no fixed prefix for a signature to see."""
+    UTF-16 PowerShell has no fixed prefix for a signature to see. The line is read in the
+    file ``masked`` for the blob search if there is one (the line is most of such a file),
+    else in a translated copy of its own."""
+    if masked is not None:
+        return _program_literal(data, masked, longest.offset, longest.offset + len(longest.text))
     line = longest.text
-    for start, _ in quoted_runs(line, _BASE64_BYTES, BASE64_LITERAL_MIN):
-        # only the head is decoded: no copy of a literal of megabytes
-        if _decodes_to_program(line[start : start + _DECODED_HEAD]):
-            return longest.offset + start
+    start = _program_literal(line, line.translate(_BLOB_BYTES), 0, len(line))
+    return None if start is None else longest.offset + start
+
+
+#: In a masked copy: a quote, then as many bytes of the blob alphabet as a base64 literal has.
+_LITERAL_START = b'"' + b"A" * BASE64_LITERAL_MIN
+#: The bytes of a base64 literal after its quote, in the base64 alphabet only.
+_LITERAL_HEAD = re.compile(rb"[A-Za-z0-9+/]{%d}" % BASE64_LITERAL_MIN)
+
+
+def _program_literal(text: bytes, masked: bytes, start: int, end: int) -> int | None:
+    """Where in ``text[start:end]`` the first base64 literal (a quote, then at least
+    ``BASE64_LITERAL_MIN`` bytes of the base64 alphabet) starts whose head decodes to a
+    program. ``masked`` is ``text`` translated by ``_BLOB_BYTES``: its quotes before that
+    many bytes of the wider blob alphabet are looked at, their bytes checked. No literal
+    holds a quote, so the next one is looked for from the one before, not from its end
+    (which is not needed), and only its head is copied (literals run to megabytes)."""
+    quote = masked.find(_LITERAL_START, start, end)
+    while quote >= 0:
+        literal = quote + 1
+        head = text[literal : literal + _DECODED_HEAD]
+        if _LITERAL_HEAD.match(head) and _decodes_to_program(head):
+            return literal
+        quote = masked.find(_LITERAL_START, literal, end)
     return None
 
 
@@ -318,13 +347,14 @@ def _read(data: bytes, kind: str) -> _Found:
     escapes = _hex_escapes(data, kind)
     if longest is _NO_LINE and hidden is None and escapes is None:
         return _NOTHING  # most code files: no line any other technique looks at
+    masked = _masked(data, kind, longest)
     return _Found(
         longest,
         _exec_on_long_line(kind, longest),
-        _blob(data, kind, longest),
+        _blob(data, masked),
         hidden,
         escapes,
-        _program_on_line(longest),
+        _program_on_line(data, longest, masked),
     )
 
 
