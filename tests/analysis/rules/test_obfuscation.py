@@ -12,9 +12,11 @@ from threatfeed.analysis.rules.obfuscation import (
     _BLOB_BYTES,
     _HEX_ESCAPES,
     _HIDDEN,
+    BLOB_ENTROPY,
     ORDINARY_LINE,
     SHORT_LINE,
     SMALL_FILE,
+    _blob,
     _decodes_to_program,
     _exec_call,
     _Line,
@@ -23,6 +25,7 @@ from threatfeed.analysis.rules.obfuscation import (
     _read,
     obfuscated_code_rule,
 )
+from threatfeed.analysis.text import entropy
 
 
 def _mangled_js() -> str:
@@ -425,3 +428,28 @@ def test_program_literals_of_the_longest_line_are_those_of_the_regex() -> None:
         expected = None if expected is None else len(before) + expected
         assert _program_on_line(data, longest, None) == expected
         assert _program_on_line(data, longest, data.translate(_BLOB_BYTES)) == expected
+
+
+def _blob_by_regex(data: bytes) -> int | None:
+    for match in re.finditer(rb"[\"']([A-Za-z0-9+/=_\\-]{2000,})[\"']", data):
+        if entropy(match.group(1)[:8192]) >= BLOB_ENTROPY:
+            return match.start()
+    return None
+
+
+def test_blobs_are_the_first_quoted_runs_of_high_entropy() -> None:
+    rng = random.Random(10)
+    alphabets = [
+        b"0123456789abcdef",
+        b"0123456789abcdefABCDEFxu\\",
+        b"0123456789abcdefABCDEFxu\\g",  # one byte more than hex text
+        bytes(range(65, 91)) + bytes(range(97, 123)) + b"0123456789+/",
+        bytes(range(65, 91)),
+    ]
+    for _ in range(300):
+        runs = [
+            bytes(rng.choices(rng.choice(alphabets), k=rng.choice((1999, 2000, 3000, 9000))))
+            for _ in range(rng.randint(0, 3))
+        ]
+        data = b"x = 1\n" + b" + ".join(rng.choice((b"'", b'"')) + run + b"'" for run in runs)
+        assert _blob(data, data.translate(_BLOB_BYTES)) == _blob_by_regex(data)

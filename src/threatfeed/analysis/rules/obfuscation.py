@@ -25,6 +25,9 @@ LONG_LINE = {"python": 1000, "javascript": 20000}
 LONG_LINE_WEIGHT = {"python": 4.0, "javascript": 1.0}
 BLOB_MIN = 2000
 BLOB_ENTROPY = 5.5
+#: Hex digits and the bytes of ``\x``/``\u`` escapes: a run of these alone holds at most
+#: 25 symbols, at most log2(25) = 4.6 bits each, far from ``BLOB_ENTROPY``.
+_HEX_TEXT = b"0123456789abcdefABCDEFxu\\"
 BLOB_WEIGHT = {"python": 3.0, "javascript": 1.0}
 MAX_BLOB_SCAN = 2 * 1024 * 1024
 SMALL_FILE = 64 * 1024
@@ -174,7 +177,9 @@ def _blob(data: bytes, masked: bytes | None) -> int | None:
     if masked is None:
         return None
     for start, end in quoted_runs(masked, BLOB_MIN, closed=True):
-        if entropy(data[start : min(end, start + 8192)]) >= BLOB_ENTROPY:
+        run = data[start : min(end, start + 8192)]
+        # hex text is not counted: deleting its bytes costs a twentieth of counting them
+        if run.translate(None, _HEX_TEXT) and entropy(run) >= BLOB_ENTROPY:
             return start - 1
     return None
 
