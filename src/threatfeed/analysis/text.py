@@ -89,32 +89,32 @@ BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 
 def run_table(alphabet: bytes) -> bytes:
     """A ``bytes.translate`` table for ``quoted_runs``: ``A`` for a byte of ``alphabet``,
-    ``"`` for a quote (``"`` or ``'``, never part of a run), ``.`` for any other byte.
-    Bytes translated by it are called masked."""
+    ``"`` for a quote (``"`` or ``'``, never part of a run), ``.`` for any other byte."""
     return bytes(
         ord('"') if b in b"\"'" else ord("A") if b in alphabet else ord(".") for b in range(256)
     )
 
 
-def quoted_runs(mask: bytes, minimum: int, *, closed: bool = False) -> Iterator[tuple[int, int]]:
+def quoted_runs(masked: bytes, minimum: int, *, closed: bool = False) -> Iterator[tuple[int, int]]:
     """Start and end of each run of at least ``minimum`` alphabet bytes opened by a quote
-    (and closed by one when ``closed``) in the bytes that ``mask`` is ``run_table``'s
-    translation of: the matches of ``re.finditer`` with ``["'](ALPHABET{minimum,})``
-    (``["']`` after it when ``closed``) in them, as the span of the group. A regex tries
-    every quote of a minified line of megabytes; this searches the translated copy with
-    ``bytes.find``, at memory speed (and its caller may search it for more)."""
+    (and closed by one when ``closed``) in ``data``, given ``masked``, which is
+    ``data.translate(run_table(ALPHABET))``: the matches of ``re.finditer`` with
+    ``["'](ALPHABET{minimum,})`` (``["']`` after it when ``closed``) in ``data``, as the
+    span of the group. A regex tries every quote of a minified line of megabytes; this
+    searches the translated copy with ``bytes.find``, at memory speed (and the caller may
+    search the same copy for more)."""
     needle = b'"' + b"A" * minimum
-    found = mask.find(needle)
+    found = masked.find(needle)
     while found >= 0:
         start = found + 1
-        ends = [i for i in (mask.find(b".", start), mask.find(b'"', start)) if i >= 0]
-        end = min(ends) if ends else len(mask)
+        ends = [i for i in (masked.find(b".", start), masked.find(b'"', start)) if i >= 0]
+        end = min(ends) if ends else len(masked)
         if not closed:
             yield start, end
-        elif mask[end : end + 1] == b'"':
+        elif masked[end : end + 1] == b'"':
             yield start, end
             end += 1  # the closing quote belongs to the match: it opens no other
-        found = mask.find(needle, end)
+        found = masked.find(needle, end)
 
 
 def line_start_matches(
