@@ -23,9 +23,10 @@ def _by_regex(data: bytes, alphabet: bytes, minimum: int, closed: bool) -> list[
 
 def test_quoted_runs_are_the_group_spans_of_the_regex() -> None:
     data = b"x = 'aGVsbG8gd29ybGQ=' + \"QUJD'REVG\" + 'ab' + 'c2hvcnQ'"
-    runs = [data[start:end] for start, end in quoted_runs(data, BASE64, 4)]
+    runs = [data[start:end] for start, end in quoted_runs(data.translate(BASE64), 4)]
     assert runs == [b"aGVsbG8gd29ybGQ", b"QUJD", b"REVG", b"c2hvcnQ"]
-    closed = [data[start:end] for start, end in quoted_runs(data, BLOB, 4, closed=True)]
+    masked = data.translate(BLOB)
+    closed = [data[start:end] for start, end in quoted_runs(masked, 4, closed=True)]
     assert closed == [b"aGVsbG8gd29ybGQ=", b"QUJD", b"c2hvcnQ"]
 
 
@@ -41,7 +42,8 @@ def test_quoted_runs_agree_with_the_regex_on_random_text() -> None:
                     (BASE64_ALPHABET + b"=_-\\", BLOB),
                 ):
                     expected = _by_regex(data, alphabet, minimum, closed)
-                    assert list(quoted_runs(data, table, minimum, closed=closed)) == expected
+                    runs = quoted_runs(data.translate(table), minimum, closed=closed)
+                    assert list(runs) == expected
 
 
 FROM_IMPORT = re.compile(rb"from\s+\.?([\w.]*)\s+import\b")

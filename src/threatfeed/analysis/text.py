@@ -95,27 +95,26 @@ def run_table(alphabet: bytes) -> bytes:
     )
 
 
-def quoted_runs(
-    data: bytes, table: bytes, minimum: int, *, closed: bool = False
-) -> Iterator[tuple[int, int]]:
+def quoted_runs(masked: bytes, minimum: int, *, closed: bool = False) -> Iterator[tuple[int, int]]:
     """Start and end of each run of at least ``minimum`` alphabet bytes opened by a quote
-    (and closed by one when ``closed``): the matches of ``re.finditer`` with
-    ``["'](ALPHABET{minimum,})`` (``["']`` after it when ``closed``), as the span of the
-    group. A regex tries every quote of a minified line of megabytes; this searches a
-    translated copy with ``bytes.find``, at memory speed."""
-    mask = data.translate(table)
+    (and closed by one when ``closed``) in ``data``, given ``masked``, which is
+    ``data.translate(run_table(ALPHABET))``: the matches of ``re.finditer`` with
+    ``["'](ALPHABET{minimum,})`` (``["']`` after it when ``closed``) in ``data``, as the
+    span of the group. A regex tries every quote of a minified line of megabytes; this
+    searches the translated copy with ``bytes.find``, at memory speed (and the caller may
+    search the same copy for more)."""
     needle = b'"' + b"A" * minimum
-    found = mask.find(needle)
+    found = masked.find(needle)
     while found >= 0:
         start = found + 1
-        ends = [i for i in (mask.find(b".", start), mask.find(b'"', start)) if i >= 0]
-        end = min(ends) if ends else len(mask)
+        ends = [i for i in (masked.find(b".", start), masked.find(b'"', start)) if i >= 0]
+        end = min(ends) if ends else len(masked)
         if not closed:
             yield start, end
-        elif mask[end : end + 1] == b'"':
+        elif masked[end : end + 1] == b'"':
             yield start, end
             end += 1  # the closing quote belongs to the match: it opens no other
-        found = mask.find(needle, end)
+        found = masked.find(needle, end)
 
 
 def line_start_matches(

@@ -5,6 +5,7 @@ nothing here is ever run), and on look-alikes that do not hide or run anything."
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -13,6 +14,7 @@ from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.base import Rule
 from threatfeed.analysis.rules.hidden import (
     _COMMAND_WORDS,
+    _FRAGMENT,
     _FRAGMENTS,
     _may_spell_a_command,
     concealed_endpoint_rule,
@@ -340,3 +342,32 @@ def test_a_list_whose_joined_text_holds_a_command_word_may_spell_one() -> None:
             seen += 1
             assert _may_spell_a_command(match.group(0))
     assert seen > 100
+
+
+def _spans(pattern: re.Pattern[bytes], data: bytes) -> list[tuple[int, int]]:
+    return [match.span() for match in pattern.finditer(data)]
+
+
+def test_lists_of_fragments_are_those_of_the_backtracking_pattern() -> None:
+    string = rb"""(?:"(?:[^"\\\n]|\\.){0,40}"|'(?:[^'\\\n]|\\.){0,40}')"""
+    fragment = re.compile(string)
+    fragments = re.compile(rb"\[\s*(?:" + string + rb"\s*,\s*){2,60}" + string + rb"\s*,?\s*\]")
+    rng = random.Random(9)
+    inside = [b"ab", b"x" * 19, b"\\'", b'\\"', b"\\\\", b"\\", b"'", b'"', b"\n"]
+    separators = [b",", b", ", b" ,\n ", b"", b"]", b"[", b" "]
+    cases = []
+    for _ in range(3000):
+        items = [
+            rng.choice((b"'", b'"'))
+            + b"".join(rng.choices(inside, [8, 2, 1, 1, 1, 1, 1, 1, 1], k=rng.randint(0, 3)))
+            for _ in range(rng.randint(1, 8))
+        ]
+        items = [item + rng.choice((item[:1], item[:1], item[:1], b"'", b'"')) for item in items]
+        body = b"".join(item + rng.choices(separators, [9, 9, 3, 1, 1, 1, 1])[0] for item in items)
+        cases.append(rng.choice((b"[", b"[ ", b"x = [")) + body + rng.choice((b"]", b"", b",]")))
+    for count in (2, 3, 60, 61, 62, 100):  # the list at its bounds, and over them
+        for literal in (b"'a'", b"'" + b"x" * 40 + b"'", b"'" + b"x" * 41 + b"'", b"'\\''"):
+            cases.append(b"[" + b", ".join([literal] * count) + b"]")
+    for data in cases:
+        assert _spans(_FRAGMENTS, data) == _spans(fragments, data)
+        assert _spans(_FRAGMENT, data) == _spans(fragment, data)

@@ -9,14 +9,23 @@ import zlib
 from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.obfuscation import (
+    _BLOB_BYTES,
     _HEX_ESCAPES,
+    _HIDDEN,
+    BLOB_ENTROPY,
     ORDINARY_LINE,
     SHORT_LINE,
     SMALL_FILE,
+    _blob,
+    _decodes_to_program,
     _exec_call,
-    _longest_line,
+    _Line,
+    _long_lines,
+    _program_on_line,
+    _read,
     obfuscated_code_rule,
 )
+from threatfeed.analysis.text import entropy
 
 
 def _mangled_js() -> str:
@@ -315,18 +324,56 @@ def _longest_by_splitting(data: bytes, limit: int) -> tuple[int, bytes] | None:
 
 
 def _longest(data: bytes, limit: int) -> tuple[int, bytes] | None:
-    line = _longest_line(data, limit)
-    return None if line is None else (line.offset, line.text)
+    lines = _long_lines(data, limit)
+    if lines is not None:
+        assert lines.spaces == (b" " * 150 in data)
+    return None if lines is None else (lines.longest.offset, lines.longest.text)
 
 
-def test_longest_line_is_the_first_longest_of_the_lines_over_150_bytes() -> None:
+def test_longest_line_is_the_first_longest_of_the_lines_over_149_bytes() -> None:
     rng = random.Random(4)
     for _ in range(2000):
-        lengths = (0, 3, 149, 150, 151, 159, 160, 161, 170, 300)
-        lines = [b"x" * rng.choice(lengths) for _ in range(rng.randint(1, 6))]
+        lengths = (0, 3, 148, 149, 150, 151, 159, 160, 161, 170, 300)
+        lines = [rng.choice((b"x", b" ")) * rng.choice(lengths) for _ in range(rng.randint(1, 6))]
         data = b"\n".join(line + bytes([65 + i]) for i, line in enumerate(lines))
         data += rng.choice((b"", b"\n", b"\n\n"))  # a last line ended, or empty ones after it
         assert _longest(data, 100) == _longest_by_splitting(data, 100)
+        assert _hidden(data) == _hidden_by_search(data)
+
+
+def _hidden_by_search(data: bytes) -> int | None:
+    match = _HIDDEN.search(data) if b" " * 150 in data else None
+    return None if match is None else match.start(1)
+
+
+def _hidden(data: bytes) -> int | None:
+    hidden = _read(data, "python").hidden
+    return None if hidden is None else hidden[0]
+
+
+def test_long_lines_of_edge_cases_are_those_of_splitting() -> None:
+    spaces = b" " * 150
+    cases = [
+        b"",
+        b"\n",
+        b"x" * 149,
+        b"x" * 150,
+        spaces,
+        spaces + b"\n",
+        b"\r\n".join([b"x" * 148] * 3),  # 149 bytes each with the carriage return
+        b"a\r\n" + b"x" * 149 + b"\r\n",
+        b"\n" * 300 + spaces[:-1] + b"y\n" + b"\t" * 300 + b"z",
+        b"x" * 3_000_000,
+        b"x\n" * 100_000 + b"y" * 200,
+        (b"x" * 10 + b"\n") * 20_000 + spaces + b"y",
+        (b"x" * 100 + b"\n") * 2_000 + b"y" * 200 + b"\n" + spaces,
+        b"\n".join([b"x" * 149, spaces, b"y" * 151, b"z" * 151]),
+    ]
+    for data in cases:
+        for limit in (0, 100):
+            assert _longest(data, limit) == _longest_by_splitting(data, limit)
+        assert _hidden(data) == _hidden_by_search(data)
+        assert _hidden(data.replace(b"\n", b"\t")) == _hidden_by_search(data.replace(b"\n", b"\t"))
 
 
 def test_hex_escape_runs_are_those_of_the_backtracking_pattern() -> None:
@@ -358,3 +405,51 @@ def test_exec_calls_are_those_of_the_word_bounded_pattern() -> None:
         data = b"".join(rng.choices(pieces, k=rng.randint(0, 30)))
         match = bounded.search(data)
         assert _exec_call(data) == (None if match is None else match.start())
+
+
+def _program_by_regex(line: bytes) -> int | None:
+    for match in re.finditer(rb"[\"']([A-Za-z0-9+/]{160,})", line):
+        if _decodes_to_program(match.group(1)):
+            return match.start(1)
+    return None
+
+
+def test_program_literals_of_the_longest_line_are_those_of_the_regex() -> None:
+    program = base64.b64encode(b"import os\nimport subprocess\n" * 9)
+    other = base64.b64encode(bytes(range(256)) * 2)
+    pieces = [b"'", b'"', program, other, program[:150], b"=", b"-", b"\\x41", b" ", b"a"]
+    rng = random.Random(8)
+    for _ in range(1500):
+        line = b"".join(rng.choices(pieces, [6, 6, 2, 2, 2, 1, 1, 1, 2, 2], k=rng.randint(0, 12)))
+        before = rng.choice((b"", b"x = 1\n", b"'" + program + b"'\n"))
+        data = before + line + rng.choice((b"", b"\n", b"\n'" + program + b"'"))
+        longest = _Line(len(before), line)
+        expected = _program_by_regex(line)
+        expected = None if expected is None else len(before) + expected
+        assert _program_on_line(data, longest, None) == expected
+        assert _program_on_line(data, longest, data.translate(_BLOB_BYTES)) == expected
+
+
+def _blob_by_regex(data: bytes) -> int | None:
+    for match in re.finditer(rb"[\"']([A-Za-z0-9+/=_\\-]{2000,})[\"']", data):
+        if entropy(match.group(1)[:8192]) >= BLOB_ENTROPY:
+            return match.start()
+    return None
+
+
+def test_blobs_are_the_first_quoted_runs_of_high_entropy() -> None:
+    rng = random.Random(10)
+    alphabets = [
+        b"0123456789abcdef",
+        b"0123456789abcdefABCDEFxu\\",
+        b"0123456789abcdefABCDEFxu\\g",  # one byte more than hex text
+        bytes(range(65, 91)) + bytes(range(97, 123)) + b"0123456789+/",
+        bytes(range(65, 91)),
+    ]
+    for _ in range(300):
+        runs = [
+            bytes(rng.choices(rng.choice(alphabets), k=rng.choice((1999, 2000, 3000, 9000))))
+            for _ in range(rng.randint(0, 3))
+        ]
+        data = b"x = 1\n" + b" + ".join(rng.choice((b"'", b'"')) + run + b"'" for run in runs)
+        assert _blob(data, data.translate(_BLOB_BYTES)) == _blob_by_regex(data)

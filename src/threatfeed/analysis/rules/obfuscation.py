@@ -25,6 +25,9 @@ LONG_LINE = {"python": 1000, "javascript": 20000}
 LONG_LINE_WEIGHT = {"python": 4.0, "javascript": 1.0}
 BLOB_MIN = 2000
 BLOB_ENTROPY = 5.5
+#: Hex digits and the bytes of ``\x``/``\u`` escapes: a run of these alone holds at most
+#: 25 symbols, at most log2(25) = 4.6 bits each, far from ``BLOB_ENTROPY``.
+_HEX_TEXT = b"0123456789abcdefABCDEFxu\\"
 BLOB_WEIGHT = {"python": 3.0, "javascript": 1.0}
 MAX_BLOB_SCAN = 2 * 1024 * 1024
 SMALL_FILE = 64 * 1024
@@ -56,35 +59,52 @@ class _Line(NamedTuple):
 _NO_LINE = _Line(0, b"")
 BASE64_LITERAL_MIN = 160
 HIDDEN_RUN = 150
+_SPACES = b" " * HIDDEN_RUN
 #: A line of at most this many bytes holds neither a base64 literal (over
-#: ``BASE64_LITERAL_MIN`` bytes) nor code hidden past the margin (a run of ``HIDDEN_RUN``
-#: blanks, then a character).
-SHORT_LINE = min(BASE64_LITERAL_MIN, HIDDEN_RUN)
+#: ``BASE64_LITERAL_MIN`` bytes) nor a run of ``HIDDEN_RUN`` spaces (code hidden past the
+#: margin starts with one).
+SHORT_LINE = min(BASE64_LITERAL_MIN, HIDDEN_RUN) - 1
 #: From a line's start, the lines of at most ``SHORT_LINE`` bytes after it, passed over in
 #: one match, then the first bytes of a longer line (``match.end()`` is that many bytes into
-#: it). Possessive: a line too long for ``{0,150}+`` fails its ``\n`` at once and ends the
-#: passing over. One match over the short lines costs less than a search that starts a new
-#: attempt at each newline; ``bytes.find`` goes on to the end of a line of megabytes many
-#: times faster than ``[^\n]*`` would.
-_TO_LONGER_LINE = re.compile(rb"(?:[^\n]{0,%d}+\n)*+[^\n]{%d}" % (SHORT_LINE, SHORT_LINE + 1))
+#: it). A step reaches ``SHORT_LINE + 1`` bytes ahead, whatever they hold, and ends at the
+#: last newline among them (``re`` scans back to it): it passes over all the short lines in
+#: reach, three times faster than a step per line, which costs ``re`` more than the bytes of
+#: a line of code. No newline in reach: a longer line starts there, or the data ends.
+#: Possessive: no step is ever given back. ``bytes.find`` goes on to the end of a line of
+#: megabytes many times faster than ``[^\n]*`` would.
+_TO_LONGER_LINE = re.compile(rb"(?s:.{0,%d}\n)*+[^\n]{%d}" % (SHORT_LINE, SHORT_LINE + 1))
 
 
-def _longest_line(data: bytes, limit: int) -> _Line | None:
+class _Lines(NamedTuple):
+    """What the lines of over ``SHORT_LINE`` bytes of a file hold."""
+
+    longest: _Line
+    #: a run of ``HIDDEN_RUN`` spaces on one of them
+    spaces: bool
+
+
+_NO_LINES = _Lines(_NO_LINE, False)
+
+
+def _long_lines(data: bytes, limit: int) -> _Lines | None:
     """The longest line of over ``SHORT_LINE`` bytes and where it starts (the first of the
-    longest), ``_NO_LINE`` if there is none, or None where lines are not looked at: in a
-    file of up to ``limit`` bytes, and in one over ``SMALL_FILE`` of ordinary short lines
-    (under ``ORDINARY_LINE`` bytes on average).
+    longest), ``_NO_LINE`` if there is none, and whether these lines hold a run of
+    ``HIDDEN_RUN`` spaces; None where lines are not looked at: in a file of up to ``limit``
+    bytes, and in one over ``SMALL_FILE`` of ordinary short lines (under ``ORDINARY_LINE``
+    bytes on average).
 
     Only the longer lines are looked at, with a regex that passes over the others instead
     of splitting the file. The newlines of a large file are counted as it goes, in the
     short lines only (a long one has one), and only until there are enough to call its
     lines short: minified code is not read twice, and a file of short lines is given up on
-    at its first long lines."""
+    at its first long lines. Spaces are looked for in the long lines only, and only until
+    a run is seen (most code has no line long enough to hold one)."""
     if len(data) <= limit:
         return None
     # newlines enough for short lines (len(data) / newlines < ORDINARY_LINE), if counted
     enough = len(data) // ORDINARY_LINE + 1 if len(data) > SMALL_FILE else 0
     start = end = position = newlines = 0
+    spaces = False
     while (match := _TO_LONGER_LINE.match(data, position)) is not None:
         line_start = match.end() - SHORT_LINE - 1
         line_end = data.find(b"\n", match.end())
@@ -96,12 +116,13 @@ def _longest_line(data: bytes, limit: int) -> _Line | None:
             line_end = len(data)
         if line_end - line_start > end - start:
             start, end = line_start, line_end
+        spaces = spaces or data.find(_SPACES, line_start, line_end) >= 0
         position = line_end + 1
     if end - start <= SHORT_LINE:
-        return _NO_LINE  # whatever the count
+        return _NO_LINES  # whatever the count
     if enough and newlines + data.count(b"\n", position) >= enough:
         return None
-    return _Line(start, data[start:end])
+    return _Lines(_Line(start, data[start:end]), spaces)
 
 
 def _long_line(source: SourceFile, longest: _Line) -> Signal | None:
@@ -143,14 +164,22 @@ def _exec_on_long_line(kind: str, longest: _Line) -> int | None:
     return None if start is None else longest.offset + start
 
 
-def _blob(data: bytes, kind: str, longest: _Line) -> int | None:
-    """Only a file with a line as long as a blob can hold one: the regex runs rarely."""
-    if kind not in BLOB_WEIGHT or len(data) > MAX_BLOB_SCAN:
+def _masked(data: bytes, kind: str, longest: _Line) -> bytes | None:
+    """The file translated by ``_BLOB_BYTES``, if it may hold a blob (only a file with a
+    line as long as one can, and few do): searched for blobs and base64 literals both."""
+    if kind not in BLOB_WEIGHT or len(data) > MAX_BLOB_SCAN or len(longest.text) < BLOB_MIN:
         return None
-    if len(longest.text) < BLOB_MIN:
+    return data.translate(_BLOB_BYTES)
+
+
+def _blob(data: bytes, masked: bytes | None) -> int | None:
+    """The quote of the first closed run of high entropy, in a file ``_masked`` read."""
+    if masked is None:
         return None
-    for start, end in quoted_runs(data, _BLOB_BYTES, BLOB_MIN, closed=True):
-        if entropy(data[start : min(end, start + 8192)]) >= BLOB_ENTROPY:
+    for start, end in quoted_runs(masked, BLOB_MIN, closed=True):
+        run = data[start : min(end, start + 8192)]
+        # hex text is not counted: deleting its bytes costs a twentieth of counting them
+        if run.translate(None, _HEX_TEXT) and entropy(run) >= BLOB_ENTROPY:
             return start - 1
     return None
 
@@ -169,7 +198,6 @@ def _hex_escapes(data: bytes, kind: str) -> int | None:
 
 ENCODED_PROGRAM_WEIGHT = 8.0
 ENCODED_PROGRAM_RUN_WEIGHT = 14.0
-_BASE64_BYTES = run_table(BASE64_ALPHABET)
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/]+")
 #: What program text starts with: Python, JavaScript, shell and PowerShell statements.
 _PROGRAM_START = re.compile(
@@ -181,11 +209,15 @@ _PROGRAM_START = re.compile(
 _PRINTABLE = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
 
 
+#: How much of a base64 literal ``_decodes_to_program`` decodes: as much as the shortest has.
+_DECODED_HEAD = BASE64_LITERAL_MIN
+
+
 def _decodes_to_program(text: bytes) -> bool:
     """The first bytes of a base64 literal are program text: ASCII source, or the UTF-16
     source that PowerShell's ``-EncodedCommand`` takes."""
     try:
-        head = base64.b64decode(text[:160])
+        head = base64.b64decode(text[:_DECODED_HEAD])
     except ValueError:
         return False
     if len(head) >= 40 and not any(head[1:40:2]):
@@ -204,13 +236,38 @@ def _signed_literals(source: SourceFile) -> Iterator[tuple[int, bytes]]:
                     yield offset + 1, run.group()
 
 
-def _program_on_line(longest: _Line) -> int | None:
+def _program_on_line(data: bytes, longest: _Line, masked: bytes | None) -> int | None:
     """Where the first base64 literal of the longest line that holds a program starts:
-    UTF-16 PowerShell has no fixed prefix for a signature to see."""
+    UTF-16 PowerShell has no fixed prefix for a signature to see. The line is read in the
+    file ``masked`` for the blob search if there is one (the line is most of such a file),
+    else in a translated copy of its own."""
+    if masked is not None:
+        return _program_literal(data, masked, longest.offset, longest.offset + len(longest.text))
     line = longest.text
-    for start, end in quoted_runs(line, _BASE64_BYTES, BASE64_LITERAL_MIN):
-        if _decodes_to_program(line[start:end]):
-            return longest.offset + start
+    start = _program_literal(line, line.translate(_BLOB_BYTES), 0, len(line))
+    return None if start is None else longest.offset + start
+
+
+#: In a masked copy: a quote, then as many bytes of the blob alphabet as a base64 literal has.
+_LITERAL_START = b'"' + b"A" * BASE64_LITERAL_MIN
+#: The bytes of a base64 literal after its quote, in the base64 alphabet only.
+_LITERAL_HEAD = re.compile(rb"[A-Za-z0-9+/]{%d}" % BASE64_LITERAL_MIN)
+
+
+def _program_literal(text: bytes, masked: bytes, start: int, end: int) -> int | None:
+    """Where in ``text[start:end]`` the first base64 literal (a quote, then at least
+    ``BASE64_LITERAL_MIN`` bytes of the base64 alphabet) starts whose head decodes to a
+    program. ``masked`` is ``text`` translated by ``_BLOB_BYTES``: its quotes before that
+    many bytes of the wider blob alphabet are looked at, their bytes checked. No literal
+    holds a quote, so the next one is looked for from the one before, not from its end
+    (which is not needed), and only its head is copied (literals run to megabytes)."""
+    quote = masked.find(_LITERAL_START, start, end)
+    while quote >= 0:
+        literal = quote + 1
+        head = text[literal : literal + _DECODED_HEAD]
+        if _LITERAL_HEAD.match(head) and _decodes_to_program(head):
+            return literal
+        quote = masked.find(_LITERAL_START, literal, end)
     return None
 
 
@@ -245,9 +302,6 @@ _HIDDEN = re.compile(rb"[ \t]{%d,}([^\s][^\n]{0,200})" % HIDDEN_RUN)
 _HIDDEN_STATEMENT = re.compile(
     rb"^;|\b(exec|eval|__import__|import|system|popen|Popen|spawn|require)\b\s*[(\w]"
 )
-
-
-_SPACES = b" " * HIDDEN_RUN
 
 
 def _hidden_past_margin(data: bytes) -> tuple[int, float] | None:
@@ -289,20 +343,23 @@ _NOTHING = _Found(_NO_LINE, None, None, None, None, None)
 
 def _read(data: bytes, kind: str) -> _Found:
     """The passes over a code file's bytes: a function of them and the kind alone."""
-    line = _longest_line(data, LONG_LINE[kind])
-    # no run of blanks and a character in a file whose lines were all seen to be short
-    hidden = None if line is _NO_LINE else _hidden_past_margin(data)
-    longest = line if line is not None and len(line.text) > BASE64_LITERAL_MIN else _NO_LINE
+    lines = _long_lines(data, LONG_LINE[kind])
+    # no run of spaces on any line that can hold one, if the lines were looked at
+    hidden = _hidden_past_margin(data) if lines is None or lines.spaces else None
+    longest = _NO_LINE
+    if lines is not None and len(lines.longest.text) > BASE64_LITERAL_MIN:
+        longest = lines.longest
     escapes = _hex_escapes(data, kind)
     if longest is _NO_LINE and hidden is None and escapes is None:
         return _NOTHING  # most code files: no line any other technique looks at
+    masked = _masked(data, kind, longest)
     return _Found(
         longest,
         _exec_on_long_line(kind, longest),
-        _blob(data, kind, longest),
+        _blob(data, masked),
         hidden,
         escapes,
-        _program_on_line(longest),
+        _program_on_line(data, longest, masked),
     )
 
 
