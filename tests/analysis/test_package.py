@@ -7,7 +7,7 @@ import pytest
 
 from tests.analysis.builders import npm_tarball, package, sdist, tar_gz
 from threatfeed.analysis import Engine, memo
-from threatfeed.analysis.package import Package, _extension, starts_like_code
+from threatfeed.analysis.package import Package, _email_metadata, _extension, starts_like_code
 
 
 def _contexts(engine: Engine, archive: bytes) -> dict[str, str]:
@@ -185,3 +185,35 @@ def test_what_rules_derive_from_a_package_is_computed_once_and_pickles(engine: E
 )
 def test_extension_is_that_of_splitext_lowered(name: str) -> None:
     assert _extension(name) == posixpath.splitext(name)[1].lower()
+
+
+def _email_metadata_of_all_lines(text: str) -> tuple[str | None, str | None]:
+    """What ``_email_metadata`` reads, from every line at once."""
+    name = version = None
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        key, _, value = line.partition(":")
+        if key.lower() == "name" and name is None:
+            name = value.strip() or None
+        elif key.lower() == "version" and version is None:
+            version = value.strip() or None
+    return name, version
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "Name: x",
+        "Metadata-Version: 2.1\nName: x\nVersion: 1.0\n\nName: y\n",
+        "Name:\nName: y\n\nVersion: 2",
+        "NAME: q\r\nVersion:  \r\nversion: 3\u2028Name: z\n",
+        "Classifier: x\n" * 100 + "Name: late\nVersion: 9\n\nVersion: 10",
+        "Name: a\n" + "Summary: " + "s" * 1100 + "\nVersion: 1",
+        "Name: " + "n" * 1030,
+        "Name: a\n" + "x" * 1008 + "\r\nVersion: 5",
+    ],
+)
+def test_email_metadata_reads_the_headers_as_every_line_would(text: str) -> None:
+    assert _email_metadata(text) == _email_metadata_of_all_lines(text)

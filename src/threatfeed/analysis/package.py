@@ -247,14 +247,6 @@ class Package:
                 return source
         return None
 
-    def context_of(self, path: str | None) -> float:
-        if path is None:
-            return 1.0
-        for source in self.files:
-            if source.path == path:
-                return source.factor
-        return CONTEXT_FACTORS["code"]
-
 
 @dataclass(frozen=True)
 class Layout:
@@ -402,16 +394,32 @@ def _str(value: object) -> str | None:
 
 
 def _email_metadata(text: str) -> tuple[str | None, str | None]:
+    """``Name`` and ``Version`` of the headers that open ``PKG-INFO`` and ``METADATA``.
+    They come second and third: read from the complete lines of the first kilobyte when
+    they are there, since splitting a whole long description into lines costs more than
+    the headers do."""
+    name, version, known = _email_headers(text[:1024].splitlines()[:-1])
+    if known:
+        return name, version
+    name, version, _ = _email_headers(text.splitlines())
+    return name, version
+
+
+def _email_headers(lines: list[str]) -> tuple[str | None, str | None, bool]:
+    """The first non-empty ``Name`` and ``Version`` of the header lines (up to the first
+    blank one), and whether they are known, as nothing in further lines can change them."""
     name = version = None
-    for line in text.splitlines():
+    for line in lines:
         if not line.strip():
-            break
+            return name, version, True
         key, _, value = line.partition(":")
         if key.lower() == "name" and name is None:
             name = value.strip() or None
         elif key.lower() == "version" and version is None:
             version = value.strip() or None
-    return name, version
+        if name is not None and version is not None:
+            return name, version, True
+    return name, version, False
 
 
 def _setup_py_metadata(data: bytes) -> tuple[str | None, str | None]:
