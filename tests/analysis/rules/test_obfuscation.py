@@ -402,8 +402,10 @@ def test_lines_of_large_files_of_short_lines_on_average_are_not_looked_at() -> N
 def test_exec_calls_are_those_of_the_word_bounded_pattern() -> None:
     bounded = re.compile(rb"\b(exec|eval)\s*\(")
     pieces = [b"exec", b"eval", b"e", b"x", b"_", b" ", b"(", b"\n", b".", b"ev", b"al("]
+    # blanks past what is looked behind, parentheses past those looked behind
+    pieces += [b" \t" * 40, b"(" * 20]
     rng = random.Random(7)
-    for _ in range(3000):
+    for _ in range(6000):
         data = b"".join(rng.choices(pieces, k=rng.randint(0, 30)))
         match = bounded.search(data)
         assert _exec_call(data) == (None if match is None else match.start())

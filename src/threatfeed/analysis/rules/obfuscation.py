@@ -140,13 +140,35 @@ LONG_EXEC_WEIGHT = 10.0
 LOADER_WITH_PAYLOAD_WEIGHT = 17.0
 #: A call of ``exec`` or ``eval``, where a word starts (checked by hand, see ``_exec_call``).
 _EXEC_CALL = re.compile(rb"e(?:xec|val)\s*\(")
+#: How many parentheses ``_exec_call`` looks behind before it leaves the rest to ``re``.
+_FEW_PARENS = 32
+#: What ``\s`` matches in a pattern of bytes.
+_BLANKS = b" \t\n\r\x0b\x0c"
+#: How far ``_exec_call`` looks behind a parenthesis: ``exec`` and as many blanks.
+_BEHIND = 4 + 64
 
 
 def _exec_call(data: bytes) -> int | None:
-    """Where the first match of ``\\b(exec|eval)\\s*\\(`` starts. Starting with ``\\b``, a
-    pattern is tried at every byte; starting with ``e``, ``re`` jumps from one ``e`` to the
-    next, faster even than looking for ``exec`` and ``eval`` with ``bytes.find``."""
+    """Where the first match of ``\\b(exec|eval)\\s*\\(`` starts. A match ends at a
+    parenthesis, which the long lines of data and payloads hardly have: the first
+    ``_FEW_PARENS`` are found by ``bytes.find`` (``memchr``) and looked behind, and the rest
+    of a file or line of code with more is searched by ``_EXEC_CALL``, from after the last
+    one looked behind (a match holds no parenthesis but its last). Starting with ``e``, not
+    ``\\b``, ``re`` jumps from one ``e`` to the next, faster even than looking for ``exec``
+    and ``eval`` with ``bytes.find``; the word boundary is checked by hand."""
     position = 0
+    for _ in range(_FEW_PARENS):
+        paren = data.find(b"(", position)
+        if paren < 0:
+            return None
+        behind = data[max(0, paren - _BEHIND) : paren]
+        word = behind.rstrip(_BLANKS)
+        if len(word) < 4 and len(behind) == _BEHIND:
+            break  # more blanks than are looked behind: left to ``re``
+        start = paren - (len(behind) - len(word)) - 4
+        if word[-4:] in (b"exec", b"eval") and starts_word(data, start):
+            return start
+        position = paren + 1
     while (match := _EXEC_CALL.search(data, position)) is not None:
         start = match.start()
         if starts_word(data, start):
