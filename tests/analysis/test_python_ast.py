@@ -160,3 +160,16 @@ def test_may_call_typed_is_true_when_the_parser_may_read_other_characters() -> N
     assert not python_ast.may_call_typed(b"# -*- coding: utf-8 -*-\n" + UNTYPED)
     assert python_ast.may_call_typed(b"\xef\xbb\xbf" + UNTYPED)
     assert python_ast.may_call_typed(UNTYPED + b"# \xff\n")
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 7, 40])
+def test_walk_in_chunks_cuts_where_ast_walk_reaches_the_limit(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(python_ast, "_CHUNK", chunk)
+    tree = ast.parse(SOURCE)
+    total = len(list(ast.walk(tree)))
+    for limit in [None, *range(total + 5)]:
+        prefix = list(itertools.islice(ast.walk(tree), limit))
+        expected = _without_leaves(prefix), limit is not None and total >= limit
+        assert python_ast._walk(tree, limit) == expected

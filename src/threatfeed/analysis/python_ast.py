@@ -13,6 +13,7 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from itertools import islice
 
 from threatfeed.analysis.calls import Call
 from threatfeed.analysis.memo import collector_paused, per_archive
@@ -217,6 +218,11 @@ def walk(root: ast.AST, limit: int | None = None) -> list[ast.AST]:
     return _walk(root, limit)[0]
 
 
+#: How many nodes ``_walk`` expands between looks at its limit: a look after each node
+#: cost a tenth of a walk. The chunk that passes the limit is walked again node by node.
+_CHUNK = 256
+
+
 def _walk(root: ast.AST, limit: int | None = None) -> tuple[list[ast.AST], bool]:
     """``walk``, and whether ``ast.walk`` has ``limit`` nodes or more."""
     if limit is None:
@@ -226,8 +232,27 @@ def _walk(root: ast.AST, limit: int | None = None) -> tuple[list[ast.AST], bool]
     nodes = [root]
     append = nodes.append
     extend = nodes.extend
-    leaves = 0
-    for node in nodes:
+    queue = iter(nodes)  # a list's iterator goes on to what is appended as it goes
+    leaves = start = 0
+    while start < len(nodes):
+        size, counted = len(nodes), leaves
+        for node in islice(queue, _CHUNK):
+            leaves += EXPANDERS[node.__class__](node, append, extend)
+        if len(nodes) + leaves >= limit:
+            del nodes[size:]  # back to before the chunk
+            return _walk_from(nodes, start, counted, limit)
+        start += _CHUNK
+    return nodes, False
+
+
+def _walk_from(
+    nodes: list[ast.AST], start: int, leaves: int, limit: int
+) -> tuple[list[ast.AST], bool]:
+    """``_walk`` on from ``nodes``, of which the first ``start`` are expanded (leaving out
+    ``leaves``), looking at the limit after each node."""
+    append = nodes.append
+    extend = nodes.extend
+    for node in islice(nodes, start, None):
         leaves += EXPANDERS[node.__class__](node, append, extend)
         if len(nodes) + leaves >= limit:
             return _cut(nodes, node, leaves, limit), True

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import ast
 import base64
+import random
 
 import pytest
 
@@ -11,6 +13,7 @@ from tests.analysis.builders import module_evidence, run_rule, sdist, wheel, zip
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules import Rule
 from threatfeed.analysis.rules.concealment import (
+    _names_argv,
     agent_instruction_injection_rule,
     disguised_code_archive_rule,
     encoded_exfiltration_endpoint_rule,
@@ -595,3 +598,29 @@ def test_a_technique_is_reported_and_its_look_alike_is_not(
 ) -> None:
     assert module_evidence(engine, rule, technique)
     assert module_evidence(engine, rule, look_alike) is None
+
+
+def test_argv_is_named_where_the_dump_of_the_test_spells_it() -> None:
+    pieces = [
+        "sys.argv",
+        "argv",
+        "'argv'",
+        "'\\x1argv'",
+        "'\\x1a' 'rgv'",
+        "b'\\x1argv'",
+        "'\\u0061rgv'",
+        "\uff41\uff52\uff47\uff56",
+        "f(argv=1)",
+        "(lambda argv: 1)",
+        "f'{x}argv'",
+        "f'{argv!r}'",
+        "len(sys.argv) > 1",
+        "x in ('publish', 'upload')",
+        "x.y",
+        "1",
+    ]
+    rng = random.Random(3)
+    for _ in range(2000):
+        source = " and ".join(rng.choices(pieces, k=rng.randint(1, 4)))
+        test = ast.parse(source, mode="eval").body
+        assert _names_argv(test) == ("argv" in ast.dump(test)), source

@@ -11,6 +11,7 @@ import pytest
 
 from tests.analysis.builders import package, run_rule, sdist
 from threatfeed.analysis import Engine
+from threatfeed.analysis.rules import hidden
 from threatfeed.analysis.rules.base import Rule
 from threatfeed.analysis.rules.hidden import (
     _COMMAND_WORDS,
@@ -371,3 +372,21 @@ def test_lists_of_fragments_are_those_of_the_backtracking_pattern() -> None:
     for data in cases:
         assert _spans(_FRAGMENTS, data) == _spans(fragments, data)
         assert _spans(_FRAGMENT, data) == _spans(fragment, data)
+
+
+@pytest.mark.parametrize("behind", [hidden._BEHIND, 12, 20])
+def test_decoder_returns_are_the_word_bounded_matches_of_the_regex(
+    monkeypatch: pytest.MonkeyPatch, behind: int
+) -> None:
+    monkeypatch.setattr(hidden, "_BEHIND", behind)
+    bounded = re.compile(
+        rb"\breturn\s+(?:base64\.)?(?:b64decode|b32decode|b85decode"
+        rb"|decodebytes|decompress|unhexlify|fromhex)\s*\("
+    )
+    pieces = [b"return", b" ", b"\t", b"\n", b"base64.", b"b64decode", b"fromhex", b"decode"]
+    pieces += [b"(", b"x", b"no", b".", b"_", b"base64", b" " * 30, b"(" * 12]
+    rng = random.Random(5)
+    for _ in range(5000):
+        data = b"".join(rng.choices(pieces, k=rng.randint(0, 40)))
+        expected = [match.start() for match in bounded.finditer(data)]
+        assert hidden._returns(data) == expected, data

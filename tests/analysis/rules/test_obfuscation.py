@@ -10,6 +10,7 @@ from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.obfuscation import (
     _BLOB_BYTES,
+    _FEW_QUOTES,
     _HEX_ESCAPES,
     _HIDDEN,
     BLOB_ENTROPY,
@@ -19,6 +20,7 @@ from threatfeed.analysis.rules.obfuscation import (
     _blob,
     _decodes_to_program,
     _exec_call,
+    _few_quotes,
     _Line,
     _long_lines,
     _program_on_line,
@@ -400,8 +402,10 @@ def test_lines_of_large_files_of_short_lines_on_average_are_not_looked_at() -> N
 def test_exec_calls_are_those_of_the_word_bounded_pattern() -> None:
     bounded = re.compile(rb"\b(exec|eval)\s*\(")
     pieces = [b"exec", b"eval", b"e", b"x", b"_", b" ", b"(", b"\n", b".", b"ev", b"al("]
+    # blanks past what is looked behind, parentheses past those looked behind
+    pieces += [b" \t" * 40, b"(" * 20]
     rng = random.Random(7)
-    for _ in range(3000):
+    for _ in range(6000):
         data = b"".join(rng.choices(pieces, k=rng.randint(0, 30)))
         match = bounded.search(data)
         assert _exec_call(data) == (None if match is None else match.start())
@@ -420,7 +424,7 @@ def test_program_literals_of_the_longest_line_are_those_of_the_regex() -> None:
     pieces = [b"'", b'"', program, other, program[:150], b"=", b"-", b"\\x41", b" ", b"a"]
     rng = random.Random(8)
     for _ in range(1500):
-        line = b"".join(rng.choices(pieces, [6, 6, 2, 2, 2, 1, 1, 1, 2, 2], k=rng.randint(0, 12)))
+        line = b"".join(rng.choices(pieces, [6, 6, 2, 2, 2, 1, 1, 1, 2, 2], k=rng.randint(0, 40)))
         before = rng.choice((b"", b"x = 1\n", b"'" + program + b"'\n"))
         data = before + line + rng.choice((b"", b"\n", b"\n'" + program + b"'"))
         longest = _Line(len(before), line)
@@ -453,3 +457,9 @@ def test_blobs_are_the_first_quoted_runs_of_high_entropy() -> None:
         ]
         data = b"x = 1\n" + b" + ".join(rng.choice((b"'", b'"')) + run + b"'" for run in runs)
         assert _blob(data, data.translate(_BLOB_BYTES)) == _blob_by_regex(data)
+
+
+def test_few_quotes_are_found_in_order_and_many_are_not() -> None:
+    assert _few_quotes(b"a'b\"c'") == [1, 3, 5]
+    assert _few_quotes(b"") == []
+    assert _few_quotes(b"'" * (_FEW_QUOTES + 1)) is None

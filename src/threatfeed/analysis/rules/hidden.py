@@ -282,24 +282,75 @@ def fragmented_command_rule(package: Package) -> Indicator | None:
 
 
 _DEF = re.compile(rb"^[ \t]*def[ \t]+(\w+)[ \t]*\(", re.M)
+#: The decoders whose result a decoder function returns.
+_DECODERS = (
+    b"b64decode",
+    b"b32decode",
+    b"b85decode",
+    b"decodebytes",
+    b"decompress",
+    b"unhexlify",
+    b"fromhex",
+)
 #: ``return`` of a decoder's result. No leading ``\b``: with it ``re`` tries every position
 #: of the file, without it jumps from one ``return`` to the next; the word boundary is
 #: checked by hand (``_returns``).
-_RETURNS_DECODED = re.compile(
-    rb"return\s+(?:base64\.)?(?:b64decode|b32decode|b85decode|decodebytes|decompress"
-    rb"|unhexlify|fromhex)\s*\("
-)
+_RETURNS_DECODED = re.compile(rb"return\s+(?:base64\.)?(?:" + b"|".join(_DECODERS) + rb")\s*\(")
+_LONGEST_DECODER = max(map(len, _DECODERS))
 #: As ``exec`` of a decoded blob (``decode_and_execute_rule``): flags alone where code runs.
 DECODER_EXEC_WEIGHT = 17.0
+#: How many parentheses ``_returns`` looks behind before it leaves the rest to ``re``.
+_FEW_PARENS = 32
+#: How far ``_returns`` looks behind a parenthesis.
+_BEHIND = 128
+_BLANKS = b" \t\n\r\x0b\x0c"  # what ``\s`` matches in a pattern of bytes
+#: ``_return_before`` cannot tell: the match may start before what it looks at.
+_UNSURE = -1
 
 
 def _returns(data: bytes) -> list[int]:
-    """Where the returns of decoded data start, at a word boundary (no ``noreturn``)."""
-    return [
-        start
-        for match in _RETURNS_DECODED.finditer(data)
-        if starts_word(data, start := match.start())
-    ]
+    """Where the returns of decoded data start, at a word boundary (no ``noreturn``).
+
+    A match ends at a parenthesis and holds no other, and the files the signature marks
+    are mostly data with few: the first ``_FEW_PARENS`` are found by ``bytes.find``
+    (``memchr``) and looked behind, and the rest of a file with more is searched by
+    ``_RETURNS_DECODED``, from after the last one looked behind."""
+    found: list[int] = []
+    position = 0
+    for _ in range(_FEW_PARENS):
+        paren = data.find(b"(", position)
+        if paren < 0:
+            return found
+        start = _return_before(data, paren)
+        if start == _UNSURE:
+            break
+        if start is not None and starts_word(data, start):
+            found.append(start)
+        position = paren + 1
+    matches = _RETURNS_DECODED.finditer(data, position)
+    return found + [start for match in matches if starts_word(data, start := match.start())]
+
+
+def _return_before(data: bytes, paren: int) -> int | None:
+    """Where the match of ``_RETURNS_DECODED`` that ends at ``data[paren]`` starts, read
+    backwards over the ``_BEHIND`` bytes before it: None if there is none, ``_UNSURE`` if
+    it may start before them (too few bytes left for what is still to read)."""
+    low = max(0, paren - _BEHIND)
+    cut = low > 0
+    text = data[low:paren].rstrip(_BLANKS)
+    name = next((name for name in _DECODERS if text.endswith(name)), None)
+    if name is None:
+        return _UNSURE if cut and len(text) < _LONGEST_DECODER else None
+    text = text[: -len(name)]
+    if cut and len(text) < len(b"base64."):
+        return _UNSURE
+    text = text.removesuffix(b"base64.")
+    before = text.rstrip(_BLANKS)
+    if cut and len(before) < len(b"return"):
+        return _UNSURE
+    if len(before) == len(text) or not before.endswith(b"return"):
+        return None
+    return low + len(before) - len(b"return")
 
 
 def _decoder_functions(data: bytes) -> list[bytes]:

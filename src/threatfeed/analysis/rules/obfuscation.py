@@ -140,13 +140,35 @@ LONG_EXEC_WEIGHT = 10.0
 LOADER_WITH_PAYLOAD_WEIGHT = 17.0
 #: A call of ``exec`` or ``eval``, where a word starts (checked by hand, see ``_exec_call``).
 _EXEC_CALL = re.compile(rb"e(?:xec|val)\s*\(")
+#: How many parentheses ``_exec_call`` looks behind before it leaves the rest to ``re``.
+_FEW_PARENS = 32
+#: What ``\s`` matches in a pattern of bytes.
+_BLANKS = b" \t\n\r\x0b\x0c"
+#: How far ``_exec_call`` looks behind a parenthesis: ``exec`` and as many blanks.
+_BEHIND = 4 + 64
 
 
 def _exec_call(data: bytes) -> int | None:
-    """Where the first match of ``\\b(exec|eval)\\s*\\(`` starts. Starting with ``\\b``, a
-    pattern is tried at every byte; starting with ``e``, ``re`` jumps from one ``e`` to the
-    next, faster even than looking for ``exec`` and ``eval`` with ``bytes.find``."""
+    """Where the first match of ``\\b(exec|eval)\\s*\\(`` starts. A match ends at a
+    parenthesis, which the long lines of data and payloads hardly have: the first
+    ``_FEW_PARENS`` are found by ``bytes.find`` (``memchr``) and looked behind, and the rest
+    of a file or line of code with more is searched by ``_EXEC_CALL``, from after the last
+    one looked behind (a match holds no parenthesis but its last). Starting with ``e``, not
+    ``\\b``, ``re`` jumps from one ``e`` to the next, faster even than looking for ``exec``
+    and ``eval`` with ``bytes.find``; the word boundary is checked by hand."""
     position = 0
+    for _ in range(_FEW_PARENS):
+        paren = data.find(b"(", position)
+        if paren < 0:
+            return None
+        behind = data[max(0, paren - _BEHIND) : paren]
+        word = behind.rstrip(_BLANKS)
+        if len(word) < 4 and len(behind) == _BEHIND:
+            break  # more blanks than are looked behind: left to ``re``
+        start = paren - (len(behind) - len(word)) - 4
+        if word[-4:] in (b"exec", b"eval") and starts_word(data, start):
+            return start
+        position = paren + 1
     while (match := _EXEC_CALL.search(data, position)) is not None:
         start = match.start()
         if starts_word(data, start):
@@ -238,14 +260,38 @@ def _signed_literals(source: SourceFile) -> Iterator[tuple[int, bytes]]:
 
 def _program_on_line(data: bytes, longest: _Line, masked: bytes | None) -> int | None:
     """Where the first base64 literal of the longest line that holds a program starts:
-    UTF-16 PowerShell has no fixed prefix for a signature to see. The line is read in the
-    file ``masked`` for the blob search if there is one (the line is most of such a file),
-    else in a translated copy of its own."""
-    if masked is not None:
-        return _program_literal(data, masked, longest.offset, longest.offset + len(longest.text))
+    UTF-16 PowerShell has no fixed prefix for a signature to see. A line with few quotes
+    has each of them looked at; another is read in the file ``masked`` for the blob search
+    if there is one (the line is most of such a file), else in a translated copy of its own."""
     line = longest.text
-    start = _program_literal(line, line.translate(_BLOB_BYTES), 0, len(line))
+    quotes = _few_quotes(line)
+    if quotes is not None:
+        start = next((quote + 1 for quote in quotes if _is_program_literal(line, quote + 1)), None)
+    elif masked is not None:
+        return _program_literal(data, masked, longest.offset, longest.offset + len(line))
+    else:
+        start = _program_literal(line, line.translate(_BLOB_BYTES), 0, len(line))
     return None if start is None else longest.offset + start
+
+
+#: A line with at most this many quotes has them found by ``bytes.find`` (``memchr``, many
+#: times faster than translating the line): most of the longest lines are bundled data or
+#: code with megabytes and hardly a string.
+_FEW_QUOTES = 16
+
+
+def _few_quotes(line: bytes) -> list[int] | None:
+    """Where the quotes (``"`` and ``'``) of ``line`` are, in order; None when it has more
+    than ``_FEW_QUOTES``."""
+    found: list[int] = []
+    for quote in b"\"'":
+        at = line.find(quote)
+        while at >= 0:
+            if len(found) == _FEW_QUOTES:
+                return None
+            found.append(at)
+            at = line.find(quote, at + 1)
+    return sorted(found)
 
 
 #: In a masked copy: a quote, then as many bytes of the blob alphabet as a base64 literal has.
@@ -254,18 +300,25 @@ _LITERAL_START = b'"' + b"A" * BASE64_LITERAL_MIN
 _LITERAL_HEAD = re.compile(rb"[A-Za-z0-9+/]{%d}" % BASE64_LITERAL_MIN)
 
 
+def _is_program_literal(text: bytes, literal: int) -> bool:
+    """Whether a base64 literal starts at ``literal`` (``BASE64_LITERAL_MIN`` bytes of the
+    base64 alphabet) and its head decodes to a program. Only the head is copied: literals
+    run to megabytes."""
+    head = _LITERAL_HEAD.match(text, literal)
+    return head is not None and _decodes_to_program(head.group())
+
+
 def _program_literal(text: bytes, masked: bytes, start: int, end: int) -> int | None:
     """Where in ``text[start:end]`` the first base64 literal (a quote, then at least
     ``BASE64_LITERAL_MIN`` bytes of the base64 alphabet) starts whose head decodes to a
     program. ``masked`` is ``text`` translated by ``_BLOB_BYTES``: its quotes before that
     many bytes of the wider blob alphabet are looked at, their bytes checked. No literal
     holds a quote, so the next one is looked for from the one before, not from its end
-    (which is not needed), and only its head is copied (literals run to megabytes)."""
+    (which is not needed)."""
     quote = masked.find(_LITERAL_START, start, end)
     while quote >= 0:
         literal = quote + 1
-        head = text[literal : literal + _DECODED_HEAD]
-        if _LITERAL_HEAD.match(head) and _decodes_to_program(head):
+        if _is_program_literal(text, literal):
             return literal
         quote = masked.find(_LITERAL_START, literal, end)
     return None
