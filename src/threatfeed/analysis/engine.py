@@ -19,6 +19,7 @@ from threatfeed.analysis.signatures import (
     SignatureHit,
     Signatures,
 )
+from threatfeed.analysis.text import encodable
 from threatfeed.archives import ArchiveContents, Member, read_archive
 
 ENGINE_VERSION = "2026.12.16"
@@ -92,9 +93,9 @@ class Engine:
             sha256=sha256,
             score=final,
             flagged=final >= FLAG_THRESHOLD,
-            indicators={i.rule: i.evidence for i in indicators},
+            indicators={i.rule: encodable(i.evidence) for i in indicators},
             locations=_locations(indicators),
-            errors=(*contents.errors, *package.errors, *errors),
+            errors=tuple(map(encodable, (*contents.errors, *package.errors, *errors))),
             files=tuple((m.path, m.size) for m in contents.members),
             engine_version=ENGINE_VERSION,
         )
@@ -183,7 +184,7 @@ def _locations(indicators: list[Indicator]) -> tuple[Location, ...]:
         if (rule, signal.file, signal.line) in seen:
             continue
         seen.add((rule, signal.file, signal.line))
-        locations.append(Location(rule, signal.file, signal.line, signal.excerpt))
+        locations.append(Location(rule, signal.file, signal.line, encodable(signal.excerpt)))
         if len(locations) == MAX_LOCATIONS:
             break
     return tuple(locations)

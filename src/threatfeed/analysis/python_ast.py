@@ -412,7 +412,8 @@ def _decoded_literal(node: ast.Call) -> bytes | None:
     if not node.args or not isinstance(node.args[0], ast.Constant):
         return None
     value = node.args[0].value
-    raw = value.encode() if isinstance(value, str) else value
+    # an escape in the literal can spell a lone surrogate, which strict UTF-8 refuses
+    raw = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
     if not isinstance(raw, bytes) or len(raw) < 8 or not _B64.match(raw[:400]):
         return None
     head = re.sub(rb"\s", b"", raw)[:400]

