@@ -5,7 +5,6 @@ import re
 
 from threatfeed.analysis.text import (
     BASE64_ALPHABET,
-    encodable,
     line_of,
     line_start_matches,
     quoted_runs,
@@ -79,12 +78,3 @@ def test_line_of_counts_from_the_nearest_offset_asked_with_the_same_result() -> 
         data = rng.choice(files) if rng.random() < 0.1 else data
         offset = rng.randint(-5, len(data) + 5)
         assert line_of(data, offset) == data.count(b"\n", 0, offset) + 1
-
-
-def test_encodable_keeps_a_lone_surrogate_as_its_escape_and_the_rest_as_it_is() -> None:
-    evidence = {"a\ud800": [{"code": "x\udfff\u00e9", "n": 3}, ("\ud83d",), "plain"]}
-    assert encodable(evidence) == {
-        "a\\ud800": [{"code": "x\\udfff\u00e9", "n": 3}, ("\\ud83d",), "plain"]
-    }
-    valid = {"k": ["caf\u00e9", "\U0001f600", 1.5, None]}
-    assert encodable(valid) == valid

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import gzip
+import json
 import random
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -181,6 +182,16 @@ def test_json_that_is_not_json_or_nests_without_end_is_refused(
     fake_registry.respond("/npm-replicate/", b"[" * 200_000, "application/json")
     with pytest.raises(ProtocolViolation):
         client.get_json(fake_registry.npm_changes_url)
+
+
+def test_json_escapes_of_lone_surrogates_come_back_as_text_every_writer_takes(
+    fake_registry: FakeRegistry, client: PoliteClient
+) -> None:
+    body = b'{"id": "evil\\ud800", "pair": "\\ud83d\\ude00", "list": ["\\uDFFF"]}'
+    fake_registry.respond("/npm-replicate/", body, "application/json")
+    data = client.get_json(fake_registry.npm_changes_url)
+    assert data == {"id": "evil\\ud800", "pair": "\U0001f600", "list": ["\\udfff"]}
+    json.dumps(data, ensure_ascii=False).encode("utf-8")
 
 
 def test_a_body_over_the_cap_is_refused_at_once(

@@ -19,8 +19,8 @@ from threatfeed.analysis.signatures import (
     SignatureHit,
     Signatures,
 )
-from threatfeed.analysis.text import encodable
 from threatfeed.archives import ArchiveContents, Member, read_archive
+from threatfeed.utf8 import encodable
 
 ENGINE_VERSION = "2026.12.17"
 #: Bytes of a file given to the signatures, by kind. Code is scanned whole; in binaries,

@@ -8,10 +8,8 @@ import threading
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator
-from typing import TypeVar, cast
 
 EXCERPT_CHARS = 160
-T = TypeVar("T")
 
 
 def decode(data: bytes) -> str:
@@ -20,27 +18,6 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("latin-1")
-
-
-def encodable(value: T) -> T:
-    """``value`` (evidence: strings, lists and dicts of them) with every string one that
-    UTF-8 can carry. An escape in a Python literal (``'\\ud800'``) makes a lone surrogate,
-    which no UTF-8 writer, JSON column or page takes: it is kept as its escape instead."""
-    if isinstance(value, str):
-        if value.isascii():
-            return value
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return cast(T, value.encode("utf-8", "backslashreplace").decode("utf-8"))
-        return value
-    if isinstance(value, dict):
-        return cast(T, {encodable(key): encodable(item) for key, item in value.items()})
-    if isinstance(value, list):
-        return cast(T, [encodable(item) for item in value])
-    if isinstance(value, tuple):
-        return cast(T, tuple(encodable(item) for item in value))
-    return value
 
 
 def looks_binary(data: bytes) -> bool:

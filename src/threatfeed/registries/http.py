@@ -24,6 +24,7 @@ import hashlib
 import http.cookiejar
 import json
 import random
+import re
 import ssl
 import threading
 import time
@@ -44,9 +45,12 @@ from threatfeed.registries.errors import (
     RegistryNotFound,
     RegistryUnavailable,
 )
+from threatfeed.utf8 import encodable
 
 USER_AGENT = f"threatfeed/{__version__} (malicious package monitor)"
 MAX_METADATA_BYTES = 256 * 1024 * 1024
+#: A JSON escape of a surrogate (half of a pair, or alone: ``threatfeed.utf8``).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 """npm's largest packuments are tens of megabytes; anything past this is hostile."""
 
 _RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -151,9 +155,11 @@ class PoliteClient:
     def get_json(self, url: str) -> Any:
         body = self.fetch("GET", url, headers={"Accept": "application/json"})
         try:
-            return json.loads(body.content)
+            data = json.loads(body.content)
         except (ValueError, RecursionError) as exc:  # nesting deep enough to blow the stack
             raise ProtocolViolation(f"{url} did not return JSON: {exc!r:.200}") from None
+        # a lone surrogate comes only from an escape: the costly walk only where one is
+        return encodable(data) if _SURROGATE_ESCAPE.search(body.content) else data
 
     def fetch(
         self,
