@@ -14,6 +14,7 @@ from typing import Any
 from threatfeed.errors import ThreatfeedError
 from threatfeed.feed.params import ECOSYSTEMS, MAX_NAME_LENGTH, parse_since
 from threatfeed.feed.reader import api_item, item_document
+from threatfeed.utf8 import encodable
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _RULE = re.compile(r"[a-z][a-z0-9_]*_rule")
@@ -137,6 +138,8 @@ def _indicators(value: Any) -> dict[str, Any]:
 def parse_item(data: Any) -> FeedItem:
     if not isinstance(data, dict):
         raise ItemError("an item must be a JSON object")
+    if encodable(data) != data:  # no database or feed reader takes one
+        raise ItemError("an item's strings must not hold a lone surrogate (\\ud800-\\udfff)")
     ecosystem = data.get("ecosystem")
     if ecosystem not in ECOSYSTEMS:
         raise ItemError(f"'ecosystem' must be one of {', '.join(ECOSYSTEMS)}")
