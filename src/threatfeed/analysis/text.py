@@ -141,7 +141,8 @@ def line_start_matches(
 
 
 #: The bytes of ``\s`` in a bytes pattern (those of ``bytes.isspace``).
-_SPACE = frozenset(b" \t\n\r\x0b\x0c")
+BLANKS = b" \t\n\r\x0b\x0c"
+_SPACE = frozenset(BLANKS)
 #: The bytes of ``\w`` in a bytes pattern.
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 

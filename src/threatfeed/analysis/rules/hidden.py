@@ -15,7 +15,7 @@ from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import RUNNING, Package, SourceFile
 from threatfeed.analysis.rules.base import in_comment, indicator, signal_at
 from threatfeed.analysis.rules.signature_rules import signature_rule
-from threatfeed.analysis.text import starts_word
+from threatfeed.analysis.text import BLANKS, starts_word
 
 cryptominer_rule = signature_rule(
     "cryptominer_rule",
@@ -303,7 +303,6 @@ DECODER_EXEC_WEIGHT = 17.0
 _FEW_PARENS = 32
 #: How far ``_returns`` looks behind a parenthesis.
 _BEHIND = 128
-_BLANKS = b" \t\n\r\x0b\x0c"  # what ``\s`` matches in a pattern of bytes
 #: ``_return_before`` cannot tell: the match may start before what it looks at.
 _UNSURE = -1
 
@@ -337,7 +336,7 @@ def _return_before(data: bytes, paren: int) -> int | None:
     it may start before them (too few bytes left for what is still to read)."""
     low = max(0, paren - _BEHIND)
     cut = low > 0
-    text = data[low:paren].rstrip(_BLANKS)
+    text = data[low:paren].rstrip(BLANKS)
     name = next((name for name in _DECODERS if text.endswith(name)), None)
     if name is None:
         return _UNSURE if cut and len(text) < _LONGEST_DECODER else None
@@ -345,7 +344,7 @@ def _return_before(data: bytes, paren: int) -> int | None:
     if cut and len(text) < len(b"base64."):
         return _UNSURE
     text = text.removesuffix(b"base64.")
-    before = text.rstrip(_BLANKS)
+    before = text.rstrip(BLANKS)
     if cut and len(before) < len(b"return"):
         return _UNSURE
     if len(before) == len(text) or not before.endswith(b"return"):

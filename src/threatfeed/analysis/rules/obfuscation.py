@@ -14,6 +14,7 @@ from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import file_signal, hit_signal, indicator, signal_at
 from threatfeed.analysis.text import (
     BASE64_ALPHABET,
+    BLANKS,
     entropy,
     quoted_runs,
     run_table,
@@ -142,8 +143,6 @@ LOADER_WITH_PAYLOAD_WEIGHT = 17.0
 _EXEC_CALL = re.compile(rb"e(?:xec|val)\s*\(")
 #: How many parentheses ``_exec_call`` looks behind before it leaves the rest to ``re``.
 _FEW_PARENS = 32
-#: What ``\s`` matches in a pattern of bytes.
-_BLANKS = b" \t\n\r\x0b\x0c"
 #: How far ``_exec_call`` looks behind a parenthesis: ``exec`` and as many blanks.
 _BEHIND = 4 + 64
 
@@ -162,7 +161,7 @@ def _exec_call(data: bytes) -> int | None:
         if paren < 0:
             return None
         behind = data[max(0, paren - _BEHIND) : paren]
-        word = behind.rstrip(_BLANKS)
+        word = behind.rstrip(BLANKS)
         if len(word) < 4 and len(behind) == _BEHIND:
             break  # more blanks than are looked behind: left to ``re``
         start = paren - (len(behind) - len(word)) - 4
