@@ -49,9 +49,9 @@ from threatfeed.utf8 import encodable
 
 USER_AGENT = f"threatfeed/{__version__} (malicious package monitor)"
 MAX_METADATA_BYTES = 256 * 1024 * 1024
+"""npm's largest packuments are tens of megabytes; anything past this is hostile."""
 #: A JSON escape of a surrogate (half of a pair, or alone: ``threatfeed.utf8``).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-"""npm's largest packuments are tens of megabytes; anything past this is hostile."""
 
 _RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
