@@ -190,7 +190,7 @@ FRAGMENTED_COMMAND_WEIGHT = 12.0
 
 
 #: What is no fragment's in a list of fragments: brackets, blanks, commas and quotes.
-_SEPARATORS = b" \t\n\r\x0b\x0c,'\"[]"
+_SEPARATORS = BLANKS + b",'\"[]"
 #: The command words without those bytes (``nc-e``).
 _COMMAND_SKELETONS = tuple(word.encode().translate(None, _SEPARATORS) for word in _COMMAND_WORDS)
 
