@@ -5,7 +5,7 @@ import posixpath
 
 import pytest
 
-from tests.analysis.builders import npm_tarball, package, sdist, tar_gz
+from tests.analysis.builders import npm_tarball, package, sdist, tar_gz, wheel
 from threatfeed.analysis import Engine, memo
 from threatfeed.analysis.package import Package, _email_metadata, _extension, starts_like_code
 
@@ -113,7 +113,7 @@ def test_hook_files_include_any_interpreted_path_and_main() -> None:
         "install": "node .",
         "postinstall": "chmod +x run.sh && ./run.sh",
     }
-    assert hook_files(hooks, "dist/main.js") == {"lib/README.md", "dist/main.js", "run.sh"}
+    assert hook_files(hooks.values(), "dist/main.js") == {"lib/README.md", "dist/main.js", "run.sh"}
 
 
 @pytest.mark.parametrize(
@@ -217,3 +217,54 @@ def _email_metadata_of_all_lines(text: str) -> tuple[str | None, str | None]:
 )
 def test_email_metadata_reads_the_headers_as_every_line_would(text: str) -> None:
     assert _email_metadata(text) == _email_metadata_of_all_lines(text)
+
+
+def test_build_hooks_named_by_pyproject_run_at_install(engine: Engine) -> None:
+    pyproject = (
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "backend"\n'
+        'backend-path = ["_build"]\n[tool.hatch.build.hooks.custom]\npath = "tools/hook.py"\n'
+    )
+    archive = sdist(
+        {
+            "pyproject.toml": pyproject,
+            "_build/backend.py": "from hatchling.build import *\n",
+            "tools/hook.py": "X = 1\n",
+            "tools/other.py": "X = 2\n",
+        }
+    )
+    contexts = _contexts(engine, archive)
+    assert contexts["_build/backend.py"] == "install"
+    assert contexts["tools/hook.py"] == "install"
+    assert contexts["tools/other.py"] == "code"
+
+
+def test_startup_modules_at_the_top_of_a_wheel_run_at_install(engine: Engine) -> None:
+    archive = wheel({"sitecustomize.py": "import os\n", "tidy_strings/sitecustomize.py": "X = 1\n"})
+    contexts = _contexts(engine, archive)
+    assert contexts["sitecustomize.py"] == "install"
+    assert contexts["tidy_strings/sitecustomize.py"] != "install"
+
+
+@pytest.mark.parametrize(
+    ("scripts", "manifest", "built"),
+    [
+        (None, None, True),  # npm runs node-gyp rebuild by itself
+        ({"install": "prebuild-install || node-gyp rebuild"}, None, True),
+        ({"install": "node install.js"}, None, False),
+        (None, {"gypfile": False}, False),
+    ],
+)
+def test_binding_gyp_commands_run_at_install_when_npm_builds_it(
+    engine: Engine, scripts: dict[str, str] | None, manifest: dict[str, bool] | None, built: bool
+) -> None:
+    gyp = "{'targets': [{'sources': ['<!@(node tools/sources)']}]}"
+    archive = npm_tarball(
+        {"binding.gyp": gyp, "tools/sources.js": "console.log('a.cc');\n", "install.js": "1;\n"},
+        scripts=scripts,
+        manifest=manifest,
+    )
+    pkg = package(engine, archive)
+    contexts = {f.rel: f.context for f in pkg.files}
+    assert pkg.build_commands == (("node tools/sources",) if built else ())
+    assert (contexts["tools/sources.js"] == "install") is built
+    assert (contexts["binding.gyp"] == "install") is built

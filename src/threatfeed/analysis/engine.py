@@ -22,7 +22,7 @@ from threatfeed.analysis.signatures import (
 from threatfeed.archives import ArchiveContents, Member, read_archive
 from threatfeed.utf8 import encodable
 
-ENGINE_VERSION = "2026.12.17"
+ENGINE_VERSION = "2026.12.18"
 #: Bytes of a file given to the signatures, by kind. Code is scanned whole; in binaries,
 #: data and prose the start is what tells (headers, embedded scripts, URLs), and scanning
 #: hundreds of megabytes of compiled libraries and docs would dominate the cost.
@@ -153,6 +153,8 @@ class Engine:
             findings=contents.findings,
             manifest=layout.manifest,
             hooks=layout.hooks,
+            build_commands=layout.build_commands,
+            build_files=layout.build_files,
             errors=(*layout.errors, *problems),
         )
 

@@ -12,13 +12,14 @@ import json
 import posixpath
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from configparser import ConfigParser
 from configparser import Error as ConfigParserError
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from threatfeed.analysis.build import build_files, gyp_commands
 from threatfeed.analysis.signatures import SignatureHit
 from threatfeed.analysis.text import decode, line_start_matches, looks_binary
 from threatfeed.archives import ArchiveContents, Finding, Member
@@ -223,6 +224,8 @@ class Package:
     manifest: Mapping[str, Any] = field(default_factory=dict)
     hooks: Mapping[str, str] = field(default_factory=dict)
     errors: tuple[str, ...] = ()
+    build_commands: tuple[str, ...] = ()
+    build_files: frozenset[str] = frozenset()
 
     @cached_property
     def signed(self) -> tuple[SourceFile, ...]:
@@ -232,7 +235,8 @@ class Package:
 
     @cached_property
     def at_install(self) -> tuple[SourceFile, ...]:
-        """The files that run at install (``setup.py``, ``.pth`` files, hook scripts), in order."""
+        """The files that run at install (``setup.py``, ``.pth`` files, hook scripts, build
+        hooks), in order."""
         return tuple(source for source in self.files if source.context == "install")
 
     @cached_property
@@ -259,6 +263,10 @@ class Layout:
     manifest: Mapping[str, Any] = field(default_factory=dict)
     hooks: Mapping[str, str] = field(default_factory=dict)
     errors: tuple[str, ...] = ()
+    #: Shell commands the package's build runs on install (``build.gyp_commands``).
+    build_commands: tuple[str, ...] = ()
+    #: Files, relative to the root, that the build imports or runs on install.
+    build_files: frozenset[str] = frozenset()
 
     @cached_property
     def main_file(self) -> str:
@@ -301,6 +309,9 @@ def _extension(base: str) -> str:
     return base[dot:].lower()
 
 
+#: ``setup.py``, and the modules Python imports at every start when they are installed at
+#: the top of site-packages, as a wheel's top-level files are: persistence, like ``.pth``.
+_RUN_ON_INSTALL = frozenset({"setup.py", "sitecustomize.py", "usercustomize.py"})
 _PY_MARKERS = ("PKG-INFO", "setup.py", "pyproject.toml", "setup.cfg")
 _PY_MARKER_ENDS = tuple("/" + name for name in _PY_MARKERS)
 #: How the paths of all manifests end (and those of a few other files).
@@ -328,7 +339,7 @@ def detect_layout(by_path: Mapping[str, Member]) -> Layout:
     npm_depth = _depth(npm[0]) if npm else 99
     py_depth = _depth(py_markers[0]) - py_markers[0].endswith("/METADATA") if py_markers else 99
     if npm and npm_depth < py_depth:
-        return _npm_layout(npm[0], by_path[npm[0]].data)
+        return _npm_layout(npm[0], by_path)
     if py_markers:
         return _pypi_layout(py_markers[0], by_path)
     kinds = {_KINDS.get(posixpath.splitext(p)[1]) for p in by_path}
@@ -341,11 +352,11 @@ def detect_layout(by_path: Mapping[str, Member]) -> Layout:
     return Layout(guess, root + "/", *(named.groups() if named else (None, None)))
 
 
-def _npm_layout(path: str, data: bytes) -> Layout:
+def _npm_layout(path: str, by_path: Mapping[str, Member]) -> Layout:
     root = posixpath.dirname(path)
     root = root + "/" if root else ""
     try:
-        manifest = json.loads(decode(data))
+        manifest = json.loads(decode(by_path[path].data))
     except ValueError as exc:
         return Layout("npm", root, errors=(f"{path}: invalid JSON: {exc}",))
     if not isinstance(manifest, dict):
@@ -356,6 +367,10 @@ def _npm_layout(path: str, data: bytes) -> Layout:
         if isinstance(scripts, dict)
         else {}
     )
+    gyp = by_path.get(root + "binding.gyp")
+    commands = (
+        tuple(gyp_commands(decode(gyp.data))) if gyp and _runs_node_gyp(manifest, hooks) else ()
+    )
     return Layout(
         "npm",
         root,
@@ -363,7 +378,18 @@ def _npm_layout(path: str, data: bytes) -> Layout:
         version=_str(manifest.get("version")),
         manifest=manifest,
         hooks=hooks,
+        build_commands=commands,
+        build_files=frozenset({*hook_files(commands), "binding.gyp"} if commands else ()),
     )
+
+
+def _runs_node_gyp(manifest: Mapping[str, Any], hooks: Mapping[str, str]) -> bool:
+    """Whether ``npm install`` builds the package's ``binding.gyp``: by itself when no
+    ``install`` or ``preinstall`` script is given (unless ``"gypfile": false``), or
+    because a hook calls node-gyp."""
+    if any("node-gyp" in command for command in hooks.values()):
+        return True
+    return manifest.get("gypfile") is not False and not {"install", "preinstall"} & set(hooks)
 
 
 def _pypi_layout(marker: str, by_path: Mapping[str, Member]) -> Layout:
@@ -386,7 +412,13 @@ def _pypi_layout(marker: str, by_path: Mapping[str, Member]) -> Layout:
     if (name is None or version is None) and root + "setup.cfg" in by_path:
         found = _setup_cfg_metadata(by_path[root + "setup.cfg"].data)
         name, version = name or found[0], version or found[1]
-    return Layout("pypi", root, name=name, version=version)
+    built = build_files(_data(by_path, root + "pyproject.toml"), _data(by_path, root + "setup.cfg"))
+    return Layout("pypi", root, name=name, version=version, build_files=built)
+
+
+def _data(by_path: Mapping[str, Member], path: str) -> bytes | None:
+    member = by_path.get(path)
+    return None if member is None else member.data
 
 
 def _str(value: object) -> str | None:
@@ -485,16 +517,24 @@ def interpreted_targets(command: str) -> list[str]:
     return [posixpath.normpath(m.group(1)) for m in _HOOK_INTERPRETED.finditer(command)]
 
 
-def hook_files(hooks: Mapping[str, str], main: str = "index.js") -> set[str]:
-    """Files an npm install hook names (``node scripts/install.js`` -> ``scripts/install.js``)."""
+def hook_files(commands: Iterable[str], main: str = "index.js") -> set[str]:
+    """Files install commands name (``node scripts/install.js`` -> ``scripts/install.js``)."""
     found: set[str] = set()
-    for command in hooks.values():
+    for command in commands:
         for match in _HOOK_FILE.finditer(command):
             found.add(posixpath.normpath(match.group(1)))
         for match in _HOOK_INTERPRETED.finditer(command):
             target = posixpath.normpath(match.group(1))
-            found.add(posixpath.normpath(main) if target == "." else target)
+            found.update((posixpath.normpath(main),) if target == "." else loadable(target))
     return found
+
+
+def loadable(target: str) -> tuple[str, ...]:
+    """The files ``node target`` may run: ``node util/setup`` loads ``util/setup.js`` or
+    ``util/setup/index.js`` when no file has the bare name."""
+    if posixpath.splitext(target)[1]:
+        return (target,)
+    return target, target + ".js", target + "/index.js"
 
 
 #: How a Python module starts (after comments): an import statement, not a sentence that
@@ -567,7 +607,7 @@ def file_context(
     folder ask in turn)."""
     if (
         rel in install
-        or (layout.ecosystem == "pypi" and rel == "setup.py")
+        or (layout.ecosystem == "pypi" and rel in _RUN_ON_INSTALL)
         or base.endswith(".pth")
     ):
         return "install"
@@ -617,7 +657,8 @@ def classify(contents: ArchiveContents) -> tuple[Layout, list[tuple[Member, str,
     paths = [_clean(member.path) for member in contents.members]
     layout = detect_layout(dict(zip(paths, contents.members, strict=True)))
     main = layout.manifest.get("main")
-    install = hook_files(layout.hooks, main if isinstance(main, str) else "index.js")
+    install = hook_files(layout.hooks.values(), main if isinstance(main, str) else "index.js")
+    install |= layout.build_files
     root = layout.root
     test_dirs: dict[str, bool] = {}
     rows = []

@@ -17,6 +17,10 @@ from threatfeed.analysis.rules.base import indicator
 from threatfeed.analysis.text import excerpt_at, line_of
 
 MAX_ITEMS = 30
+#: Build hooks (``hatch_build.py``, a script a ``binding.gyp`` command runs) are there to
+#: start build tools: a process call is their job and weighs nothing in them. Whatever
+#: else they do weighs as it does in ``setup.py``.
+_BUILD_TOOLING = frozenset({"process"})
 
 
 def _pth_calls(source: SourceFile) -> list[Call]:
@@ -90,12 +94,20 @@ def _install_calls(source: SourceFile) -> list[Call]:
     return []
 
 
+def _weight(call: Call, building: bool) -> float:
+    if building and call.type in _BUILD_TOOLING:
+        return 0.0
+    bonus = HOOK_BONUS if call.in_hook and call.type in ACTIVE_TYPES else 0.0
+    return CALL_WEIGHTS[call.type] + bonus
+
+
 def suspicious_setup_commands_rule(package: Package) -> Indicator | None:
     """Calls made by code that runs on install: processes, network, exec, decoding, identity.
 
-    Reads ``setup.py`` (command classes and top-level code alike), ``.pth`` files and the
-    scripts npm hooks run. Evidence: ``[{"code": str, "type": str}]`` where ``type`` is one
-    of ``code_execution``, ``download``, ``network``, ``process``, ``decode``, ``recon``,
+    Reads ``setup.py`` (command classes and top-level code alike), ``.pth`` files, the
+    other files a build runs, and the scripts npm hooks and ``binding.gyp`` commands run.
+    Evidence: ``[{"code": str, "type": str}]`` where ``type`` is one of ``code_execution``,
+    ``download``, ``network``, ``process``, ``decode``, ``recon``,
     ``browser``, ``install_command_override``, ``startup_hook``.
     """
     evidence = []
@@ -103,6 +115,7 @@ def suspicious_setup_commands_rule(package: Package) -> Indicator | None:
     for source in package.at_install:
         if source.kind not in {"python", "javascript"}:
             continue
+        building = source.rel in package.build_files
         for call in install_calls(source):
             capability = CALL_CAPABILITIES.get(call.type)
             signals.append(
@@ -110,8 +123,7 @@ def suspicious_setup_commands_rule(package: Package) -> Indicator | None:
                     source.path,
                     call.line,
                     call.code,
-                    CALL_WEIGHTS[call.type]
-                    + (HOOK_BONUS if call.in_hook and call.type in ACTIVE_TYPES else 0.0),
+                    _weight(call, building),
                     source.context,
                     frozenset({capability} if capability else ()),
                     call.type,

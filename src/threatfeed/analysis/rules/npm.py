@@ -7,7 +7,7 @@ import posixpath
 import re
 
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import Package, interpreted_targets
+from threatfeed.analysis.package import Package, interpreted_targets, loadable
 from threatfeed.analysis.rules.base import indicator
 
 HOOK_WEIGHT = 1.5
@@ -39,7 +39,9 @@ def _odd_target(package: Package, command: str) -> bool:
     for target in interpreted_targets(command):
         if target == "." or target.startswith("-"):
             continue
-        present = any(f.rel == target or f.path.endswith("/" + target) for f in package.files)
+        names = loadable(target)
+        ends = tuple("/" + name for name in names)
+        present = any(f.rel in names or f.path.endswith(ends) for f in package.files)
         if not present or posixpath.splitext(target)[1].lower() not in _SCRIPT_EXTS:
             return True
     return False
@@ -89,16 +91,18 @@ def npm_hooks_rule(package: Package) -> Indicator | None:
     """Commands npm runs by itself on ``npm install``: the usual door of npm malware.
 
     Evidence: ``[str]``, the commands of ``preinstall``, ``install``, ``postinstall`` and
-    ``prepare``, then those of dependencies bundled in the archive as ``file:`` folders. A
-    hook alone weighs little (native builds use them); a hook calling a network tool,
-    detaching into the background, asking for root (``sudo``), or running at install a file
-    that the archive lacks or that is no script weighs more, and so does a hook hidden in a
-    bundled ``file:`` dependency.
+    ``prepare``, then those of dependencies bundled in the archive as ``file:`` folders,
+    then the shell commands of ``binding.gyp``'s ``<!(...)`` expansions when npm builds it
+    (node-gyp runs them on install, with no script in the manifest). A hook alone weighs
+    little (native builds use them); a hook calling a network tool, detaching into the
+    background, asking for root (``sudo``), or running at install a file that the archive
+    lacks or that is no script weighs more, and so does a hook hidden in a bundled
+    ``file:`` dependency.
     """
     if package.ecosystem != "npm":
         return None
     hidden = _bundled_dependency_hooks(package)
-    if not package.hooks and not hidden:
+    if not package.hooks and not hidden and not package.build_commands:
         return None
     manifest = next((f.path for f in package.files if f.rel == "package.json"), None)
     signals = []
@@ -127,7 +131,25 @@ def npm_hooks_rule(package: Package) -> Indicator | None:
                 key=f"hidden {hook}",
             )
         )
-    evidence = list(package.hooks.values()) + [command for _, _, command in hidden]
+    gyp = next((f.path for f in package.files if f.rel == "binding.gyp"), None)
+    for command in package.build_commands:
+        weight, capabilities = _hook_weight(package, "install", command)
+        signals.append(
+            Signal(
+                gyp,
+                None,
+                f"binding.gyp: {command}"[:160],
+                weight,
+                "install",
+                frozenset(capabilities),
+                key="binding.gyp",
+            )
+        )
+    evidence = [
+        *package.hooks.values(),
+        *(command for _, _, command in hidden),
+        *package.build_commands,
+    ]
     return indicator("npm_hooks_rule", evidence, signals)
 
 

@@ -1,0 +1,141 @@
+"""What a package's build runs when it is installed, besides ``setup.py`` and npm's hooks.
+
+Installers run more than the doors scanners watch: pip imports an in-tree build backend
+(``backend-path``), hatch and pdm run build hooks, poetry runs a build script, setuptools
+imports the command classes that ``pyproject.toml`` or ``setup.cfg`` name, and npm runs
+``node-gyp rebuild`` for a ``binding.gyp``, whose ``<!(...)`` expansions are shell
+commands. Malware that moves its payload there would run on install while looking like
+ordinary package code. Everything here reads configuration text only: the paths it
+returns are compared with the archive's member names, never opened on disk.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from configparser import ConfigParser
+from configparser import Error as ConfigParserError
+from typing import Any
+
+from threatfeed.analysis.text import decode
+
+#: What a ``pyproject.toml`` must spell for its build to run a file of the archive: most
+#: do not, and are not parsed.
+_PYPROJECT_WORDS = re.compile(rb"backend-path|hooks|pdm|cmdclass|\b(?:build|script)\s*=")
+#: Where hatch looks for a custom hook, and pdm for its build script, when none is named.
+_HATCH_HOOK = "hatch_build.py"
+_PDM_HOOK = "pdm_build.py"
+#: Folders a package's modules live in, for command classes named by module.
+_PACKAGE_DIRS = ("", "src/")
+#: ``<!(command)`` and ``<!@(command)``: gyp runs the command in a shell and pastes its output.
+_GYP_COMMAND = re.compile(r"<!@?\(")
+MAX_GYP_COMMAND = 1000
+#: gyp files are Python literals: a command in a quoted string escapes its quotes.
+_GYP_ESCAPE = re.compile(r"\\(.)")
+
+
+def build_files(pyproject: bytes | None, setup_cfg: bytes | None) -> frozenset[str]:
+    """Files, relative to the package root, that building the package imports or runs."""
+    found: set[str] = set()
+    if pyproject is not None and _PYPROJECT_WORDS.search(pyproject):
+        found.update(_pyproject_files(pyproject))
+    if setup_cfg is not None and b"cmdclass" in setup_cfg:
+        found.update(_setup_cfg_files(setup_cfg))
+    return frozenset(posixpath.normpath(path) for path in found)
+
+
+def _pyproject_files(data: bytes) -> Iterator[str]:
+    try:
+        config = tomllib.loads(decode(data))
+    except tomllib.TOMLDecodeError:
+        return
+    system = _table(config, "build-system")
+    backend = system.get("build-backend")
+    backend = backend if isinstance(backend, str) else ""
+    for folder in _strings(system.get("backend-path")):
+        yield from _module_files(folder, backend.partition(":")[0])
+    tool = _table(config, "tool")
+    yield from _hatch_hooks(_table(tool, "hatch"), depth=0)
+    if backend.startswith("pdm"):
+        hook = _table(_table(tool, "pdm"), "build").get("custom-hook", _PDM_HOOK)
+        yield from _strings(hook)
+    poetry_build = _table(tool, "poetry").get("build")
+    yield from _strings(poetry_build)
+    yield from _strings(_table(poetry_build).get("script"))
+    for spec in _strings(list(_table(_table(tool, "setuptools"), "cmdclass").values())):
+        yield from _command_class_files(spec)
+
+
+def _hatch_hooks(table: Mapping[str, Any], depth: int) -> Iterator[str]:
+    """``[tool.hatch.build.hooks.custom]``, ``[tool.hatch.metadata.hooks.custom]`` and
+    the same under each build target."""
+    hooks = _table(table, "hooks")
+    if "custom" in hooks:
+        yield from _strings(_table(hooks, "custom").get("path", _HATCH_HOOK))
+    if depth < 4:
+        for value in table.values():
+            if isinstance(value, dict):
+                yield from _hatch_hooks(value, depth + 1)
+
+
+def _setup_cfg_files(data: bytes) -> Iterator[str]:
+    parser = ConfigParser(interpolation=None)
+    try:
+        parser.read_string(decode(data))
+        value = parser.get("options", "cmdclass", fallback="")
+    except ConfigParserError:
+        return
+    for line in value.splitlines():
+        yield from _command_class_files(line.partition("=")[2])
+
+
+def _command_class_files(spec: str) -> Iterator[str]:
+    """``pkg.module.Class`` or ``pkg.module:Class``: the module, wherever packages live."""
+    module = spec.strip().replace(":", ".").rpartition(".")[0]
+    for folder in _PACKAGE_DIRS:
+        yield from _module_files(folder, module)
+
+
+def _module_files(folder: str, module: str) -> Iterator[str]:
+    """The files an import of ``module`` from ``folder`` runs: the module and its parents."""
+    parts = [part for part in module.strip().split(".") if part]
+    for depth in range(1, len(parts) + 1):
+        path = posixpath.join(folder, *parts[:depth])
+        yield path + "/__init__.py"
+        if depth == len(parts):
+            yield path + ".py"
+
+
+def gyp_commands(text: str) -> list[str]:
+    """The shell commands of a ``.gyp`` file's ``<!(...)`` expansions, each up to its
+    closing parenthesis (nested ones included) or the end of its line, unescaped."""
+    commands = []
+    for match in _GYP_COMMAND.finditer(text):
+        start = end = match.end()
+        depth = 1
+        limit = min(len(text), start + MAX_GYP_COMMAND)
+        while end < limit and text[end] != "\n":
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            if depth == 0:
+                break
+            end += 1
+        commands.append(_GYP_ESCAPE.sub(r"\1", text[start:end]).strip())
+    return [command for command in commands if command]
+
+
+def _table(value: object, key: str | None = None) -> Mapping[str, Any]:
+    """``value[key]`` (or ``value``) if it is a table, else an empty one: configuration
+    from the archive has whatever types its author chose."""
+    if key is not None:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []
