@@ -239,10 +239,19 @@ def test_build_hooks_named_by_pyproject_run_at_install(engine: Engine) -> None:
 
 
 def test_startup_modules_at_the_top_of_a_wheel_run_at_install(engine: Engine) -> None:
-    archive = wheel({"sitecustomize.py": "import os\n", "tidy_strings/sitecustomize.py": "X = 1\n"})
+    archive = wheel(
+        {
+            "sitecustomize.py": "import os\n",
+            "tidy_strings-0.4.0.data/purelib/usercustomize.py": "import os\n",
+            "tidy_strings/sitecustomize.py": "X = 1\n",
+            "tidy_strings-0.4.0.data/scripts/sitecustomize.py": "X = 1\n",
+        }
+    )
     contexts = _contexts(engine, archive)
     assert contexts["sitecustomize.py"] == "install"
+    assert contexts["tidy_strings-0.4.0.data/purelib/usercustomize.py"] == "install"
     assert contexts["tidy_strings/sitecustomize.py"] != "install"
+    assert contexts["tidy_strings-0.4.0.data/scripts/sitecustomize.py"] != "install"
 
 
 @pytest.mark.parametrize(

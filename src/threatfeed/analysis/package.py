@@ -309,9 +309,21 @@ def _extension(base: str) -> str:
     return base[dot:].lower()
 
 
-#: ``setup.py``, and the modules Python imports at every start when they are installed at
-#: the top of site-packages, as a wheel's top-level files are: persistence, like ``.pth``.
-_RUN_ON_INSTALL = frozenset({"setup.py", "sitecustomize.py", "usercustomize.py"})
+#: Modules Python imports at every start when they are installed at the top of
+#: site-packages: persistence, like ``.pth`` files.
+_STARTUP_MODULES = frozenset({"sitecustomize.py", "usercustomize.py"})
+#: Where a wheel's files land at the top of site-packages: its own top, and the
+#: ``purelib`` and ``platlib`` folders of its ``.data`` folder.
+_SITE_FOLDERS = frozenset({"purelib", "platlib"})
+
+
+def _at_site_top(rel: str) -> bool:
+    parts = rel.split("/")
+    return len(parts) == 1 or (
+        len(parts) == 3 and parts[0].endswith(".data") and parts[1] in _SITE_FOLDERS
+    )
+
+
 _PY_MARKERS = ("PKG-INFO", "setup.py", "pyproject.toml", "setup.cfg")
 _PY_MARKER_ENDS = tuple("/" + name for name in _PY_MARKERS)
 #: How the paths of all manifests end (and those of a few other files).
@@ -607,8 +619,11 @@ def file_context(
     folder ask in turn)."""
     if (
         rel in install
-        or (layout.ecosystem == "pypi" and rel in _RUN_ON_INSTALL)
         or base.endswith(".pth")
+        or (
+            layout.ecosystem == "pypi"
+            and (rel == "setup.py" or (base in _STARTUP_MODULES and _at_site_top(rel)))
+        )
     ):
         return "install"
     if kind in _NOT_CODE and (ext in _DOC_EXTS or kind != "text"):
