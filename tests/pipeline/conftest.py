@@ -110,5 +110,6 @@ def pipeline(database: Database, fake_registry: FakeRegistry) -> Iterator[Pipeli
         name: Watcher(database, queue, registry, start="0") for name, registry in registries.items()
     }
     yield Pipeline(database, queue, registries, processor, watchers)
+    processor.close()
     for registry in registries.values():
         registry.close()

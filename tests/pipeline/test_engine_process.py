@@ -63,6 +63,7 @@ def test_the_child_analyses_as_the_engine_in_this_thread_does(child: EngineProce
     here = Engine()
     results = child.analyze([EVIL, FINE, EVIL])
     expected = [here.analyze(EVIL), here.analyze(FINE), here.analyze(EVIL)]
+    here.close()
     assert [analysis_of(result) for result in results] == expected
     assert analysis_of(results[0]).flagged
     assert not analysis_of(results[1]).flagged

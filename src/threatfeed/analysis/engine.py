@@ -53,6 +53,12 @@ class Engine:
         )
         self._rules = rules
 
+    def close(self) -> None:
+        """Frees the compiled rules on this thread, which must be the one that compiled
+        them (see ``Signatures.close``). Closed, the engine analyses no more."""
+        self._signatures.close()
+        self._prose_signatures.close()
+
     def analyze(self, data: bytes, *, filename: str | None = None) -> Analysis:
         """Analyse one archive; never raises on bad input (problems land in ``errors``).
 

@@ -114,6 +114,13 @@ class Signatures:
             self._scan, budget=REMEMBERED_BYTES, files=REMEMBERED_FILES, smallest=0
         )
 
+    def close(self) -> None:
+        """Frees the scanner now, on this thread: YARA-X frees a scanner only on the thread
+        that made it (elsewhere it leaks it, with a warning), and left to itself this
+        object is freed by the cyclic collector (its memo calls back into it), on whichever
+        thread that runs. Closed, it scans no more."""
+        del self._scanner
+
     def scan(self, data: bytes) -> tuple[SignatureHit, ...]:
         """The rules that match, by namespace and name.
 

@@ -136,7 +136,18 @@ class Processor:
         to the queue with its error."""
         self.store(self.analyse(self.fetch([job])))
 
+    def release_engine(self) -> None:
+        """Frees this thread's engine, here: each thread that analysed calls it when it
+        is done, as only the thread that compiled an engine can free it (see
+        ``Engine.close``). A later analysis in this thread compiles another."""
+        engine: Engine | None = vars(self._local).pop("engine", None)
+        if engine is not None:
+            engine.close()
+
     def close(self) -> None:
+        """Stops the fetch threads and the engine processes, and frees the engine of the
+        calling thread (the other analysing threads free theirs: ``release_engine``)."""
+        self.release_engine()
         self._fetchers.shutdown(wait=False, cancel_futures=True)
         for child in self._engine_processes:
             child.close()

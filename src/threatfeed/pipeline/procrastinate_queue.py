@@ -275,7 +275,8 @@ class ProcrastinateQueue:
         """Runs procrastinate's worker in this process (three tasks at a time) until a signal.
 
         The engine runs in one dedicated thread, where it is compiled once, before
-        the first job (compiled rules cannot move between threads).
+        the first job, and freed after the last (compiled rules cannot move between
+        threads).
         """
         self._processor = processor
         self._worker = name
@@ -296,3 +297,4 @@ class ProcrastinateQueue:
             )
         finally:
             stop.set()
+            self._engine_thread.submit(processor.release_engine).result()

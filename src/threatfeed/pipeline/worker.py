@@ -105,12 +105,15 @@ def work(
     )
     storer.start()
     done = 0
-    while True:
-        fetched = ready.get()
-        if fetched is None:
-            break
-        stored.put(([item.job for item in fetched], processor.analyse(fetched)))
-        done += len(fetched)
+    try:
+        while True:
+            fetched = ready.get()
+            if fetched is None:
+                break
+            stored.put(([item.job for item in fetched], processor.analyse(fetched)))
+            done += len(fetched)
+    finally:
+        processor.release_engine()
     stored.put(None)
     storer.join()
     return done
