@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import gc
 import re
+import sys
+import threading
 from importlib import resources
 from pathlib import Path
 
@@ -125,3 +128,22 @@ def test_a_file_sharing_another_files_length_and_ends_is_scanned_for_itself() ->
     assert signatures.scan(clean) == ()
     assert signatures.scan(hostile)
     assert signatures.scan(clean) == ()
+
+
+def test_an_engine_dropped_on_its_own_thread_is_freed_there() -> None:
+    """Nothing of an engine points back at it, so the thread that drops it frees its
+    scanners (yara-x refuses on any other thread, as the cyclic collector's may be)."""
+    unraisable: list[BaseException | None] = []
+    hook, sys.unraisablehook = sys.unraisablehook, lambda u: unraisable.append(u.exc_value)
+    try:
+
+        def analyse_and_drop() -> None:
+            Engine().analyze(b"not an archive")
+
+        thread = threading.Thread(target=analyse_and_drop)
+        thread.start()
+        thread.join()
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert unraisable == []

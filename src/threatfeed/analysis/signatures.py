@@ -9,6 +9,7 @@ Every bundled rule carries metadata that ties it to one of our indicators
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -106,20 +107,22 @@ class Signatures:
                 compiler.add_source(text, origin=name)
             except yara_x.CompileError as exc:
                 raise SignatureError(f"{name}: {exc}") from exc
-        self._scanner = yara_x.Scanner(compiler.build())
-        self._timeout = timeout_seconds
-        self._scanner.set_timeout(timeout_seconds)
-        self._scanner.max_matches_per_pattern(MAX_MATCHES_PER_PATTERN)
+        scanner = yara_x.Scanner(compiler.build())
+        scanner.set_timeout(timeout_seconds)
+        scanner.max_matches_per_pattern(MAX_MATCHES_PER_PATTERN)
+        # the memo holds the scanner, not this object: no cycle, so dropping this object
+        # frees the scanner at once, on the dropping thread, without the cyclic collector
         self._remembered = ByContent(
-            self._scan, budget=REMEMBERED_BYTES, files=REMEMBERED_FILES, smallest=0
+            partial(_hits, scanner, timeout_seconds),
+            budget=REMEMBERED_BYTES,
+            files=REMEMBERED_FILES,
+            smallest=0,
         )
 
     def close(self) -> None:
         """Frees the scanner now, on this thread: YARA-X frees a scanner only on the thread
-        that made it (elsewhere it leaks it, with a warning), and left to itself this
-        object is freed by the cyclic collector (its memo calls back into it), on whichever
-        thread that runs. Closed, it scans no more."""
-        del self._scanner
+        that made it (elsewhere it leaks it, with a warning). Closed, it scans no more."""
+        del self._remembered
 
     def scan(self, data: bytes) -> tuple[SignatureHit, ...]:
         """The rules that match, by namespace and name.
@@ -132,35 +135,32 @@ class Signatures:
         """
         return self._remembered(data, None)
 
-    def _scan(self, data: bytes, _: None) -> tuple[SignatureHit, ...]:
-        """yara-x lists matching rules in an order that can depend on what the scanner saw
-        before, so the same archive could give its evidence in another order in another
-        process; sorting makes the result a function of the data alone."""
-        try:
-            results = self._scanner.scan(data)
-        except yara_x.TimeoutError as exc:
-            raise ScanIncomplete(f"signature scan stopped after {self._timeout} s") from exc
-        except yara_x.ScanError as exc:
-            raise ScanIncomplete(f"signature scan failed: {exc}") from exc
-        hits = []
-        matching = sorted(
-            results.matching_rules, key=lambda rule: (rule.namespace, rule.identifier)
+
+def _hits(scanner: yara_x.Scanner, timeout: int, data: bytes, _: None) -> tuple[SignatureHit, ...]:
+    """yara-x lists matching rules in an order that can depend on what the scanner saw
+    before, so the same archive could give its evidence in another order in another
+    process; sorting makes the result a function of the data alone."""
+    try:
+        results = scanner.scan(data)
+    except yara_x.TimeoutError as exc:
+        raise ScanIncomplete(f"signature scan stopped after {timeout} s") from exc
+    except yara_x.ScanError as exc:
+        raise ScanIncomplete(f"signature scan failed: {exc}") from exc
+    hits = []
+    matching = sorted(results.matching_rules, key=lambda rule: (rule.namespace, rule.identifier))
+    for rule in matching:
+        meta = dict(rule.metadata)
+        offsets = sorted(
+            (match.offset, match.length) for pattern in rule.patterns for match in pattern.matches
         )
-        for rule in matching:
-            meta = dict(rule.metadata)
-            offsets = sorted(
-                (match.offset, match.length)
-                for pattern in rule.patterns
-                for match in pattern.matches
+        hits.append(
+            SignatureHit(
+                rule=rule.identifier,
+                indicator=str(meta.get("indicator", CUSTOM_INDICATOR)),
+                capability=str(meta.get("capability", "custom")),
+                weight=float(meta.get("weight", CUSTOM_WEIGHT)),
+                label=_text(meta.get("label", rule.identifier)),
+                offsets=tuple(offsets[:MAX_OFFSETS]),
             )
-            hits.append(
-                SignatureHit(
-                    rule=rule.identifier,
-                    indicator=str(meta.get("indicator", CUSTOM_INDICATOR)),
-                    capability=str(meta.get("capability", "custom")),
-                    weight=float(meta.get("weight", CUSTOM_WEIGHT)),
-                    label=_text(meta.get("label", rule.identifier)),
-                    offsets=tuple(offsets[:MAX_OFFSETS]),
-                )
-            )
-        return tuple(hits)
+        )
+    return tuple(hits)
