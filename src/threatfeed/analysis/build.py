@@ -46,11 +46,17 @@ def build_files(pyproject: bytes | None, setup_cfg: bytes | None) -> frozenset[s
     return frozenset(posixpath.normpath(path) for path in found)
 
 
-def _pyproject_files(data: bytes) -> Iterator[str]:
+def toml(data: bytes) -> Mapping[str, Any]:
+    """A TOML document's top table, empty if it does not parse. Nested past Python's
+    recursion limit, it does not parse for pip either, which then builds nothing."""
     try:
-        config = tomllib.loads(decode(data))
-    except tomllib.TOMLDecodeError:
-        return
+        return tomllib.loads(decode(data))
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return {}
+
+
+def _pyproject_files(data: bytes) -> Iterator[str]:
+    config = toml(data)
     system = _table(config, "build-system")
     backend = system.get("build-backend")
     backend = backend if isinstance(backend, str) else ""

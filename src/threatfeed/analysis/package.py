@@ -8,10 +8,8 @@ content (manifests), never from the archive's file name.
 from __future__ import annotations
 
 import ast
-import json
 import posixpath
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from configparser import ConfigParser
 from configparser import Error as ConfigParserError
@@ -19,7 +17,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from threatfeed.analysis.build import build_files, gyp_commands
+from threatfeed.analysis import manifest_json
+from threatfeed.analysis.build import build_files, gyp_commands, toml
 from threatfeed.analysis.signatures import SignatureHit
 from threatfeed.analysis.text import decode, line_start_matches, looks_binary
 from threatfeed.archives import ArchiveContents, Finding, Member
@@ -368,7 +367,7 @@ def _npm_layout(path: str, by_path: Mapping[str, Member]) -> Layout:
     root = posixpath.dirname(path)
     root = root + "/" if root else ""
     try:
-        manifest = json.loads(decode(by_path[path].data))
+        manifest = manifest_json.loads(decode(by_path[path].data))
     except ValueError as exc:
         return Layout("npm", root, errors=(f"{path}: invalid JSON: {exc}",))
     if not isinstance(manifest, dict):
@@ -502,10 +501,7 @@ def _call_name(func: ast.expr) -> str | None:
 
 
 def _pyproject_metadata(data: bytes) -> tuple[str | None, str | None]:
-    try:
-        project = tomllib.loads(decode(data)).get("project", {})
-    except (tomllib.TOMLDecodeError, AttributeError):
-        return None, None
+    project = toml(data).get("project")
     if not isinstance(project, dict):
         return None, None
     return _str(project.get("name")), _str(project.get("version"))

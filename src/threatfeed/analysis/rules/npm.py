@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 
+from threatfeed.analysis import manifest_json
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, interpreted_targets, loadable
 from threatfeed.analysis.rules.base import indicator
@@ -78,7 +78,7 @@ def _bundled_dependency_hooks(package: Package) -> list[tuple[str, str, str]]:
             folder = posixpath.normpath(spec[len("file:") :])
             nested = package.file(posixpath.join(folder, "package.json"))
             try:
-                scripts = json.loads(nested.text).get("scripts") if nested else None
+                scripts = manifest_json.loads(nested.text).get("scripts") if nested else None
             except (ValueError, AttributeError):
                 continue
             for hook, command in (scripts or {}).items() if isinstance(scripts, dict) else ():
