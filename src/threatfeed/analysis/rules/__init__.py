@@ -20,6 +20,7 @@ from threatfeed.analysis.rules.correlation import (
     raw_ip_endpoint_rule,
     staging_host_rule,
 )
+from threatfeed.analysis.rules.dependencies import remote_dependency_rule
 from threatfeed.analysis.rules.hidden import (
     concealed_endpoint_rule,
     cryptominer_rule,
@@ -57,6 +58,7 @@ from threatfeed.analysis.rules.typosquatting import typosquatting_rule
 RULES: tuple[Rule, ...] = (
     npm_hooks_rule,
     npm_security_placeholder_rule,
+    remote_dependency_rule,
     suspicious_setup_commands_rule,
     executes_code_at_remote_url_rule,
     decode_and_execute_rule,
