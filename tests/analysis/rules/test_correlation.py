@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
 from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.correlation import (
@@ -25,6 +27,28 @@ def test_beacon_in_install_script(engine: Engine) -> None:
     evidence = run_rule(engine, install_time_beacon_rule, archive)
     assert evidence[0]["file"] == "package/pre.js"
     assert {"network", "recon"} <= set(evidence[0]["capabilities"])
+
+
+@pytest.mark.parametrize(
+    "binding",
+    [
+        "const kq3x = require('https');",
+        "const kq3x = require('node:https');",
+        "import kq3x from 'https';",
+        'const kq3x = require("net");',
+    ],
+)
+def test_beacon_through_a_module_bound_to_any_name(engine: Engine, binding: str) -> None:
+    code = BEACON.replace("const https = require('https');", binding).replace("https.", "kq3x.")
+    archive = npm_tarball({"pre.js": code}, scripts={"preinstall": "node pre.js"})
+    assert run_rule(engine, install_time_beacon_rule, archive)
+
+
+def test_a_local_module_named_like_a_network_one_is_no_network(engine: Engine) -> None:
+    local = "const kq3x = require('./https');"
+    code = BEACON.replace("const https = require('https');", local).replace("https.", "kq3x.")
+    archive = npm_tarball({"pre.js": code}, scripts={"preinstall": "node pre.js"})
+    assert run_rule(engine, install_time_beacon_rule, archive) is None
 
 
 def test_same_code_in_a_test_file_is_no_beacon(engine: Engine) -> None:

@@ -6,6 +6,8 @@ import random
 import re
 import zlib
 
+import pytest
+
 from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.obfuscation import (
@@ -463,3 +465,30 @@ def test_few_quotes_are_found_in_order_and_many_are_not() -> None:
     assert _few_quotes(b"a'b\"c'") == [1, 3, 5]
     assert _few_quotes(b"") == []
     assert _few_quotes(b"'" * (_FEW_QUOTES + 1)) is None
+
+
+ROTATION = (
+    "(function(tbl,goal){const get=lookup,list=tbl();while(!![]){try{"
+    "const sum=parseInt(get(0x1e4))/0x1+-parseInt(get(0x1d2))/0x2;"
+    "if(sum===goal)break;else list['push'](list['shift']());}"
+    "catch(err){list['push'](list['shift']());}}}(table,0x5f3d2));\n"
+)
+
+
+@pytest.mark.parametrize(
+    "preamble",
+    [ROTATION, ROTATION.replace("['push'](list['shift']())", ".push(list.shift())")],
+)
+def test_javascript_obfuscator_preamble_is_found_whatever_its_names(
+    engine: Engine, preamble: str
+) -> None:
+    archive = npm_tarball({"index.js": preamble + "module.exports = 1;\n"})
+    evidence = run_rule(engine, obfuscated_code_rule, archive)
+    assert evidence[0]["techniques"] == [
+        "string table rotated until a checksum holds (javascript-obfuscator)"
+    ]
+
+
+def test_a_queue_rotated_by_hand_is_not_the_obfuscator(engine: Engine) -> None:
+    code = "while (queue.length) {\n  queue.push(queue.shift());\n}\nparseInt(x) / 2;\n"
+    assert run_rule(engine, obfuscated_code_rule, npm_tarball({"index.js": code})) is None

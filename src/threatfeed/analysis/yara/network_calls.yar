@@ -26,6 +26,11 @@ rule sends_over_network {
         // of every quoted URL)
         $j5 = /((require|\B\b)\s*\(\s*["'](node:)?(ht|\B\b)|\B\b)tps?["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(|((require|\B\b)\s*\(\s*["'](node:)?|\B\b)(net|dns)["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(/
         $j4 = /\b(net\.connect|net\.createConnection|dgram\.createSocket|dns\.(lookup|resolve\w*))\s*\(/
+        // a network module bound to a name of the code's choosing (`const kq =
+        // require('https')`, `import kq from 'node:net'`): its calls are then `kq.get(...)`,
+        // which the patterns above, keyed on the usual names, cannot see
+        $j6 = /((require|\B\b)\s*\(\s*["'](node:)?(ht|\B\b)|\B\b)tps?["']\s*\)|((require|\B\b)\s*\(\s*["'](node:)?|\B\b)(net|tls|dgram|http2)["']\s*\)/
+        $j7 = /\bfrom\s+["'](node:)?(https?|net|tls|dgram|http2)["']/
         $p5 = /socket\.(gethostbyname|gethostbyname_ex|getaddrinfo|create_connection)\s*\(/
         $p6 = /\bfrom\s+(requests|httpx|urllib\.request)\s+import\s[^\n]{0,80}\b(get|post|put|urlopen|urlretrieve|Request|Session|Client|AsyncClient)\b/
         $s1 = /\b(curl|wget|Invoke-WebRequest|Invoke-RestMethod|nslookup)\s/

@@ -182,6 +182,25 @@ rule base64_encoded_url {
         $a
 }
 
+rule js_string_array_rotation {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 14
+        label = "string table rotated until a checksum holds (javascript-obfuscator)"
+    strings:
+        // javascript-obfuscator's preamble, whatever its names: the string table is
+        // shifted and pushed back in a `while(!![])` loop until a sum of parseInt() of
+        // entries fetched by hex index hits a constant. Renaming the `_0x...` identifiers
+        // (which js_hex_identifiers counts) leaves it intact.
+        $rotate = /\[\s*["']push["']\s*\]\s*\(\s*[\w$]{1,40}\s*\[\s*["']shift["']\s*\]\s*\(\s*\)\s*\)/
+        $rotate_dot = /\.push\s*\(\s*[\w$]{1,40}\s*\.\s*shift\s*\(\s*\)\s*\)/
+        $loop = /while\s*\(\s*!!\s*\[\s*\]\s*\)/
+        $sum = /parseInt\s*\(\s*[\w$]{1,40}\s*\(\s*0x[0-9a-fA-F]{1,6}\s*\)\s*\)\s*\//
+    condition:
+        ($rotate and ($loop or $sum)) or ($rotate_dot and $loop and $sum)
+}
+
 rule js_hex_string_array {
     meta:
         indicator = "obfuscated_code_rule"
