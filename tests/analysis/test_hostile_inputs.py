@@ -4,7 +4,7 @@ flagged."""
 
 from __future__ import annotations
 
-from tests.analysis.builders import tar_gz
+from tests.analysis.builders import sdist, tar_gz
 from threatfeed.analysis import Engine
 from threatfeed.analysis.model import Analysis
 
@@ -27,5 +27,14 @@ def test_a_manifest_number_past_pythons_digit_limit_still_shows_its_hooks(
         '{"postinstall": "' + DOWNLOAD_AND_RUN + '"}}'
     )
     analysis = engine.analyze(tar_gz({"package/package.json": manifest, "package/index.js": "1;"}))
+    assert analysis.errors == ()
+    assert_analysed(analysis)
+
+
+def test_a_pyproject_integer_past_pythons_digit_limit_is_no_error(engine: Engine) -> None:
+    """tomllib raises a ValueError of its own there; pip cannot read the file either."""
+    pyproject = "[build-system]\nbackend-path = ['.']\nx = " + "9" * 5000 + "\n"
+    setup_py = f"import os\nos.system('{DOWNLOAD_AND_RUN}')\n"
+    analysis = engine.analyze(sdist({"pyproject.toml": pyproject}, setup_py=setup_py))
     assert analysis.errors == ()
     assert_analysed(analysis)

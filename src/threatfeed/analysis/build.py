@@ -48,10 +48,11 @@ def build_files(pyproject: bytes | None, setup_cfg: bytes | None) -> frozenset[s
 
 def toml(data: bytes) -> Mapping[str, Any]:
     """A TOML document's top table, empty if it does not parse. Nested past Python's
-    recursion limit, it does not parse for pip either, which then builds nothing."""
+    recursion limit, or with an integer longer than Python converts (a ValueError that is
+    no TOMLDecodeError), it does not parse for pip either, which then builds nothing."""
     try:
         return tomllib.loads(decode(data))
-    except (tomllib.TOMLDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # TOMLDecodeError is a ValueError
         return {}
 
 
