@@ -4,7 +4,7 @@ flagged."""
 
 from __future__ import annotations
 
-from tests.analysis.builders import sdist, tar_gz
+from tests.analysis.builders import npm_tarball, sdist, tar_gz
 from threatfeed.analysis import Engine
 from threatfeed.analysis.model import Analysis
 
@@ -38,3 +38,12 @@ def test_a_pyproject_integer_past_pythons_digit_limit_is_no_error(engine: Engine
     analysis = engine.analyze(sdist({"pyproject.toml": pyproject}, setup_py=setup_py))
     assert analysis.errors == ()
     assert_analysed(analysis)
+
+
+def test_a_hook_stacking_shells_past_the_recursion_limit_fails_no_rule(engine: Engine) -> None:
+    """Each ``sh -c`` hands the rest to the next shell: read in a loop, not a call each."""
+    command = "sh -c " * 3000 + "whoami; " + DOWNLOAD_AND_RUN
+    analysis = engine.analyze(npm_tarball(scripts={"postinstall": command}))
+    assert analysis.errors == ()
+    assert_analysed(analysis)
+    assert analysis.indicators["install_time_program_launch_rule"][0]["kind"] == "recon"
