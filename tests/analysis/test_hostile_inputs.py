@@ -4,6 +4,10 @@ flagged."""
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
 from tests.analysis.builders import npm_tarball, sdist, tar_gz
 from threatfeed.analysis import Engine
 from threatfeed.analysis.model import Analysis
@@ -47,3 +51,29 @@ def test_a_hook_stacking_shells_past_the_recursion_limit_fails_no_rule(engine: E
     assert analysis.errors == ()
     assert_analysed(analysis)
     assert analysis.indicators["install_time_program_launch_rule"][0]["kind"] == "recon"
+
+
+def _cpu_seconds(engine: Engine, archive: bytes) -> tuple[Analysis, float]:
+    start = time.process_time()
+    analysis = engine.analyze(archive)
+    return analysis, time.process_time() - start
+
+
+@pytest.mark.parametrize(
+    ("name", "config"),
+    [
+        (
+            "pyproject.toml",
+            f'[build-system]\nbuild-backend = "{"a." * 5000}b"\nbackend-path = ["."]\n',
+        ),
+        ("setup.cfg", f"[options]\ncmdclass =\n    build = {'a.' * 5000}Build\n"),
+    ],
+)
+def test_a_build_module_of_thousands_of_parts_costs_no_minutes(
+    engine: Engine, name: str, config: str
+) -> None:
+    """No import runs a module that deep; each prefix of its path joined anew cost 15 s."""
+    setup_py = f"import os\nos.system('{DOWNLOAD_AND_RUN}')\n"
+    analysis, seconds = _cpu_seconds(engine, sdist({name: config}, setup_py=setup_py))
+    assert_analysed(analysis)
+    assert seconds < 1.5
