@@ -93,3 +93,12 @@ def test_an_install_script_of_thousands_of_environment_aliases_costs_no_minutes(
     analysis, seconds = _cpu_seconds(engine, archive)
     assert_analysed(analysis)
     assert seconds < 1.5
+
+
+def test_a_hook_naming_one_file_thousands_of_times_costs_no_minutes(engine: Engine) -> None:
+    """Each target was looked for among every file: targets times files (7 s here)."""
+    files = {f"docs/page{i}.txt": "x" for i in range(2000)}
+    command = DOWNLOAD_AND_RUN + "; " + "node index.js; " * 8000
+    analysis, seconds = _cpu_seconds(engine, npm_tarball(files, scripts={"postinstall": command}))
+    assert_analysed(analysis)
+    assert seconds < 1.5
