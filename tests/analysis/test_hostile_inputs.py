@@ -4,6 +4,9 @@ flagged."""
 
 from __future__ import annotations
 
+import json
+import random
+import string
 import time
 
 import pytest
@@ -101,4 +104,22 @@ def test_a_hook_naming_one_file_thousands_of_times_costs_no_minutes(engine: Engi
     command = DOWNLOAD_AND_RUN + "; " + "node index.js; " * 8000
     analysis, seconds = _cpu_seconds(engine, npm_tarball(files, scripts={"postinstall": command}))
     assert_analysed(analysis)
+    assert seconds < 1.5
+
+
+def test_thousands_of_dependencies_naming_one_bundled_manifest_cost_no_minutes(
+    engine: Engine,
+) -> None:
+    """The manifest was read once per dependency (12 s here); random text so that it is
+    no compression bomb."""
+    rnd = random.Random(0)
+    padding = ["".join(rnd.choices(string.ascii_letters, k=8)) for _ in range(100_000)]
+    bundled = json.dumps({"scripts": {"postinstall": DOWNLOAD_AND_RUN}, "padding": padding})
+    dependencies = {f"dependency-{i}": "file:vendor" for i in range(1000)}
+    archive = npm_tarball(
+        {"vendor/package.json": bundled}, scripts=HOOK, manifest={"dependencies": dependencies}
+    )
+    analysis, seconds = _cpu_seconds(engine, archive)
+    assert_analysed(analysis)
+    assert DOWNLOAD_AND_RUN in analysis.indicators["npm_hooks_rule"]
     assert seconds < 1.5

@@ -89,23 +89,41 @@ def _bundled_dependency_hooks(package: Package) -> list[tuple[str, str, str]]:
     """Install hooks of dependencies that point into the archive itself
     (``"react": "file:./secret-deps"``): npm installs them, and runs their hooks, with the
     package, while the top-level manifest (parsed once, in ``package.manifest``) shows none.
-    ``(manifest path, hook, command)``."""
+    ``(manifest path, hook, command)``.
+
+    Each folder's manifest is read once, however many dependencies name it: tens of
+    thousands of them naming one large manifest cost minutes."""
     found = []
+    hooks_in: dict[str, list[tuple[str, str, str]]] = {}
+    by_rel: dict[str, SourceFile] | None = None
     for field in ("dependencies", "optionalDependencies"):
         specs = package.manifest.get(field)
         for spec in specs.values() if isinstance(specs, dict) else ():
             if not isinstance(spec, str) or not spec.startswith("file:"):
                 continue
             folder = posixpath.normpath(spec[len("file:") :])
-            nested = package.file(posixpath.join(folder, "package.json"))
-            try:
-                scripts = manifest_json.loads(nested.text).get("scripts") if nested else None
-            except (ValueError, AttributeError):
-                continue
-            for hook, command in (scripts or {}).items() if isinstance(scripts, dict) else ():
-                if hook in _INSTALL_HOOKS and isinstance(command, str) and nested:
-                    found.append((nested.path, hook, command))
+            if folder not in hooks_in:
+                if by_rel is None:  # the first file of each path, as ``Package.file`` finds
+                    by_rel = {source.rel: source for source in reversed(package.files)}
+                nested = by_rel.get(posixpath.join(folder, "package.json"))
+                hooks_in[folder] = _manifest_hooks(nested) if nested else []
+            found += hooks_in[folder]
     return found
+
+
+def _manifest_hooks(manifest: SourceFile) -> list[tuple[str, str, str]]:
+    """The install hooks of a bundled dependency's manifest, as ``(path, hook, command)``."""
+    try:
+        scripts = manifest_json.loads(manifest.text).get("scripts")
+    except (ValueError, AttributeError):
+        return []
+    if not isinstance(scripts, dict):
+        return []
+    return [
+        (manifest.path, hook, command)
+        for hook, command in scripts.items()
+        if hook in _INSTALL_HOOKS and isinstance(command, str)
+    ]
 
 
 def npm_hooks_rule(package: Package) -> Indicator | None:
