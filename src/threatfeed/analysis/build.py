@@ -29,6 +29,10 @@ _HATCH_HOOK = "hatch_build.py"
 _PDM_HOOK = "pdm_build.py"
 #: Folders a package's modules live in, for command classes named by module.
 _PACKAGE_DIRS = ("", "src/")
+#: Python 3.11 imports a module 200 levels deep, not one 250 deep (``_module_files``).
+MAX_MODULE_PARTS = 250
+#: The longest file or folder name file systems hold.
+NAME_MAX = 255
 #: ``<!(command)`` and ``<!@(command)``: gyp runs the command in a shell and pastes its output.
 _GYP_COMMAND = re.compile(r"<!@?\(")
 MAX_GYP_COMMAND = 1000
@@ -48,10 +52,11 @@ def build_files(pyproject: bytes | None, setup_cfg: bytes | None) -> frozenset[s
 
 def toml(data: bytes) -> Mapping[str, Any]:
     """A TOML document's top table, empty if it does not parse. Nested past Python's
-    recursion limit, it does not parse for pip either, which then builds nothing."""
+    recursion limit, or with an integer longer than Python converts (a ValueError that is
+    no TOMLDecodeError), it does not parse for pip either, which then builds nothing."""
     try:
         return tomllib.loads(decode(data))
-    except (tomllib.TOMLDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # TOMLDecodeError is a ValueError
         return {}
 
 
@@ -105,10 +110,21 @@ def _command_class_files(spec: str) -> Iterator[str]:
 
 
 def _module_files(folder: str, module: str) -> Iterator[str]:
-    """The files an import of ``module`` from ``folder`` runs: the module and its parents."""
+    """The files an import of ``module`` from ``folder`` runs: the module and its parents.
+
+    Python imports a module's parents by recursion, a few frames each: a module of more
+    than ``MAX_MODULE_PARTS`` parts reaches the recursion limit before the first of them
+    runs, and none does. The import stops at a part longer than ``NAME_MAX``, a name no
+    file system holds, after its parents ran. Each path extends the one before: joining
+    every prefix anew made a module of thousands of parts cost minutes."""
     parts = [part for part in module.strip().split(".") if part]
-    for depth in range(1, len(parts) + 1):
-        path = posixpath.join(folder, *parts[:depth])
+    if len(parts) > MAX_MODULE_PARTS:
+        return
+    path = folder
+    for depth, part in enumerate(parts, 1):
+        if len(part) > NAME_MAX:
+            return
+        path = posixpath.join(path, part)
         yield path + "/__init__.py"
         if depth == len(parts):
             yield path + ".py"

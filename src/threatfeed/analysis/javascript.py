@@ -13,7 +13,7 @@ import tree_sitter
 import tree_sitter_javascript
 
 from threatfeed.analysis.calls import Call
-from threatfeed.analysis.text import shorten
+from threatfeed.analysis.text import line_of, shorten
 
 MAX_PARSE_BYTES = 512 * 1024
 MAX_CODE = 200
@@ -28,6 +28,9 @@ _STRING_NODES = frozenset({"string", "template_string"})
 _REQUIRE = re.compile(r"require\(\s*['\"](?:node:)?([\w-]+)['\"]\s*\)")
 _DETACHED = re.compile(rb"detached\s*:\s*true")
 _ENV_ALIAS = re.compile(rb"\b(\w+)\s*=\s*process(\.env\b(?![.\[])|\[[^\]\n]{1,40}\](?!\s*[.\[]))")
+#: The name a serialiser is handed, whole (the lookahead lets a match start inside it:
+#: ``JSON.stringify(JSON.stringify(env))`` hands over ``JSON`` and ``env``).
+_SERIALISED = re.compile(rb"(?:JSON|querystring)\.stringify\(\s*(?=(\w+))")
 _REQUIRE_ALIAS = re.compile(
     rb"\b(?:const|let|var)\s+(\w+)\s*=\s*require\(\s*['\"](?:node:)?([\w-]+)['\"]\s*\)"
 )
@@ -95,12 +98,17 @@ def suspicious_calls(source: bytes) -> list[Call]:
 
 
 def _environment_dumps(source: bytes) -> list[Call]:
-    """``data = process.env`` later serialised: the whole environment (CI secrets) leaves."""
+    """``data = process.env`` later serialised: the whole environment (CI secrets) leaves.
+
+    The serialised names are found in one pass: a search of the whole file for each alias
+    made a file of thousands of them cost minutes."""
+    aliases = list(_ENV_ALIAS.finditer(source))
+    if not aliases:
+        return []
+    serialised = {match.group(1) for match in _SERIALISED.finditer(source)}
     found = []
-    for match in _ENV_ALIAS.finditer(source):
-        name = re.escape(match.group(1))
-        if re.search(rb"(JSON|querystring)\.stringify\(\s*" + name + rb"\b", source):
-            line = source.count(b"\n", 0, match.start()) + 1
+    for match in aliases:
+        if match.group(1) in serialised:
             code = match.group().decode("utf-8", "replace")
-            found.append(Call("process.env", "environment", line, code))
+            found.append(Call("process.env", "environment", line_of(source, match.start()), code))
     return found

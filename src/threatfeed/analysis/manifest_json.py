@@ -4,7 +4,8 @@ Node's ``JSON.parse`` takes any depth, so npm reads, and runs the hooks of, a
 ``package.json`` that nests some value a hundred thousand levels deep, where
 ``json.loads`` gives up with a RecursionError: a manifest the engine could not read would
 hide its hooks. Values nested deeper than ``MAX_DEPTH`` are read as ``null`` instead; no
-field npm acts on lies that deep.
+field npm acts on lies that deep. Likewise every JSON number is a double to Node, whatever
+its digits, where Python's ``int`` refuses more than ``sys.get_int_max_str_digits()``.
 """
 
 from __future__ import annotations
@@ -19,15 +20,25 @@ _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
 
 
 def loads(text: str) -> Any:
-    """``json.loads``, with over-deep values as ``null``; ValueError if it is no JSON."""
+    """``json.loads``, with over-deep values as ``null`` and over-long integers as doubles;
+    ValueError if it is no JSON."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_integer)
     except RecursionError:
         pass
     try:
-        return json.loads(_pruned(text))
+        return json.loads(_pruned(text), parse_int=_integer)
     except RecursionError as exc:  # brackets the tokens could not pair (broken strings)
         raise ValueError("JSON nested too deeply") from exc
+
+
+def _integer(digits: str) -> int | float:
+    """An integer as ``json.loads`` reads it, or, past the digits Python converts, the
+    double Node reads (infinite for the longest): it is no reason to refuse the manifest."""
+    try:
+        return int(digits)
+    except ValueError:  # the JSON parser checked the digits: only their number is refused
+        return float(digits)
 
 
 def _pruned(text: str) -> str:

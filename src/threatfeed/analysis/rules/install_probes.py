@@ -86,22 +86,32 @@ def _words(command: str) -> list[str]:
 
 
 def classify_command(command: str) -> str | None:
-    """``recon`` or ``launch`` for the first program of a command line, else None."""
+    """``recon`` or ``launch`` for the first program of a command line, else None.
+
+    A shell handed a command (``cmd /c whoami``, ``sh -c id``) decides for its part alone:
+    the command it runs is read in a loop, not a call per shell, since a hook may stack
+    thousands of ``sh -c`` and a recursion limit reached would lose the rule's evidence."""
     for part in re.split(r"&&|\|\||[;&|]", command):
         words = _words(part)
-        if not words:
-            continue
-        program = posixpath.basename(words[0].replace("\\", "/")).lower().removesuffix(".exe")
-        if program == "uname" and "-a" in words[1:]:
-            return "recon"
-        if program == "net" and words[1:2] not in (["user"], ["users"], ["localgroup"]):
-            continue
-        if program in _SHELLS and words[1:2] in (["-c"], ["/c"], ["/k"]):
-            return classify_command(" ".join(words[2:]))  # ``cmd /c whoami``, ``sh -c id``
-        if program in RECON_PROGRAMS:
-            return "recon"
-        if program in LAUNCHED_PROGRAMS or (program in _SHELLS and len(words) == 1):
-            return "launch"
+        first = 0  # the word the program is, past the shells that hand it on
+        while first < len(words):
+            program = posixpath.basename(words[first].replace("\\", "/")).lower()
+            program = program.removesuffix(".exe")
+            options = words[first + 1 : first + 2]
+            if program == "uname" and "-a" in words[first + 1 :]:
+                return "recon"
+            if program == "net" and options not in (["user"], ["users"], ["localgroup"]):
+                break
+            if program in _SHELLS and options in (["-c"], ["/c"], ["/k"]):
+                first += 2
+                continue
+            if program in RECON_PROGRAMS:
+                return "recon"
+            if program in LAUNCHED_PROGRAMS or (program in _SHELLS and len(words) == first + 1):
+                return "launch"
+            break
+        if first:
+            return None
     return None
 
 

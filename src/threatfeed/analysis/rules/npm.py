@@ -6,8 +6,9 @@ import posixpath
 import re
 
 from threatfeed.analysis import manifest_json
+from threatfeed.analysis.memo import per_package
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import Package, interpreted_targets, loadable
+from threatfeed.analysis.package import Package, SourceFile, interpreted_targets, loadable
 from threatfeed.analysis.rules.base import indicator
 
 HOOK_WEIGHT = 1.5
@@ -35,16 +36,36 @@ _BACKGROUND = re.compile(r"(\bnohup\b|\bstart\s+/b\b|&\s*$|\bdisown\b|\bsetsid\b
 
 def _odd_target(package: Package, command: str) -> bool:
     """A hook that runs a file the archive lacks, or a file that is not a script
-    (``node lib/README.md``): the code hides elsewhere, or behind a harmless name."""
-    for target in interpreted_targets(command):
+    (``node lib/README.md``): the code hides elsewhere, or behind a harmless name.
+
+    Each target is looked for once, among the files of its name: a hook naming the same
+    file tens of thousands of times, each looked for among every file, cost minutes."""
+    by_name = _files_by_name(package)
+    for target in dict.fromkeys(interpreted_targets(command)):
         if target == "." or target.startswith("-"):
             continue
         names = loadable(target)
         ends = tuple("/" + name for name in names)
-        present = any(f.rel in names or f.path.endswith(ends) for f in package.files)
+        present = any(
+            f.rel in names or f.path.endswith(ends)
+            for name in names
+            for f in by_name.get(name.rpartition("/")[2], ())
+        )
         if not present or posixpath.splitext(target)[1].lower() not in _SCRIPT_EXTS:
             return True
     return False
+
+
+@per_package
+def _files_by_name(package: Package) -> dict[str, list[SourceFile]]:
+    """The files by the last part of their path and of their path from the root (they
+    differ where the archive writes backslashes): a file whose path or ``rel`` is, or ends
+    with, ``/`` and a name has the name's last part."""
+    found: dict[str, list[SourceFile]] = {}
+    for source in package.files:
+        for name in dict.fromkeys((source.rel.rpartition("/")[2], source.path.rpartition("/")[2])):
+            found.setdefault(name, []).append(source)
+    return found
 
 
 def _hook_weight(package: Package, hook: str, command: str) -> tuple[float, set[str]]:
@@ -68,23 +89,41 @@ def _bundled_dependency_hooks(package: Package) -> list[tuple[str, str, str]]:
     """Install hooks of dependencies that point into the archive itself
     (``"react": "file:./secret-deps"``): npm installs them, and runs their hooks, with the
     package, while the top-level manifest (parsed once, in ``package.manifest``) shows none.
-    ``(manifest path, hook, command)``."""
+    ``(manifest path, hook, command)``.
+
+    Each folder's manifest is read once, however many dependencies name it: tens of
+    thousands of them naming one large manifest cost minutes."""
     found = []
+    hooks_in: dict[str, list[tuple[str, str, str]]] = {}
+    by_rel: dict[str, SourceFile] | None = None
     for field in ("dependencies", "optionalDependencies"):
         specs = package.manifest.get(field)
         for spec in specs.values() if isinstance(specs, dict) else ():
             if not isinstance(spec, str) or not spec.startswith("file:"):
                 continue
             folder = posixpath.normpath(spec[len("file:") :])
-            nested = package.file(posixpath.join(folder, "package.json"))
-            try:
-                scripts = manifest_json.loads(nested.text).get("scripts") if nested else None
-            except (ValueError, AttributeError):
-                continue
-            for hook, command in (scripts or {}).items() if isinstance(scripts, dict) else ():
-                if hook in _INSTALL_HOOKS and isinstance(command, str) and nested:
-                    found.append((nested.path, hook, command))
+            if folder not in hooks_in:
+                if by_rel is None:  # the first file of each path, as ``Package.file`` finds
+                    by_rel = {source.rel: source for source in reversed(package.files)}
+                nested = by_rel.get(posixpath.join(folder, "package.json"))
+                hooks_in[folder] = _manifest_hooks(nested) if nested else []
+            found += hooks_in[folder]
     return found
+
+
+def _manifest_hooks(manifest: SourceFile) -> list[tuple[str, str, str]]:
+    """The install hooks of a bundled dependency's manifest, as ``(path, hook, command)``."""
+    try:
+        scripts = manifest_json.loads(manifest.text).get("scripts")
+    except (ValueError, AttributeError):
+        return []
+    if not isinstance(scripts, dict):
+        return []
+    return [
+        (manifest.path, hook, command)
+        for hook, command in scripts.items()
+        if hook in _INSTALL_HOOKS and isinstance(command, str)
+    ]
 
 
 def npm_hooks_rule(package: Package) -> Indicator | None:

