@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from threatfeed.analysis.build import MAX_GYP_COMMAND, build_files, gyp_commands
+from threatfeed.analysis.build import (
+    MAX_GYP_COMMAND,
+    MAX_GYP_COMMANDS,
+    build_files,
+    gyp_commands,
+)
 
 
 def _pyproject(text: str) -> frozenset[str]:
@@ -96,3 +101,12 @@ def test_gyp_commands_are_bounded_and_empty_ones_dropped() -> None:
     text = "'<!()' '<!(" + "a" * (MAX_GYP_COMMAND * 3)
     (command,) = gyp_commands(text)
     assert len(command) == MAX_GYP_COMMAND
+
+
+def test_gyp_commands_are_distinct_and_the_first_hundred() -> None:
+    nested = "'<!(" * 20_000  # each would read on to the end of the line
+    repeated = "'<!(pkg-config --libs cairo)'," * 50
+    listed = "".join(f"'<!(echo {i})'," for i in range(MAX_GYP_COMMANDS + 5))
+    assert gyp_commands(repeated) == ["pkg-config --libs cairo"]
+    assert len(gyp_commands(listed)) == MAX_GYP_COMMANDS
+    assert len(gyp_commands(nested)) == MAX_GYP_COMMANDS

@@ -36,6 +36,9 @@ NAME_MAX = 255
 #: ``<!(command)`` and ``<!@(command)``: gyp runs the command in a shell and pastes its output.
 _GYP_COMMAND = re.compile(r"<!@?\(")
 MAX_GYP_COMMAND = 1000
+#: Expansions read per file: native addons have a handful. The file itself runs at install
+#: and gets every signature, so a command past the first ones is not unseen, only unlisted.
+MAX_GYP_COMMANDS = 100
 #: gyp files are Python literals: a command in a quoted string escapes its quotes.
 _GYP_ESCAPE = re.compile(r"\\(.)")
 
@@ -132,9 +135,12 @@ def _module_files(folder: str, module: str) -> Iterator[str]:
 
 def gyp_commands(text: str) -> list[str]:
     """The shell commands of a ``.gyp`` file's ``<!(...)`` expansions, each up to its
-    closing parenthesis (nested ones included) or the end of its line, unescaped."""
-    commands = []
+    closing parenthesis (nested ones included) or the end of its line, unescaped; the
+    first ``MAX_GYP_COMMANDS`` distinct ones."""
+    commands: dict[str, None] = {}
     for match in _GYP_COMMAND.finditer(text):
+        if len(commands) == MAX_GYP_COMMANDS:
+            break
         start = end = match.end()
         depth = 1
         limit = min(len(text), start + MAX_GYP_COMMAND)
@@ -143,8 +149,9 @@ def gyp_commands(text: str) -> list[str]:
             if depth == 0:
                 break
             end += 1
-        commands.append(_GYP_ESCAPE.sub(r"\1", text[start:end]).strip())
-    return [command for command in commands if command]
+        if command := _GYP_ESCAPE.sub(r"\1", text[start:end]).strip():
+            commands[command] = None
+    return list(commands)
 
 
 def _table(value: object, key: str | None = None) -> Mapping[str, Any]:
