@@ -96,7 +96,7 @@ rule removes_own_source {
         // `os.remove(os.path.abspath(__file__))`, `os.unlink(sys.argv[0])`,
         // `Path(__file__).unlink()`, `fs.unlinkSync(__filename)`: nothing is left to review.
         $py = /\b(remove|unlink)\s*\(\s*(os\.path\.(abspath|realpath)\s*\(\s*)?(__file__|(sys\.)?argv\[0\])\s*\)/
-        $path = /\bPath\s*\(\s*__file__\s*\)(\.resolve\(\))?\.unlink\s*\(/
+        $path = /\bPath\s*\(\s*__file__\s*\)(\.resolve\s*\(\s*\))?\.unlink\s*\(/
         $js = /\b(unlinkSync|rmSync)\s*\(\s*__filename\b/
     condition:
         any of them
@@ -163,7 +163,7 @@ rule python_download_into_variable_then_exec {
         // exec-of-download spread over statements so that no line shows both.
         // `(...|\B\b)`: the atom is exec, not read/text/content (see the head of
         // execution.yar)
-        $a = /=\s*[A-Za-z_]\w{0,40}\.((read\(\)(\.decode\([^)\n]{0,20}\))?|text|content)|\B\b)\s*\n([^\n]{0,200}\n){0,9}[^\n]{0,40}[^.\w]exec\s*\(\s*(compile\s*\(\s*)?[A-Za-z_]\w{0,40}\s*[,)]/
+        $a = /=\s*[A-Za-z_]\w{0,40}\.((read\s*\(\s*\)(\.decode\s*\([^)\n]{0,20}\))?|text|content)|\B\b)\s*\n([^\n]{0,200}\n){0,9}[^\n]{0,40}[^.\w]exec\s*\(\s*(compile\s*\(\s*)?[A-Za-z_]\w{0,40}\s*[,)]/
         $net = /\b(urlopen|urllib2)\s*\(|\b(reques|\B\b)ts\.(get|post)\s*\(|\b(ht|\B\b)tpx\.(get|post)\s*\(/
     condition:
         $a and $net

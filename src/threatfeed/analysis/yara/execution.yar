@@ -13,6 +13,11 @@
 // its own with that word's head in such a group: `(reques|\B\b)ts\.get` takes `ts.g`.
 // (So `(wri|\B\b)teFile` takes `teFi`, `(Star|\B\b)t-Process` takes `t-Pr`, and
 // `(os|\B\b)\.popen` takes `.pop`, not the `os.p` of every os.path.)
+//
+// Calls are matched with the blanks Python and JavaScript allow (`exec ( r.read ( ) )`, as
+// formatters and signature-dodging rewrites lay them out): `\s*` before a call's `(`, inside
+// `\(\s*\)` and around arguments. Where the `(` ends an atom, `x(\(|\s\s*\()` is `x\s*\(`
+// spelled so that the atom keeps it (`ypt(`, `ypt `), as `est(` does below.
 
 rule download_pipe_to_shell {
     meta:
@@ -38,14 +43,14 @@ rule python_exec_of_download {
         weight = 14
         label = "executes code downloaded at run time"
     strings:
-        $a = /\b(exec|eval)\s*\(\s*(requests\.get|requests\.post|urlopen|urllib\.request\.urlopen|urllib2\.urlopen|httpx\.get|[a-zA-Z_]{1,20}\.urlopen|__import__\(['"](requests|urllib\.request|urllib2|httpx)['"]\)\.(get|post|urlopen))\s*\(/
+        $a = /\b(exec|eval)\s*\(\s*(requests\.get|requests\.post|urlopen|urllib\.request\.urlopen|urllib2\.urlopen|httpx\.get|[a-zA-Z_]{1,20}\.urlopen|__import__\s*\(\s*['"](requests|urllib\.request|urllib2|httpx)['"]\s*\)\s*\.\s*(get|post|urlopen))\s*\(/
         // `exec(r.text)`: a response body, or the text of a parsed document (the scripts an
         // XML file embeds); `exec(f.read())` reads a file, which setup.py does with its own
         // version file: both count only next to a download in the same file.
         // `context.eval(...)` (a method of a JavaScript engine binding) is not Python's eval.
         // A trailing namespace (`exec(r.read(), module.__dict__)`) runs the code all the same.
         $b = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.(text|content)\s*[,)]/
-        $read = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.read\(\)\s*[,)]/
+        $read = /(^|[^.\w])(exec|eval)\s*\(\s*[a-zA-Z_.]{1,40}\.read\s*\(\s*\)\s*[,)]/
         $net = /\b(urlopen|urlretrieve|urllib2)\b|\b(reques|\B\b)ts\.(get|post|request|Session)\b|\b(ht|\B\b)tpx\.(get|post|Client|AsyncClient)\b|\baiohttp\.ClientSession\b/
     condition:
         $a or (($b and #b < 5) or ($read and #read < 5)) and $net
@@ -62,7 +67,7 @@ rule js_eval_of_download {
         // `s` left yara-x the atom `tp` of every http: the atoms are `tp.g`, `tps.`...; and
         // `request` takes `est(`, not the `requ` of every requests and request body
         $get = /\b((ht|\B\b)(tp\.get|tp\.request|tps\.get|tps\.request)|fetch|axios(\.get)?)\s*\(|\b(requ|\B\b)est(\(|\s\s*\()/
-        $eval = /\b(eval|new\s+Function|Function)\s*\(\s*(body|data|res\.data|response\.data|chunks?\.join|Buffer\.concat|responseText|\w{1,10}\.toString\(\))/
+        $eval = /\b(eval|new\s+Function|Function)\s*\(\s*(body|data|res\.data|response\.data|chunks?\.join|Buffer\.concat|responseText|\w{1,10}\.toString\s*\(\s*\))/
     condition:
         $get and $eval
 }
@@ -76,7 +81,7 @@ rule drop_and_run_executable {
     strings:
         // (`(open|\B\b)`: the atom is the extension, not every `open`; see the file's head)
         $drop = /(open|\B\b)\s*\(\s*[^\n)]{0,80}\.(exe|scr|bat|vbs|ps1|cmd|msi)["']\s*(\)\s*)?,\s*["']wb/ nocase
-        $net = /\b(requests\.get|urlopen|urlretrieve|httpx\.get|\.content\b|\.read\(\))/
+        $net = /\b(requests\.get|urlopen|urlretrieve|httpx\.get|\.content\b|\.read\s*\(\s*\))/
         $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system|ShellExecute)|\b(Star|\B\b)t-Process/
     condition:
         $drop and $net and $run
@@ -94,7 +99,7 @@ rule download_then_run_executable {
         // extension as the atom, not the `://` of every URL: same matches, while the plain
         // form made these two patterns a third of all signature verification work.
         $url_exe = /(h\Bt\Bt\Bp|h\Bt\Bt\Bp\Bs)\b:\B\/\B\/[^\s"'`]{1,200}\.(exe|scr|msi|bat|vbs|ps1|dll)\b/ nocase
-        $save_py = /\b(urlretrieve|\.write\(\s*\w{1,20}\.content\)|DownloadFile)/
+        $save_py = /\b(urlretrieve|\.write\s*\(\s*\w{1,20}\.content\s*\)|DownloadFile)/
         $save_wb = /\bopen\s*\([^\n]{1,80},\s*["']wb["']\s*\)/
         $save_js = /\b(crea|\B\b)teWriteStream\s*\(|\b(wri|\B\b)teFile(Sync)?\s*\(/
         $save_sh = /\b(curl(\s[^\n]{0,80})?\s-o\s|wget(\s[^\n]{0,80})?\s-O\s|Invoke-WebRequest\s[^\n]{0,120}-OutFile)/
@@ -118,13 +123,13 @@ rule python_decode_then_exec {
         // `(...|\B\b)`: see the head of this file. The atoms are the decoders' rarer
         // parts (`b64d`, `ebyt`, `ompr`, `mhex`, `ypt(`...), not exec and eval, whose
         // every call cost a 120-byte verification.
-        $a = /(\b(exec|eval)\s*\([^\n]{0,120}|\B\b)(b64decode|b32decode|b16decode|b85decode|a85decode|(decod|\B\b)ebytes|(dec|\B\b)ompress|marshal\.loads|(fro|\B\b)mhex|unhexlify|(\.decr|\B\b)ypt\(|(codec|\B\b)s\.decode|rot13)/
+        $a = /(\b(exec|eval)\s*\([^\n]{0,120}|\B\b)(b64decode|b32decode|b16decode|b85decode|a85decode|(decod|\B\b)ebytes|(dec|\B\b)ompress|marshal\.loads|(fro|\B\b)mhex|unhexlify|(\.decr|\B\b)ypt(\(|\s\s*\()|(codec|\B\b)s\.decode|rot13)/
         // a reversed string run: `exec(code[::-1])`, with no call in between whose result
         // is what gets reversed (`eval(cell)[::-1]` reverses what was evaluated)
         $rev = /\b(exec|eval)\s*\([^()\n]{0,120}\[::-1\]/
-        $b = /\b(exec|eval)\s*\(\s*(''|"")\.join\(\s*(chr|map\(chr)/
+        $b = /\b(exec|eval)\s*\(\s*(''|"")\.join\s*\(\s*(chr|map\s*\(\s*chr)/
         // exec of characters mapped one by one from a literal (substitution ciphers)
-        $b2 = /\b(exec|eval)\s*\(\s*(''|"")\.join\(\s*\[?[^\n]{0,120}\bfor\s+\w{1,20}\s+in\s+["']/
+        $b2 = /\b(exec|eval)\s*\(\s*(''|"")\.join\s*\(\s*\[?[^\n]{0,120}\bfor\s+\w{1,20}\s+in\s+["']/
         // (`(...|\B\b)` for the atoms `mpil` and the quoted `'exe`, `"eva`: not every exec,
         // getattr and __import__)
         $c = /(\bexec\s*\(\s*co|\B\b)mpile\s*\([^\n]{0,60}(decode|decompress|loads)/
@@ -159,7 +164,7 @@ rule js_decode_then_eval {
         label = "evaluates code decoded from an embedded blob"
     strings:
         $a = /\b(eval|Function)\s*\(\s*(atob|unescape|decodeURIComponent|String\.fromCharCode|Buffer\.from)\s*\(/
-        $b = /\beval\s*\(\s*(new\s+)?Buffer(\.from)?\s*\([^\n)]{1,4000}['"](base64|hex)['"]\s*\)\s*\.toString\(/
+        $b = /\beval\s*\(\s*(new\s+)?Buffer(\.from)?\s*\([^\n)]{1,4000}['"](base64|hex)['"]\s*\)\s*\.toString\s*\(/
         $c = /\bnew\s+Function\s*\(\s*(atob|Buffer\.from|unescape|decodeURIComponent)\s*\(/
         $d = /\beval\s*\(\s*require\s*\(\s*['"]zlib['"]\s*\)/
         $e = /\bvm\.runInThisContext\s*\(\s*(atob|Buffer\.from)/
@@ -190,8 +195,8 @@ rule reverse_shell_python {
         label = "socket wired to a shell"
     strings:
         $sock = /socket\.socket\s*\(/
-        $conn = ".connect(("
-        $dup = /os\.dup2\s*\(\s*\w{1,20}\.fileno\(\)/
+        $conn = /\.connect\s*\(\s*\(/
+        $dup = /os\.dup2\s*\(\s*\w{1,20}\.fileno\s*\(\s*\)/
         $pty = /pty\.spawn\s*\(\s*["'](\/bin\/(ba)?sh|bash|sh)["']/
         $sh = /subprocess\.(call|Popen|run)\s*\(\s*\[\s*["'](\/bin\/(ba)?sh|cmd(\.exe)?|powershell)["']\s*(,\s*["']-i["'])?\s*\]/
     condition:
@@ -316,7 +321,7 @@ rule download_saved_to_autostart {
         // that register themselves to start point the entry at their own executable.
         $startup = /Start Menu\\{1,2}Programs\\{1,2}Startup|["']Start Menu["']\s*,\s*["']Programs["']\s*,\s*["']Startup["']|CurrentVersion\\{1,2}Run\b/ nocase
         $get = /\b(urlopen|urlretrieve)\s*\(|\b(reques|\B\b)ts\.get\s*\(|\b(ht|\B\b)tpx\.get\s*\(/
-        $write = /\.write\s*\(\s*\w{1,30}\.(content|read\(\))|\burlretrieve\s*\(/
+        $write = /\.write\s*\(\s*\w{1,30}\.(content|read\s*\(\s*\))|\burlretrieve\s*\(/
     condition:
         $startup and $get and $write
 }
@@ -350,7 +355,7 @@ rule command_server_backdoor {
         // `sten`, not the `crea`, `HTTP`, `sock`, `.lis` of every create, URL, socket, list)
         $srv = /(\bcrea|\B\b)teServer\s*\(|(\bHT|\B\b)TPServer\s*\(|\bTCPServer\s*\(|(\bsocke|\B\b)tserver\.\w+\s*\(|(\b\.li|\B\b)sten\s*\(/
         $js = /\b(exec|execSync|spawn|eval)\s*\(\s*(body|data|req\.(body|query|url)|chunk|command|cmd)\s*[,)]/
-        $py = /\b(os\.system|subprocess\.\w+|(os|\B\b)\.popen|exec|eval)\s*\(\s*(self\.)?(data|command|cmd|request\.\w+|conn\.recv\(\d+\)\.decode\(\)|\w+\.recv\()/
+        $py = /\b(os\.system|subprocess\.\w+|(os|\B\b)\.popen|exec|eval)\s*\(\s*(self\.)?(data|command|cmd|request\.\w+|conn\.recv\s*\(\s*\d+\s*\)\.decode\s*\(\s*\)|\w+\.recv\s*\()/
     condition:
         $srv and ($js or $py)
 }
@@ -382,7 +387,7 @@ rule download_write_and_run {
         label = "saves a download to disk and runs it"
     strings:
         $get = /\burlopen\s*\(|\b(reques|\B\b)ts\.get\s*\(|\b(ht|\B\b)tpx\.get\s*\(/
-        $write = /\.write\s*\(\s*(\w{1,20}\.(content|read\(\))\s*\)|[\w.]{0,40}(urlopen|requests\.get|httpx\.get)\s*\()/
+        $write = /\.write\s*\(\s*(\w{1,20}\.(content|read\s*\(\s*\))\s*\)|[\w.]{0,40}(urlopen|requests\.get|httpx\.get)\s*\()/
         // (`(sta|\B\b)rtfile`: the atom is `rtfi`, not the `star` of every start)
         $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system)\s*\(|(^|[^.\w])(system|(sta|\B\b)rtfile)\s*\(\s*f?["']/
         // `urlretrieve(url, path)` saves in one call; with an executable's name in the file
@@ -553,7 +558,7 @@ rule download_script_run_with_interpreter {
         // `code = session.get(URL).text`, written to a file, then
         // `Popen([sys.executable, path])`: remote code run outside the package's files
         $get = /\b\w{0,20}(sessi|\B\b)on\.get\s*\(|\b\w{0,20}(reques|\B\b)ts\.get\s*\(|\b\w{0,20}(clie|\B\b)nt\.get\s*\(|\burlopen\s*\(/ nocase
-        $text = /=\s*\w{1,20}\.(text|read\(\)\.decode\([^)]{0,10}\))/
+        $text = /=\s*\w{1,20}\.(text|read\s*\(\s*\)\.decode\s*\([^)]{0,10}\))/
         $text_inline = /=\s*\w{0,20}\.get\s*\([^\n]{0,200}\)\.text\b/
         // (`(open|\B\b)`: the atoms are the quoted mode, not every `open`)
         $write = /\b(open|\B\b)\s*\([^\n]{1,80},\s*["']w["']/

@@ -139,14 +139,14 @@ rule host_fingerprint {
         weight = 0
         label = "collects host and user identity"
     strings:
-        $p1 = "socket.gethostname()"
-        $p2 = "getpass.getuser()"
-        $p3 = "os.getlogin()"
-        $p4 = "platform.node()"
+        $p1 = /socket\.gethostname\s*\(\s*\)/
+        $p2 = /getpass\.getuser\s*\(\s*\)/
+        $p3 = /os\.getlogin\s*\(\s*\)/
+        $p4 = /platform\.node\s*\(\s*\)/
         $p5 = /\bos\.uname\b/
         // the fully qualified name also tells which company the machine belongs to
-        $p7 = "socket.getfqdn()"
-        $p6 = /os\.environ(\.get\()?\[?["'](USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)["']/
+        $p7 = /socket\.getfqdn\s*\(\s*\)/
+        $p6 = /os\.environ(\.get\s*\(\s*)?\[?["'](USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)["']/
         $j1 = /\bos\.(hostname|userInfo|networkInterfaces|homedir)\s*\(\s*\)/
         $j2 = /process\.env\.(USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)\b/
         $s1 = /\$\((whoami|hostname|id|uname|pwd)\b|`(whoami|hostname)`/
@@ -168,10 +168,10 @@ rule host_survey {
         weight = 0
         label = "collects three or more facts about the host and its user"
     strings:
-        $host = /\b(socket\.gethostname\(\)|platform\.node\(\)|os\.hostname\(\)|os\.uname\(\)|process\.env\.(COMPUTERNAME|HOSTNAME)\b|environ(\.get\()?\[?["'](COMPUTERNAME|HOSTNAME)["'])/
-        $user = /\b(getpass\.getuser\(\)|os\.getlogin\(\)|os\.userInfo\(\)|process\.env\.(USER|USERNAME|LOGNAME)\b|environ(\.get\()?\[?["'](USER|USERNAME|LOGNAME)["'])/
-        $net = /\b(os\.networkInterfaces\(\)|dns\.getServers\(\)|gethostbyname\s*\(\s*(socket\.)?gethostname|netifaces\.\w+\(|["'](ipconfig|ifconfig)["'])/
-        $place = /\b(process\.cwd\(\)|os\.getcwd\(\)|os\.homedir\(\)|expanduser\(\s*["']~["']\s*\))/
+        $host = /\b(socket\.gethostname\s*\(\s*\)|platform\.node\s*\(\s*\)|os\.hostname\s*\(\s*\)|os\.uname\s*\(\s*\)|process\.env\.(COMPUTERNAME|HOSTNAME)\b|environ(\.get\s*\(\s*)?\[?["'](COMPUTERNAME|HOSTNAME)["'])/
+        $user = /\b(getpass\.getuser\s*\(\s*\)|os\.getlogin\s*\(\s*\)|os\.userInfo\s*\(\s*\)|process\.env\.(USER|USERNAME|LOGNAME)\b|environ(\.get\s*\(\s*)?\[?["'](USER|USERNAME|LOGNAME)["'])/
+        $net = /\b(os\.networkInterfaces\s*\(\s*\)|dns\.getServers\s*\(\s*\)|gethostbyname\s*\(\s*(socket\.)?gethostname|netifaces\.\w+\s*\(|["'](ipconfig|ifconfig)["'])/
+        $place = /\b(process\.cwd\s*\(\s*\)|os\.getcwd\s*\(\s*\)|os\.homedir\s*\(\s*\)|expanduser\s*\(\s*["']~["']\s*\))/
     condition:
         3 of them
 }
