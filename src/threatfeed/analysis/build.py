@@ -23,7 +23,7 @@ from threatfeed.analysis.text import decode
 
 #: What a ``pyproject.toml`` must spell for its build to run a file of the archive: most
 #: do not, and are not parsed.
-_PYPROJECT_WORDS = re.compile(rb"backend-path|hooks|pdm|cmdclass|\b(?:build|script)\s*=")
+_PYPROJECT_WORDS = re.compile(rb"backend-path|hooks\.custom|pdm|cmdclass|\b(?:build|script)\s*=")
 #: Where hatch looks for a custom hook, and pdm for its build script, when none is named.
 _HATCH_HOOK = "hatch_build.py"
 _PDM_HOOK = "pdm_build.py"

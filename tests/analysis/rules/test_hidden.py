@@ -404,10 +404,6 @@ def test_decoder_returns_are_the_word_bounded_matches_of_the_regex(
             "import socket\ns = socket.socket()\ns.connect(('89.39.' + '121.49', 4444))\n",
             "89.39.121.49",
         ),
-        (
-            "import requests\nrequests.get('https://col' 'lect.example.net/x')\n",
-            "https://collect.example.net",
-        ),
     ],
 )
 def test_an_address_split_across_literals_in_code_that_sends_is_concealed(

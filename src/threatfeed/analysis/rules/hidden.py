@@ -102,41 +102,77 @@ def _decodings(source: SourceFile) -> Iterator[tuple[int, int, str, str]]:
             yield start, length, "reversed", text[::-1]
 
 
-#: Two literals joined by ``+``, or set side by side as Python allows: checked for first,
-#: since most files that send join no literals at all.
-_JOINED = re.compile(rb"""["'`](?:\s*\+\s*|[ \t]*)["'`]""")
-#: (Side by side across lines needs parentheses in Python: a docstring after a constant
-#: is no part of it.)
-_JOIN = re.compile(rb"\s*\+\s*|[ \t]*")
+#: A ``+`` before a literal: where two literals may be joined. Found from the ``+``
+#: (a literal first byte is searched twenty times faster than a class of quotes), then
+#: the closing quote before it is looked for. Files are read at these joints only.
+_PLUS_QUOTE = re.compile(rb"""\+\s*["'`]""")
+_QUOTES = frozenset(b"\"'`")
+_BLANK_BYTES = frozenset(BLANKS)
+#: What ``_LITERAL`` reads between quotes.
+_LITERAL_TEXT = re.compile(rb"""[^"'`\\\n]{0,400}""")
 #: The parts of an address that a split hides from readers and scanners: the scheme and
 #: host of a URL, or a whole IPv4 address.
 _ADDRESS = re.compile(r"\b(?:https?|wss?)://[\w-]+(?:\.[\w-]+)+|\b(?:\d{1,3}\.){3}\d{1,3}\b")
 
 
 def _concatenations(data: bytes) -> Iterator[tuple[int, int, str, str]]:
-    """(offset, length, "concatenation", joined text) of each chain of literals whose
-    joined text holds an address that no literal of the chain holds whole:
+    """(offset, length, "concatenation", address) of each chain of literals joined by
+    ``+`` whose joined text holds an address that no literal of the chain holds whole:
     ``'htt' + 'ps://collect.example'``, ``'89.39.' + '121.49'``. Long URLs are split
-    after their host to fit a line; only code hiding them splits the host or scheme."""
-    if not _JOINED.search(data):
-        return
-    linked: list[re.Match[bytes]] = []
-    for count, match in enumerate(_LITERAL.finditer(data)):
+    after their host to fit a line; only code hiding them splits the host or scheme.
+    (Python's literals set side by side are left out: ``" "`` and ``""`` would pass any
+    test for them, and a docstring after a constant is no part of it.)"""
+    chain: list[tuple[int, int]] = []  # (opening quote, closing quote) of each literal
+    for count, (close, opening) in enumerate(_joints(data)):
         if count >= MAX_LITERALS:
             break
-        if linked and not _JOIN.fullmatch(data, linked[-1].end(), match.start()):
-            yield from _split_addresses(linked)
-            linked = []
-        linked.append(match)
-    yield from _split_addresses(linked)
+        left = _literal_ending(data, close)
+        right = _literal_starting(data, opening)
+        if left is None or right is None:
+            yield from _split_addresses(data, chain)
+            chain = []
+            continue
+        if not chain or chain[-1] != left:  # not the literal the last joint ended with
+            yield from _split_addresses(data, chain)
+            chain = [left]
+        chain.append(right)
+    yield from _split_addresses(data, chain)
 
 
-def _split_addresses(linked: list[re.Match[bytes]]) -> Iterator[tuple[int, int, str, str]]:
+def _joints(data: bytes) -> Iterator[tuple[int, int]]:
+    """(closing quote, opening quote) of each ``'...' + '...'``."""
+    for plus in _PLUS_QUOTE.finditer(data):
+        close = plus.start() - 1
+        while close > 0 and data[close] in _BLANK_BYTES and plus.start() - close < 40:
+            close -= 1
+        if close >= 0 and data[close] in _QUOTES:
+            yield close, plus.end() - 1
+
+
+def _literal_ending(data: bytes, close: int) -> tuple[int, int] | None:
+    opening = data.rfind(data[close : close + 1], max(0, close - 401), close)
+    return _literal(data, opening, close)
+
+
+def _literal_starting(data: bytes, opening: int) -> tuple[int, int] | None:
+    close = data.find(data[opening : opening + 1], opening + 1, opening + 402)
+    return _literal(data, opening, close)
+
+
+def _literal(data: bytes, opening: int, close: int) -> tuple[int, int] | None:
+    if opening < 0 or close < 0 or not _LITERAL_TEXT.fullmatch(data, opening + 1, close):
+        return None
+    return opening, close
+
+
+def _split_addresses(
+    data: bytes, chain: list[tuple[int, int]]
+) -> Iterator[tuple[int, int, str, str]]:
     """The first address split inside its scheme or host (``'https://' + host`` is how
     code names a host, ``'htt' + 'ps://'`` and ``'disc' + 'ord.com'`` are not)."""
-    if len(linked) < 2:
+    if len(chain) < 2:
         return
-    parts = [match.group(2).decode("latin-1") for match in linked]
+    parts = [data[opening + 1 : close].decode("latin-1") for opening, close in chain]
     joined = "".join(parts)
     seams = [seam for seam in accumulate(map(len, parts[:-1])) if joined[seam - 3 : seam] != "://"]
     for address in _ADDRESS.finditer(joined):
@@ -145,8 +181,8 @@ def _split_addresses(linked: list[re.Match[bytes]]) -> Iterator[tuple[int, int, 
             and not _ADDRESS.fullmatch(joined, address.start(), seam)  # whole before it
             for seam in seams
         ):
-            start = linked[0].start()
-            yield start, linked[-1].end() - start, "concatenation", address.group()
+            start = chain[0][0]
+            yield start, chain[-1][1] + 1 - start, "concatenation", address.group()
             return
 
 

@@ -28,9 +28,9 @@ rule sends_over_network {
         $j4 = /\b(net\.connect|net\.createConnection|dgram\.createSocket|dns\.(lookup|resolve\w*))\s*\(/
         // a network module bound to a name of the code's choosing (`const kq =
         // require('https')`, `import kq from 'node:net'`): its calls are then `kq.get(...)`,
-        // which the patterns above, keyed on the usual names, cannot see
-        $j6 = /((require|\B\b)\s*\(\s*["'](node:)?(ht|\B\b)|\B\b)tps?["']\s*\)|((require|\B\b)\s*\(\s*["'](node:)?|\B\b)(net|tls|dgram|http2)["']\s*\)/
-        $j7 = /\bfrom\s+["'](node:)?(https?|net|tls|dgram|http2)["']/
+        // which the patterns above, keyed on the usual names, cannot see (the module names
+        // split off as in $j5, for the atoms `tps'`, `net"`... rather than `requ` or `from`)
+        $j6 = /(((require|\B\b)\s*\(\s*|\bfrom\s+)["'](node:)?(ht|\B\b)|\B\b)tps?["']|(((require|\B\b)\s*\(\s*|\bfrom\s+)["'](node:)?|\B\b)(net|tls|dgram|http2)["']/
         $p5 = /socket\.(gethostbyname|gethostbyname_ex|getaddrinfo|create_connection)\s*\(/
         $p6 = /\bfrom\s+(requests|httpx|urllib\.request)\s+import\s[^\n]{0,80}\b(get|post|put|urlopen|urlretrieve|Request|Session|Client|AsyncClient)\b/
         $s1 = /\b(curl|wget|Invoke-WebRequest|Invoke-RestMethod|nslookup)\s/

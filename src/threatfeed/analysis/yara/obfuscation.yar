@@ -194,7 +194,9 @@ rule js_string_array_rotation {
         // entries fetched by hex index hits a constant. Renaming the `_0x...` identifiers
         // (which js_hex_identifiers counts) leaves it intact.
         $rotate = /\[\s*["']push["']\s*\]\s*\(\s*[\w$]{1,40}\s*\[\s*["']shift["']\s*\]\s*\(\s*\)\s*\)/
-        $rotate_dot = /\.push\s*\(\s*[\w$]{1,40}\s*\.\s*shift\s*\(\s*\)\s*\)/
+        // (`(...|\B\b)`, see the head of execution.yar: the atom is `shif`, not the `push`
+        // of every array)
+        $rotate_dot = /(\.push\s*\(\s*[\w$]{1,40}\s*\.|\B\b)\s*shift\s*\(\s*\)\s*\)/
         $loop = /while\s*\(\s*!!\s*\[\s*\]\s*\)/
         $sum = /parseInt\s*\(\s*[\w$]{1,40}\s*\(\s*0x[0-9a-fA-F]{1,6}\s*\)\s*\)\s*\//
     condition:
