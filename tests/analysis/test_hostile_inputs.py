@@ -121,3 +121,17 @@ def test_thousands_of_dependencies_naming_one_bundled_manifest_cost_no_minutes(
     analysis = engine.analyze(archive)
     assert_analysed(analysis)
     assert DOWNLOAD_AND_RUN in analysis.indicators["npm_hooks_rule"]
+
+
+@QUADRATIC_GUARD
+def test_an_install_script_chaining_thousands_of_calls_costs_no_minutes(engine: Engine) -> None:
+    """Each call of a chain spans all those before it: read whole, a 512 KB chain would
+    cost minutes and fail the archive at its time limit."""
+    chain = "const cp = require('child_process');\ncp" + ".exec('id').on('exit', f)" * 16_000
+    script = chain + f";\ncp.exec('{DOWNLOAD_AND_RUN}');\n"
+    archive = npm_tarball({"install.js": script}, scripts={"postinstall": "node install.js"})
+    analysis = engine.analyze(archive)
+    assert_analysed(analysis)
+    calls = analysis.indicators["suspicious_setup_commands_rule"]
+    assert {call["type"] for call in calls} == {"process"}
+    assert all(len(call["code"]) <= 200 for call in calls)

@@ -17,6 +17,10 @@ from threatfeed.analysis.text import line_of, shorten
 
 MAX_PARSE_BYTES = 512 * 1024
 MAX_CODE = 200
+#: Callees longer than this are chains of calls (``_callee``).
+MAX_CALLEE = 256
+#: Bytes read for an excerpt of ``MAX_CODE`` characters (``_excerpt``).
+EXCERPT_WINDOW = 8 * MAX_CODE
 _PROCESS = frozenset({"exec", "execSync", "spawn", "spawnSync", "execFile", "execFileSync", "fork"})
 _NETWORK = re.compile(
     r"^(https?\.(get|request)|fetch|axios(\.\w+)?|net\.(connect|createConnection)|"
@@ -82,19 +86,39 @@ def suspicious_calls(source: bytes) -> list[Call]:
             continue
         if function is None or function.type not in {"identifier", "member_expression"}:
             continue
-        callee = _REQUIRE.sub(
-            r"\1", re.sub(r"\s+", "", (function.text or b"").decode("utf-8", "replace"))
-        )
+        callee = _callee(source, function)
         head, dot, rest = callee.partition(".")
         if dot and head in modules:
             callee = f"{modules[head]}.{rest}"  # const goto = require("https"); goto.request()
         kind = _call_type(callee, node, uses_child_process)
         if kind:
-            code = (node.text or b"").decode("utf-8", "replace")
-            found.append(Call(callee, kind, node.start_point[0] + 1, shorten(code, MAX_CODE)))
+            found.append(Call(callee, kind, node.start_point[0] + 1, _excerpt(source, node)))
     found += _environment_dumps(source)
     found.sort(key=lambda call: call.line)
     return found
+
+
+def _callee(source: bytes, function: tree_sitter.Node) -> str:
+    """The called name, blanks removed (``a . b`` is ``a.b``). In a chain (``a.b().c()``)
+    each callee holds every call before it: past ``MAX_CALLEE`` bytes only its last name is
+    kept, which is all ``_call_type`` reads of a name that long (the other names it knows
+    are short), and a chain of thousands of calls costs no quadratic time."""
+    member = function.child_by_field_name("property")
+    if function.end_byte - function.start_byte > MAX_CALLEE and member is not None:
+        return "…." + (member.text or b"").decode("utf-8", "replace")
+    text = source[function.start_byte : function.end_byte].decode("utf-8", "replace")
+    return _REQUIRE.sub(r"\1", re.sub(r"\s+", "", text))
+
+
+def _excerpt(source: bytes, node: tree_sitter.Node) -> str:
+    """``shorten`` of the call's code, read from a window at its start (a call ending a
+    chain of thousands spans all of them); from the whole call only if blanks filled the
+    window."""
+    end = min(node.end_byte, node.start_byte + EXCERPT_WINDOW)
+    code = source[node.start_byte : end].decode("utf-8", "replace")
+    if end < node.end_byte and len(" ".join(code.split())) <= MAX_CODE:
+        code = source[node.start_byte : node.end_byte].decode("utf-8", "replace")
+    return shorten(code, MAX_CODE)
 
 
 def _environment_dumps(source: bytes) -> list[Call]:
