@@ -250,6 +250,11 @@ class Package:
                 return source
         return None
 
+    def path_of(self, rel: str) -> str | None:
+        """The archive path of the file at ``rel`` from the root, for evidence."""
+        source = self.file(rel)
+        return None if source is None else source.path
+
 
 @dataclass(frozen=True)
 class Layout:

@@ -66,7 +66,7 @@ def remote_dependency_rule(package: Package) -> Indicator | None:
     """
     if package.ecosystem != "npm":
         return None
-    manifest = next((f.path for f in package.files if f.rel == "package.json"), None)
+    manifest = package.path_of("package.json")
     evidence = []
     signals = []
     for field in _INSTALLED:

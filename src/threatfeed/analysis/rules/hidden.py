@@ -39,9 +39,11 @@ _HEX_DECODE = re.compile(
     rb"\b(?:fromhex|unhexlify)\s*\(|Buffer\.from\s*\([^)\n]{1,200}['\"]hex['\"]"
 )
 _ROT13 = re.compile(rb"rot_?13", re.IGNORECASE)
+#: What a literal holds between its quotes, as read here: no quote, escape or line break.
+_LITERAL_TEXT = re.compile(rb"""[^"'`\\\n]{0,400}""")
 #: String literals (empty ones too, so that ``''.join(...)`` does not shift the quotes that
 #: follow); escapes are left alone. Those shorter than an address are skipped.
-_LITERAL = re.compile(rb"""(["'`])([^"'`\\\n]{0,400})\1""")
+_LITERAL = re.compile(rb"""(["'`])(""" + _LITERAL_TEXT.pattern + rb""")\1""")
 MIN_LITERAL = 10
 _HEX = re.compile(rb"(?:[0-9a-fA-F]{2}){8,}")
 _URL = re.compile(r"""\b(?:https?|wss?)://[\w-]+(?:\.[\w-]+)+[^\s"'<>]*""")
@@ -108,8 +110,6 @@ def _decodings(source: SourceFile) -> Iterator[tuple[int, int, str, str]]:
 _PLUS_QUOTE = re.compile(rb"""\+\s*["'`]""")
 _QUOTES = frozenset(b"\"'`")
 _BLANK_BYTES = frozenset(BLANKS)
-#: What ``_LITERAL`` reads between quotes.
-_LITERAL_TEXT = re.compile(rb"""[^"'`\\\n]{0,400}""")
 #: The parts of an address that a split hides from readers and scanners: the scheme and
 #: host of a URL, or a whole IPv4 address.
 _ADDRESS = re.compile(r"\b(?:https?|wss?)://[\w-]+(?:\.[\w-]+)+|\b(?:\d{1,3}\.){3}\d{1,3}\b")

@@ -143,7 +143,7 @@ def npm_hooks_rule(package: Package) -> Indicator | None:
     hidden = _bundled_dependency_hooks(package)
     if not package.hooks and not hidden and not package.build_commands:
         return None
-    manifest = next((f.path for f in package.files if f.rel == "package.json"), None)
+    manifest = package.path_of("package.json")
     signals = []
     for hook, command in package.hooks.items():
         weight, capabilities = _hook_weight(package, hook, command)
@@ -170,7 +170,7 @@ def npm_hooks_rule(package: Package) -> Indicator | None:
                 key=f"hidden {hook}",
             )
         )
-    gyp = next((f.path for f in package.files if f.rel == "binding.gyp"), None)
+    gyp = package.path_of("binding.gyp")
     for command in package.build_commands:
         weight, capabilities = _hook_weight(package, "install", command)
         signals.append(
