@@ -12,7 +12,11 @@ from tests.analysis.builders import npm_tarball, run_rule, sdist, wheel
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.binaries import shipped_binary_rule
 from threatfeed.analysis.rules.metadata import dependency_confusion_rule, trivial_package_rule
-from threatfeed.analysis.rules.structure import archive_structure_rule
+from threatfeed.analysis.rules.structure import (
+    FINDING_WEIGHTS,
+    UNREAD_INSTALL_CODE_WEIGHT,
+    archive_structure_rule,
+)
 from threatfeed.analysis.rules.typosquatting import (
     _index,
     _near,
@@ -20,6 +24,7 @@ from threatfeed.analysis.rules.typosquatting import (
     imitated,
     typosquatting_rule,
 )
+from threatfeed.archives import Limits, read_archive
 
 PE = b"MZ" + b"\x00" * 58 + b"\x80\x00\x00\x00" + b"\x00" * 64 + b"PE\x00\x00" + b"\x00" * 64
 ELF = b"\x7fELF\x02\x01\x01" + b"\x00" * 64
@@ -145,6 +150,24 @@ def test_link_outside_the_package_is_evidence(engine: Engine) -> None:
         for item in run_rule(engine, archive_structure_rule, _tar_with_link("/etc/passwd"))
     }
     assert "link_outside" in kinds or "absolute_path" in kinds
+
+
+def test_an_install_script_cut_at_the_member_limit_weighs_more_than_any_large_file(
+    engine: Engine,
+) -> None:
+    limits = Limits(max_member_bytes=64 * 1024)
+    padding = "".join(f"var v{i} = {i * 7919 % 104729};\n" for i in range(8000))
+    files = {"setup.js": padding, "dist/bundle.js": padding}
+
+    def weights(scripts: dict[str, str]) -> list[float]:
+        archive = npm_tarball(files, scripts=scripts)
+        found = archive_structure_rule(engine.prepare(read_archive(archive, limits=limits)))
+        assert found is not None
+        return sorted(signal.weight for signal in found.signals)
+
+    assert weights({}) == [FINDING_WEIGHTS["member_too_large"]] * 2
+    hooked = weights({"postinstall": "node setup.js"})
+    assert hooked == [*[FINDING_WEIGHTS["member_too_large"]] * 2, UNREAD_INSTALL_CODE_WEIGHT]
 
 
 def test_clean_archive_has_no_structure_evidence(engine: Engine) -> None:

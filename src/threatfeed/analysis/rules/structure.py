@@ -28,6 +28,10 @@ FINDING_WEIGHTS = {
     "deep_path": 0.5,
 }
 UNKNOWN_WEIGHT = 0.5
+#: A file run at install (``setup.py``, a hook's script) cut at the member limit: no build
+#: script is tens of megabytes for a good reason, and its unread tail is where a payload
+#: padded past every reader would sit.
+UNREAD_INSTALL_CODE_WEIGHT = 8.0
 #: Inside a nested archive (``outer!/inner``) the finding is about data the package ships
 #: (test fixtures of archive libraries), not about what installing it extracts.
 NESTED_FACTOR = 0.2
@@ -41,6 +45,7 @@ def archive_structure_rule(package: Package) -> Indicator | None:
     """
     findings = [f for f in package.findings if f.kind != "nested_archive"]
     evidence = [{"kind": f.kind, "path": f.path, "detail": f.detail} for f in findings]
+    run_at_install = {f.path for f in package.at_install if f.truncated}
     signals = [
         Signal(
             None,
@@ -50,5 +55,9 @@ def archive_structure_rule(package: Package) -> Indicator | None:
             key=f.kind,
         )
         for f in findings
+    ]
+    signals += [
+        Signal(path, None, f"install-time file not read whole: {path}", UNREAD_INSTALL_CODE_WEIGHT)
+        for path in sorted(run_at_install)
     ]
     return indicator("archive_structure_rule", evidence[:50], signals)
