@@ -10,6 +10,7 @@ from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.base import Rule
 from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
 from threatfeed.analysis.rules.signature_rules import (
+    clipboard_hijack_rule,
     credential_harvesting_rule,
     decode_and_execute_rule,
     destructive_command_rule,
@@ -421,6 +422,17 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "# powershell\n",
         # a PDF viewer's download manager next to an `iex` and a language list, in a bundle
         "manager.openOrDownloadData(data, name); var iex = 1; var langs = ['powershell'];\n",
+    ),
+    (
+        clipboard_hijack_rule,
+        "watch.py",
+        "import re, pyperclip\nWALLET = re.compile(r'^(bc1|[13])[a-zA-HJ-NP-Z0-9]{25,39}$')\n"
+        "def tick(mine):\n    text = pyperclip.paste()\n"
+        "    if WALLET.match(text):\n        pyperclip.copy(mine)\n",
+        # a wallet tool that validates a pasted address and never writes the clipboard
+        "import re, pyperclip\nADDRESS = re.compile(r'^0x[a-fA-F0-9]{40}$')\n"
+        "def recipient():\n    text = pyperclip.paste()\n"
+        "    return text if ADDRESS.match(text) else None\n",
     ),
 ]
 

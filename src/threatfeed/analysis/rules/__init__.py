@@ -42,6 +42,7 @@ from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
 from threatfeed.analysis.rules.protected import protected_code_stealer_dependencies_rule
 from threatfeed.analysis.rules.setup_reach import setup_runs_package_code_rule
 from threatfeed.analysis.rules.signature_rules import (
+    clipboard_hijack_rule,
     credential_harvesting_rule,
     decode_and_execute_rule,
     destructive_command_rule,
@@ -66,6 +67,7 @@ RULES: tuple[Rule, ...] = (
     reverse_shell_rule,
     powershell_dropper_rule,
     credential_harvesting_rule,
+    clipboard_hijack_rule,
     data_exfiltration_rule,
     install_time_beacon_rule,
     install_time_download_rule,

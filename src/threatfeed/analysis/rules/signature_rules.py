@@ -56,6 +56,10 @@ powershell_dropper_rule = signature_rule(
 persistence_rule = signature_rule(
     "persistence_rule", "Makes itself run at logon: Run keys, Startup folder, cron, LaunchAgents."
 )
+clipboard_hijack_rule = signature_rule(
+    "clipboard_hijack_rule",
+    "Watches the clipboard for cryptocurrency addresses and swaps in its own (a clipper).",
+)
 credential_harvesting_rule = signature_rule(
     "credential_harvesting_rule",
     "Reads browser, wallet, messenger, SSH, cloud credentials, /etc/passwd or the whole env.",

@@ -210,3 +210,22 @@ rule telegram_session_upload {
     condition:
         $list and $ext and $upload
 }
+
+rule crypto_clipboard_hijack {
+    meta:
+        indicator = "clipboard_hijack_rule"
+        capability = "harvest"
+        weight = 16
+        label = "replaces cryptocurrency addresses copied to the clipboard"
+    strings:
+        // reads and writes the clipboard, and knows what a wallet address looks like: the
+        // clipper watches for a copied address and swaps in its own
+        $read = /\b(pyper|\B\b)clip\.paste\s*\(|\bclipboard\.paste\s*\(|GetClipboardData\s*\(|\.clipboard_get\s*\(|\bclipboardy\.read(Sync)?\s*\(|\bclipboard\.readText\s*\(|Get-Clipboard\b|\bpbpaste\b/
+        $write = /\b(pyper|\B\b)clip\.copy\s*\(|\bclipboard\.copy\s*\(|SetClipboard(Data|Text)\s*\(|\.clipboard_append\s*\(|\bclipboardy\.write(Sync)?\s*\(|\bclipboard\.writeText\s*\(|Set-Clipboard\b|\bpbcopy\b/
+        $base58 = /a-km-zA-HJ-NP-Z1-9|1-9A-HJ-NP-Za-km-z|a-zA-HJ-NP-Z0-9|A-HJ-NP-Za-km-z1-9/
+        $eth_pattern = /0x\[(a-fA-F0-9|0-9a-fA-F|a-f0-9|0-9a-f|A-Fa-f0-9|0-9A-Fa-f)\]\{40\}/
+        $btc_address = /["']bc1q[02-9ac-hj-np-z]{38,58}["']/
+        $eth_address = /["']0x[a-fA-F0-9]{40}["']/
+    condition:
+        $read and $write and ($base58 or $eth_pattern or $btc_address or $eth_address)
+}
