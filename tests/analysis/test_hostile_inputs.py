@@ -135,3 +135,19 @@ def test_an_install_script_chaining_thousands_of_calls_costs_no_minutes(engine: 
     calls = analysis.indicators["suspicious_setup_commands_rule"]
     assert {call["type"] for call in calls} == {"process"}
     assert all(len(call["code"]) <= 200 for call in calls)
+
+
+@QUADRATIC_GUARD
+def test_an_init_importing_and_calling_thousands_of_names_costs_no_minutes(
+    engine: Engine,
+) -> None:
+    """Each imported name is looked up among the calls found in one pass, not searched
+    for through the file (thousands of names times 64 KiB), and blank items (``f, ,``)
+    fail nothing."""
+    names = [f"f{i}" for i in range(4000)]
+    init = "".join(f"from .m{i} import {name}, ,\n" for i, name in enumerate(names)) + "".join(
+        f"{name}()\n" for name in names
+    )
+    setup_py = f"import os\nos.system('{DOWNLOAD_AND_RUN}')\n"
+    analysis = engine.analyze(sdist({"tidy_strings/__init__.py": init}, setup_py=setup_py))
+    assert_analysed(analysis)

@@ -81,6 +81,37 @@ def test_star_and_submodule_imports_are_imported(engine: Engine) -> None:
     assert contexts["paint/sub/unused.py"] == "code"
 
 
+def test_modules_whose_functions_the_package_calls_on_import_run_on_import(
+    engine: Engine,
+) -> None:
+    """``from .updates import check; check()`` at the top of ``__init__.py`` runs check's
+    module on ``import package``; a module merely imported (its functions run when a user
+    calls them) stays "imported"."""
+    archive = sdist(
+        {
+            "paint/__init__.py": (
+                "from .updates import check as _check, \n"
+                "from paint.config import load\n"
+                "from . import telemetry\n"
+                "from .colors import RED\n"
+                "_check()\n"
+                "_config = load()\n"
+                "telemetry.start(_config)\n"
+                "def later():\n    RED()\n"
+            ),
+            "paint/updates.py": "def check():\n    pass\n",
+            "paint/config.py": "def load():\n    return {}\n",
+            "paint/telemetry.py": "def start(c):\n    pass\n",
+            "paint/colors.py": "RED = 1\n",
+        }
+    )
+    contexts = _contexts(engine, archive)
+    assert contexts["paint/updates.py"] == "import"
+    assert contexts["paint/config.py"] == "import"
+    assert contexts["paint/telemetry.py"] == "import"
+    assert contexts["paint/colors.py"] == "imported"  # called only inside a function
+
+
 def test_contexts_of_an_npm_package(engine: Engine) -> None:
     archive = npm_tarball(
         {"scripts/setup.js": "1;\n", "lib/util.js": "1;\n", "types.d.ts": "export {};\n"},

@@ -15,7 +15,7 @@ from configparser import ConfigParser
 from configparser import Error as ConfigParserError
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from threatfeed.analysis import manifest_json
 from threatfeed.analysis.build import build_files, gyp_commands, toml
@@ -652,20 +652,69 @@ def file_context(
     return "code"
 
 
-def imported_modules(rel: str, data: bytes) -> set[str]:
-    """Modules an ``__init__.py`` imports relatively: they run on ``import package`` too."""
+class Imports(NamedTuple):
+    """The modules a top-level ``__init__.py`` loads (``loaded``), and those of them whose
+    functions it calls as it runs (``called``): their code runs on ``import package``."""
+
+    loaded: frozenset[str]
+    called: frozenset[str]
+
+
+def imported_modules(rel: str, data: bytes) -> Imports:
+    """Modules an ``__init__.py`` imports from its own package (``from .x import f``,
+    ``from pkg.x import f``), and those whose imported names it calls at its top level
+    (``f()`` or ``f.g()`` at the start of a line, not indented under a definition)."""
     folder = posixpath.dirname(rel)
-    found: set[str] = set()
-    for match in line_start_matches(_RELATIVE_IMPORT, data, MAX_IMPORT_SCAN):
+    own = _own_import(posixpath.basename(folder).encode())
+    loaded: set[str] = set()
+    called: set[str] = set()
+    calls: set[bytes] | None = None
+    for match in line_start_matches(own, data, MAX_IMPORT_SCAN):
         module, names = match.group(1), match.group(2)
         # ``from .x import *`` loads x; ``from .pkg import mod`` may load pkg/mod.py too
-        named = [n.strip().split(b" ")[0] for n in names.split(b",") if n.strip() != b"*"]
-        targets = [module, *(module + b"." + n for n in named)] if module else named
-        for target in targets:
-            name = target.decode("ascii", "replace").replace(".", "/")
-            found.add(posixpath.join(folder, name + ".py"))
-            found.add(posixpath.join(folder, name, "__init__.py"))
-    return found
+        for item in names.split(b","):
+            words = item.split()  # ``f``, ``f as g``, ``*``, or nothing after a trailing comma
+            if not words or words[0] == b"*":
+                if module:
+                    loaded.update(_module_paths(folder, module))
+                continue
+            name, alias = words[0], words[-1]
+            inner = module + b"." + name if module else name
+            loaded.update(_module_paths(folder, module) if module else ())
+            loaded.update(_module_paths(folder, inner))
+            if calls is None:
+                calls = _called_at_top(data)
+            if alias in calls:
+                # a function of module x (``from .x import f; f()``), or module f itself
+                # (``from . import f; f.g()``)
+                called.update(_module_paths(folder, module) if module else ())
+                called.update(_module_paths(folder, inner))
+    return Imports(frozenset(loaded), frozenset(called))
+
+
+def _own_import(package: bytes) -> re.Pattern[bytes]:
+    """``from .X import names`` and ``from package.X import names`` (see
+    ``line_start_matches``)."""
+    if not package:
+        return _RELATIVE_IMPORT
+    return re.compile(
+        rb"from\s+(?:\.|%s\.)([\w.]*)\s+import\s+\(?([\w ,]+|\*)" % re.escape(package)
+    )
+
+
+def _module_paths(folder: str, dotted: bytes) -> tuple[str, str]:
+    name = dotted.decode("ascii", "replace").replace(".", "/")
+    return posixpath.join(folder, name + ".py"), posixpath.join(folder, name, "__init__.py")
+
+
+#: ``name(...)`` or ``name.f(...)`` at the start of a line, or assigned there
+#: (``config = name()``): a call made as the module runs.
+_TOP_LEVEL_CALL = re.compile(rb"^(?:[\w.]+[ \t]*=[ \t]*)?(\w+)[ \t]*(?:\(|\.\w+[ \t]*\()", re.M)
+
+
+def _called_at_top(data: bytes) -> set[bytes]:
+    """The names an ``__init__.py`` calls at its top level, in one pass."""
+    return {match.group(1) for match in _TOP_LEVEL_CALL.finditer(data, 0, MAX_IMPORT_SCAN)}
 
 
 def classify(contents: ArchiveContents) -> tuple[Layout, list[tuple[Member, str, str, str]]]:
@@ -678,7 +727,8 @@ def classify(contents: ArchiveContents) -> tuple[Layout, list[tuple[Member, str,
     root = layout.root
     test_dirs: dict[str, bool] = {}
     rows = []
-    imported: set[str] = set()
+    loaded: set[str] = set()
+    called: set[str] = set()
     for member, path in zip(contents.members, paths, strict=True):
         rel = path[len(root) :] if path.startswith(root) else path
         base = _basename(rel)
@@ -686,11 +736,19 @@ def classify(contents: ArchiveContents) -> tuple[Layout, list[tuple[Member, str,
         kind = file_kind(rel, base, ext, member.data)
         context = file_context(rel, base, ext, kind, layout, install, test_dirs)
         if context == "import" and rel.endswith("__init__.py"):
-            imported |= imported_modules(rel, member.data)
+            imports = imported_modules(rel, member.data)
+            loaded |= imports.loaded
+            called |= imports.called
         rows.append((member, rel, kind, context))
-    if not imported:
+    if not loaded:
         return layout, rows  # most archives: no module that an import loads besides
     return layout, [
-        (m, rel, kind, "imported" if context == "code" and rel in imported else context)
+        (m, rel, kind, _loaded_context(rel, context, loaded, called))
         for m, rel, kind, context in rows
     ]
+
+
+def _loaded_context(rel: str, context: str, loaded: set[str], called: set[str]) -> str:
+    if context != "code" or rel not in loaded:
+        return context
+    return "import" if rel in called else "imported"
