@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from itertools import islice
 
+from threatfeed.analysis import folding
 from threatfeed.analysis.calls import Call
 from threatfeed.analysis.memo import collector_paused, per_archive
 from threatfeed.analysis.text import shorten
@@ -543,6 +544,8 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
     lines: list[bytes] = []
     found: list[Call] = []
     in_hook: set[int] = set()
+    dynamic: _Dynamic | bool | None = None  # worked out at the first call left untyped
+    known: dict[str, str] | None = None  # strings the file builds, at the first one needed
     for node in picked:
         if node.__class__ in _IMPORTS:
             continue
@@ -562,8 +565,96 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
         assert isinstance(node, ast.Call)
         name = resolve(node.func, local_names)
         kind = call_type(name, node, local_names) if name else None
+        if kind is None and dynamic is not False:
+            dynamic = dynamic or _Dynamic.of(tree, source)
+            if isinstance(dynamic, _Dynamic):
+                name = dynamic.resolve(node.func, local_names) or name
+                kind = call_type(name, node, local_names) if name else None
+        if kind in _SHELL_TYPES and node.args and node.args[0].__class__ in _BUILT_STRINGS:
+            known = known if known is not None else folding.constants(nodes(tree))
+            command = folding.folded(node.args[0], known)
+            if command is not None and _PIPE_TO_SHELL.search(command):
+                kind = "remote_code_execution"
         if name and kind:
             lines = lines or source.split(b"\n")
             code = shorten(segment(lines, node), MAX_CODE)
             found.append(Call(name, kind, node.lineno, code, id(node) in in_hook))
     return found
+
+
+#: A process started with a command the file builds (``"{} -s {} | {}".format(...)``) is
+#: read folded: a download piped into a shell is remote code execution, however spelled.
+_SHELL_TYPES = frozenset({"process", "background_process"})
+_BUILT_STRINGS = frozenset({ast.Name, ast.BinOp, ast.JoinedStr, ast.Call})
+_PIPE_TO_SHELL = re.compile(r"\b(curl|wget)\s[^\n|;]{0,200}\|\s*(sudo\s+)?(ba|z|da)?sh\b")
+
+#: Ways to reach a module or attribute by a computed name (see ``_Dynamic``).
+_DYNAMIC_MARKERS = (b"__import__", b"getattr", b"import_module")
+_BUILTINS = ("builtins.", "__builtins__.")
+
+
+class _Dynamic:
+    """Modules and attributes named by strings the file builds (``folding``):
+    ``m = __import__("%s%s" % ("sub", "process"))`` then ``getattr(m, "Po" + "pen")(...)``
+    is ``subprocess.Popen``. Worked out once per file, and only for files that reach a
+    name through ``__import__``, ``getattr`` or ``import_module`` at all."""
+
+    def __init__(self, constants: dict[str, str], modules: dict[str, str]) -> None:
+        self._constants = constants
+        self._modules = modules
+
+    @classmethod
+    def of(cls, tree: ast.Module, source: bytes) -> _Dynamic | bool:
+        if not any(marker in source for marker in _DYNAMIC_MARKERS):
+            return False
+        assigned = nodes(tree)
+        constants = folding.constants(assigned)
+        found = cls(constants, {})
+        for node in assigned:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if isinstance(target, ast.Name) and (module := found._module(node.value)):
+                    found._modules[target.id] = module
+        return found
+
+    def resolve(self, func: ast.expr, aliases: dict[str, str]) -> str | None:
+        """The dotted name of a call reached through computed names, builtins dropped."""
+        name = self._name(func, aliases)
+        if name is None:
+            return None
+        return name.removeprefix(_BUILTINS[0]).removeprefix(_BUILTINS[1])
+
+    def _name(self, func: ast.expr, aliases: dict[str, str]) -> str | None:
+        if isinstance(func, ast.Call) and _is_call_of(func, "getattr") and len(func.args) == 2:
+            base = self._module(func.args[0]) or self._alias(func.args[0], aliases)
+            attribute = folding.folded(func.args[1], self._constants)
+            return f"{base}.{attribute}" if base and attribute else None
+        if isinstance(func, ast.Attribute):
+            base = self._module(func.value) or (
+                self._modules.get(func.value.id) if isinstance(func.value, ast.Name) else None
+            )
+            return f"{base}.{func.attr}" if base else None
+        return None
+
+    def _module(self, node: ast.expr) -> str | None:
+        """``__import__(s)`` or ``importlib.import_module(s)`` of a foldable ``s``, or a
+        name bound to one."""
+        if isinstance(node, ast.Name):
+            return self._modules.get(node.id)
+        if (
+            isinstance(node, ast.Call)
+            and node.args
+            and (_is_call_of(node, "__import__") or _is_call_of(node, "import_module"))
+        ):
+            return folding.folded(node.args[0], self._constants)
+        return None
+
+    def _alias(self, node: ast.expr, aliases: dict[str, str]) -> str | None:
+        return aliases.get(node.id, node.id) if isinstance(node, ast.Name) else None
+
+
+def _is_call_of(node: ast.Call, name: str) -> bool:
+    func = node.func
+    return (isinstance(func, ast.Name) and func.id == name) or (
+        isinstance(func, ast.Attribute) and func.attr == name
+    )
