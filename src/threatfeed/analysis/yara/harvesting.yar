@@ -225,7 +225,6 @@ rule crypto_clipboard_hijack {
         $base58 = /a-km-zA-HJ-NP-Z1-9|1-9A-HJ-NP-Za-km-z|a-zA-HJ-NP-Z0-9|A-HJ-NP-Za-km-z1-9/
         $eth_pattern = /0x\[(a-fA-F0-9|0-9a-fA-F|a-f0-9|0-9a-f|A-Fa-f0-9|0-9A-Fa-f)\]\{40\}/
         $btc_address = /["']bc1q[02-9ac-hj-np-z]{38,58}["']/
-        $eth_address = /["']0x[a-fA-F0-9]{40}["']/
     condition:
-        $read and $write and ($base58 or $eth_pattern or $btc_address or $eth_address)
+        $read and $write and ($base58 or $eth_pattern or $btc_address)
 }
