@@ -131,8 +131,9 @@ _BINARY_MAGIC = (
     (b"\xca\xfe\xba\xbe", "macho"),
 )
 MAX_IMPORT_SCAN = 64 * 1024
-#: ``from .X import names`` at the start of a line (see ``line_start_matches``).
-_RELATIVE_IMPORT = re.compile(rb"from\s+\.([\w.]*)\s+import\s+\(?([\w ,]+|\*)")
+#: ``from .X import names`` or ``from package.X import names`` at the start of a line (see
+#: ``line_start_matches``): group 1 is ``.`` or the package's name with its dot.
+_OWN_IMPORT = re.compile(rb"from\s+(\.|\w+\.)([\w.]*)\s+import\s+\(?([\w ,]+|\*)")
 
 #: PyPI's metadata files (sdist, wheel): headers and the project's description, which no
 #: tool runs.
@@ -665,12 +666,14 @@ def imported_modules(rel: str, data: bytes) -> Imports:
     ``from pkg.x import f``), and those whose imported names it calls at its top level
     (``f()`` or ``f.g()`` at the start of a line, not indented under a definition)."""
     folder = posixpath.dirname(rel)
-    own = _own_import(posixpath.basename(folder).encode())
+    own = (b".", posixpath.basename(folder).encode() + b".")
     loaded: set[str] = set()
     called: set[str] = set()
     calls: set[bytes] | None = None
-    for match in line_start_matches(own, data, MAX_IMPORT_SCAN):
-        module, names = match.group(1), match.group(2)
+    for match in line_start_matches(_OWN_IMPORT, data, MAX_IMPORT_SCAN):
+        if match.group(1) not in own:
+            continue  # another package's module
+        module, names = match.group(2), match.group(3)
         # ``from .x import *`` loads x; ``from .pkg import mod`` may load pkg/mod.py too
         for item in names.split(b","):
             words = item.split()  # ``f``, ``f as g``, ``*``, or nothing after a trailing comma
@@ -690,16 +693,6 @@ def imported_modules(rel: str, data: bytes) -> Imports:
                 called.update(_module_paths(folder, module) if module else ())
                 called.update(_module_paths(folder, inner))
     return Imports(frozenset(loaded), frozenset(called))
-
-
-def _own_import(package: bytes) -> re.Pattern[bytes]:
-    """``from .X import names`` and ``from package.X import names`` (see
-    ``line_start_matches``)."""
-    if not package:
-        return _RELATIVE_IMPORT
-    return re.compile(
-        rb"from\s+(?:\.|%s\.)([\w.]*)\s+import\s+\(?([\w ,]+|\*)" % re.escape(package)
-    )
 
 
 def _module_paths(folder: str, dotted: bytes) -> tuple[str, str]:
