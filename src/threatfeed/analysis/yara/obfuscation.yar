@@ -4,7 +4,7 @@ rule js_hex_identifiers {
     meta:
         indicator = "obfuscated_code_rule"
         capability = "obfuscation"
-        weight = 14
+        weight = 17
         label = "identifiers mangled as _0x... (javascript-obfuscator)"
     strings:
         $a = /\b_0x[0-9a-f]{4,6}\b/
@@ -186,7 +186,7 @@ rule js_string_array_rotation {
     meta:
         indicator = "obfuscated_code_rule"
         capability = "obfuscation"
-        weight = 14
+        weight = 17
         label = "string table rotated until a checksum holds (javascript-obfuscator)"
     strings:
         // javascript-obfuscator's preamble, whatever its names: the string table is
