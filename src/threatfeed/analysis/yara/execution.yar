@@ -360,6 +360,22 @@ rule command_server_backdoor {
         $srv and ($js or $py)
 }
 
+rule command_channel_client {
+    meta:
+        indicator = "reverse_shell_rule"
+        capability = "reverse_shell"
+        weight = 10
+        label = "connects out and runs the commands it is sent"
+    strings:
+        // the other half of command_server_backdoor: the implant dials its server and runs
+        // the `cmd` field of each message it gets (`subprocess.run(msg["cmd"], shell=True)`)
+        $connect = /\bsocket\.create_connection\s*\(|\.connect\s*\(\s*\(|\bnet\.(connect|createConnection)\s*\(/
+        $run_field = /\b(os\.system|subprocess\.(run|call|Popen|check_output|getoutput)|(os|\B\b)\.popen|execSync|exec)\s*\(\s*[\w.]{1,30}\s*\[\s*["'](cmd|command|shell|exec|run)["']\s*\]/
+        $run_attr = /\b(execSync|exec|spawn)\s*\(\s*[\w]{1,30}\.(cmd|command)\s*[,)]/
+    condition:
+        $connect and ($run_field or $run_attr)
+}
+
 rule destructive_command {
     meta:
         indicator = "destructive_command_rule"
