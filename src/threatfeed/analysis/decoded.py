@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -48,7 +49,12 @@ HIDDEN_CODE_RULE = "code_in_encoded_string"
 #: form: a hidden one counts through the technique, and ``concealed_endpoint_rule``
 #: decodes the addresses of code that sends.
 _SPELLED_AS_WRITTEN = frozenset({"suspicious_url_references_rule"})
+#: Decoders that read the whole file once, wherever it was marked.
+_WHOLE_FILE = frozenset({"rot13_literal", "hex_literal", "lookalike_letters"})
+_PYTHON_ONLY = frozenset({"lookalike_letters"})
 _SPELLINGS = {
+    "hex": "hex",
+    "look-alike letters": "look-alike letters",
     "reversed": "a reversed string",
     "rot13": "rot13",
     "escaped": "escape sequences",
@@ -62,7 +68,6 @@ _TEXT = {quote: re.compile(rb"(?:[^%s\\\n]+|\\.)*" % quote) for quote in (b'"', 
 MAX_LITERAL = 4000
 #: Every literal of a file that decodes rot13 (group 2), the first ``MAX_LITERALS``.
 _LITERAL = re.compile(rb"""(["'])((?:(?!\1)[^\\\n]|\\.){8,4000})\1""")
-MAX_ROT13_FILE = 256 * 1024
 #: ``String.fromCharCode(99, 104, ...)``, ``bytes([99, 104, ...])``, ``map(chr, [...])``.
 _CODE_LIST = re.compile(
     rb"(?:fromCharCode\s*\(|\bmap\s*\(\s*chr\s*,\s*|\bbytes\s*\(\s*|\bbytearray\s*\(\s*)"
@@ -131,9 +136,33 @@ def _char_codes(data: bytes, offset: int) -> Iterator[Hidden]:
             return
 
 
+#: A literal of hex digits long enough to hold a command: 24 bytes or more.
+_HEX_LITERAL = re.compile(rb"""["']((?:[0-9a-fA-F]{2}){24,4000})["']""")
+
+
+def _hex(data: bytes, _: int) -> Iterator[Hidden]:
+    """The long hex literals of a file that decodes hex, those that decode to text."""
+    if len(data) > MAX_DECODED:
+        return
+    for count, match in enumerate(_HEX_LITERAL.finditer(data)):
+        if count >= MAX_LITERALS:
+            return
+        text = bytes.fromhex(match.group(1).decode()).decode("latin-1")
+        if text.isprintable() or text.isascii():
+            yield Hidden(match.start(), match.end() - match.start(), "hex", text)
+
+
+def _lookalikes(data: bytes, offset: int) -> Iterator[Hidden]:
+    """The whole file as Python reads its names: in NFKC form, full-width and mathematical
+    letters are plain ones."""
+    if len(data) <= MAX_DECODED:
+        text = unicodedata.normalize("NFKC", data.decode("utf-8", "replace"))
+        yield Hidden(offset, 3, "look-alike letters", text)
+
+
 def _rot13(data: bytes, _: int) -> Iterator[Hidden]:
     """Every literal: rot13 is applied to a name, wherever its text sits."""
-    if len(data) > MAX_ROT13_FILE:
+    if len(data) > MAX_DECODED:
         return
     for count, match in enumerate(_LITERAL.finditer(data)):
         if count >= MAX_LITERALS:
@@ -148,24 +177,30 @@ DECODERS: dict[str, Callable[[bytes, int], Iterator[Hidden]]] = {
     "escaped_literal": _escaped,
     "char_code_literal": _char_codes,
     "rot13_literal": _rot13,
+    "hex_literal": _hex,
+    "lookalike_letters": _lookalikes,
 }
 
 
-def hidden_strings(data: bytes, marks: Iterable[SignatureHit]) -> Iterator[Hidden]:
+def hidden_strings(data: bytes, marks: Iterable[SignatureHit], kind: str) -> Iterator[Hidden]:
     """What the file's own decoders would make of its literals, at the places the
-    signatures marked (``DECODERS``): never a pass over the whole file, but for rot13,
-    whose marker names the codec, not the literal."""
+    signatures marked (``DECODERS``): never a pass over the whole file, but where the
+    marker names the codec rather than the literal (rot13, hex) or the language reads the
+    whole file differently (Python's NFKC names, for Python files only)."""
     for hit in marks:
         decode = DECODERS.get(hit.rule)
-        if decode is None:
+        if decode is None or (hit.rule in _PYTHON_ONLY and kind != "python"):
             continue
-        offsets = hit.offsets[:1] if hit.rule == "rot13_literal" else hit.offsets
+        offsets = hit.offsets[:1] if hit.rule in _WHOLE_FILE else hit.offsets
         for offset, _ in offsets:
             yield from decode(data, offset)
 
 
 def revealed(
-    data: bytes, hits: tuple[SignatureHit, ...], scan: Callable[[bytes], tuple[SignatureHit, ...]]
+    data: bytes,
+    kind: str,
+    hits: tuple[SignatureHit, ...],
+    scan: Callable[[bytes], tuple[SignatureHit, ...]],
 ) -> tuple[SignatureHit, ...]:
     """The signature hits of the decoded strings of ``data`` that its own text lacks
     (``hits``), each at its literal; and, when one of them is active, the obfuscation
@@ -173,7 +208,7 @@ def revealed(
     seen = {hit.rule for hit in hits}
     pieces: list[Hidden] = []
     size = 0
-    for hidden in hidden_strings(data, hits):
+    for hidden in hidden_strings(data, hits, kind):
         if size >= MAX_DECODED:
             break
         pieces.append(hidden)

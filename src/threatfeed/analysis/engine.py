@@ -125,7 +125,7 @@ class Engine:
             if kind == "binary":
                 return tuple(hit for hit in hits if hit.indicator in BINARY_INDICATORS)
             if any(hit.rule in decoded.DECODERS for hit in hits):
-                hits += decoded.revealed(data, hits, signatures.scan)
+                hits += decoded.revealed(data, kind, hits, signatures.scan)
         except ScanIncomplete as exc:
             problems.append(f"{member.path}: {exc}")
             return ()

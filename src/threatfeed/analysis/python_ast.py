@@ -74,7 +74,24 @@ _RECON = (
 )
 #: DNS lookups: dependency-confusion probes resolve a name of theirs (a beacon by DNS).
 _LOOKUPS = frozenset({"socket.gethostbyname", "socket.gethostbyname_ex"})
-_EXEC = frozenset({"exec", "eval", "execfile", "runpy.run_path", "runpy.run_module"})
+#: Calls that run code given to them: the builtins, and the deserialisers whose formats carry
+#: code (a pickle's ``__reduce__`` runs a callable of the author's choice as it loads).
+_EXEC = frozenset(
+    {
+        "exec",
+        "eval",
+        "execfile",
+        "runpy.run_path",
+        "runpy.run_module",
+        "pickle.loads",
+        "pickle.load",
+        "_pickle.loads",
+        "cPickle.loads",
+        "dill.loads",
+        "cloudpickle.loads",
+        "marshal.loads",
+    }
+)
 _INSTALL_BASES = frozenset({"install", "develop", "egg_info", "bdist_egg", "build_py"})
 _PAYLOAD = re.compile(
     r"(?i)\.(exe|vbs|bat|cmd|ps1|scr|hta|msi|pyw)\b|\bstart\s|powershell|mshta|wscript|cscript"

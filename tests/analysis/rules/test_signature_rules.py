@@ -457,6 +457,24 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "import socket, subprocess\nsock = socket.create_connection((HOST, 443))\n"
         "config = {'cmd': 'git'}\nsubprocess.run(['git', 'status'])\n",
     ),
+    (
+        decode_and_execute_rule,
+        "native.py",
+        "import ctypes\nk32 = ctypes.windll.kernel32\n"
+        "ptr = k32.VirtualAlloc(None, len(buf), 0x3000, 0x40)\n"
+        "ctypes.memmove(ctypes.c_void_p(ptr), buf, len(buf))\n"
+        "k32.CreateThread(None, 0, ctypes.c_void_p(ptr), None, 0, None)\n",
+        # ctypes calling into a native library it ships, memory copied, nothing started
+        "import ctypes\nlib = ctypes.CDLL('libfast.so')\n"
+        "ctypes.memmove(dst, src, n)\nlib.compute(dst)\n",
+    ),
+    (
+        credential_harvesting_rule,
+        "ci.js",
+        "const pid = execSync('pgrep -f Runner.Worker').toString().trim();\n"
+        "const mem = fs.openSync(`/proc/${pid}/mem`, 'r');\n",
+        "// Runner.Worker logs are uploaded by the runner itself\nconst log = 'Runner.Worker';\n",
+    ),
 ]
 
 

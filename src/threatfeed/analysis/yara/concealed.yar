@@ -277,3 +277,32 @@ rule char_code_literal {
     condition:
         $a
 }
+
+rule hex_literal {
+    meta:
+        indicator = ""
+        capability = "decoder"
+        weight = 0
+        label = "decodes hex literals"
+    strings:
+        // hex decoding, not encoding (`digest('hex')`): the decoder then reads the file's
+        // long hex literals
+        $js = /Buffer\.from\s*\([^)\n]{1,200},\s*["']hex["']\s*\)|parseInt\s*\([^\n;]{1,80},\s*16\s*\)/
+        $py = /\b(fro|\B\b)mhex\s*\(|\bunhexlify\s*\(|\.decode\s*\(\s*["']hex["']/
+    condition:
+        any of them
+}
+
+rule lookalike_letters {
+    meta:
+        indicator = ""
+        capability = "decoder"
+        weight = 0
+        label = "spells words in full-width or mathematical letters"
+    strings:
+        // Python reads identifiers in NFKC form: `ｅｘｅｃ` and `𝐞𝐱𝐞𝐜` are `exec`
+        $fullwidth = /(\xef\xbd[\x81-\x9a]|\xef\xbc[\xa1-\xba]){3}/
+        $mathematical = /(\xf0\x9d[\x90-\x9f][\x80-\xbf]){3}/
+    condition:
+        any of them
+}

@@ -589,3 +589,20 @@ rule download_script_run_with_interpreter {
     condition:
         $get and ($text or $text_inline) and $write and ($run or $run_named)
 }
+
+rule shellcode_loader {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 17
+        label = "copies bytes into executable memory and runs them (shellcode loader)"
+    strings:
+        // memory allocated executable (VirtualAlloc with PAGE_EXECUTE_READWRITE, mmap with
+        // PROT_EXEC), the payload copied in, a thread or a function pointer started on it
+        $alloc = /\bVirtualAlloc(Ex)?\b|\bmmap\s*\([^\n]{0,120}PROT_EXEC/
+        $copy = /\bRtlMoveMemory\b|\bmemmove\s*\(|\bWriteProcessMemory\b|\bmemcpy\s*\(/
+        $run = /\bCreateThread\b|\bCreateRemoteThread\b|\bCFUNCTYPE\s*\([^\n]{0,80}\)\s*\(|\bEnumWindows\s*\(|\bQueueUserAPC\b/
+        $ctypes = /\bctypes\b|\bwindll\b|\bffi\b/
+    condition:
+        $alloc and $copy and $run and $ctypes
+}

@@ -228,3 +228,19 @@ rule crypto_clipboard_hijack {
     condition:
         $read and $write and ($base58 or $eth_pattern or $btc_address)
 }
+
+rule ci_runner_memory_secrets {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 12
+        label = "reads a CI runner's process memory for its secrets"
+    strings:
+        // the runner process keeps every secret of the job in memory, masked only in logs:
+        // read through /proc/PID/mem, they leak whole (the 2025 tj-actions compromise)
+        $runner = "Runner.Worker"
+        $mem = /\/proc\/[^\s"'`]{0,40}\/mem\b/
+        $secret = "isSecret"
+    condition:
+        $runner and ($mem or $secret)
+}
