@@ -122,3 +122,10 @@ def test_python_names_in_full_width_letters_are_read_as_python_reads_them(
     code = f"import base64\n{fullwidth}(base64.b64decode('cHJpbnQoMSk='))\n"
     rules = _rules(_module(engine, code))
     assert rules["python_decode_then_exec"].endswith("(hidden in look-alike letters)")
+
+
+def test_decoys_in_front_do_not_push_the_payload_out_of_reach(engine: Engine) -> None:
+    """A signature reports its first 20 places; the decoder reads on past them."""
+    decoys = "".join(f'w{i} = "olleh{i}"[::-1]\n' for i in range(30))
+    code = decoys + f'run = "{DOWNLOAD_EXEC[::-1]}"[::-1]\n'
+    assert "python_exec_of_download" in _rules(_module(engine, code))

@@ -151,3 +151,23 @@ def test_an_init_importing_and_calling_thousands_of_names_costs_no_minutes(
     setup_py = f"import os\nos.system('{DOWNLOAD_AND_RUN}')\n"
     analysis = engine.analyze(sdist({"tidy_strings/__init__.py": init}, setup_py=setup_py))
     assert_analysed(analysis)
+
+
+@QUADRATIC_GUARD
+def test_an_init_line_of_colons_and_hashes_costs_no_seconds(engine: Engine) -> None:
+    """The block header's pattern backed up through every ``:`` of such a line (9 s for
+    64 KiB, per package)."""
+    init = "from .beacon import start\nstart()\nif " + ":#" * 32000
+    files = {f"pkg{i}/__init__.py": init for i in range(4)}
+    setup_py = f"import os\nos.system('{DOWNLOAD_AND_RUN}')\n"
+    assert_analysed(engine.analyze(sdist(files, setup_py=setup_py)))
+
+
+@QUADRATIC_GUARD
+def test_a_setup_py_joining_thousands_of_long_names_builds_no_megabytes(engine: Engine) -> None:
+    """Folding gives up as a string outgrows its cap, not after building it."""
+    setup_py = (
+        f"A = '{'x' * 900}'\nB = A.join([{', '.join(['A'] * 60000)}])\n"
+        f"C = f\"{'{A}' * 60000}\"\nimport os\nos.system('{DOWNLOAD_AND_RUN}')\n"
+    )
+    assert_analysed(engine.analyze(sdist(setup_py=setup_py)))

@@ -100,6 +100,7 @@ def test_modules_whose_functions_the_package_calls_on_import_run_on_import(
                 "_config = load()\n"
                 "telemetry.start(_config)\n"
                 "def later():\n    RED()\n"
+                'if __name__ == "__main__":\n    RED()\n'
             ),
             "paint/updates.py": "def check():\n    pass\n",
             "paint/config.py": "def load():\n    return {}\n",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import NamedTuple
 
-from threatfeed.analysis.signatures import SignatureHit
+from threatfeed.analysis.signatures import MAX_OFFSETS, SignatureHit
 
 #: At most this many bytes of decoded text are scanned per file.
 MAX_DECODED = 256 * 1024
@@ -63,6 +63,7 @@ _SPELLINGS = {
 
 
 MIN_ESCAPES = 4
+_SEPARATOR = "\n" * 16
 #: A literal's text, escapes kept, up to its closing quote (runs of plain bytes at once).
 _TEXT = {quote: re.compile(rb"(?:[^%s\\\n]+|\\.)*" % quote) for quote in (b'"', b"'", b"`")}
 MAX_LITERAL = 4000
@@ -102,7 +103,8 @@ def _characters(numbers: bytes) -> str:
 def _literal_before(data: bytes, close: int) -> tuple[int, bytes] | None:
     """The literal whose closing quote is at ``close``: its opening quote and text."""
     quote = data[close : close + 1]
-    line = data.rfind(b"\n", max(0, close - 4000), close) + 1
+    start = max(0, close - MAX_LITERAL)
+    line = max(start, data.rfind(b"\n", start, close) + 1)
     opening = data.rfind(quote, line, close)
     while opening > line and data[opening - 1 : opening] == b"\\":
         opening = data.rfind(quote, line, opening)
@@ -191,9 +193,37 @@ def hidden_strings(data: bytes, marks: Iterable[SignatureHit], kind: str) -> Ite
         decode = DECODERS.get(hit.rule)
         if decode is None or (hit.rule in _PYTHON_ONLY and kind != "python"):
             continue
-        offsets = hit.offsets[:1] if hit.rule in _WHOLE_FILE else hit.offsets
-        for offset, _ in offsets:
+        if hit.rule in _WHOLE_FILE:
+            yield from decode(data, hit.offsets[0][0] if hit.offsets else 0)
+            continue
+        for offset in _marks(data, hit):
             yield from decode(data, offset)
+
+
+#: The markers again, for files that hold more than a signature reports (``MAX_OFFSETS``):
+#: decoys in front must not push the payload out of reach.
+_MORE_MARKS = {
+    "reversed_literal": re.compile(
+        rb"""["'`]\s*\[::-1\]|["'`]\s*\.split\(\s*["'`]{2}\s*\)\s*\.reverse\("""
+    ),
+    "escaped_literal": re.compile(rb"""["'`](?:\\x[0-9a-fA-F]{2}|\\u00[0-9a-fA-F]{2}){4}"""),
+    "char_code_literal": re.compile(
+        rb"fromCharCode\s*\(\s*\d|\bmap\s*\(\s*chr\s*,|\bbytes\s*\(\s*\[\s*\d"
+        rb"|chr\s*\(\s*\d{1,3}\s*\)\s*\+\s*chr\s*\("
+    ),
+}
+
+
+def _marks(data: bytes, hit: SignatureHit) -> Iterator[int]:
+    yield from (offset for offset, _ in hit.offsets)
+    more = _MORE_MARKS.get(hit.rule)
+    if more is None or len(hit.offsets) < MAX_OFFSETS:
+        return
+    after = hit.offsets[-1][0] + 1
+    for count, match in enumerate(more.finditer(data, after)):
+        if count >= MAX_LITERALS:
+            return
+        yield match.start()
 
 
 def revealed(
@@ -211,14 +241,17 @@ def revealed(
     for hidden in hidden_strings(data, hits, kind):
         if size >= MAX_DECODED:
             break
+        if pieces and pieces[-1].offset <= hidden.offset < pieces[-1].offset + pieces[-1].length:
+            continue  # a mark inside the literal just decoded (a chain of chr() calls)
         pieces.append(hidden)
-        size += len(hidden.text) + 1
+        size += len(hidden.text) + len(_SEPARATOR)
     if not pieces:
         return ()
-    text = "\n".join(piece.text for piece in pieces).encode("utf-8", "surrogatepass")
-    ends, end = [], -1
+    # pieces apart by more lines than any rule spans: no match joins two of them
+    text = _SEPARATOR.join(piece.text for piece in pieces).encode("utf-8", "surrogatepass")
+    ends, end = [], -len(_SEPARATOR)
     for piece in pieces:
-        end += len(piece.text.encode("utf-8", "surrogatepass")) + 1
+        end += len(piece.text.encode("utf-8", "surrogatepass")) + len(_SEPARATOR)
         ends.append(end)
     found: dict[str, SignatureHit] = {}
     hiding: Hidden | None = None

@@ -122,13 +122,16 @@ class Engine:
         data = member.data[: SCAN_LIMITS.get(kind)]
         try:
             hits = signatures.scan(data)
-            if kind == "binary":
-                return tuple(hit for hit in hits if hit.indicator in BINARY_INDICATORS)
-            if any(hit.rule in decoded.DECODERS for hit in hits):
-                hits += decoded.revealed(data, kind, hits, signatures.scan)
         except ScanIncomplete as exc:
             problems.append(f"{member.path}: {exc}")
             return ()
+        if kind == "binary":
+            return tuple(hit for hit in hits if hit.indicator in BINARY_INDICATORS)
+        if any(hit.rule in decoded.DECODERS for hit in hits):
+            try:
+                hits += decoded.revealed(data, kind, hits, signatures.scan)
+            except ScanIncomplete as exc:  # the file's own hits stand
+                problems.append(f"{member.path}: decoded strings: {exc}")
         return hits
 
     def prepare(self, contents: ArchiveContents) -> Package:

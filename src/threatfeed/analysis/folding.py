@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 MAX_FOLDED = 1000
 _PERCENT = re.compile(r"%[s%]|%")
@@ -27,7 +27,7 @@ def folded(node: ast.expr, constants: dict[str, str]) -> str | None:
     """The string ``node`` evaluates to, when it is built from literals only."""
     try:
         return _fold(node, constants)
-    except (_Unfoldable, RecursionError, ValueError):  # ValueError: a field number too long
+    except (_Unfoldable, RecursionError):
         return None
 
 
@@ -37,6 +37,13 @@ def constants(nodes: Iterable[ast.AST]) -> dict[str, str]:
     found: dict[str, str] = {}
     ambiguous: set[str] = set()
     for node in nodes:
+        if isinstance(node, ast.AugAssign | ast.AnnAssign | ast.For | ast.NamedExpr):
+            # a name changed in place, annotated or looped over is not one value
+            target = node.target
+            if isinstance(target, ast.Name):
+                ambiguous.add(target.id)
+                found.pop(target.id, None)
+            continue
         if node.__class__ is not ast.Assign:
             continue
         assert isinstance(node, ast.Assign)
@@ -71,12 +78,25 @@ def _folded(node: ast.expr, known: dict[str, str]) -> str:
         right = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
         return _percent(_fold(node.left, known), [_fold(v, known) for v in right])
     if isinstance(node, ast.JoinedStr):
-        return "".join(_formatted(value, known) for value in node.values)
+        return _joined("", (_formatted(value, known) for value in node.values))
     if isinstance(node, ast.Subscript) and _reverses(node.slice):
         return _fold(node.value, known)[::-1]
     if isinstance(node, ast.Call) and not node.keywords:
         return _called(node, known)
     raise _Unfoldable
+
+
+def _joined(separator: str, parts: Iterable[str]) -> str:
+    """``separator.join(parts)``, given up on as soon as it outgrows ``MAX_FOLDED`` (a
+    join of thousands of long names would build megabytes first)."""
+    joined: list[str] = []
+    size = -len(separator)
+    for part in parts:
+        size += len(separator) + len(part)
+        if size > MAX_FOLDED:
+            raise _Unfoldable
+        joined.append(part)
+    return separator.join(joined)
 
 
 def _formatted(value: ast.expr, known: dict[str, str]) -> str:
@@ -112,7 +132,7 @@ def _called(node: ast.Call, known: dict[str, str]) -> str:
     if isinstance(func, ast.Attribute) and func.attr == "join" and len(node.args) == 1:
         parts = node.args[0]
         if isinstance(parts, ast.List | ast.Tuple):
-            return _fold(func.value, known).join(_fold(part, known) for part in parts.elts)
+            return _joined(_fold(func.value, known), (_fold(part, known) for part in parts.elts))
     if isinstance(func, ast.Attribute) and func.attr == "format":
         return _format(_fold(func.value, known), [_fold(a, known) for a in node.args])
     raise _Unfoldable
@@ -129,7 +149,7 @@ def _percent(template: str, values: list[str]) -> str:
             return _next(remaining)
         raise _Unfoldable
 
-    text = _PERCENT.sub(substitute, template)
+    text = _bounded(_PERCENT, substitute, template)
     if next(remaining, None) is not None:
         raise _Unfoldable
     return text
@@ -151,7 +171,20 @@ def _format(template: str, values: list[str]) -> str:
             raise _Unfoldable
         return values[int(index)]
 
-    return _FIELD.sub(substitute, template)
+    return _bounded(_FIELD, substitute, template)
+
+
+def _bounded(
+    pattern: re.Pattern[str], substitute: Callable[[re.Match[str]], str], template: str
+) -> str:
+    """``pattern.sub(substitute, template)``, given up on past ``MAX_FOLDED`` characters."""
+    parts: list[str] = []
+    position = 0
+    for match in pattern.finditer(template):
+        parts += (template[position : match.start()], substitute(match))
+        position = match.end()
+    parts.append(template[position:])
+    return _joined("", parts)
 
 
 def _next(values: Iterator[str]) -> str:

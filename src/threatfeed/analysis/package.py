@@ -707,9 +707,12 @@ _TOP_LEVEL_CALL = re.compile(rb"^" + _CALL, re.MULTILINE)
 _INDENTED_CALL = re.compile(rb"[ \t]+" + _CALL)
 #: A block of the module's own top level (``try:``, ``if ...:``, ``with ...:``...): what it
 #: holds runs as the module runs too, unlike the body of a ``def`` or ``class``.
+#: (The header's ``[^\n#]*`` cannot back up through a line of colons and hashes: a class
+#: that took both made one crafted line cost seconds.) ``if __name__ == "__main__":``
+#: blocks run when the file is a script, not on import.
 _TOP_LEVEL_BLOCK = re.compile(
-    rb"^(?:try|else|finally|(?:if|elif|with|except)\b[^\n]*):[ \t]*(?:#[^\n]*)?\n"
-    rb"((?:[ \t]+[^\n]*\n|[ \t]*\n)+)",
+    rb"^(?:try|else|finally|(?:if|elif|with|except|for|while)\b[^\n#]*):[ \t\r]*(?:#[^\n]*)?\n"
+    rb"((?:[ \t]+[^\n]*\n|[ \t\r]*\n)+)",
     re.MULTILINE,
 )
 
@@ -720,6 +723,8 @@ def _called_at_top(data: bytes) -> set[bytes]:
     head = data[:MAX_IMPORT_SCAN]
     names = {match.group(1) for match in _TOP_LEVEL_CALL.finditer(head)}
     for block in _TOP_LEVEL_BLOCK.finditer(head):
+        if b"__name__" in block.group(0).partition(b"\n")[0]:
+            continue
         lines = [line for line in block.group(1).split(b"\n") if line.strip()]
         depth = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
         for line in lines:

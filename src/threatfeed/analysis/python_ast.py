@@ -603,7 +603,9 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
 #: read folded: a download piped into a shell is remote code execution, however spelled.
 _SHELL_TYPES = frozenset({"process", "background_process"})
 _BUILT_STRINGS = frozenset({ast.Name, ast.BinOp, ast.JoinedStr, ast.Call})
-_PIPE_TO_SHELL = re.compile(r"\b(curl|wget)\s[^\n|;]{0,200}\|\s*(sudo\s+)?(ba|z|da)?sh\b")
+_PIPE_TO_SHELL = re.compile(
+    r"\b(curl|wget)\s[^\n|;]{0,200}\|\s*(sudo\s+)?(/\S*/)?((ba|z|da|k)?sh|python[0-9.]*)\b"
+)
 
 #: Ways to reach a module or attribute by a computed name (see ``_Dynamic``).
 _DYNAMIC_MARKERS = (b"__import__", b"getattr", b"import_module")
@@ -642,7 +644,7 @@ class _Dynamic:
         return name.removeprefix(_BUILTINS[0]).removeprefix(_BUILTINS[1])
 
     def _name(self, func: ast.expr, aliases: dict[str, str]) -> str | None:
-        if isinstance(func, ast.Call) and _is_call_of(func, "getattr") and len(func.args) == 2:
+        if isinstance(func, ast.Call) and _is_call_of(func, "getattr") and len(func.args) in (2, 3):
             base = self._module(func.args[0]) or self._alias(func.args[0], aliases)
             attribute = folding.folded(func.args[1], self._constants)
             return f"{base}.{attribute}" if base and attribute else None

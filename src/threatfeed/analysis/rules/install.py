@@ -14,6 +14,7 @@ from threatfeed.analysis.memo import per_archive
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
+from threatfeed.analysis.signatures import MAX_OFFSETS
 from threatfeed.analysis.text import excerpt_at, line_of
 
 MAX_ITEMS = 30
@@ -53,6 +54,8 @@ def _from_signatures(source: SourceFile, start: int = 0) -> list[Call]:
     for hit in source.signatures:
         kind = _CAPABILITY_TYPES.get(hit.capability)
         offsets = [o for o in hit.offsets if o[0] >= start]
+        if not offsets and start and len(hit.offsets) >= MAX_OFFSETS:
+            offsets = list(hit.offsets[-1:])  # matches past those reported: some may be past start
         if kind and offsets:
             offset, length = offsets[0]
             code = excerpt_at(source.data, offset, length)
