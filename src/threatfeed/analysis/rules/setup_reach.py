@@ -129,38 +129,46 @@ def _calls(reached: list[tuple[SourceFile, ast.AST]]) -> tuple[tuple[str, Call],
     return tuple(sorted(calls, key=lambda found: (found[0], found[1].line)))
 
 
-def _persists(reached: list[tuple[SourceFile, ast.AST]]) -> list[tuple[str, Call]]:
-    """Persistence signatures (a LaunchAgent, a Run key, a crontab line) on the lines of
-    reached statements: the package makes itself start with the machine, from ``pip
-    install``, whether or not it sends anything."""
+def _signed(
+    reached: list[tuple[SourceFile, ast.AST]], capability: str, *, anywhere: bool = False
+) -> list[tuple[str, Call]]:
+    """Signatures of ``capability`` on the lines of reached statements (``anywhere``: in
+    the modules they are in), as calls of that type. Persistence (a LaunchAgent, a Run
+    key, a crontab line) makes the package start with the machine from ``pip install``,
+    whether or not it sends anything; harvesting (credential files, keys, token stores,
+    often listed in a module-level constant) feeds what the reached code sends."""
     sources = {source.path: source for source, _ in reached}
-    persistent = {
+    signed = {
         path: (source, set[int]())
         for path, source in sources.items()
-        if any(hit.capability == "persistence" for hit in source.signatures)
+        if any(hit.capability == capability for hit in source.signatures)
     }
-    if not persistent:
-        return []  # most packages: no persistence signature anywhere it reaches
+    if not signed:
+        return []  # most packages: no such signature anywhere it reaches
     for source, node in reached:
-        if source.path in persistent and isinstance(node, ast.stmt) and node.end_lineno:
-            persistent[source.path][1].update(range(node.lineno, node.end_lineno + 1))
+        if source.path in signed and isinstance(node, ast.stmt) and node.end_lineno:
+            signed[source.path][1].update(range(node.lineno, node.end_lineno + 1))
     found = []
-    for source, covered in persistent.values():
+    for source, covered in signed.values():
         for hit in source.signatures:
-            if hit.capability != "persistence":
+            if hit.capability != capability:
                 continue
             for offset, length in hit.offsets:
-                if (line := line_of(source.data, offset)) in covered:
+                line = line_of(source.data, offset)
+                if anywhere or line in covered:
                     code = excerpt_at(source.data, offset, length)
-                    found.append((source.path, Call(hit.rule, "persistence", line, code)))
+                    found.append((source.path, Call(hit.rule, capability, line, code)))
                     break
     return found[:3]
 
 
-def _sends_and_acts(calls: tuple[tuple[str, Call], ...]) -> list[tuple[str, Call]]:
-    """The calls shown as evidence when some reach the network and others act, else none."""
+def _sends_and_acts(
+    calls: tuple[tuple[str, Call], ...], harvests: list[tuple[str, Call]]
+) -> list[tuple[str, Call]]:
+    """The calls shown as evidence when some reach the network and others act (or collect
+    secrets), else none."""
     sends = [found for found in calls if found[1].type in _SENDS]
-    acts = [found for found in calls if found[1].type in _ACTS]
+    acts = [found for found in calls if found[1].type in _ACTS] + harvests
     if not sends or not acts:
         return []
     return sorted({*sends[:3], *acts[:3]}, key=lambda found: (found[0], found[1].line))
@@ -240,14 +248,23 @@ def setup_runs_package_code_rule(package: Package) -> Indicator | None:
                     names[alias.asname or alias.name] = targets
     if not names:
         return None
-    called = {
-        node.func.id
-        for node in python_ast.calls_and_imports(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
-    }
+    called: set[str] = set()
+    folders: set[str] = set()
+    for node in python_ast.calls_and_imports(tree):
+        # ``f()`` of an imported function, or ``mod.f()`` of an imported module
+        func = node.func if isinstance(node, ast.Call) else None
+        if isinstance(func, ast.Name) and func.id in names:
+            called.add(func.id)
+            folders.update(posixpath.dirname(target.rel) for target in names[func.id])
+        elif (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id in names
+        ):
+            called.add(func.attr)
+            folders.update(posixpath.dirname(t.rel) for t in names[func.value.id])
     if not called:
         return None
-    folders = {posixpath.dirname(target.rel) for name in called for target in names[name]}
     own = [
         source
         for source in package.files
@@ -262,7 +279,8 @@ def setup_runs_package_code_rule(package: Package) -> Indicator | None:
         for statement in functions[name][1].body
     ]
     nodes = reached(roots, functions)
-    shown = _sends_and_acts(_calls(nodes)) or _persists(nodes)
+    harvests = _signed(nodes, "harvest", anywhere=True)
+    shown = _sends_and_acts(_calls(nodes), harvests) or _signed(nodes, "persistence")
     if not shown:
         return None
     return indicator(

@@ -305,6 +305,8 @@ rule persistence {
         $c = /schtasks(\.exe)?\s+\/create/ nocase
         $d = /Library\/LaunchAgents\/[^\n]{0,60}\.plist/
         $e = /\(crontab\s+-l[^\n]{0,80}\|\s*crontab\s+-/
+        // the interpreter's own start: IPython runs every file of its startup folder
+        $f = /profile_default[\\\/]{1,2}startup|["']profile_default["']\s*,\s*["']startup["']/
     condition:
         any of them
 }
@@ -364,16 +366,19 @@ rule command_channel_client {
     meta:
         indicator = "reverse_shell_rule"
         capability = "reverse_shell"
-        weight = 10
-        label = "connects out and runs the commands it is sent"
+        weight = 13
+        label = "runs the commands its server sends"
     strings:
         // the other half of command_server_backdoor: the implant dials its server and runs
         // the `cmd` field of each message it gets (`subprocess.run(msg["cmd"], shell=True)`)
         $connect = /\bsocket\.create_connection\s*\(|\.connect\s*\(\s*\(|\bnet\.(connect|createConnection)\s*\(/
-        $run_field = /\b(os\.system|subprocess\.(run|call|Popen|check_output|getoutput)|(os|\B\b)\.popen|execSync|exec)\s*\(\s*[\w.]{1,30}\s*\[\s*["'](cmd|command|shell|exec|run)["']\s*\]/
-        $run_attr = /\b(execSync|exec|spawn)\s*\(\s*[\w]{1,30}\.(cmd|command)\s*[,)]/
+        // or polls a web address for its tasks (a gist, a paste, its own server)
+        $poll = /\burlopen\s*\(|\b(reques|\B\b)ts\.(get|post)\s*\(|\bfetch\s*\(|\baxios\.(get|post)\s*\(/
+        // (not a bare `exec`: in JavaScript that is also every regular expression's method)
+        $run_field = /\b(os\.system|subprocess\.(run|call|Popen|check_output|getoutput)|(os|\B\b)\.popen|execSync|child_process\.exec)\s*\(\s*[\w.]{1,30}\s*\[\s*["'](cmd|command|shell|exec|run)["']\s*\]/
+        $run_attr = /(^|[^.\w$])(execSync|spawnSync|spawn)\s*\(\s*\w{1,30}\.(cmd|command)\s*[,)]/
     condition:
-        $connect and ($run_field or $run_attr)
+        ($connect or $poll) and ($run_field or $run_attr)
 }
 
 rule destructive_command {
