@@ -19,6 +19,11 @@ _PERCENT = re.compile(r"%[s%]|%")
 _FIELD = re.compile(r"\{(\d*)\}|\{\{|\}\}|[{}]")
 
 
+#: Statements that bind a name otherwise than ``name = value`` (checked by class: this is
+#: asked of every node of a file).
+_REBINDING = frozenset({ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.NamedExpr})
+
+
 class _Unfoldable(Exception):
     pass
 
@@ -37,9 +42,9 @@ def constants(nodes: Iterable[ast.AST]) -> dict[str, str]:
     found: dict[str, str] = {}
     ambiguous: set[str] = set()
     for node in nodes:
-        if isinstance(node, ast.AugAssign | ast.AnnAssign | ast.For | ast.NamedExpr):
+        if node.__class__ in _REBINDING:
             # a name changed in place, annotated or looped over is not one value
-            target = node.target
+            target = node.target  # type: ignore[attr-defined]
             if isinstance(target, ast.Name):
                 ambiguous.add(target.id)
                 found.pop(target.id, None)

@@ -582,7 +582,7 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
         assert isinstance(node, ast.Call)
         name = resolve(node.func, local_names)
         kind = call_type(name, node, local_names) if name else None
-        if kind is None and dynamic is not False:
+        if kind is None and dynamic is not False and node.func.__class__ in _DYNAMIC_FORMS:
             dynamic = dynamic or _Dynamic.of(tree, source)
             if isinstance(dynamic, _Dynamic):
                 name = dynamic.resolve(node.func, local_names) or name
@@ -607,7 +607,9 @@ _PIPE_TO_SHELL = re.compile(
     r"\b(curl|wget)\s[^\n|;]{0,200}\|\s*(sudo\s+)?(/\S*/)?((ba|z|da|k)?sh|python[0-9.]*)\b"
 )
 
-#: Ways to reach a module or attribute by a computed name (see ``_Dynamic``).
+#: Ways to reach a module or attribute by a computed name (see ``_Dynamic``), and the
+#: forms of the calls made through one (``getattr(m, n)(...)``, ``m.f(...)``).
+_DYNAMIC_FORMS = frozenset({ast.Call, ast.Attribute})
 _DYNAMIC_MARKERS = (b"__import__", b"getattr", b"import_module")
 _BUILTINS = ("builtins.", "__builtins__.")
 

@@ -602,12 +602,12 @@ rule shellcode_loader {
         weight = 17
         label = "copies bytes into executable memory and runs them (shellcode loader)"
     strings:
-        // memory allocated executable (VirtualAlloc with PAGE_EXECUTE_READWRITE, mmap with
-        // PROT_EXEC), the payload copied in, a thread or a function pointer started on it
-        $alloc = /\bVirtualAlloc(Ex)?\b|\bmmap\s*\([^\n]{0,120}PROT_EXEC/
-        $copy = /\bRtlMoveMemory\b|\bmemmove\s*\(|\bWriteProcessMemory\b|\bmemcpy\s*\(/
+        // memory allocated executable (VirtualAlloc, mmap with PROT_EXEC), the payload
+        // copied in, a thread or a function pointer started on it: the calls are the
+        // Win32 and libc names ctypes and cffi reach them by
+        $alloc = /\bVirtualAlloc(Ex)?\b|\bPROT_EXEC\b/
+        $copy = /\bRtlMoveMemory\b|\bmemmove\s*\(|\bWriteProcessMemory\b/
         $run = /\bCreateThread\b|\bCreateRemoteThread\b|\bCFUNCTYPE\s*\([^\n]{0,80}\)\s*\(|\bEnumWindows\s*\(|\bQueueUserAPC\b/
-        $ctypes = /\bctypes\b|\bwindll\b|\bffi\b/
     condition:
-        $alloc and $copy and $run and $ctypes
+        $alloc and $copy and $run
 }
