@@ -332,3 +332,12 @@ def test_a_pyproject_nested_past_the_parser_is_no_error(engine: Engine) -> None:
     analysis = engine.analyze(sdist({"pyproject.toml": pyproject}, setup_py=setup_py))
     assert analysis.errors == ()
     assert analysis.flagged
+
+
+def test_type_stubs_are_declarations_not_code(engine: Engine) -> None:
+    """Python never imports a ``.pyi``: a stub naming Win32's memory calls runs nothing."""
+    stub = "def VirtualAllocEx(a: int) -> int: ...\ndef CreateRemoteThread(a: int) -> int: ...\n"
+    pkg = package(engine, sdist({"win32-stubs/win32process.pyi": stub}))
+    stubs = pkg.file("win32-stubs/win32process.pyi")
+    assert stubs is not None
+    assert (stubs.kind, stubs.context) == ("text", "docs")

@@ -90,6 +90,7 @@ _DOC_EXTS = frozenset(
         ".lock",
         ".map",
         ".d.ts",
+        ".pyi",
         ".markdown",
         ".csv",
         ".xml",
@@ -588,8 +589,8 @@ def file_kind(rel: str, base: str, ext: str, data: bytes) -> str:
     """What a file is; ``base`` and ``ext`` are the name and ``_extension`` of ``rel``."""
     if binary_format(data):
         return "binary"
-    if ext == ".ts" and rel.endswith(".d.ts"):
-        return "text"  # type declarations: no code runs from them
+    if (ext == ".ts" and rel.endswith(".d.ts")) or ext == ".pyi":
+        return "text"  # type declarations: no code runs from them (Python never imports .pyi)
     if ext in _KINDS:
         return _KINDS[ext]
     if data.startswith(b"#!"):

@@ -605,9 +605,10 @@ rule shellcode_loader {
         // memory allocated executable (VirtualAlloc, mmap with PROT_EXEC), the payload
         // copied in, a thread or a function pointer started on it: the calls are the
         // Win32 and libc names ctypes and cffi reach them by
-        $alloc = /\bVirtualAlloc(Ex)?\b|\bPROT_EXEC\b/
+        // called through a library object (`k32.VirtualAlloc(`), not declared (`def ...`)
+        $alloc = /\.VirtualAlloc(Ex)?\s*\(|\bPROT_EXEC\b/
         $copy = /\bRtlMoveMemory\b|\bmemmove\s*\(|\bWriteProcessMemory\b/
-        $run = /\bCreateThread\b|\bCreateRemoteThread\b|\bCFUNCTYPE\s*\([^\n]{0,80}\)\s*\(|\bEnumWindows\s*\(|\bQueueUserAPC\b/
+        $run = /\.Create(Remote)?Thread\s*\(|\bCFUNCTYPE\s*\([^\n]{0,80}\)\s*\(|\.EnumWindows\s*\(|\.QueueUserAPC\s*\(/
     condition:
         $alloc and $copy and $run
 }
