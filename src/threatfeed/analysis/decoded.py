@@ -18,6 +18,7 @@ import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
+from itertools import islice
 from typing import NamedTuple
 
 from threatfeed.analysis.signatures import MAX_OFFSETS, SignatureHit
@@ -161,14 +162,16 @@ _HEX_LITERAL = re.compile(rb"""["']((?:[0-9a-fA-F]{2}){24,4000})["']""")
 
 def _hex(data: bytes, _: int) -> Iterator[Hidden]:
     """The long hex literals of a file that decodes hex, those that decode to text."""
-    if len(data) > MAX_DECODED:
-        return
-    for count, match in enumerate(_HEX_LITERAL.finditer(data)):
-        if count >= MAX_LITERALS:
-            return
+    for match in _whole_file_matches(_HEX_LITERAL, data):
         text = bytes.fromhex(match.group(1).decode()).decode("latin-1")
-        if text.isprintable() or text.isascii():
+        if text.isascii():
             yield Hidden(match.start(), match.end() - match.start(), "hex", text)
+
+
+def _whole_file_matches(pattern: re.Pattern[bytes], data: bytes) -> Iterator[re.Match[bytes]]:
+    """The first ``MAX_LITERALS`` matches of ``pattern`` in a file of at most ``MAX_DECODED``
+    bytes (a larger one is not read whole)."""
+    return islice(pattern.finditer(data), MAX_LITERALS) if len(data) <= MAX_DECODED else iter(())
 
 
 def _lookalikes(data: bytes, offset: int) -> Iterator[Hidden]:
@@ -181,11 +184,7 @@ def _lookalikes(data: bytes, offset: int) -> Iterator[Hidden]:
 
 def _rot13(data: bytes, _: int) -> Iterator[Hidden]:
     """Every literal: rot13 is applied to a name, wherever its text sits."""
-    if len(data) > MAX_DECODED:
-        return
-    for count, match in enumerate(_LITERAL.finditer(data)):
-        if count >= MAX_LITERALS:
-            return
+    for match in _whole_file_matches(_LITERAL, data):
         text = codecs.encode(match.group(2).decode("latin-1"), "rot13")
         yield Hidden(match.start(), match.end() - match.start(), "rot13", text)
 

