@@ -23,8 +23,10 @@ from typing import NamedTuple
 
 from threatfeed.analysis.signatures import MAX_OFFSETS, SignatureHit
 
-#: At most this many bytes of decoded text are scanned per file.
+#: At most this many bytes of decoded text are scanned per file, and files read whole
+#: (rot13, hex, look-alike letters) are at most this large.
 MAX_DECODED = 256 * 1024
+#: Literals read per decoder and file.
 MAX_LITERALS = 2000
 #: Hidden this way, these capabilities are what the spelling hides (not a version string).
 ACTIVE = frozenset(
@@ -63,10 +65,12 @@ _SPELLINGS = {
 }
 
 
+#: Escapes a literal must hold to be read as spelled in them.
 MIN_ESCAPES = 4
+#: Decoded pieces are scanned apart: more lines between them than any rule spans.
 _SEPARATOR = "\n" * 16
-#: A literal's text, escapes kept, up to its closing quote (runs of plain bytes at once).
 _QUOTES = frozenset(b"\"'`")
+#: A literal is read up to this many bytes.
 MAX_LITERAL = 4000
 #: Every literal of a file that decodes rot13 (group 2), the first ``MAX_LITERALS``.
 _LITERAL = re.compile(rb"""(["'])((?:(?!\1)[^\\\n]|\\.){8,4000})\1""")
