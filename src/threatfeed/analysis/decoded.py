@@ -270,10 +270,12 @@ def revealed(
     if not pieces:
         return ()
     # pieces apart by more lines than any rule spans: no match joins two of them
-    text = _SEPARATOR.join(piece.text for piece in pieces).encode("utf-8", "surrogatepass")
-    ends, end = [], -len(_SEPARATOR)
-    for piece in pieces:
-        end += len(piece.text.encode("utf-8", "surrogatepass")) + len(_SEPARATOR)
+    encoded = [piece.text.encode("utf-8", "surrogatepass") for piece in pieces]
+    separator = _SEPARATOR.encode()
+    text = separator.join(encoded)
+    ends, end = [], -len(separator)  # where each piece ends in ``text``
+    for part in encoded:
+        end += len(separator) + len(part)
         ends.append(end)
     found: dict[str, SignatureHit] = {}
     hiding: Hidden | None = None

@@ -540,6 +540,13 @@ def nodes_cut(tree: ast.Module) -> bool:
 
 
 @per_archive(maxsize=32)
+def constants(tree: ast.Module) -> dict[str, str]:
+    """``folding.constants`` of ``nodes(tree)``, remembered for the two readers of a file's
+    built strings (names reached through ``__import__``/``getattr``, commands started)."""
+    return folding.constants(nodes(tree))
+
+
+@per_archive(maxsize=32)
 def calls_and_imports(tree: ast.Module) -> tuple[ast.AST, ...]:
     """The calls, class definitions and imports of ``nodes(tree)``, in its order: all that
     ``suspicious_calls`` and ``aliases`` read (about a tenth of the nodes), picked once for
@@ -562,7 +569,6 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
     found: list[Call] = []
     in_hook: set[int] = set()
     dynamic: _Dynamic | bool | None = None  # worked out at the first call left untyped
-    known: dict[str, str] | None = None  # strings the file builds, at the first one needed
     for node in picked:
         if node.__class__ in _IMPORTS:
             continue
@@ -588,8 +594,7 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
                 name = dynamic.resolve(node.func, local_names) or name
                 kind = call_type(name, node, local_names) if name else None
         if kind in _SHELL_TYPES and node.args and node.args[0].__class__ in _BUILT_STRINGS:
-            known = known if known is not None else folding.constants(nodes(tree))
-            command = folding.folded(node.args[0], known)
+            command = folding.folded(node.args[0], constants(tree))
             if command is not None and _PIPE_TO_SHELL.search(command):
                 kind = "remote_code_execution"
         if name and kind:
@@ -628,10 +633,8 @@ class _Dynamic:
     def of(cls, tree: ast.Module, source: bytes) -> _Dynamic | bool:
         if not any(marker in source for marker in _DYNAMIC_MARKERS):
             return False
-        assigned = nodes(tree)
-        constants = folding.constants(assigned)
-        found = cls(constants, {})
-        for node in assigned:
+        found = cls(constants(tree), {})
+        for node in nodes(tree):
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 target = node.targets[0]
                 if isinstance(target, ast.Name) and (module := found._module(node.value)):

@@ -53,10 +53,12 @@ def _from_signatures(source: SourceFile, start: int = 0) -> list[Call]:
     calls = []
     for hit in source.signatures:
         kind = _CAPABILITY_TYPES.get(hit.capability)
+        if kind is None:
+            continue
         offsets = [o for o in hit.offsets if o[0] >= start]
         if not offsets and start and len(hit.offsets) >= MAX_OFFSETS:
             offsets = list(hit.offsets[-1:])  # matches past those reported: some may be past start
-        if kind and offsets:
+        if offsets:
             offset, length = offsets[0]
             code = excerpt_at(source.data, offset, length)
             calls.append(Call(hit.rule, kind, line_of(source.data, offset), code))

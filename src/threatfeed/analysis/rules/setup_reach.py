@@ -145,9 +145,10 @@ def _signed(
     }
     if not signed:
         return []  # most packages: no such signature anywhere it reaches
-    for source, node in reached:
-        if source.path in signed and isinstance(node, ast.stmt) and node.end_lineno:
-            signed[source.path][1].update(range(node.lineno, node.end_lineno + 1))
+    if not anywhere:  # the lines of reached statements, where the signatures must sit
+        for source, node in reached:
+            if source.path in signed and isinstance(node, ast.stmt) and node.end_lineno:
+                signed[source.path][1].update(range(node.lineno, node.end_lineno + 1))
     found = []
     for source, covered in signed.values():
         for hit in source.signatures:
