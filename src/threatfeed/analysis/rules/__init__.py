@@ -39,6 +39,7 @@ from threatfeed.analysis.rules.metadata import dependency_confusion_rule, trivia
 from threatfeed.analysis.rules.network import ip_identification_rule, suspicious_url_references_rule
 from threatfeed.analysis.rules.npm import npm_hooks_rule, npm_security_placeholder_rule
 from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
+from threatfeed.analysis.rules.pictures import picture_payload_rule
 from threatfeed.analysis.rules.protected import protected_code_stealer_dependencies_rule
 from threatfeed.analysis.rules.setup_reach import setup_runs_package_code_rule
 from threatfeed.analysis.rules.signature_rules import (
@@ -96,6 +97,7 @@ RULES: tuple[Rule, ...] = (
     protected_code_stealer_dependencies_rule,
     shipped_binary_rule,
     disguised_code_archive_rule,
+    picture_payload_rule,
     agent_instruction_injection_rule,
     dependency_confusion_rule,
     typosquatting_rule,
