@@ -20,6 +20,7 @@ from threatfeed.analysis.rules.correlation import (
     raw_ip_endpoint_rule,
     staging_host_rule,
 )
+from threatfeed.analysis.rules.decrypted import decrypted_code_exec_rule
 from threatfeed.analysis.rules.dependencies import remote_dependency_rule
 from threatfeed.analysis.rules.hidden import (
     concealed_endpoint_rule,
@@ -65,6 +66,7 @@ RULES: tuple[Rule, ...] = (
     executes_code_at_remote_url_rule,
     decode_and_execute_rule,
     decoder_function_exec_rule,
+    decrypted_code_exec_rule,
     reverse_shell_rule,
     powershell_dropper_rule,
     credential_harvesting_rule,

@@ -144,6 +144,20 @@ rule python_decoder_function {
         $decode and $exec
 }
 
+rule js_decipher {
+    meta:
+        indicator = ""
+        capability = "decipher"
+        weight = 0
+        label = "deciphers data (crypto.createDecipher)"
+    strings:
+        // marks files for decrypted_code_exec_rule, which checks that what is deciphered
+        // is run (`eval`, `Function`, `vm`, `module._compile`)
+        $a = /\bcreateDecipher(iv)?\s*\(/
+    condition:
+        $a
+}
+
 rule zlib_stream_in_hex {
     meta:
         indicator = "obfuscated_code_rule"
