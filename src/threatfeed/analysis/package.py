@@ -634,7 +634,7 @@ def file_context(
     folder = rel[: len(rel) - len(base)]
     tested = test_dirs.get(folder)
     if tested is None:
-        tested = test_dirs[folder] = not _TEST_DIRS.isdisjoint(folder.lower().split("/"))
+        tested = test_dirs[folder] = in_test_folder(folder)
     if tested:
         return "test"
     name = base.lower()
@@ -652,6 +652,11 @@ def file_context(
     if kind in _SCRIPT_KINDS:
         return "script"
     return "code"
+
+
+def in_test_folder(path: str) -> bool:
+    """Whether a path lies under a test or fixture folder (any of its folders, by name)."""
+    return not _TEST_DIRS.isdisjoint(path.lower().split("/")[:-1])
 
 
 class Imports(NamedTuple):

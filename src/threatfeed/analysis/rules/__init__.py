@@ -40,6 +40,7 @@ from threatfeed.analysis.rules.metadata import dependency_confusion_rule, trivia
 from threatfeed.analysis.rules.network import ip_identification_rule, suspicious_url_references_rule
 from threatfeed.analysis.rules.npm import npm_hooks_rule, npm_security_placeholder_rule
 from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
+from threatfeed.analysis.rules.pickles import pickle_code_execution_rule
 from threatfeed.analysis.rules.pictures import picture_payload_rule
 from threatfeed.analysis.rules.protected import protected_code_stealer_dependencies_rule
 from threatfeed.analysis.rules.setup_reach import setup_runs_package_code_rule
@@ -67,6 +68,7 @@ RULES: tuple[Rule, ...] = (
     decode_and_execute_rule,
     decoder_function_exec_rule,
     decrypted_code_exec_rule,
+    pickle_code_execution_rule,
     reverse_shell_rule,
     powershell_dropper_rule,
     credential_harvesting_rule,
