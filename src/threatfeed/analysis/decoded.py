@@ -53,7 +53,9 @@ HIDDEN_CODE_RULE = "code_in_encoded_string"
 #: decodes the addresses of code that sends.
 _SPELLED_AS_WRITTEN = frozenset({"suspicious_url_references_rule"})
 #: Decoders that read the whole file once, wherever it was marked.
-_WHOLE_FILE = frozenset({"rot13_literal", "hex_literal", "lookalike_letters"})
+_WHOLE_FILE = frozenset(
+    {"rot13_literal", "hex_literal", "lookalike_letters", "invisible_characters"}
+)
 _PYTHON_ONLY = frozenset({"lookalike_letters"})
 _SPELLINGS = {
     "hex": "hex",
@@ -62,6 +64,7 @@ _SPELLINGS = {
     "rot13": "rot13",
     "escaped": "escape sequences",
     "character codes": "character codes",
+    "invisible characters": "invisible characters",
 }
 
 
@@ -193,6 +196,37 @@ def _rot13(data: bytes, _: int) -> Iterator[Hidden]:
         yield Hidden(match.start(), match.end() - match.start(), "rot13", text)
 
 
+#: Runs of invisible characters that each stand for a byte (``invisible_characters``).
+_INVISIBLE_RUN = re.compile(
+    "(?:[\ufe00-\ufe0f\U000e0100-\U000e01ef\U000e0000-\U000e007f\ue000-\uf8ff"
+    "\U000f0000-\U000f00ff]){16,}"
+)
+#: The first code point of each block, and the byte it stands for.
+_INVISIBLE_BLOCKS = ((0xF0000, 0), (0xE0100, 16), (0xE0000, 0), (0xFE00, 0), (0xE000, 0))
+
+
+def _byte_of(character: str) -> int:
+    point = ord(character)
+    start, value = next(block for block in _INVISIBLE_BLOCKS if point >= block[0])
+    return (point - start + value) & 0xFF
+
+
+def _invisible(data: bytes, _: int) -> Iterator[Hidden]:
+    """Runs of variation selectors (``U+FE00`` and on stand for 0-15, ``U+E0100`` and on
+    for 16-255), tag characters and private-use letters (a byte each, from the block's
+    start): the text a file hides in characters no editor shows."""
+    if len(data) > MAX_DECODED:
+        return
+    text = data.decode("utf-8", "surrogateescape")  # a byte for each byte that is no UTF-8
+    characters = offset = 0  # where the last run ended, in characters and in bytes
+    for match in islice(_INVISIBLE_RUN.finditer(text), MAX_LITERALS):
+        offset += len(text[characters : match.start()].encode("utf-8", "surrogateescape"))
+        length = len(match.group(0).encode("utf-8"))
+        hidden = bytes(_byte_of(character) for character in match.group(0)).decode("latin-1")
+        yield Hidden(offset, length, "invisible characters", hidden)
+        characters, offset = match.end(), offset + length
+
+
 #: The decoder of each marking signature, given the file and a place it marked.
 DECODERS: dict[str, Callable[[bytes, int], Iterator[Hidden]]] = {
     "reversed_literal": _reversed,
@@ -201,6 +235,7 @@ DECODERS: dict[str, Callable[[bytes, int], Iterator[Hidden]]] = {
     "rot13_literal": _rot13,
     "hex_literal": _hex,
     "lookalike_letters": _lookalikes,
+    "invisible_characters": _invisible,
 }
 
 

@@ -37,6 +37,24 @@ rule js_packer {
         $a
 }
 
+rule invisible_characters {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 17
+        label = "hides text in a run of invisible characters (variation selectors, tags, private use)"
+    strings:
+        // Sixteen or more in a row: a byte each (GlassWorm's variation selectors, tag
+        // characters, private-use letters), decoded by a few lines of code that hold no
+        // payload. No code file of 2,100 benign packages holds such a run; emoji carry
+        // one selector, icon fonts' glyph tables one private-use letter per name.
+        $selectors = /(\xf3\xa0[\x80-\x87][\x80-\xbf]|\xef\xb8[\x80-\x8f]){16}/
+        $private = /(\xee[\x80-\xbf][\x80-\xbf]|\xef[\x80-\xa3][\x80-\xbf]|\xf3[\xb0-\xbf][\x80-\xbf][\x80-\xbf]){16}/
+        $fillers = /(\xe3\x85\xa4|\xef\xbe\xa0|\xe2\x80[\x8b-\x8d]|\xe2\x81\xa0){16}/
+    condition:
+        any of them
+}
+
 rule js_jsfuck {
     meta:
         indicator = "obfuscated_code_rule"
