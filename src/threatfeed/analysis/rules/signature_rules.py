@@ -58,7 +58,8 @@ persistence_rule = signature_rule(
 )
 clipboard_hijack_rule = signature_rule(
     "clipboard_hijack_rule",
-    "Watches the clipboard for cryptocurrency addresses and swaps in its own (a clipper).",
+    "Swaps in its own cryptocurrency addresses: in the clipboard (a clipper), or in the web\n"
+    "traffic and wallet requests of the page it runs in (a browser drainer).",
 )
 credential_harvesting_rule = signature_rule(
     "credential_harvesting_rule",

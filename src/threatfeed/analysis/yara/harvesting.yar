@@ -229,6 +229,25 @@ rule crypto_clipboard_hijack {
         $read and $write and ($base58 or $eth_pattern or $btc_address)
 }
 
+rule web_traffic_address_swap {
+    meta:
+        indicator = "clipboard_hijack_rule"
+        capability = "harvest"
+        weight = 16
+        label = "rewrites cryptocurrency addresses in the page's web traffic or wallet requests"
+    strings:
+        // a browser drainer (the compromised chalk/debug releases): replaces `fetch` or the
+        // XMLHttpRequest methods of the page, and replaces what matches an address
+        // pattern or rewrites a token transfer. Monitoring agents wrap the same methods,
+        // dapps validate addresses: neither replaces addresses in text.
+        $fetch = /\bwindow\.fetch\s*=[^=]/
+        $xhr = /XMLHttpRequest\.prototype\.(open|send)\s*=[^=]/
+        $swap = /\.replace\s*\(\s*\/[^\/\n]{0,20}(0x\[(a-fA-F0-9|0-9a-fA-F|a-f0-9|0-9a-f|A-Fa-f0-9|0-9A-Fa-f)\]\{40\}|a-km-zA-HJ-NP-Z1-9|1-9A-HJ-NP-Za-km-z)/
+        $transfer = /["']0x(a9059cbb|095ea7b3|23b872dd)["']\s*\+/
+    condition:
+        ($fetch or $xhr) and ($swap or $transfer)
+}
+
 rule ci_runner_memory_secrets {
     meta:
         indicator = "credential_harvesting_rule"
