@@ -435,6 +435,16 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "    return text if ADDRESS.match(text) else None\n",
     ),
     (
+        decode_and_execute_rule,
+        "templates.js",
+        "const vm = require('vm');\nfor (const c of comments) {\n"
+        "  const code = Buffer.from(c.tag, 'base64').toString('utf8');\n"
+        "  vm.runInThisContext(code)(require, process);\n}\n",
+        # an inline source map decoded and parsed; a template compiled from a literal
+        "const map = JSON.parse(Buffer.from(inline, 'base64').toString());\n"
+        "const render = new Function('data', 'return `<p>${data.name}</p>`');\n",
+    ),
+    (
         clipboard_hijack_rule,
         "drain.js",
         "const swap = (t) => t.replace(/\\b0x[a-fA-F0-9]{40}\\b/g, MINE);\n"

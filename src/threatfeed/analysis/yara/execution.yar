@@ -574,6 +574,21 @@ rule python_decode_into_variable_then_exec {
         $a
 }
 
+rule js_decode_into_variable_then_run {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 14
+        label = "decodes into a variable, then runs it as code a few lines below"
+    strings:
+        // `const code = Buffer.from(x, 'base64').toString()` or `atob(x)`, then
+        // `vm.runInThisContext(code)`, `eval(code)` or `new Function('require', code)`
+        // within five lines: js_decode_then_eval spread over statements
+        $a = /(Buffer\.from\s*\([^\n]{0,200}["'](base64|hex)["']|\batob\s*\()[^\n]{0,200}\n([^\n]{0,200}\n){0,4}[^\n]{0,80}\b(eval|Function|runInThisContext|runInNewContext|runInContext)\s*\(\s*([^\n()]{0,80},\s*)?[A-Za-z_$][\w$]{0,40}\s*[,)]/
+    condition:
+        $a
+}
+
 rule download_script_run_with_interpreter {
     meta:
         indicator = "executes_code_at_remote_url_rule"
