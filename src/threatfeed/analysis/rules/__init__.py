@@ -20,6 +20,7 @@ from threatfeed.analysis.rules.correlation import (
     raw_ip_endpoint_rule,
     staging_host_rule,
 )
+from threatfeed.analysis.rules.cross_module import cross_module_exfiltration_rule
 from threatfeed.analysis.rules.decrypted import decrypted_code_exec_rule
 from threatfeed.analysis.rules.dependencies import remote_dependency_rule
 from threatfeed.analysis.rules.hidden import (
@@ -74,6 +75,7 @@ RULES: tuple[Rule, ...] = (
     credential_harvesting_rule,
     clipboard_hijack_rule,
     data_exfiltration_rule,
+    cross_module_exfiltration_rule,
     install_time_beacon_rule,
     install_time_download_rule,
     install_time_package_install_rule,

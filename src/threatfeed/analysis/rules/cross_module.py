@@ -1,0 +1,136 @@
+"""A stealer split across modules: one collects secrets, another sends, a third wires them.
+
+Every other correlation is per file, so moving the harvesting into ``collect.py`` and the
+socket into ``client.py`` hides a stealer from all of them; the module that imports both
+and calls into both (``client.push(pack.seal(collect.gather()))``) is where the theft is
+put together. Only strong harvesting counts (secrets, wallets, browser data, the whole
+environment serialised), as for ``data_exfiltration_rule``: SDKs read their own
+configuration and talk to their service in different modules all the time.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterator
+
+from threatfeed.analysis.model import Indicator, Signal
+from threatfeed.analysis.package import RUNNING, Package, SourceFile
+from threatfeed.analysis.rules.base import file_signal, indicator
+from threatfeed.analysis.rules.correlation import SENDS, STRONG_HARVEST_WEIGHT
+
+SPLIT_EXFIL_WEIGHT = 10.0
+#: ``from .a.b import c, d as e`` and ``from pkg.a import (c, d)`` (up to the closing
+#: parenthesis), and ``import pkg.a.b as c``.
+_FROM_IMPORT = re.compile(
+    rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]{0,2000}\)|[^\n#;]{1,500})",
+    re.MULTILINE,
+)
+_IMPORT = re.compile(rb"^[ \t]*import[ \t]+([\w.]+)(?:[ \t]+as[ \t]+(\w+))?", re.MULTILINE)
+_NAME = re.compile(rb"\w+")
+
+
+def _strong_harvest(source: SourceFile) -> bool:
+    return any(
+        hit.capability == "harvest" and hit.weight >= STRONG_HARVEST_WEIGHT
+        for hit in source.signatures
+    )
+
+
+def _sends(source: SourceFile) -> bool:
+    return any(hit.capability in SENDS for hit in source.signatures)
+
+
+def _module_files(base: str, dotted: str) -> tuple[str, str]:
+    path = posixpath.normpath(posixpath.join(base, *dotted.split("."))) if dotted else base
+    return path + ".py", posixpath.join(path, "__init__.py")
+
+
+def _imported(source: SourceFile, top: str) -> Iterator[tuple[bytes, str]]:
+    """The names a module binds to modules and functions of its own package, with the
+    file each comes from (the module, or the one defining the imported name); ``top`` is
+    the package's import name, for absolute self-imports."""
+    folder = posixpath.dirname(source.rel)
+    for match in _FROM_IMPORT.finditer(source.data):
+        dots, module = match.group(1).decode(), match.group(2).decode("ascii", "replace")
+        if dots:
+            base = folder
+            for _ in range(len(dots) - 1):
+                base = posixpath.dirname(base)
+        elif module.partition(".")[0] == top:
+            base, module = top, module.partition(".")[2]
+        else:
+            continue
+        for item in match.group(3).strip(b"()").split(b","):
+            words = _NAME.findall(item)
+            if not words or words[0] == b"import":
+                continue
+            name, alias = words[0].decode("ascii", "replace"), words[-1]
+            # ``from . import x`` binds module x; ``from .m import f`` binds f of module m
+            for path in (
+                *_module_files(base, f"{module}.{name}".strip(".")),
+                *_module_files(base, module),
+            ):
+                yield alias, path
+    for match in _IMPORT.finditer(source.data):
+        dotted = match.group(1).decode("ascii", "replace")
+        head, _, rest = dotted.partition(".")
+        if head == top and rest:
+            alias = match.group(2) or match.group(1).rpartition(b".")[2]
+            for path in _module_files(top, rest):
+                yield alias, path
+
+
+def _calls(data: bytes, alias: bytes) -> bool:
+    """Whether the module calls the name or a function of the module bound to it."""
+    return re.search(rb"\b" + re.escape(alias) + rb"\s*(?:\.\s*\w+\s*)?\(", data) is not None
+
+
+def cross_module_exfiltration_rule(package: Package) -> Indicator | None:
+    """A module that calls into a module of the package that harvests secrets and into
+    one that sends (or sends itself), when no single file does both.
+
+    Evidence: ``[{"file": str, "harvests_in": str, "sends_in": str}]``, the wiring module
+    and the two it joins. Weighed in the wiring module's context.
+    """
+    running = [s for s in package.files if s.kind == "python" and s.context in RUNNING]
+    senders = {s.rel for s in running if _sends(s)}
+    # a file that harvests and sends itself is data_exfiltration_rule's
+    harvesters = {s.rel for s in running if s.rel not in senders and _strong_harvest(s)}
+    if not harvesters or not senders:
+        return None  # nearly every package
+    top = _top_package(package)
+    evidence = []
+    signals: list[Signal] = []
+    for source in running:
+        reached = {
+            path
+            for alias, path in _imported(source, top)
+            if (path in harvesters or path in senders) and _calls(source.data, alias)
+        }
+        if source.rel in senders:
+            reached.add(source.rel)
+        harvest = sorted(path for path in reached if path in harvesters)
+        send = sorted(path for path in reached if path in senders)
+        if not harvest or not send:
+            continue
+        pair = harvest[0], send[0]
+        evidence.append(
+            {
+                "file": source.path,
+                "harvests_in": package.path_of(pair[0]) or pair[0],
+                "sends_in": package.path_of(pair[1]) or pair[1],
+            }
+        )
+        signals.append(file_signal(source, SPLIT_EXFIL_WEIGHT, "split_exfiltration", "exfil"))
+    return indicator("cross_module_exfiltration_rule", evidence[:20], signals)
+
+
+def _top_package(package: Package) -> str:
+    """The import name of the package's top folder holding an ``__init__.py``."""
+    tops = sorted(
+        source.rel.partition("/")[0]
+        for source in package.files
+        if source.rel.count("/") == 1 and source.rel.endswith("/__init__.py")
+    )
+    return tops[0] if tops else ""

