@@ -7,6 +7,7 @@ from threatfeed.analysis.build import (
     MAX_GYP_COMMANDS,
     build_files,
     gyp_commands,
+    setup_loaded_files,
 )
 
 
@@ -110,3 +111,29 @@ def test_gyp_commands_are_distinct_and_the_first_hundred() -> None:
     assert gyp_commands(repeated) == ["pkg-config --libs cairo"]
     assert len(gyp_commands(listed)) == MAX_GYP_COMMANDS
     assert len(gyp_commands(nested)) == MAX_GYP_COMMANDS
+
+
+@pytest.mark.parametrize(
+    ("setup_py", "expected"),
+    [
+        (
+            b"spec_from_file_location('v', os.path.join(HERE, 'pkg', 'version.py'))",
+            "pkg/version.py",
+        ),
+        (
+            b"SourceFileLoader('pkg.about', 'src/pkg/__about__.py').load_module()",
+            "src/pkg/__about__.py",
+        ),
+        (b"runpy.run_path(os.path.join('pkg', 'build', 'hooks.py'))", "pkg/build/hooks.py"),
+        (b"exec(open('pkg/_version.py').read(), about)", "pkg/_version.py"),
+        (b"exec(compile(open('tools/gen.py').read(), 'gen', 'exec'))", "tools/gen.py"),
+    ],
+)
+def test_files_setup_py_runs_by_path(setup_py: bytes, expected: str) -> None:
+    assert setup_loaded_files(setup_py) == {expected}
+
+
+def test_paths_that_leave_the_package_or_name_no_python_file_are_not_taken() -> None:
+    assert setup_loaded_files(b"exec(open('../shared/version.py').read())") == set()
+    assert setup_loaded_files(b"exec(open('README.md').read())") == set()
+    assert setup_loaded_files(b"long_description = open('README.rst').read()") == set()

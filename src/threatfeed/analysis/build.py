@@ -53,6 +53,43 @@ def build_files(pyproject: bytes | None, setup_cfg: bytes | None) -> frozenset[s
     return frozenset(posixpath.normpath(path) for path in found)
 
 
+#: ``setup.py`` running a file of the archive by its path rather than by an import:
+#: ``importlib.util.spec_from_file_location(name, path)`` then ``exec_module``,
+#: ``runpy.run_path(path)``, ``SourceFileLoader(name, path)``, ``imp.load_source``,
+#: ``exec(open(path).read())``, ``execfile(path)``.
+_LOAD_BY_PATH = re.compile(
+    rb"\b(?:(spec_from_file_location|SourceFileLoader|load_source)|run_path|execfile)\s*\("
+    rb"|\bexec\s*\(\s*(?:compile\s*\(\s*)?open\s*\("
+)
+#: How much of the call is read for the path's pieces.
+_LOAD_ARGUMENTS = 400
+_PATH_PIECE = re.compile(rb"""["']([\w.-]+(?:/[\w.-]+)*)["']""")
+
+
+def setup_loaded_files(setup_py: bytes) -> frozenset[str]:
+    """Python files, relative to the package root, that ``setup.py`` runs by their path
+    (``_LOAD_BY_PATH``): the string pieces of the call's arguments joined as a path
+    (``os.path.join(here, "pkg", "resolver.py")`` is ``pkg/resolver.py``), when they end
+    in a Python file. Version files read this way (``exec(open("pkg/version.py").read())``)
+    run at install as surely as the payload of a loader does."""
+    found = set()
+    for match in _LOAD_BY_PATH.finditer(setup_py):
+        arguments = setup_py[match.end() : match.end() + _LOAD_ARGUMENTS].split(b"\n\n", 1)[0]
+        if match.group(1):
+            arguments = arguments.partition(b",")[2]  # the module's name comes first
+        pieces = [piece.decode() for piece in _PATH_PIECE.findall(arguments)]
+        last = next((i for i, piece in enumerate(pieces) if piece.endswith(".py")), None)
+        if last is None:
+            continue
+        first = last
+        while first > 0 and not pieces[first - 1].endswith(".py") and "." not in pieces[first - 1]:
+            first -= 1  # folders in front: ``"pkg", "resolver.py"``, not a module name
+        path = posixpath.normpath("/".join(pieces[first : last + 1])).lstrip("/")
+        if not path.startswith("../"):
+            found.add(path)
+    return frozenset(found)
+
+
 def toml(data: bytes) -> Mapping[str, Any]:
     """A TOML document's top table, empty if it does not parse. Nested past Python's
     recursion limit, or with an integer longer than Python converts (a ValueError that is

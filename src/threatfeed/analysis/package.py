@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 from threatfeed.analysis import manifest_json
-from threatfeed.analysis.build import build_files, gyp_commands, toml
+from threatfeed.analysis.build import build_files, gyp_commands, setup_loaded_files, toml
 from threatfeed.analysis.signatures import SignatureHit
 from threatfeed.analysis.text import decode, line_start_matches, looks_binary
 from threatfeed.archives import ArchiveContents, Finding, Member
@@ -431,6 +431,9 @@ def _pypi_layout(marker: str, by_path: Mapping[str, Member]) -> Layout:
         found = _setup_cfg_metadata(by_path[root + "setup.cfg"].data)
         name, version = name or found[0], version or found[1]
     built = build_files(_data(by_path, root + "pyproject.toml"), _data(by_path, root + "setup.cfg"))
+    setup_py = _data(by_path, root + "setup.py")
+    if setup_py is not None:
+        built |= setup_loaded_files(setup_py)
     return Layout("pypi", root, name=name, version=version, build_files=built)
 
 

@@ -65,6 +65,29 @@ def test_the_same_payload_where_no_build_runs_it_is_not_install_time(
     assert unnamed.score < hooked.score
 
 
+LOADERS = {
+    "importlib by path": (
+        "import importlib.util, os\n"
+        "def _go():\n"
+        "    s = importlib.util.spec_from_file_location(\n"
+        "        'r', os.path.join(os.path.dirname(__file__), 'tidy_strings', 'resolver.py'))\n"
+        "    importlib.util.module_from_spec(s)\n"
+        "    s.loader.exec_module(importlib.util.module_from_spec(s))\n"
+    ),
+    "runpy by path": "import runpy\nrunpy.run_path('tidy_strings/resolver.py')\n",
+    "exec of the file's text": "exec(open('tidy_strings/resolver.py').read())\n",
+}
+
+
+@pytest.mark.parametrize("loader", LOADERS.values(), ids=LOADERS.keys())
+def test_a_module_setup_py_runs_by_its_path_is_install_time(engine: Engine, loader: str) -> None:
+    setup_py = loader + "from setuptools import setup\nsetup(name='tidy-strings')\n"
+    archive = sdist({"tidy_strings/resolver.py": PAYLOAD}, setup_py=setup_py)
+    evidence = run_rule(engine, suspicious_setup_commands_rule, archive)
+    assert {"network", "remote_code_execution", "recon"} <= {item["type"] for item in evidence}
+    assert engine.analyze(archive).flagged
+
+
 def test_a_startup_module_in_a_wheel_is_install_time(engine: Engine) -> None:
     evidence = run_rule(
         engine, suspicious_setup_commands_rule, wheel({"sitecustomize.py": PAYLOAD})
