@@ -71,6 +71,24 @@ rule agent_tool_poisoning {
         any of ($tool*) and $tag and ($secret or $quiet)
 }
 
+rule coding_agent_unleashed {
+    meta:
+        indicator = "agent_instruction_injection_rule"
+        capability = "agent_injection"
+        weight = 14
+        label = "runs a local AI coding agent with its safeguards off, told to hunt secrets or destroy data"
+    strings:
+        // the s1ngularity (Nx) and Amazon Q extension attacks: the developer's own agent
+        // CLI, its permission prompts switched off...
+        $unleashed = /--(dangerously-skip-permissions|yolo|trust-all-tools|dangerously-bypass-approvals-and-sandbox)\b/
+        // ...with a prompt that sends it after wallets and keys or has it wipe the machine
+        $hunt = /\b([Ww]allets?|[Mm]nemonics?|[Ss]eed phrases?|[Pp]rivate keys?|[Kk]eystores?)\b/
+        // (rare phrases only: `delete ... files` was 3% of the code scan)
+        $wipe = /[Ff]actory[- ]state|terminate-instances|delete-user|\bs3 rm\b|\brm -rf ~/
+    condition:
+        $unleashed and ($hunt or $wipe)
+}
+
 rule base64_command_then_run {
     meta:
         indicator = "decode_and_execute_rule"
