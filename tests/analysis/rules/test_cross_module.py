@@ -107,3 +107,34 @@ def test_a_harvester_that_sends_itself_is_left_to_the_per_file_rule(engine: Engi
         }
     )
     assert run_rule(engine, cross_module_exfiltration_rule, archive) is None
+
+
+def test_a_harvester_that_calls_the_sender_itself_flags(engine: Engine) -> None:
+    collect = COLLECT + "\nfrom .client import push\npush(repr(gather()).encode())\n"
+    archive = sdist(
+        {
+            "tidy_strings/__init__.py": "from . import collect\n",
+            "tidy_strings/collect.py": collect,
+            "tidy_strings/client.py": SEND,
+        }
+    )
+    evidence = run_rule(engine, cross_module_exfiltration_rule, archive)
+    assert [item["file"].rpartition("/")[2] for item in evidence] == ["collect.py"]
+
+
+def test_imports_in_parentheses_with_comments_under_src_are_followed(engine: Engine) -> None:
+    wire = (
+        "from tidy_strings import (\n    collect,  # what to send\n    client as out,\n)\n"
+        "def start():\n    out.push(repr(collect.gather()).encode())\n"
+    )
+    archive = sdist(
+        {
+            "src/aaa/__init__.py": "",
+            "src/tidy_strings/__init__.py": "from .boot import start\nstart()\n",
+            "src/tidy_strings/boot.py": wire,
+            "src/tidy_strings/collect.py": COLLECT,
+            "src/tidy_strings/client.py": SEND,
+        }
+    )
+    evidence = run_rule(engine, cross_module_exfiltration_rule, archive)
+    assert [item["file"].rpartition("/")[2] for item in evidence] == ["boot.py"]

@@ -81,7 +81,7 @@ def test_a_preview_png_kept_in_a_chunk_or_a_second_png_after_the_end_is_no_tail(
     """Image editors keep a preview, with its own end chunk, inside a private chunk."""
     with_preview = png()[:-12] + _chunk(b"prVw", png() + bytes(500)) + png()[-12:]
     assert appended(with_preview) is None
-    assert appended(png() + png() + bytes(100)) is None
+    assert appended(png() + png()) is None
     carrier = with_preview + PAYLOAD
     found = appended(carrier)
     assert found is not None
@@ -96,8 +96,24 @@ def test_a_jpeg_tail_is_found_past_a_thumbnail_end_marker_and_the_scan_data() ->
 
 
 def test_jpeg_trailers_that_are_a_second_image_or_vendor_binary_are_not_payloads() -> None:
-    assert appended(jpeg() + jpeg() + PAYLOAD) is None  # Ultra HDR: a gain map image follows
+    assert appended(jpeg() + jpeg()) is None  # Ultra HDR: a gain map image follows
     assert appended(jpeg() + bytes(range(256)) * 2) is None
+
+
+def test_a_payload_after_a_second_picture_is_found_after_the_last() -> None:
+    for pictures in (jpeg() + jpeg(), png() + png(), png() + jpeg()):
+        found = appended(pictures + PAYLOAD)
+        assert found is not None
+        assert found.offset == len(pictures)
+
+
+def test_more_segments_or_chunks_than_the_walk_takes_end_at_the_last_end_marker() -> None:
+    padded_jpeg = jpeg()[:2] + _segment(0xFE, b"") * 5000 + jpeg()[2:]
+    padded_png = png()[:-12] + _chunk(b"tEXt", b"") * 100_001 + png()[-12:]
+    for picture in (padded_jpeg, padded_png, jpeg()[:2] + b"\xff" * 10_000 + jpeg()[2:]):
+        found = appended(picture + PAYLOAD)
+        assert found is not None
+        assert found.offset == len(picture)
 
 
 def test_executables_and_compressed_data_after_a_jpeg_are_named() -> None:

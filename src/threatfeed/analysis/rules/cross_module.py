@@ -21,13 +21,18 @@ from threatfeed.analysis.rules.correlation import SENDS, STRONG_HARVEST_WEIGHT
 
 SPLIT_EXFIL_WEIGHT = 10.0
 #: ``from .a.b import c, d as e`` and ``from pkg.a import (c, d)`` (up to the closing
-#: parenthesis), and ``import pkg.a.b as c``.
+#: parenthesis), and ``import pkg.a.b as c, pkg.d``. (The dots and the name are kept
+#: apart: one class for both made a line of dots cost quadratic time.)
 _FROM_IMPORT = re.compile(
-    rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]{0,2000}\)|[^\n#;]{1,500})",
+    rb"^[ \t]*from[ \t]+(\.*)((?:\w[\w.]*)?)[ \t]+import[ \t]+(\([^)]{0,2000}\)|[^\n#;]{1,500})",
     re.MULTILINE,
 )
-_IMPORT = re.compile(rb"^[ \t]*import[ \t]+([\w.]+)(?:[ \t]+as[ \t]+(\w+))?", re.MULTILINE)
+_IMPORT = re.compile(rb"^[ \t]*import[ \t]+([^\n#;]{1,500})", re.MULTILINE)
 _NAME = re.compile(rb"\w+")
+_COMMENT = re.compile(rb"#[^\n]*")
+#: A name called, or a function of what it names (``f(``, ``mod.f(``): each file's calls
+#: are read once, and the names it imports looked up among them.
+_CALLED = re.compile(rb"\b(\w+)\s*(?:\.\s*\w+\s*)?\(")
 
 
 def _strong_harvest(source: SourceFile) -> bool:
@@ -46,10 +51,10 @@ def _module_files(base: str, dotted: str) -> tuple[str, str]:
     return path + ".py", posixpath.join(path, "__init__.py")
 
 
-def _imported(source: SourceFile, top: str) -> Iterator[tuple[bytes, str]]:
+def _imported(source: SourceFile, tops: dict[str, str]) -> Iterator[tuple[bytes, str]]:
     """The names a module binds to modules and functions of its own package, with the
-    file each comes from (the module, or the one defining the imported name); ``top`` is
-    the package's import name, for absolute self-imports."""
+    file each comes from (the module, or the one defining the imported name); ``tops``
+    maps the package's import names to their folders, for absolute self-imports."""
     folder = posixpath.dirname(source.rel)
     for match in _FROM_IMPORT.finditer(source.data):
         dots, module = match.group(1).decode(), match.group(2).decode("ascii", "replace")
@@ -57,33 +62,34 @@ def _imported(source: SourceFile, top: str) -> Iterator[tuple[bytes, str]]:
             base = folder
             for _ in range(len(dots) - 1):
                 base = posixpath.dirname(base)
-        elif module.partition(".")[0] == top:
-            base, module = top, module.partition(".")[2]
+        elif module.partition(".")[0] in tops:
+            head, _, module = module.partition(".")
+            base = tops[head]
         else:
             continue
-        for item in match.group(3).strip(b"()").split(b","):
+        for item in _COMMENT.sub(b"", match.group(3)).strip(b"()").split(b","):
             words = _NAME.findall(item)
             if not words or words[0] == b"import":
                 continue
             name, alias = words[0].decode("ascii", "replace"), words[-1]
             # ``from . import x`` binds module x; ``from .m import f`` binds f of module m
-            for path in (
-                *_module_files(base, f"{module}.{name}".strip(".")),
-                *_module_files(base, module),
-            ):
+            # (or module m.f)
+            paths = [*_module_files(base, f"{module}.{name}".strip("."))]
+            if module:
+                paths += _module_files(base, module)
+            for path in paths:
                 yield alias, path
     for match in _IMPORT.finditer(source.data):
-        dotted = match.group(1).decode("ascii", "replace")
-        head, _, rest = dotted.partition(".")
-        if head == top and rest:
-            alias = match.group(2) or match.group(1).rpartition(b".")[2]
-            for path in _module_files(top, rest):
-                yield alias, path
-
-
-def _calls(data: bytes, alias: bytes) -> bool:
-    """Whether the module calls the name or a function of the module bound to it."""
-    return re.search(rb"\b" + re.escape(alias) + rb"\s*(?:\.\s*\w+\s*)?\(", data) is not None
+        for item in match.group(1).split(b","):
+            words = item.split()
+            if not words:
+                continue
+            dotted = words[0].decode("ascii", "replace")
+            head, _, rest = dotted.partition(".")
+            if head in tops and rest:
+                alias = words[-1] if len(words) == 3 and words[1] == b"as" else words[0]
+                for path in _module_files(tops[head], rest):
+                    yield alias.rpartition(b".")[2], path
 
 
 def cross_module_exfiltration_rule(package: Package) -> Indicator | None:
@@ -99,17 +105,18 @@ def cross_module_exfiltration_rule(package: Package) -> Indicator | None:
     harvesters = {s.rel for s in running if s.rel not in senders and _strong_harvest(s)}
     if not harvesters or not senders:
         return None  # nearly every package
-    top = _top_package(package)
+    tops = _top_packages(package)
     evidence = []
     signals: list[Signal] = []
     for source in running:
-        reached = {
-            path
-            for alias, path in _imported(source, top)
-            if (path in harvesters or path in senders) and _calls(source.data, alias)
-        }
-        if source.rel in senders:
-            reached.add(source.rel)
+        called: set[bytes] | None = None
+        reached = {source.rel} & (harvesters | senders)
+        for alias, path in _imported(source, tops):
+            if path in harvesters or path in senders:
+                if called is None:
+                    called = set(_CALLED.findall(source.data))
+                if alias in called:
+                    reached.add(path)
         harvest = sorted(path for path in reached if path in harvesters)
         send = sorted(path for path in reached if path in senders)
         if not harvest or not send:
@@ -126,11 +133,14 @@ def cross_module_exfiltration_rule(package: Package) -> Indicator | None:
     return indicator("cross_module_exfiltration_rule", evidence[:20], signals)
 
 
-def _top_package(package: Package) -> str:
-    """The import name of the package's top folder holding an ``__init__.py``."""
-    tops = sorted(
-        source.rel.partition("/")[0]
-        for source in package.files
-        if source.rel.count("/") == 1 and source.rel.endswith("/__init__.py")
-    )
-    return tops[0] if tops else ""
+def _top_packages(package: Package) -> dict[str, str]:
+    """The import names of the package's top folders holding an ``__init__.py``, at the
+    root or under ``src/``, and where each lies."""
+    tops = {}
+    for source in package.files:
+        parts = source.rel.split("/")
+        if parts[-1] == "__init__.py" and (
+            len(parts) == 2 or (len(parts) == 3 and parts[0] == "src")
+        ):
+            tops[parts[-2]] = "/".join(parts[:-1])
+    return tops

@@ -53,7 +53,18 @@ _RUNNING_MODULES = frozenset(
         "platform",
         "pip",
         "setuptools",
+        "_posixsubprocess",
+        "timeit",
+        "pdb",
+        "bdb",
+        "cProfile",
+        "profile",
+        "trace",
     }
+)
+#: Callables of otherwise harmless modules that call what they are given by name.
+_RUNNING_CALLABLES = frozenset(
+    {("operator", "methodcaller"), ("numpy.testing._private.utils", "runstring")}
 )
 _BUILTINS = frozenset({"builtins", "__builtin__", "__builtins__"})
 #: Builtins that run code or reach files (not ``getattr``: pickled bound methods use it).
@@ -73,60 +84,85 @@ _STRINGS = frozenset(
 )
 _MEMO_PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
 _MEMO_GETS = frozenset({"GET", "BINGET", "LONG_BINGET"})
-#: Pickles are read up to this many bytes and opcodes (model weights run to gigabytes,
-#: but their imports come first, before the tensors' bytes).
+#: Pickles are read up to this many bytes each, and this many opcodes in all per archive
+#: (model weights run to gigabytes, but their imports come first, before the tensors'
+#: bytes). Parsing costs about a microsecond an opcode.
 MAX_PICKLE_BYTES = 8 * 1024 * 1024
-MAX_OPCODES = 100_000
+MAX_OPCODES = 200_000
+#: ``PROTO`` is looked for among the first bytes (harmless opcodes can come first).
+_PROTO_WITHIN = 16
+#: Strings kept for ``STACK_GLOBAL`` (it takes the last two).
+_KEPT_STRINGS = 64
 PICKLE_WEIGHT = 17.0
 #: Extensions under which a protocol 0 or 1 pickle (no header) is looked at.
 _PICKLE_NAMES = (".pkl", ".pickle", ".pck", ".joblib", ".pt", ".pth", ".bin", ".ckpt")
 
 
 def is_pickle(rel: str, data: bytes) -> bool:
-    """Protocol 2 and later open with ``PROTO``; earlier ones are recognised by name and
-    by their first opcode."""
-    if len(data) > 2 and data[0] == 0x80 and 2 <= data[1] <= 5:
+    """Protocol 2 and later hold ``PROTO`` among their first opcodes; files named as
+    pickles or model weights are read whatever they open with (protocols 0 and 1 have no
+    header, and a few harmless opcodes can come first)."""
+    proto = data.find(b"\x80", 0, _PROTO_WITHIN)
+    if 0 <= proto < len(data) - 1 and 2 <= data[proto + 1] <= 5:
         return True
-    return rel.lower().endswith(_PICKLE_NAMES) and data[:1] in {b"c", b"(", b"]", b"}", b"i"}
+    return rel.lower().endswith(_PICKLE_NAMES)
 
 
-def imports(data: bytes) -> Iterator[str]:
-    """``module.name`` of each callable the pickle imports: ``GLOBAL`` and ``INST`` name
-    it, ``STACK_GLOBAL`` takes the last two strings pushed (directly or from the memo).
-    A malformed pickle ends the reading where it breaks."""
-    strings: list[str | None] = []
+def imports(data: bytes, budget: list[int] | None = None) -> Iterator[tuple[str, str]]:
+    """``(module, name)`` of each callable the pickle imports: ``GLOBAL`` and ``INST`` name
+    it, ``STACK_GLOBAL`` takes the last two strings pushed (directly or from the memo,
+    whatever else was pushed and popped in between). A malformed pickle ends the reading
+    where it breaks. ``budget`` holds the opcodes left to read, one count the pickles of
+    an archive share (``MAX_OPCODES``); reading spends it."""
+    left = budget if budget is not None else [MAX_OPCODES]
+    strings: list[str] = []
     memo: dict[int, str | None] = {}
+    last: str | None = None  # what the latest opcode pushed, if a string
     try:
-        for number, (opcode, argument, _) in enumerate(pickletools.genops(data[:MAX_PICKLE_BYTES])):
-            if number >= MAX_OPCODES:
+        for opcode, argument, _ in pickletools.genops(data[:MAX_PICKLE_BYTES]):
+            if left[0] <= 0:
                 return
+            left[0] -= 1
             name = opcode.name
             if name in {"GLOBAL", "INST"} and isinstance(argument, str):
-                yield argument.replace(" ", ".", 1)
+                module, _, attribute = argument.partition(" ")
+                yield module, attribute
+                last = None
             elif name == "STACK_GLOBAL" and len(strings) >= 2:
-                module, attribute = strings[-2], strings[-1]
-                if module is not None and attribute is not None:
-                    yield f"{module}.{attribute}"
+                yield strings[-2], strings[-1]
+                last = None
             elif name in _STRINGS:
                 text = argument.decode("latin-1") if isinstance(argument, bytes) else argument
-                strings.append(text if isinstance(text, str) else None)
+                last = text if isinstance(text, str) else None
+                if last is not None:
+                    strings.append(last)
             elif name in _MEMO_PUTS and isinstance(argument, int):
-                memo[argument] = strings[-1] if strings else None
+                memo[argument] = last
             elif name == "MEMOIZE":
-                memo[len(memo)] = strings[-1] if strings else None
+                memo[len(memo)] = last
             elif name in _MEMO_GETS and isinstance(argument, int):
-                strings.append(memo.get(argument))
-            elif name != "FRAME":
-                strings.append(None)
+                last = memo.get(argument)
+                if last is not None:
+                    strings.append(last)
+            elif name not in {"FRAME", "PROTO"}:
+                last = None
+            if len(strings) > _KEPT_STRINGS:
+                del strings[: -_KEPT_STRINGS // 2]
     except (ValueError, KeyError, IndexError, EOFError, UnicodeDecodeError):
         return
 
 
-def _running(qualified: str) -> bool:
-    module, _, attribute = qualified.rpartition(".")
+def _running(module: str, name: str) -> bool:
+    """Whether the callable runs processes, code or network calls; attributes of it
+    (``exec.__call__``) are it."""
+    first = name.partition(".")[0]
     if module in _BUILTINS:
-        return attribute in _RUNNING_BUILTINS
-    return module.partition(".")[0] in _RUNNING_MODULES or module in _RUNNING_MODULES
+        return first in _RUNNING_BUILTINS
+    return (
+        module.partition(".")[0] in _RUNNING_MODULES
+        or module in _RUNNING_MODULES
+        or (module, first) in _RUNNING_CALLABLES
+    )
 
 
 def _signal(source: SourceFile, found: list[str]) -> Signal:
@@ -156,10 +192,15 @@ def pickle_code_execution_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals = []
-    for source in package.files:
-        if source.is_code or not is_pickle(source.rel, source.data):
-            continue
-        found = sorted({name for name in imports(source.data) if _running(name)})
+    budget = [MAX_OPCODES]
+    # the pickles code loads before documentation builds' (Sphinx's doctrees run to a
+    # million opcodes), the smaller first within each
+    pickles = sorted(
+        (s for s in package.files if not s.is_code and is_pickle(s.rel, s.data)),
+        key=lambda s: (s.context == "docs" and not in_test_folder(s.rel), len(s.data)),
+    )
+    for source in pickles:
+        found = sorted({f"{m}.{n}" for m, n in imports(source.data, budget) if _running(m, n)})
         if found:
             evidence.append({"file": source.path, "imports": found[:20]})
             signals.append(_signal(source, found[:20]))
