@@ -58,12 +58,36 @@ def build_files(pyproject: bytes | None, setup_cfg: bytes | None) -> frozenset[s
 #: ``runpy.run_path(path)``, ``SourceFileLoader(name, path)``, ``imp.load_source``,
 #: ``exec(open(path).read())``, ``execfile(path)``.
 _LOAD_BY_PATH = re.compile(
-    rb"\b(?:(spec_from_file_location|SourceFileLoader|load_source)|run_path|execfile)\s*\("
-    rb"|\bexec\s*\(\s*(?:compile\s*\(\s*)?open\s*\("
+    rb"(?:(spec_from_file_location|SourceFileLoader|load_source)|run_path|execfile)\s*\("
+    rb"|exec\s*\(\s*(?:compile\s*\(\s*)?open\s*\("
 )
+#: Words one of which every match of ``_LOAD_BY_PATH`` holds, looked for first.
+_LOADER_WORDS = (
+    b"spec_from_file_location",
+    b"SourceFileLoader",
+    b"load_source",
+    b"run_path",
+    b"exec",
+)
+#: Places each word is looked at (a loader is called once or twice).
+MAX_LOADER_CALLS = 1000
 #: How much of the call is read for the path's pieces.
 _LOAD_ARGUMENTS = 400
 _PATH_PIECE = re.compile(rb"""["']([\w.-]+(?:/[\w.-]+)*)["']""")
+
+
+def _loader_calls(setup_py: bytes) -> Iterator[re.Match[bytes]]:
+    """``_LOAD_BY_PATH`` at each place one of its words starts, found by ``bytes.find``: a
+    pattern tried at every byte of a setup.py padded to megabytes costs a second."""
+    for word in _LOADER_WORDS:
+        position = setup_py.find(word)
+        for _ in range(MAX_LOADER_CALLS):
+            if position < 0:
+                break
+            match = _LOAD_BY_PATH.match(setup_py, position)
+            if match is not None:
+                yield match
+            position = setup_py.find(word, position + len(word))
 
 
 def setup_loaded_files(setup_py: bytes) -> frozenset[str]:
@@ -73,7 +97,7 @@ def setup_loaded_files(setup_py: bytes) -> frozenset[str]:
     in a Python file. Version files read this way (``exec(open("pkg/version.py").read())``)
     run at install as surely as the payload of a loader does."""
     found = set()
-    for match in _LOAD_BY_PATH.finditer(setup_py):
+    for match in _loader_calls(setup_py):
         arguments = setup_py[match.end() : match.end() + _LOAD_ARGUMENTS].split(b"\n\n", 1)[0]
         if match.group(1):
             arguments = arguments.partition(b",")[2]  # the module's name comes first
