@@ -682,30 +682,31 @@ def imported_modules(rel: str, data: bytes) -> Imports:
     for match in line_start_matches(_OWN_IMPORT, data, MAX_IMPORT_SCAN):
         if match.group(1) not in own:
             continue  # another package's module
-        module, names = match.group(2), match.group(3)
+        module, names = match.group(2).decode("ascii", "replace"), match.group(3)
         # ``from .x import *`` loads x; ``from .pkg import mod`` may load pkg/mod.py too
         for item in names.split(b","):
             words = item.split()  # ``f``, ``f as g``, ``*``, or nothing after a trailing comma
             if not words or words[0] == b"*":
                 if module:
-                    loaded.update(_module_paths(folder, module))
+                    loaded.update(module_paths(folder, module))
                 continue
-            name, alias = words[0], words[-1]
-            inner = module + b"." + name if module else name
-            loaded.update(_module_paths(folder, module) if module else ())
-            loaded.update(_module_paths(folder, inner))
+            name, alias = words[0].decode("ascii", "replace"), words[-1]
+            inner = f"{module}.{name}" if module else name
+            loaded.update(module_paths(folder, module) if module else ())
+            loaded.update(module_paths(folder, inner))
             if calls is None:
                 calls = _called_at_top(data)
             if alias in calls:
                 # a function of module x (``from .x import f; f()``), or module f itself
                 # (``from . import f; f.g()``)
-                called.update(_module_paths(folder, module) if module else ())
-                called.update(_module_paths(folder, inner))
+                called.update(module_paths(folder, module) if module else ())
+                called.update(module_paths(folder, inner))
     return Imports(frozenset(loaded), frozenset(called))
 
 
-def _module_paths(folder: str, dotted: bytes) -> tuple[str, str]:
-    name = dotted.decode("ascii", "replace").replace(".", "/")
+def module_paths(folder: str, dotted: str) -> tuple[str, str]:
+    """The two files ``import dotted`` can load from ``folder``: a module or a package."""
+    name = dotted.replace(".", "/")
     return posixpath.join(folder, name + ".py"), posixpath.join(folder, name, "__init__.py")
 
 

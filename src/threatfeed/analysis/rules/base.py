@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import Package, SourceFile
+from threatfeed.analysis.package import RUNNING, Package, SourceFile
 from threatfeed.analysis.signatures import SignatureHit
 from threatfeed.analysis.text import excerpt_at, line_of
 
@@ -93,6 +93,13 @@ def hit_signal(source: SourceFile, hit: SignatureHit) -> Signal:
             )
     offset, length = hit.offsets[0] if hit.offsets else (0, 0)
     return signal_at(source, offset, length, hit.weight, hit.rule, hit.capability)
+
+
+def marked(package: Package, signature: str) -> Iterator[SourceFile]:
+    """The running files a capability-only signature marked for a rule to read further."""
+    for source in package.signed:
+        if source.context in RUNNING and any(hit.rule == signature for hit in source.signatures):
+            yield source
 
 
 def indicator(name: str, evidence: Any, signals: Iterable[Signal]) -> Indicator | None:

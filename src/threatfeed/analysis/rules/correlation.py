@@ -128,14 +128,20 @@ def _correlate(
     return indicator(name, evidence, signals)
 
 
+def strong_harvest(source: SourceFile) -> bool:
+    """Whether a file harvests what no networking library reads for its own use
+    (``STRONG_HARVEST_WEIGHT``)."""
+    return any(
+        hit.capability == "harvest" and hit.weight >= STRONG_HARVEST_WEIGHT
+        for hit in source.signatures
+    )
+
+
 def data_exfiltration_rule(package: Package) -> Indicator | None:
     """Harvests secrets and sends data, in one file (token grabbers, wallet stealers)."""
 
     def test(source: SourceFile, capabilities: frozenset[str]) -> bool:
-        strong = any(
-            hit.capability == "harvest" and hit.weight >= STRONG_HARVEST_WEIGHT
-            for hit in source.signatures
-        )
+        strong = strong_harvest(source)
         harvest_at_install = source.context == "install" and "harvest" in capabilities
         return ("harvest" in capabilities and "exfil" in capabilities) or (
             (strong or harvest_at_install) and bool(capabilities & SENDS)

@@ -15,9 +15,9 @@ import re
 from collections.abc import Iterator
 
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import RUNNING, Package, SourceFile
+from threatfeed.analysis.package import RUNNING, Package, SourceFile, module_paths
 from threatfeed.analysis.rules.base import file_signal, indicator
-from threatfeed.analysis.rules.correlation import SENDS, STRONG_HARVEST_WEIGHT
+from threatfeed.analysis.rules.correlation import SENDS, strong_harvest
 
 SPLIT_EXFIL_WEIGHT = 10.0
 #: ``from .a.b import c, d as e`` and ``from pkg.a import (c, d)`` (up to the closing
@@ -35,20 +35,8 @@ _COMMENT = re.compile(rb"#[^\n]*")
 _CALLED = re.compile(rb"\b(\w+)\s*(?:\.\s*\w+\s*)?\(")
 
 
-def _strong_harvest(source: SourceFile) -> bool:
-    return any(
-        hit.capability == "harvest" and hit.weight >= STRONG_HARVEST_WEIGHT
-        for hit in source.signatures
-    )
-
-
 def _sends(source: SourceFile) -> bool:
     return any(hit.capability in SENDS for hit in source.signatures)
-
-
-def _module_files(base: str, dotted: str) -> tuple[str, str]:
-    path = posixpath.normpath(posixpath.join(base, *dotted.split("."))) if dotted else base
-    return path + ".py", posixpath.join(path, "__init__.py")
 
 
 def _imported(source: SourceFile, tops: dict[str, str]) -> Iterator[tuple[bytes, str]]:
@@ -74,9 +62,9 @@ def _imported(source: SourceFile, tops: dict[str, str]) -> Iterator[tuple[bytes,
             name, alias = words[0].decode("ascii", "replace"), words[-1]
             # ``from . import x`` binds module x; ``from .m import f`` binds f of module m
             # (or module m.f)
-            paths = [*_module_files(base, f"{module}.{name}".strip("."))]
+            paths = [*module_paths(base, f"{module}.{name}".strip("."))]
             if module:
-                paths += _module_files(base, module)
+                paths += module_paths(base, module)
             for path in paths:
                 yield alias, path
     for match in _IMPORT.finditer(source.data):
@@ -88,7 +76,7 @@ def _imported(source: SourceFile, tops: dict[str, str]) -> Iterator[tuple[bytes,
             head, _, rest = dotted.partition(".")
             if head in tops and rest:
                 alias = words[-1] if len(words) == 3 and words[1] == b"as" else words[0]
-                for path in _module_files(tops[head], rest):
+                for path in module_paths(tops[head], rest):
                     yield alias.rpartition(b".")[2], path
 
 
@@ -102,7 +90,7 @@ def cross_module_exfiltration_rule(package: Package) -> Indicator | None:
     running = [s for s in package.files if s.kind == "python" and s.context in RUNNING]
     senders = {s.rel for s in running if _sends(s)}
     # a file that harvests and sends itself is data_exfiltration_rule's
-    harvesters = {s.rel for s in running if s.rel not in senders and _strong_harvest(s)}
+    harvesters = {s.rel for s in running if s.rel not in senders and strong_harvest(s)}
     if not harvesters or not senders:
         return None  # nearly every package
     tops = _top_packages(package)

@@ -14,8 +14,8 @@ from bisect import bisect_left
 from itertools import islice
 
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import RUNNING, Package
-from threatfeed.analysis.rules.base import in_comment, indicator, signal_at
+from threatfeed.analysis.package import Package
+from threatfeed.analysis.rules.base import in_comment, indicator, marked, signal_at
 
 #: As ``exec`` of a decoded blob (``decode_and_execute_rule``): flags alone where code runs.
 DECRYPTED_EXEC_WEIGHT = 17.0
@@ -115,11 +115,7 @@ def decrypted_code_exec_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals: list[Signal] = []
-    for source in package.signed:
-        if source.context not in RUNNING or not any(
-            hit.rule == "js_decipher" for hit in source.signatures
-        ):
-            continue
+    for source in marked(package, "js_decipher"):
         found = _run_of_deciphered(source.data)
         if found is None:
             continue

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from threatfeed.analysis.memo import ByContent
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import RUNNING, Package, SourceFile
-from threatfeed.analysis.rules.base import in_comment, indicator, signal_at
+from threatfeed.analysis.rules.base import in_comment, indicator, marked, signal_at
 from threatfeed.analysis.rules.signature_rules import signature_rule
 from threatfeed.analysis.text import BLANKS, starts_word
 
@@ -471,11 +471,7 @@ def decoder_function_exec_rule(package: Package) -> Indicator | None:
     """
     evidence = []
     signals: list[Signal] = []
-    for source in package.signed:
-        if source.context not in RUNNING or not any(
-            hit.rule == "python_decoder_function" for hit in source.signatures
-        ):
-            continue
+    for source in marked(package, "python_decoder_function"):
         names = _decoder_functions(source.data)
         if not names:
             continue
