@@ -186,8 +186,8 @@ def pickle_code_execution_rule(package: Package) -> Indicator | None:
     """A pickle in the package that imports a process, network or code-running callable
     (``os.system``, ``subprocess.Popen``, ``builtins.exec``...): loading it runs the call.
 
-    Pickles are recognised by their bytes (protocol 2 and later) or by name and first
-    opcode, including those inside PyTorch's zip checkpoints. Evidence:
+    Pickles are recognised by their bytes (``PROTO``, protocol 2 and later) or by a pickle
+    or model name, including those inside PyTorch's zip checkpoints. Evidence:
     ``[{"file": str, "imports": [str]}]``.
     """
     evidence = []

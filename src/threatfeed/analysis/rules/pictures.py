@@ -46,7 +46,6 @@ MAX_NAME_MATCHES = 10_000
 #: characters most names are made of.
 NAME_MAX = 255
 _NAME_CHARACTERS = re.compile(rb"[\w.-]*")
-_PLAIN_NAME = re.compile(rb"[\w.-]+")
 #: Fewer appended bytes than this hold no payload worth reporting (padding, a newline).
 MIN_APPENDED = 64
 #: What the tail is, by its first bytes.
@@ -155,16 +154,31 @@ def _jpeg_end(data: bytes, start: int) -> int | None:
     return None if last < 0 else last + 2
 
 
-def _mentions(data: bytes, names: set[bytes]) -> Iterator[tuple[bytes, int]]:
-    """Each of ``names`` mentioned in ``data``, with its first offset: the extensions are
+class _Names(NamedTuple):
+    """The carriers' names as ``_mentions`` looks for them, sorted out once per package:
+    names of the usual characters by their extension (``endings``), or whole (``other``)."""
+
+    plain: frozenset[bytes]
+    endings: frozenset[bytes]
+    other: tuple[bytes, ...]
+
+
+def _sorted_out(names: list[bytes]) -> _Names:
+    plain = frozenset(name for name in names if _NAME_CHARACTERS.fullmatch(name))
+    endings = frozenset(name[name.rfind(b".") :] for name in plain if b"." in name)
+    other = (*sorted(set(names) - plain)[:MAX_CARRIERS], *sorted(n for n in plain if b"." not in n))
+    return _Names(plain, endings, other)
+
+
+def _mentions(data: bytes, names: _Names) -> Iterator[tuple[bytes, int]]:
+    """Each of the names mentioned in ``data``, with its first offset: the extensions are
     found with ``bytes.find`` and the name read back from each (a pattern of every name
-    would try each at every byte); names of other characters are found whole."""
-    plain = {name for name in names if _PLAIN_NAME.fullmatch(name)}
-    for name in sorted(names - plain)[:MAX_CARRIERS]:
+    would try each at every byte); the other names are found whole."""
+    for name in names.other:
         if (offset := data.find(name)) >= 0:
             yield name, offset
     seen: set[bytes] = set()
-    for ending in {name[name.rfind(b".") :] for name in plain if b"." in name}:
+    for ending in names.endings:
         position = 0
         for _ in range(MAX_NAME_MATCHES):
             at = data.find(ending, position)
@@ -174,19 +188,17 @@ def _mentions(data: bytes, names: set[bytes]) -> Iterator[tuple[bytes, int]]:
             before = data[max(0, at - NAME_MAX) : at][::-1]
             lead = _NAME_CHARACTERS.match(before)
             name = (lead.group(0)[::-1] if lead else b"") + ending
-            if name in plain and name not in seen:
+            if name in names.plain and name not in seen:
                 seen.add(name)
                 yield name, at - len(name) + len(ending)
-    for name in sorted(plain - seen):
-        if b"." not in name and (offset := data.find(name)) >= 0:
-            yield name, offset
 
 
 def _loaders(code: list[SourceFile], names: list[bytes]) -> dict[bytes, list[Signal]]:
     """For each picture name, a signal at its first mention in each code file."""
     found: dict[bytes, list[Signal]] = {name: [] for name in names}
+    looked_for = _sorted_out(names)
     for source in code:
-        for name, offset in _mentions(source.data, set(names)):
+        for name, offset in _mentions(source.data, looked_for):
             found[name].append(
                 signal_at(source, offset, len(name), LOADER_WEIGHT, "picture_loader", "decode_exec")
             )
@@ -206,9 +218,7 @@ def picture_payload_rule(package: Package) -> Indicator | None:
             (
                 (picture, found)
                 for picture in package.files
-                if not picture.is_code
-                and picture.data.startswith((PNG_START, JPEG_START))
-                and (found := appended(picture.data)) is not None
+                if not picture.is_code and (found := appended(picture.data)) is not None
             ),
             MAX_CARRIERS,
         )
