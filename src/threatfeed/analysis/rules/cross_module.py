@@ -3,7 +3,8 @@
 Every other correlation is per file, so moving the harvesting into ``collect.py`` and the
 socket into ``client.py`` hides a stealer from all of them; the module that imports both
 and calls into both (``client.push(pack.seal(collect.gather()))``) is where the theft is
-put together. Only strong harvesting counts (secrets, wallets, browser data, the whole
+put together. The same holds for JavaScript modules wired by relative ``require`` and
+``import``. Only strong harvesting counts (secrets, wallets, browser data, the whole
 environment serialised), as for ``data_exfiltration_rule``: SDKs read their own
 configuration and talk to their service in different modules all the time.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator
+from itertools import islice
 
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import RUNNING, Package, SourceFile, module_paths
@@ -33,13 +35,77 @@ _COMMENT = re.compile(rb"#[^\n]*")
 #: A name called, or a function of what it names (``f(``, ``mod.f(``): each file's calls
 #: are read once, and the names it imports looked up among them.
 _CALLED = re.compile(rb"\b(\w+)\s*(?:\.\s*\w+\s*)?\(")
+#: ``require("./m")``, perhaps called at once (``require("./m")()``, ``require("./m").f()``);
+#: what it is bound to is read just before it (``_BOUND``).
+_REQUIRE = re.compile(
+    rb"""\brequire\s*\(\s*["'](\.\.?/[^"'\n]{1,200})["']\s*\)(\s*(?:\.\s*[\w$]+\s*)?\()?"""
+)
+_BOUND = re.compile(rb"(?:const|let|var)\s+(\{[^}]*\}|[\w$]+)\s*=\s*$")
+#: ``... from "./m"``; its ``import`` clause is read just before it.
+_FROM = re.compile(rb"""\bfrom\s*["'](\.\.?/[^"'\n]{1,200})["']""")
+#: Bytes looked at in front of a ``require`` or ``from`` for what it binds: each place is
+#: read once, in a bounded window, so no crafted file makes the search quadratic.
+_BINDING_WINDOW = 500
+MAX_JS_IMPORTS = 5000
+_JS_NAME = re.compile(rb"[\w$]+")
+#: The files a relative specifier can load, in Node's order and TypeScript's sources.
+_JS_SUFFIXES = ("", ".js", ".cjs", ".mjs", ".ts", "/index.js", "/index.ts")
 
 
 def _sends(source: SourceFile) -> bool:
     return any(hit.capability in SENDS for hit in source.signatures)
 
 
-def _imported(source: SourceFile, tops: dict[str, str]) -> Iterator[tuple[bytes, str]]:
+def _js_files(folder: str, specifier: bytes) -> list[str]:
+    base = posixpath.normpath(posixpath.join(folder, specifier.decode("ascii", "replace")))
+    return [base + suffix for suffix in _JS_SUFFIXES]
+
+
+def _js_names(binding: bytes) -> list[bytes]:
+    """The names a binding or an import clause binds: ``x``, ``{a, b: c}``, ``* as x``,
+    ``x, {a as b}``: the last word of each item."""
+    names = []
+    for item in re.split(rb"[,{}]", binding):
+        words = _JS_NAME.findall(item)
+        if words:
+            names.append(words[-1])
+    return names
+
+
+def _js_imported(source: SourceFile) -> Iterator[tuple[bytes | None, str]]:
+    """The names a JavaScript module binds to modules of its package, with the files each
+    can come from; ``None`` for a module called where it is required."""
+    folder = posixpath.dirname(source.rel)
+    data = source.data
+    for match in islice(_REQUIRE.finditer(data), MAX_JS_IMPORTS):
+        files = _js_files(folder, match.group(1))
+        if match.group(2):
+            names: list[bytes | None] = [None]
+        else:
+            bound = _BOUND.search(data, max(0, match.start() - _BINDING_WINDOW), match.start())
+            names = [*_js_names(bound.group(1))] if bound else []
+        for name in names:
+            for path in files:
+                yield name, path
+    for match in islice(_FROM.finditer(data), MAX_JS_IMPORTS):
+        window = data[max(0, match.start() - _BINDING_WINDOW) : match.start()]
+        start = window.rfind(b"import")
+        clause = window[start + len(b"import") :]
+        if start < 0 or b";" in clause:
+            continue
+        for name in _js_names(clause):
+            for path in _js_files(folder, match.group(1)):
+                yield name, path
+
+
+def _imported(source: SourceFile, tops: dict[str, str]) -> Iterator[tuple[bytes | None, str]]:
+    if source.kind == "javascript":
+        yield from _js_imported(source)
+    else:
+        yield from _py_imported(source, tops)
+
+
+def _py_imported(source: SourceFile, tops: dict[str, str]) -> Iterator[tuple[bytes, str]]:
     """The names a module binds to modules and functions of its own package, with the
     file each comes from (the module, or the one defining the imported name); ``tops``
     maps the package's import names to their folders, for absolute self-imports."""
@@ -87,7 +153,9 @@ def cross_module_exfiltration_rule(package: Package) -> Indicator | None:
     Evidence: ``[{"file": str, "harvests_in": str, "sends_in": str}]``, the wiring module
     and the two it joins. Weighed in the wiring module's context.
     """
-    running = [s for s in package.files if s.kind == "python" and s.context in RUNNING]
+    running = [
+        s for s in package.files if s.kind in {"python", "javascript"} and s.context in RUNNING
+    ]
     senders = {s.rel for s in running if _sends(s)}
     # a file that harvests and sends itself is data_exfiltration_rule's
     harvesters = {s.rel for s in running if s.rel not in senders and strong_harvest(s)}
@@ -103,7 +171,7 @@ def cross_module_exfiltration_rule(package: Package) -> Indicator | None:
             if path in harvesters or path in senders:
                 if called is None:
                     called = set(_CALLED.findall(source.data))
-                if alias in called:
+                if alias is None or alias in called:
                     reached.add(path)
         harvest = sorted(path for path in reached if path in harvesters)
         send = sorted(path for path in reached if path in senders)
