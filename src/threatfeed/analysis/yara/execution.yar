@@ -419,7 +419,9 @@ rule native_library_downloaded_and_loaded {
         // the same in Python through ctypes
         $load = /\b(CDLL|WinDLL|(cdll|windll)\.LoadLibrary)\s*\(/
         $py_get = /\b(urlopen|urlretrieve|(reques|\B\b)ts\.get|(ht|\B\b)tpx\.get)\s*\(/
-        $py_write = /\.write\s*\(|\burlretrieve\s*\(/
+        // the response itself written (not any write: stealers load NSS through ctypes
+        // to decrypt browser passwords and write their loot)
+        $py_write = /\.write\s*\(\s*[\w.]{1,40}(\s*\([^()\n]{0,200}\))?\.(content|read\s*\(\s*\))\s*\)|\burlretrieve\s*\(/
     condition:
         ($dlopen and $js_get and $js_write) or ($load and $py_get and $py_write)
 }
