@@ -593,6 +593,8 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
             if isinstance(dynamic, _Dynamic):
                 name = dynamic.resolve(node.func, local_names) or name
                 kind = call_type(name, node, local_names) if name else None
+        if kind == "code_execution":
+            kind = traced_exec_type(node, tree, local_names) or kind
         if kind in _SHELL_TYPES and node.args and node.args[0].__class__ in _BUILT_STRINGS:
             command = folding.folded(node.args[0], constants(tree))
             if command is not None and _PIPE_TO_SHELL.search(command):
@@ -602,6 +604,67 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
             code = shorten(segment(lines, node), MAX_CODE)
             found.append(Call(name, kind, node.lineno, code, id(node) in in_hook))
     return found
+
+
+#: How far ``traced_exec_type`` follows names back, and how many bindings it reads: enough
+#: for ``r = urlopen(u)``, ``src = r.read()``, ``exec(src)``, bounded against crafted
+#: modules binding one name thousands of times.
+_TRACE_STEPS = 3
+_TRACE_BINDINGS = 64
+_DECODING_TYPES = frozenset({"decode", "hidden_code", "hidden_string"})
+
+
+def traced_exec_type(node: ast.Call, tree: ast.Module, aliases: dict[str, str]) -> str | None:
+    """What ``exec(src)`` runs when ``src`` is a name: the values bound to the names in the
+    argument, and to the names in those, two steps back. A download among them makes it
+    ``remote_code_execution``; a decoding (or an XOR of numbers, the hand-made cipher)
+    ``decoded_code_execution``."""
+    if not node.args:
+        return None
+    bound = bindings(tree)
+    frontier: list[ast.AST] = [node.args[0]]
+    seen: set[str] = set()
+    types: set[str | None] = set()
+    xor = False
+    for _ in range(_TRACE_STEPS):
+        names = []
+        for expression in frontier:
+            for sub in walk(expression, MAX_UNPARSE_NODES):
+                if isinstance(sub, ast.Call) and (name := resolve(sub.func, aliases)):
+                    types.add(call_type(name, sub, aliases))
+                elif isinstance(sub, ast.Name) and sub.id not in seen:
+                    seen.add(sub.id)
+                    names.append(sub.id)
+                elif isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.BitXor):
+                    xor = True
+        frontier = [value for name in names for value in bound.get(name, ())][:_TRACE_BINDINGS]
+    if types & {"network", "download", "remote_code_execution"}:
+        return "remote_code_execution"
+    if types & _DECODING_TYPES or xor or "decoded_code_execution" in types:
+        return "decoded_code_execution"
+    return None
+
+
+@per_archive(maxsize=32)
+def bindings(tree: ast.Module) -> dict[str, tuple[ast.AST, ...]]:
+    """The values bound to each plain name anywhere in the module (assignments, annotated
+    and augmented ones, ``:=``, ``with ... as name``), scopes merged: a payload is read
+    into a name a few lines above where it runs, in one function or at the top."""
+    found: dict[str, list[ast.AST]] = {}
+    for node in nodes(tree):
+        pairs: list[tuple[ast.AST | None, ast.AST | None]]
+        if isinstance(node, ast.Assign):
+            pairs = [(target, node.value) for target in node.targets]
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign | ast.NamedExpr):
+            pairs = [(node.target, node.value)]
+        elif isinstance(node, ast.withitem):
+            pairs = [(node.optional_vars, node.context_expr)]
+        else:
+            continue
+        for target, value in pairs:
+            if isinstance(target, ast.Name) and value is not None:
+                found.setdefault(target.id, []).append(value)
+    return {name: tuple(values) for name, values in found.items()}
 
 
 #: A process started with a command the file builds (``"{} -s {} | {}".format(...)``) is

@@ -44,6 +44,7 @@ from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
 from threatfeed.analysis.rules.pickles import pickle_code_execution_rule
 from threatfeed.analysis.rules.pictures import picture_payload_rule
 from threatfeed.analysis.rules.protected import protected_code_stealer_dependencies_rule
+from threatfeed.analysis.rules.running_code import running_code_execution_rule
 from threatfeed.analysis.rules.setup_reach import setup_runs_package_code_rule
 from threatfeed.analysis.rules.signature_rules import (
     clipboard_hijack_rule,
@@ -67,6 +68,7 @@ RULES: tuple[Rule, ...] = (
     suspicious_setup_commands_rule,
     executes_code_at_remote_url_rule,
     decode_and_execute_rule,
+    running_code_execution_rule,
     decoder_function_exec_rule,
     decrypted_code_exec_rule,
     pickle_code_execution_rule,

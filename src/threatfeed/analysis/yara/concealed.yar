@@ -144,6 +144,24 @@ rule python_decoder_function {
         $decode and $exec
 }
 
+rule python_code_runner {
+    meta:
+        indicator = ""
+        capability = "runner"
+        weight = 0
+        label = "runs code with exec or eval, and decodes or downloads"
+    strings:
+        // marks files for running_code_execution_rule, which parses them and follows what
+        // is run to where it comes from: `exec`/`eval` called by name (not `.execute(`),
+        // or the builtins module named (`getattr(builtins, "".join([...]))`)...
+        $run = /(^|[^.\w])(exec|eval)\s*\(/
+        $builtins = "builtins"
+        // ...in a file that decodes, or downloads
+        $source = /b(64|32|85)decode|decompress|unhexlify|fromhex|marshal\.|chr\(|urlopen|urlretrieve|requests\.|urllib|httpx/
+    condition:
+        ($run or $builtins) and $source
+}
+
 rule js_decipher {
     meta:
         indicator = ""
