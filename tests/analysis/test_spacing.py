@@ -116,6 +116,12 @@ CASES = [
         "os.system(command)\n",
     ),
     (
+        "js_decode_into_variable_then_run",
+        "decode_and_execute_rule",
+        "js",
+        "var _=Buffer.from('" + "76" * 150 + "','hex').toString();eval(_)\n",
+    ),
+    (
         "native_library_downloaded_and_loaded",
         "executes_code_at_remote_url_rule",
         "js",

@@ -320,6 +320,8 @@ rule hex_literal {
         // hex decoding, not encoding (`digest('hex')`): the decoder then reads the file's
         // long hex literals
         $js = /Buffer\.from\s*\([^)\n]{1,200},\s*["']hex["']\s*\)|parseInt\s*\([^\n;]{1,80},\s*16\s*\)/
+        // a literal longer than the window above: the payload itself, spelled in hex
+        $js_literal = /Buffer\.from\s*\(\s*["'][0-9a-fA-F]{200,}["']\s*,\s*["']hex["']/
         $py = /\b(fro|\B\b)mhex\s*\(|\bunhexlify\s*\(|\.decode\s*\(\s*["']hex["']/
     condition:
         any of them

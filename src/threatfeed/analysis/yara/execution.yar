@@ -611,8 +611,11 @@ rule js_decode_into_variable_then_run {
         // `vm.runInThisContext(code)`, `eval(code)` or `new Function('require', code)`
         // within five lines: js_decode_then_eval spread over statements
         $a = /(Buffer\.from\s*\([^\n]{0,200}["'](base64|hex)["']|\batob\s*\()[^\n]{0,200}\n([^\n]{0,200}\n){0,4}[^\n]{0,80}\b(eval|Function|runInThisContext|runInNewContext|runInContext)\s*\(\s*([^\n()]{0,80},\s*)?[A-Za-z_$][\w$]{0,40}\s*[,)]/
+        // the same in one statement after a literal too long for the window above:
+        // `var _ = Buffer.from('7661...', 'hex').toString(); eval(_)`
+        $b = /["'](base64|hex)["']\s*\)[^\n]{0,120}\b(eval|Function|runInThisContext|runInNewContext|runInContext)\s*\(\s*[A-Za-z_$][\w$]{0,40}\s*\)/
     condition:
-        $a
+        $a or $b
 }
 
 rule download_script_run_with_interpreter {
