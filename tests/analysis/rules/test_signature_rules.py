@@ -754,3 +754,33 @@ def test_a_route_running_the_request_as_a_command_is_a_web_shell(
 def test_a_regular_expression_run_on_a_request_header_is_no_web_shell(engine: Engine) -> None:
     code = "const m = /^bytes=(\\d*)-(\\d*)$/.exec(req.headers.range);\n"
     assert run_rule(engine, reverse_shell_rule, npm_tarball({"static.js": code})) is None
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import subprocess\n"
+        "key = subprocess.check_output(['security', 'find-generic-password', '-wa', 'Chrome'])\n",
+        "import subprocess\n"
+        "subprocess.run(['osascript', '-e', 'display dialog \"macOS needs your password\" '\n"
+        "    'default answer \"\" with hidden answer'], capture_output=True)\n",
+        "os.system('security dump-keychain -d ~/Library/Keychains/login.keychain-db > /tmp/k')\n",
+    ],
+    ids=["safe storage key", "password dialog", "keychain dump"],
+)
+def test_macos_keychain_theft_is_credential_harvesting(engine: Engine, code: str) -> None:
+    evidence = run_rule(engine, credential_harvesting_rule, sdist({"tidy_strings/mac.py": code}))
+    assert evidence[0]["signatures"] == [
+        "the macOS keychain, or the login password asked for in a fake dialog"
+    ]
+
+
+def test_a_tool_storing_its_own_secret_in_the_keychain_is_no_theft(engine: Engine) -> None:
+    code = (
+        "import subprocess\n"
+        "subprocess.run(['security', 'add-generic-password', '-s', 'tidy-strings',\n"
+        "                '-a', user, '-w', token], check=True)\n"
+        "print(subprocess.check_output(['security', 'list-keychains']))\n"
+    )
+    archive = sdist({"tidy_strings/auth.py": code})
+    assert run_rule(engine, credential_harvesting_rule, archive) is None

@@ -16,6 +16,25 @@ rule browser_credentials {
         ($ud and $f1 and ($k1 or $k2 or $k3)) or ($f1 and $k1 and $k3)
 }
 
+rule macos_keychain_and_login_password {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 7
+        label = "the macOS keychain, or the login password asked for in a fake dialog"
+    strings:
+        // macOS stealers dump the keychain or pull one secret from it (the key Chrome
+        // encrypts its passwords with: `security find-generic-password -wa Chrome`),
+        // also as an argument list...
+        $security = /\bsecurity["',\s]{1,6}(dump-keychain|find-generic-password|find-internet-password)\b/
+        $db = /Library\/Keychains\/login\.keychain/
+        // ...and ask for the password the keychain opens with, in a dialog of
+        // AppleScript's that hides what is typed
+        $prompt = /with\s+hidden\s+answer/
+    condition:
+        any of them
+}
+
 rule discord_tokens {
     meta:
         indicator = "credential_harvesting_rule"
