@@ -784,3 +784,19 @@ def test_a_tool_storing_its_own_secret_in_the_keychain_is_no_theft(engine: Engin
     )
     archive = sdist({"tidy_strings/auth.py": code})
     assert run_rule(engine, credential_harvesting_rule, archive) is None
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import os, subprocess\n"
+        "unit = os.path.expanduser('~/.config/systemd/user/sysmon.service')\n"
+        "open(unit, 'w').write(UNIT)\n"
+        "subprocess.run(['systemctl', '--user', 'enable', '--now', 'sysmon'])\n",
+        "with open('/etc/ld.so.preload', 'a') as f:\n    f.write(LIBRARY + '\\n')\n",
+    ],
+    ids=["systemd user unit", "loader preload"],
+)
+def test_linux_autostarts_are_persistence(engine: Engine, code: str) -> None:
+    evidence = run_rule(engine, persistence_rule, sdist({"tidy_strings/agent.py": code}))
+    assert "installs itself to run at logon" in evidence[0]["signatures"]

@@ -307,6 +307,10 @@ rule persistence {
         $e = /\(crontab\s+-l[^\n]{0,80}\|\s*crontab\s+-/
         // the interpreter's own start: IPython runs every file of its startup folder
         $f = /profile_default[\\\/]{1,2}startup|["']profile_default["']\s*,\s*["']startup["']/
+        // a systemd unit of the user's (started at every login, restarted when killed),
+        // and the dynamic loader's preload list (a library loaded into every process)
+        $g = /\.config\/systemd\/user\b|systemctl\s+--user\s+enable\b/
+        $h = /\/etc\/ld\.so\.preload\b/
     condition:
         any of them
 }
