@@ -38,7 +38,7 @@ def test_ip_identification_reports_public_addresses_only(engine: Engine) -> None
         "SERVER = '45.12.77.3'\nLOCAL = '192.168.1.10'\nDNS = '8.8.8.8'\nVERSION = 'v1.2.3.4'\n"
         "ASSEMBLY = '1.0.0.0'\nAGENT = 'Mozilla/5.0 Chrome/131.0.0.0 Safari/537.36'\n"
         "setup(version='1.26.25.14')\nMETA = {'version': '2.31.0.3'}\n"
-        "REQUIRES = ['tidy-httpd==2.4.69.1', 'other>=20.0.0.9']\n"
+        "REQUIRES = ['tidy-httpd==2.4.69.1', 'other>=20.0.0.9']\n__version__ = '1.5.6.1'\n"
     )
     evidence = run_rule(engine, ip_identification_rule, sdist({"t/m.py": code}))
     assert evidence == [{"file": "tidy-strings-0.4.0/t/m.py", "ip": "45.12.77.3"}]

@@ -96,7 +96,7 @@ def _worth_reporting(url: str, capability: str) -> bool:
 
 #: What precedes a version written in four parts (``version="1.26.25.14"``, ``"version":
 #: "2.1.0.3"``, ``Version: 4.21.0.1``, a requirement ``httpd==2.4.69.1``): not an address.
-_VERSION_BEFORE = re.compile(rb"(version\W{0,6}|[=<>~!]=\s*|[<>]\s*)$", re.IGNORECASE)
+_VERSION_BEFORE = re.compile(rb"(version[\W_]{0,8}|[=<>~!]=\s*|[<>]\s*)$", re.IGNORECASE)
 
 
 def names_a_version(data: bytes, offset: int) -> bool:
