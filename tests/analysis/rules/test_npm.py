@@ -2,7 +2,11 @@ from __future__ import annotations
 
 from tests.analysis.builders import npm_tarball, package, run_rule, sdist
 from threatfeed.analysis import Engine
-from threatfeed.analysis.rules.npm import npm_hooks_rule, npm_security_placeholder_rule
+from threatfeed.analysis.rules.npm import (
+    command_shadowing_rule,
+    npm_hooks_rule,
+    npm_security_placeholder_rule,
+)
 from threatfeed.analysis.scoring import rule_points
 
 
@@ -79,3 +83,27 @@ def test_install_hook_hidden_in_a_bundled_file_dependency(engine: Engine) -> Non
     assert rule_points(found) >= 7
     registry = npm_tarball(files, manifest={"dependencies": {"react": "^18.0.0"}})
     assert run_rule(engine, npm_hooks_rule, registry) is None
+
+
+def test_a_bin_named_like_git_or_sudo_shadows_the_command(engine: Engine) -> None:
+    wrapper = (
+        "#!/usr/bin/env node\nconst { spawnSync } = require('child_process');\n"
+        "spawnSync('/usr/bin/git', process.argv.slice(2), { stdio: 'inherit' });\n"
+    )
+    archive = npm_tarball(
+        {"bin/git.js": wrapper, "bin/cli.js": "console.log('hi');\n"},
+        manifest={"bin": {"git": "bin/git.js", "left-padder": "bin/cli.js"}},
+    )
+    evidence = run_rule(engine, command_shadowing_rule, archive)
+    assert evidence == [{"command": "git", "file": "bin/git.js"}]
+    assert engine.analyze(archive).flagged
+
+
+def test_a_bin_of_the_package_own_name_or_its_own_commands_is_no_shadow(engine: Engine) -> None:
+    own = npm_tarball({"cli.js": "console.log(1);\n"}, name="node", manifest={"bin": "cli.js"})
+    tools = npm_tarball(
+        {"cli.js": "console.log(1);\n"},
+        manifest={"bin": {"left-pad": "cli.js", "lpad": "cli.js", "yarn": "cli.js"}},
+    )
+    assert run_rule(engine, command_shadowing_rule, own) is None
+    assert run_rule(engine, command_shadowing_rule, tools) is None

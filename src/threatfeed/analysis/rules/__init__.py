@@ -39,7 +39,11 @@ from threatfeed.analysis.rules.install_probes import (
 )
 from threatfeed.analysis.rules.metadata import dependency_confusion_rule, trivial_package_rule
 from threatfeed.analysis.rules.network import ip_identification_rule, suspicious_url_references_rule
-from threatfeed.analysis.rules.npm import npm_hooks_rule, npm_security_placeholder_rule
+from threatfeed.analysis.rules.npm import (
+    command_shadowing_rule,
+    npm_hooks_rule,
+    npm_security_placeholder_rule,
+)
 from threatfeed.analysis.rules.obfuscation import obfuscated_code_rule
 from threatfeed.analysis.rules.pickles import pickle_code_execution_rule
 from threatfeed.analysis.rules.pictures import picture_payload_rule
@@ -64,6 +68,7 @@ from threatfeed.analysis.rules.typosquatting import typosquatting_rule
 RULES: tuple[Rule, ...] = (
     npm_hooks_rule,
     npm_security_placeholder_rule,
+    command_shadowing_rule,
     remote_dependency_rule,
     suspicious_setup_commands_rule,
     executes_code_at_remote_url_rule,

@@ -1,4 +1,5 @@
-"""npm-specific rules: install hooks and the registry's security placeholders."""
+"""npm-specific rules: install hooks, commands shadowed by ``bin``, and the registry's
+security placeholders."""
 
 from __future__ import annotations
 
@@ -202,3 +203,76 @@ def npm_security_placeholder_rule(package: Package) -> Indicator | None:
         return None
     signal = Signal(None, None, f"version {package.version}", PLACEHOLDER_WEIGHT, key="version")
     return indicator("npm_security_placeholder_rule", True, [signal])
+
+
+#: Commands a project's own scripts and developers run, which a package has no business
+#: providing under their names: npm puts every dependency's ``bin`` in front of ``PATH``
+#: for the project's scripts (``node_modules/.bin``), and ``npm install -g`` in front of
+#: the system's. Package managers are left out (corepack provides ``yarn`` and ``pnpm`` by
+#: design), and a package may provide the command that is its own name.
+_SHADOWED = frozenset(
+    {
+        "git",
+        "npm",
+        "npx",
+        "node",
+        "sudo",
+        "su",
+        "ssh",
+        "scp",
+        "gpg",
+        "curl",
+        "wget",
+        "python",
+        "python3",
+        "pip",
+        "pip3",
+        "bash",
+        "sh",
+        "zsh",
+        "ls",
+        "cat",
+        "cp",
+        "mv",
+        "rm",
+        "env",
+        "docker",
+        "kubectl",
+        "aws",
+        "gcloud",
+        "az",
+        "gh",
+        "openssl",
+    }
+)
+SHADOW_WEIGHT = 10.0
+
+
+def command_shadowing_rule(package: Package) -> Indicator | None:
+    """An npm package whose ``bin`` provides a common command under its name (``git``,
+    ``npm``, ``sudo``, ``ssh``...): once installed, the project's scripts (or, installed
+    globally, its user) run the package's file in the command's place, which can read what
+    it is given (tokens pushed with ``git``, the password typed for ``sudo``) and then run
+    the real command so that nothing shows.
+
+    Evidence: ``[{"command": str, "file": str}]``. Weighed as install-time code: npm links
+    the commands as it installs the package.
+    """
+    if package.ecosystem != "npm":
+        return None
+    commands = package.manifest.get("bin")
+    own = str(package.name or "").rpartition("/")[2]
+    if isinstance(commands, str):
+        commands = {own: commands}
+    if not isinstance(commands, dict):
+        return None
+    manifest = package.path_of("package.json")
+    evidence = []
+    signals = []
+    for command, target in commands.items():
+        if command in _SHADOWED and command != own:
+            evidence.append({"command": command, "file": str(target)})
+            signals.append(
+                Signal(manifest, None, f"bin {command}", SHADOW_WEIGHT, "install", key="shadow")
+            )
+    return indicator("command_shadowing_rule", evidence, signals)
