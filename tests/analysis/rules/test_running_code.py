@@ -35,6 +35,13 @@ XOR_CODE = (
     "eval(compile(_S, '<mw>', 'exec'))\n"
 )
 
+#: The same cipher over bytes, with no character code in sight.
+XOR_BYTES = (
+    "_K = 0x5A\n_T = [51, 55, 42, 53, 40, 46, 122, 53, 41]\n"
+    "_S = bytes(b ^ _K for b in _T).decode()\n"
+    "eval(compile(_S, '<mw>', 'exec'))\n"
+)
+
 
 @pytest.mark.parametrize(
     ("code", "kind"),
@@ -42,8 +49,14 @@ XOR_CODE = (
         (BUILT_EXEC, "decoded_code_execution"),
         (TIMED_DOWNLOAD, "remote_code_execution"),
         (XOR_CODE, "decoded_code_execution"),
+        (XOR_BYTES, "decoded_code_execution"),
     ],
-    ids=["built exec of a decoded blob", "download run from a timer", "xor cipher"],
+    ids=[
+        "built exec of a decoded blob",
+        "download run from a timer",
+        "xor cipher of characters",
+        "xor cipher of bytes",
+    ],
 )
 def test_code_run_on_import_is_followed_to_its_source(engine: Engine, code: str, kind: str) -> None:
     archive = wheel({"tidy_strings/__init__.py": code})

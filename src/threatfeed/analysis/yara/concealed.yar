@@ -156,10 +156,12 @@ rule python_code_runner {
         // or the builtins module named (`getattr(builtins, "".join([...]))`)...
         $run = /(^|[^.\w])(exec|eval)\s*\(/
         $builtins = "builtins"
-        // ...in a file that decodes, or downloads
+        // ...in a file that decodes, or downloads, or XORs in a comprehension (`bytes(b ^ k
+        // for b in data)`: the hand-made cipher)
         $source = /b(64|32|85)decode|decompress|unhexlify|fromhex|marshal\.|chr\(|urlopen|urlretrieve|requests\.|urllib|httpx/
+        $xor = /\^\s*[\w.\[\]]{1,30}\s+for\s/
     condition:
-        ($run or $builtins) and $source
+        ($run or $builtins) and ($source or $xor)
 }
 
 rule js_decipher {
