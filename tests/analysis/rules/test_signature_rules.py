@@ -794,9 +794,25 @@ def test_a_tool_storing_its_own_secret_in_the_keychain_is_no_theft(engine: Engin
         "open(unit, 'w').write(UNIT)\n"
         "subprocess.run(['systemctl', '--user', 'enable', '--now', 'sysmon'])\n",
         "with open('/etc/ld.so.preload', 'a') as f:\n    f.write(LIBRARY + '\\n')\n",
+        "unit_dir = Path.home() / '.config' / 'systemd' / 'user'\n"
+        "(unit_dir / 'sync.service').write_text(UNIT)\n"
+        "subprocess.run(['systemctl', '--user', 'enable', '--now', 'sync.service'])\n",
     ],
-    ids=["systemd user unit", "loader preload"],
+    ids=["systemd user unit", "loader preload", "systemd unit by path pieces"],
 )
 def test_linux_autostarts_are_persistence(engine: Engine, code: str) -> None:
     evidence = run_rule(engine, persistence_rule, sdist({"tidy_strings/agent.py": code}))
     assert "installs itself to run at logon" in evidence[0]["signatures"]
+
+
+def test_appending_to_another_installed_package_is_persistence(engine: Engine) -> None:
+    code = (
+        "import importlib.util, os\n"
+        "spec = importlib.util.find_spec('requests')\n"
+        "target = os.path.join(os.path.dirname(spec.origin), 'sessions.py')\n"
+        "with open(target, 'a', encoding='utf-8') as fh:\n    fh.write(HOOK)\n"
+    )
+    evidence = run_rule(engine, persistence_rule, sdist({"tidy_strings/compat.py": code}))
+    assert evidence[0]["signatures"] == ["appends to the installed code of another package"]
+    reading = code.replace("'a', ", "")
+    assert run_rule(engine, persistence_rule, sdist({"tidy_strings/compat.py": reading})) is None

@@ -295,6 +295,23 @@ rule requests_elevation {
         any of them
 }
 
+rule installed_package_patched {
+    meta:
+        indicator = "persistence_rule"
+        capability = "persistence"
+        weight = 10
+        label = "appends to the installed code of another package"
+    strings:
+        // Another package's files located by its name (`find_spec("requests").origin`,
+        // `inspect.getsourcefile(requests.sessions)`) and opened to append: its next
+        // import runs what was appended, a hook that outlives this package's removal.
+        $locate = /\bfind_spec\s*\(\s*["'][\w.]+["']\s*\)|\b(getsourcefile|getfile)\s*\(/
+        // (`(open|\B\b)`: the atoms are the quoted modes, as in download_planted_in_site_packages)
+        $append = /\b(open|\B\b)\s*\([^\n]{0,120},\s*["'](a|ab|a\+|r\+)["']/
+    condition:
+        $locate and $append
+}
+
 rule download_planted_in_site_packages {
     meta:
         indicator = "persistence_rule"

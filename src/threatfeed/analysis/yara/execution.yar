@@ -309,7 +309,7 @@ rule persistence {
         $f = /profile_default[\\\/]{1,2}startup|["']profile_default["']\s*,\s*["']startup["']/
         // a systemd unit of the user's (started at every login, restarted when killed),
         // and the dynamic loader's preload list (a library loaded into every process)
-        $g = /\.config\/systemd\/user\b|systemctl\s+--user\s+enable\b/
+        $g = /\.config\/systemd\/user\b|systemctl\s+--user\s+enable\b|["']systemd["']\s*[,\/]\s*["']user["']|["']systemctl["']\s*,\s*["']--user["']/
         $h = /\/etc\/ld\.so\.preload\b/
     condition:
         any of them
