@@ -131,6 +131,14 @@ CASES = [
         'subprocess.Popen(["java", "-jar", jar])\n',
     ),
     (
+        "download_write_and_run",
+        "executes_code_at_remote_url_rule",
+        "py",
+        "import subprocess, sys, urllib.request\n"
+        'urllib.request.urlretrieve(url, "/tmp/.cache/u.py")\n'
+        'subprocess.Popen([sys.executable, "/tmp/.cache/u.py"], start_new_session=True)\n',
+    ),
+    (
         "native_library_downloaded_and_loaded",
         "executes_code_at_remote_url_rule",
         "js",

@@ -446,12 +446,14 @@ rule download_write_and_run {
         // (a Java archive too: started with `java -jar`, JarkaStealer's way)
         $exe_name = /["'][^"'\n]{0,60}\.(exe|scr|bat|vbs|msi|jar)["']/ nocase
         $chmod = /\bos\.chmod\s*\(/
+        // or a script saved by `urlretrieve` and run by the interpreter itself
+        $interpreter = /\[\s*sys\.executable\s*,/
         // a download streamed to disk in chunks, through a session or not, under an
         // executable's name: `for c in r.iter_content(...): f.write(c)`
         $session = /\brequests\.Session\s*\(/
         $stream = /\.iter_content\s*\(|\bcopyfileobj\s*\(/
     condition:
-        ($get and $write and $run) or ($retrieve and ($exe_name or $chmod) and $run)
+        ($get and $write and $run) or ($retrieve and ($exe_name or $chmod or $interpreter) and $run)
             or (($get or $session) and $stream and $exe_name and $run)
 }
 
