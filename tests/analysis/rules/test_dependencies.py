@@ -70,3 +70,47 @@ def test_hostile_specs_are_read_without_error(engine: Engine) -> None:
 
 def test_pypi_packages_are_left_alone(engine: Engine) -> None:
     assert run_rule(engine, remote_dependency_rule, sdist()) is None
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {
+            "pyproject.toml": '[project]\nname = "tidy-strings"\ndependencies = [\n'
+            '    "pydantic>=2",\n    "tidy-core @ https://files.example.net/tidy_core-1.0.tar.gz",\n]\n'
+        },
+        {
+            "PKG-INFO": "Metadata-Version: 2.1\nName: tidy-strings\nRequires-Dist: pydantic>=2\n"
+            "Requires-Dist: tidy-core@ https://files.example.net/tidy_core-1.0.tar.gz\n\n# README\n"
+        },
+    ],
+    ids=["pyproject", "metadata"],
+)
+def test_a_python_direct_reference_to_an_unknown_host_is_remote(
+    engine: Engine, files: dict[str, str]
+) -> None:
+    evidence = run_rule(engine, remote_dependency_rule, sdist(files))
+    assert evidence == [
+        {"name": "tidy-core", "spec": "https://files.example.net/tidy_core-1.0.tar.gz"}
+    ]
+
+
+def test_python_references_in_setup_py_extras_and_readmes_are_weighed_apart(
+    engine: Engine,
+) -> None:
+    setup_py = (
+        "from setuptools import setup\nsetup(name='tidy-strings', install_requires=[\n"
+        "    'tidy-core @ git+https://github.com/tidy/core.git@v1',\n])\n"
+    )
+    metadata = (
+        "Metadata-Version: 2.1\nName: tidy-strings\n"
+        "Requires-Dist: docs-theme @ https://files.example.net/t.tar.gz ; extra == 'docs'\n\n"
+        'pip install "tidy-strings @ https://files.example.net/tidy.tar.gz"\n'
+    )
+    archive = sdist({"PKG-INFO": metadata}, setup_py=setup_py)
+    found = remote_dependency_rule(package(engine, archive))
+    assert found is not None
+    assert found.evidence == [
+        {"name": "tidy-core", "spec": "git+https://github.com/tidy/core.git@v1"}
+    ]
+    assert rule_points(found) == 1.5  # a forge: the extra and the README are not read

@@ -1,4 +1,5 @@
-"""Dependencies npm fetches from elsewhere than the registry.
+"""Dependencies fetched from elsewhere than the registry: npm's URL and git specs, and
+PEP 508 direct references (``name @ https://...``) of Python packages.
 
 A dependency given as a URL (``"ui-kit": "http://cdn.example.net/ui-kit.tgz"``) is
 downloaded on install and its hooks run, while the registry, its scanners and the
@@ -12,11 +13,14 @@ hook) to flag.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+from threatfeed.analysis import build
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import Package
+from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator
+from threatfeed.analysis.text import decode
 
 #: Fields whose packages ``npm install`` installs (peer dependencies too, since npm 7).
 _INSTALLED = ("dependencies", "optionalDependencies", "peerDependencies")
@@ -46,7 +50,7 @@ MAX_ITEMS = 20
 def _weight(spec: str) -> float:
     if _FORGE_SHORTHAND.match(spec):
         return FORGE_WEIGHT
-    if not _URL.match(spec):
+    if not _URL.match(spec) or spec.lower().startswith(("file:", "git+file:")):
         return 0.0  # a version range, a tag, ``npm:`` aliases, ``file:`` folders
     try:
         host = (urlsplit(spec.removeprefix("git+")).hostname or "").rstrip(".")
@@ -57,26 +61,82 @@ def _weight(spec: str) -> float:
     return REMOTE_WEIGHT + (PLAIN_HTTP_WEIGHT if spec.lower().startswith("http:") else 0.0)
 
 
+def _npm_specs(package: Package) -> Iterator[tuple[str | None, str, str]]:
+    manifest = package.path_of("package.json")
+    for field in _INSTALLED:
+        specs = package.manifest.get(field)
+        for name, spec in specs.items() if isinstance(specs, dict) else ():
+            if isinstance(spec, str):
+                yield manifest, str(name), spec.strip()
+
+
+#: ``name [extras] @ url``: a PEP 508 direct reference (markers after ``;`` are kept apart).
+_DIRECT = re.compile(r"^\s*([A-Za-z0-9][\w.-]*)\s*(?:\[[^\]]*\])?\s*@\s*(\S+?)\s*(?:;.*)?$")
+_REQUIRES_DIST = re.compile(rb"^Requires-Dist:[ \t]*([^\n]{1,500})$", re.MULTILINE)
+_INSTALL_REQUIRES = re.compile(rb"install_requires\s*=\s*\[([^\]]{0,20000})\]")
+_QUOTED = re.compile(rb"""["']([^"'\n]{1,500})["']""")
+
+
+def _python_requirements(source: SourceFile) -> Iterator[str]:
+    """The requirements a Python package's metadata or build files declare as installed
+    (not extras: ``; extra == ...`` requirements install only when asked for)."""
+    name = source.rel.rpartition("/")[2]
+    if name in {"PKG-INFO", "METADATA"}:
+        headers = source.data.split(b"\n\n", 1)[0]  # the body is the README
+        for match in _REQUIRES_DIST.finditer(headers):
+            line = decode(match.group(1)).strip()
+            if "extra" not in line.partition(";")[2]:
+                yield line
+    elif name == "setup.py":
+        for block in _INSTALL_REQUIRES.finditer(source.data):
+            yield from (decode(item) for item in _QUOTED.findall(block.group(1)))
+    elif name == "pyproject.toml":
+        project = build.toml(source.data).get("project")
+        dependencies = project.get("dependencies") if isinstance(project, dict) else None
+        if isinstance(dependencies, list):
+            yield from (item for item in dependencies if isinstance(item, str))
+
+
+#: The package's own declarations, at its root (fixtures of tests hold other projects').
+_DECLARING = frozenset({"PKG-INFO", "setup.py", "pyproject.toml"})
+
+
+def _python_specs(package: Package) -> Iterator[tuple[str | None, str, str]]:
+    for source in package.files:
+        folder, _, name = source.rel.rpartition("/")
+        wheel_metadata = name == "METADATA" and folder.endswith(".dist-info") and "/" not in folder
+        if not (source.rel in _DECLARING or wheel_metadata):
+            continue
+        for requirement in _python_requirements(source):
+            if match := _DIRECT.match(requirement):
+                yield source.path, match.group(1), match.group(2)
+
+
 def remote_dependency_rule(package: Package) -> Indicator | None:
-    """npm dependencies fetched from a URL or a git repository instead of the registry.
+    """Dependencies fetched from a URL or a git repository instead of the registry: npm's
+    URL and git specs, and Python's direct references (``name @ https://...`` in
+    ``Requires-Dist``, ``install_requires`` or ``[project] dependencies``).
 
     Evidence: ``[{"name": str, "spec": str}]``. A tarball or repository on any other host
     than the public forges weighs 8 (10 over plain ``http:``, which anyone on the path can
     swap); one on GitHub, GitLab or Bitbucket 1.5. They count once per kind of host.
     """
-    if package.ecosystem != "npm":
+    if package.ecosystem == "npm":
+        specs = _npm_specs(package)
+    elif package.ecosystem == "pypi":
+        specs = _python_specs(package)
+    else:
         return None
-    manifest = package.path_of("package.json")
     evidence = []
     signals = []
-    for field in _INSTALLED:
-        specs = package.manifest.get(field)
-        for name, spec in specs.items() if isinstance(specs, dict) else ():
-            weight = _weight(spec.strip()) if isinstance(spec, str) else 0.0
-            if not weight:
-                continue
-            evidence.append({"name": str(name), "spec": spec[:300]})
-            key = "forge" if weight == FORGE_WEIGHT else "remote"
-            excerpt = f"{name}: {spec}"[:160]
-            signals.append(Signal(manifest, None, excerpt, weight, "install", key=key))
+    seen = set()
+    for path, name, spec in specs:
+        weight = _weight(spec)
+        if not weight or (name, spec) in seen:
+            continue
+        seen.add((name, spec))
+        evidence.append({"name": name, "spec": spec[:300]})
+        key = "forge" if weight == FORGE_WEIGHT else "remote"
+        excerpt = f"{name}: {spec}"[:160]
+        signals.append(Signal(path, None, excerpt, weight, "install", key=key))
     return indicator("remote_dependency_rule", evidence[:MAX_ITEMS], signals)
