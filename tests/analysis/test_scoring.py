@@ -97,3 +97,46 @@ def test_tests_and_docs_together_never_flag_alone() -> None:
     # a key seen in running code counts there once; its copy in a test adds nothing
     both = Indicator("r", [], (_signal(10, "code", "k"), _signal(10, "test", "k")))
     assert points([both]) == rule_points(both) == 6
+
+
+WIPE_DOC = (
+    '"""Guards an agent\'s shell.\n\nWhen the agent is about to run ``rm -rf /``, stop it.\n"""\n'
+    "import re\n\n\n"
+    "def blocked(command):\n"
+    '    """Whether ``command`` is ``shutdown -h now`` or the like."""\n'
+    "    return bool(re.match(PATTERN, command))\n"
+)
+
+
+def test_a_technique_named_in_a_docstring_is_documentation(engine: Engine) -> None:
+    from tests.analysis.builders import package
+    from threatfeed.analysis.rules.signature_rules import destructive_command_rule
+
+    found = destructive_command_rule(package(engine, sdist({"tidy_strings/guard.py": WIPE_DOC})))
+    assert found is not None
+    assert {signal.context for signal in found.signals} == {"docs"}
+
+
+def test_code_that_only_looks_like_it_follows_a_docstring_runs(engine: Engine) -> None:
+    """A quote placed in a string makes the count of quotes odd, and the last one opens its
+    line, but the syntax tree has no docstring there (a bare string after code): the call
+    is code."""
+    from tests.analysis.builders import package
+    from threatfeed.analysis.rules.signature_rules import destructive_command_rule
+
+    decoy = (
+        'MARK = \'a"""\'\n'
+        "def f():\n"
+        "    x = 1\n"
+        '    """\n'
+        '    """\n'
+        "import os\nos.system('rm -rf / ')\n"
+    )
+    found = destructive_command_rule(package(engine, sdist({"tidy_strings/m.py": decoy})))
+    assert found is not None
+    assert "docs" not in {signal.context for signal in found.signals}
+    # and a file that runs its own docstring has none
+    doc_run = '"""\nimport os; os.system("rm -rf / ")\n"""\nexec(__doc__)\n'
+    found = destructive_command_rule(package(engine, sdist({"tidy_strings/d.py": doc_run})))
+    assert found is not None
+    assert "docs" not in {signal.context for signal in found.signals}

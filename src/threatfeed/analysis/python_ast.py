@@ -606,6 +606,26 @@ def suspicious_calls(tree: ast.Module, source: bytes) -> list[Call]:
     return found
 
 
+_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+@per_archive(maxsize=32)
+def docstring_lines(tree: ast.Module) -> tuple[tuple[int, int], ...]:
+    """The first and last lines of the module's docstrings: the string a module, class or
+    function opens with, which Python keeps as ``__doc__`` and never runs."""
+    spans = []
+    for node in nodes(tree):
+        if isinstance(node, _DOCUMENTED) and node.body:
+            first = node.body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                spans.append((first.lineno, first.end_lineno or first.lineno))
+    return tuple(spans)
+
+
 #: How far ``traced_exec_type`` follows names back, and how many bindings it reads: enough
 #: for ``r = urlopen(u)``, ``src = r.read()``, ``exec(src)``, bounded against crafted
 #: modules binding one name thousands of times.

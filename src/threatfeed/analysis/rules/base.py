@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from threatfeed.analysis import python_ast
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import RUNNING, Package, SourceFile
 from threatfeed.analysis.signatures import SignatureHit
@@ -21,6 +22,32 @@ _COMMENT = re.compile(rb"^\s*(#|//|/\*|\*|>>>|\.\.\.\s)", re.M)
 def in_comment(data: bytes, offset: int) -> bool:
     """A match on a comment or doctest line is documentation, whatever the file."""
     return bool(_COMMENT.match(data, data.rfind(b"\n", 0, offset) + 1))
+
+
+_TRIPLE_QUOTES = (b'"""', b"'''")
+
+
+def in_docstring(source: SourceFile, offset: int) -> bool:
+    """A match inside a Python docstring is documentation (``When an agent runs ``rm -rf
+    /`` ...``): Python keeps the string as ``__doc__`` and never runs it.
+
+    Looked for cheaply first (an odd number of triple quotes before the match, the last
+    opening its line), then confirmed by the syntax tree, so that no quote placed in a
+    comment or another string passes code for a docstring. A file that reads its own
+    ``__doc__`` (``exec(__doc__)``) has no documentation."""
+    data = source.data
+    quote = max(_TRIPLE_QUOTES, key=lambda q: data.rfind(q, 0, offset))
+    start = data.rfind(quote, 0, offset)
+    if start < 0 or data.count(quote, 0, offset) % 2 == 0:
+        return False
+    line_start = data.rfind(b"\n", 0, start) + 1
+    if data[line_start:start].strip(b" \trRuU") or b"__doc__" in data:
+        return False
+    tree = python_ast.parsed(data)
+    if tree is None:
+        return False
+    line = line_of(data, offset)
+    return any(first <= line <= last for first, last in python_ast.docstring_lines(tree))
 
 
 _JSON_KEY = re.compile(rb'"([^"\\\n]{1,80})"\s*:\s*"')
@@ -39,8 +66,11 @@ def in_manifest_outside_hooks(source: SourceFile, offset: int) -> bool:
 
 
 def place_of(source: SourceFile, offset: int) -> str:
-    """The context a match counts in: comments and manifest text are documentation."""
+    """The context a match counts in: comments, docstrings and manifest text are
+    documentation."""
     if source.is_code and in_comment(source.data, offset):
+        return "docs"
+    if source.kind == "python" and in_docstring(source, offset):
         return "docs"
     if in_manifest_outside_hooks(source, offset):
         return "docs"
