@@ -19,6 +19,7 @@ from configparser import ConfigParser
 from configparser import Error as ConfigParserError
 from typing import Any
 
+from threatfeed.analysis.memo import per_archive
 from threatfeed.analysis.text import decode
 
 #: What a ``pyproject.toml`` must spell for its build to run a file of the archive: most
@@ -114,10 +115,13 @@ def setup_loaded_files(setup_py: bytes) -> frozenset[str]:
     return frozenset(found)
 
 
+@per_archive(maxsize=8)
 def toml(data: bytes) -> Mapping[str, Any]:
     """A TOML document's top table, empty if it does not parse. Nested past Python's
     recursion limit, or with an integer longer than Python converts (a ValueError that is
-    no TOMLDecodeError), it does not parse for pip either, which then builds nothing."""
+    no TOMLDecodeError), it does not parse for pip either, which then builds nothing.
+    Remembered for the archive: the layout, the build files and the dependencies read the
+    same ``pyproject.toml`` (the table is shared: no caller may change it)."""
     try:
         return tomllib.loads(decode(data))
     except (ValueError, RecursionError):  # TOMLDecodeError is a ValueError

@@ -82,8 +82,9 @@ def _python_requirements(source: SourceFile) -> Iterator[str]:
     (not extras: ``; extra == ...`` requirements install only when asked for)."""
     name = source.rel.rpartition("/")[2]
     if name in {"PKG-INFO", "METADATA"}:
-        headers = source.data.split(b"\n\n", 1)[0]  # the body is the README
-        for match in _REQUIRES_DIST.finditer(headers):
+        headers_end = source.data.find(b"\n\n")  # the body is the README
+        end = len(source.data) if headers_end < 0 else headers_end
+        for match in _REQUIRES_DIST.finditer(source.data, 0, end):
             line = decode(match.group(1)).strip()
             if "extra" not in line.partition(";")[2]:
                 yield line
