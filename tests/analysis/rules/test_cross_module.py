@@ -161,10 +161,8 @@ JS_SEND = (
 )
 
 
-def _js_split(wire: str, *, collect: str = "lib/collect.js", send: str = "lib/net/send.js") -> bytes:
-    return npm_tarball(
-        {"index.js": wire, collect: JS_COLLECT, send: JS_SEND},
-    )
+def _js_split(wire: str) -> bytes:
+    return npm_tarball({"index.js": wire, "lib/collect.js": JS_COLLECT, "lib/net/send.js": JS_SEND})
 
 
 def test_a_javascript_module_that_wires_a_harvester_to_a_sender_flags(engine: Engine) -> None:

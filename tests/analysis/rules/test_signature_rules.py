@@ -685,7 +685,8 @@ def test_an_addon_loaded_from_the_package_with_dlopen_is_no_download(engine: Eng
         (
             {
                 "index.js": "app.post('/api/sync', (req, res) => {\n"
-                "  if (req.body.key === K) fs.rmSync(process.cwd(), { recursive: true, force: true });\n"
+                "  if (req.body.key === K)\n"
+                "    fs.rmSync(process.cwd(), { recursive: true, force: true });\n"
                 "});\n"
             },
             npm_tarball,
