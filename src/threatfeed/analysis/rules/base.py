@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from threatfeed.analysis import python_ast
+from threatfeed.analysis.memo import per_archive
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import RUNNING, Package, SourceFile
 from threatfeed.analysis.signatures import SignatureHit
@@ -24,21 +26,39 @@ def in_comment(data: bytes, offset: int) -> bool:
     return bool(_COMMENT.match(data, data.rfind(b"\n", 0, offset) + 1))
 
 
-_TRIPLE_QUOTES = (b'"""', b"'''")
+@per_archive(maxsize=64)
+def _triple_quotes(data: bytes) -> tuple[list[int], list[int]]:
+    """Where each kind of triple quote stands in a file, found once for all its matches."""
+    found: tuple[list[int], list[int]] = ([], [])
+    for quote, positions in zip((b'"""', b"'''"), found, strict=True):
+        position = data.find(quote)
+        while position >= 0:
+            positions.append(position)
+            position = data.find(quote, position + 3)
+    return found
 
 
 def in_docstring(source: SourceFile, offset: int) -> bool:
     """A match inside a Python docstring is documentation (``When an agent runs ``rm -rf
     /`` ...``): Python keeps the string as ``__doc__`` and never runs it.
 
-    Looked for cheaply first (an odd number of triple quotes before the match, the last
-    opening its line), then confirmed by the syntax tree, so that no quote placed in a
-    comment or another string passes code for a docstring. A file that reads its own
-    ``__doc__`` (``exec(__doc__)``) has no documentation."""
+    Only a line of prose is asked about (no call, no assignment: a payload's line has
+    one, and most matches are on code, whose files need not be read for quotes). Looked
+    for cheaply first (an odd number of triple quotes before the match, the last opening
+    its line), then confirmed by the syntax tree, so that no quote placed in a comment or
+    another string passes code for a docstring. A file that reads its own ``__doc__``
+    (``exec(__doc__)``) has no documentation."""
     data = source.data
-    quote = max(_TRIPLE_QUOTES, key=lambda q: data.rfind(q, 0, offset))
-    start = data.rfind(quote, 0, offset)
-    if start < 0 or data.count(quote, 0, offset) % 2 == 0:
+    line_end = data.find(b"\n", offset)
+    line = data[data.rfind(b"\n", 0, offset) + 1 : line_end if line_end >= 0 else len(data)]
+    if b"(" in line or b"=" in line:
+        return False
+    before, start = 0, -1
+    for positions in _triple_quotes(data):
+        count = bisect_left(positions, offset)
+        if count and positions[count - 1] > start:
+            before, start = count, positions[count - 1]
+    if start < 0 or before % 2 == 0:
         return False
     line_start = data.rfind(b"\n", 0, start) + 1
     if data[line_start:start].strip(b" \trRuU") or b"__doc__" in data:
@@ -46,8 +66,8 @@ def in_docstring(source: SourceFile, offset: int) -> bool:
     tree = python_ast.parsed(data)
     if tree is None:
         return False
-    line = line_of(data, offset)
-    return any(first <= line <= last for first, last in python_ast.docstring_lines(tree))
+    number = line_of(data, offset)
+    return any(first <= number <= last for first, last in python_ast.docstring_lines(tree))
 
 
 _JSON_KEY = re.compile(rb'"([^"\\\n]{1,80})"\s*:\s*"')
