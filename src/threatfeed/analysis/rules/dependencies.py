@@ -75,6 +75,7 @@ _DIRECT = re.compile(r"^\s*([A-Za-z0-9][\w.-]*)\s*(?:\[[^\]]*\])?\s*@\s*(\S+?)\s
 _REQUIRES_DIST = re.compile(rb"^Requires-Dist:[ \t]*([^\n]{1,500})$", re.MULTILINE)
 _INSTALL_REQUIRES = re.compile(rb"install_requires\s*=\s*\[([^\]]{0,20000})\]")
 _QUOTED = re.compile(rb"""["']([^"'\n]{1,500})["']""")
+_AT_URL = re.compile(rb"@\s*(?:git\+)?[A-Za-z][\w+.-]*://")
 
 
 def _python_requirements(source: SourceFile) -> Iterator[str]:
@@ -106,8 +107,8 @@ def _python_specs(package: Package) -> Iterator[tuple[str | None, str, str]]:
     for source in package.files:
         folder, _, name = source.rel.rpartition("/")
         wheel_metadata = name == "METADATA" and folder.endswith(".dist-info") and "/" not in folder
-        if not (source.rel in _DECLARING or wheel_metadata):
-            continue
+        if not (source.rel in _DECLARING or wheel_metadata) or not _AT_URL.search(source.data):
+            continue  # no ``@ scheme://`` anywhere: no direct reference (most packages)
         for requirement in _python_requirements(source):
             if match := _DIRECT.match(requirement):
                 yield source.path, match.group(1), match.group(2)

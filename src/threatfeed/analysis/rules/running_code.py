@@ -10,6 +10,8 @@ are ``suspicious_setup_commands_rule``'s; this rule reads the modules that run l
 
 from __future__ import annotations
 
+import re
+
 from threatfeed.analysis import python_ast
 from threatfeed.analysis.calls import CALL_CAPABILITIES, Call
 from threatfeed.analysis.model import Indicator, Signal
@@ -32,6 +34,28 @@ _RUNNERS = frozenset({"exec", "eval", "execfile", "runpy.run_path", "runpy.run_m
 MAX_TRACED_BYTES = 64 * 1024
 #: Files whose signatures already report running decoded or downloaded code.
 _SIGNED = frozenset({"decode_exec", "download_exec"})
+#: What a module that decodes or downloads spells: a decoder, a network library, or an XOR
+#: in a comprehension (``bytes(b ^ k for b in data)``: the hand-made cipher).
+_SOURCE_WORDS = (
+    b"b64decode",
+    b"b32decode",
+    b"b85decode",
+    b"decompress",
+    b"unhexlify",
+    b"fromhex",
+    b"marshal.",
+    b"chr(",
+    b"urlopen",
+    b"urlretrieve",
+    b"requests.",
+    b"urllib",
+    b"httpx",
+)
+_XOR = re.compile(rb"\^\s*[\w.\[\]]{1,30}\s+for\s")
+
+
+def _decodes_or_downloads(data: bytes) -> bool:
+    return any(word in data for word in _SOURCE_WORDS) or _XOR.search(data) is not None
 
 
 def _executed(source: SourceFile) -> list[Call]:
@@ -39,6 +63,7 @@ def _executed(source: SourceFile) -> list[Call]:
         len(source.data) > MAX_TRACED_BYTES
         or not any(hit.rule == "python_code_runner" for hit in source.signatures)
         or any(hit.capability in _SIGNED for hit in source.signatures)
+        or not _decodes_or_downloads(source.data)
     ):
         return []  # nearly every module: parsing them all would double the analysis
     tree = python_ast.parsed(source.data)
