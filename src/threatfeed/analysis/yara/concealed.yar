@@ -307,9 +307,9 @@ rule char_code_literal {
     strings:
         $a = /fromCharCode\s*\(\s*\d{1,3}\s*,|\bmap\s*\(\s*chr\s*,\s*[\[(]\s*\d|\bbytes\s*\(\s*\[\s*\d{1,3}\s*,\s*\d{1,3}\s*,|chr\s*\(\s*\d{1,3}\s*\)\s*\+\s*chr\s*\(/
         // a decoder of names, handed its numbers elsewhere (`def _c(*n): return
-        // "".join(map(chr, n))`, `String.fromCharCode(...codes)`): the decoder then reads
-        // the file's runs of twelve numbers or more
-        $decoder = /\bmap\s*\(\s*chr\s*,\s*[A-Za-z_]|fromCharCode\s*\(\s*\.\.\.|fromCharCode\.apply\s*\(/
+        // "".join(map(chr, n))`, `String.fromCharCode(...codes)`, `exec(bytes(self._c)
+        // .decode())`): the decoder then reads the file's runs of twelve numbers or more
+        $decoder = /\bmap\s*\(\s*chr\s*,\s*[A-Za-z_]|fromCharCode\s*\(\s*\.\.\.|fromCharCode\.apply\s*\(|\b(exec|eval)\s*\(\s*(bytes|bytearray)\s*\(\s*[A-Za-z_]/
     condition:
         $a or $decoder
 }

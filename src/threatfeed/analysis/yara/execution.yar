@@ -68,8 +68,11 @@ rule js_eval_of_download {
         // `request` takes `est(`, not the `requ` of every requests and request body
         $get = /\b((ht|\B\b)(tp\.get|tp\.request|tps\.get|tps\.request)|fetch|axios(\.get)?)\s*\(|\b(requ|\B\b)est(\(|\s\s*\()/
         $eval = /\b(eval|new\s+Function|Function)\s*\(\s*(body|data|res\.data|response\.data|chunks?\.join|Buffer\.concat|responseText|\w{1,10}\.toString\s*\(\s*\))/
+        // Node's `vm` running what was received, whatever the variable is called (module
+        // loaders run their files with `vm` too, but read them from disk)
+        $vm = /\b(runInNewContext|runInThisContext|runInContext)\s*\(\s*(body|data|code|script|src|source|payload|chunks?\.join|Buffer\.concat|responseText|\w{1,10}\.toString\s*\(\s*\))\s*[,)]/
     condition:
-        $get and $eval
+        $get and ($eval or $vm)
 }
 
 rule drop_and_run_executable {

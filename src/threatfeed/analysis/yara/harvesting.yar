@@ -267,6 +267,20 @@ rule web_traffic_address_swap {
         ($fetch or $xhr) and ($swap or $transfer)
 }
 
+rule ci_secrets_dumped_by_workflow {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 8
+        label = "every CI secret of a repository, dumped by a workflow it writes"
+    strings:
+        // `${{ toJSON(secrets) }}` expands to every secret the repository holds: a
+        // workflow file written into a project (GhostAction, Shai-Hulud) then posts them
+        $a = /\$\{\{\s*toJSON\(\s*secrets\s*\)\s*\}\}/
+    condition:
+        $a
+}
+
 rule ci_runner_memory_secrets {
     meta:
         indicator = "credential_harvesting_rule"

@@ -26,6 +26,8 @@ rule sends_over_network {
         // of every quoted URL)
         $j5 = /((require|\B\b)\s*\(\s*["'](node:)?(ht|\B\b)|\B\b)tps?["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(|((require|\B\b)\s*\(\s*["'](node:)?|\B\b)(net|dns)["']\s*\)\s*\.\s*(get|request|connect|lookup)\s*\(/
         $j4 = /\b(net\.connect|net\.createConnection|dgram\.createSocket|dns\.(lookup|resolve\w*))\s*\(/
+        // form-data's `form.submit({host, port, path})` or `form.submit('https://...')`
+        $form = /\bsubmit\s*\(\s*(["'`]https?:|\{\s*(host|hostname|protocol|port)\b)/
         // a network module bound to a name of the code's choosing (`const kq =
         // require('https')`, `import kq from 'node:net'`): its calls are then `kq.get(...)`,
         // which the patterns above, keyed on the usual names, cannot see (the module names
