@@ -104,7 +104,7 @@ def test_install_time_code_is_left_to_the_setup_commands_rule(engine: Engine) ->
 
 def test_names_bound_thousands_of_times_are_read_within_bounds(engine: Engine) -> None:
     """Only the first bindings of each name are read; the decoding comes first here."""
-    rebinds = "".join(f"src = part{i} + src\n" for i in range(2_000))
+    rebinds = "".join(f"src = part{i} + src\n" for i in range(500))
     code = "import base64 as _b\nsrc = _b.b64decode(b)\n" + rebinds + "\n" * 20 + "exec(src)\n"
     archive = wheel({"tidy_strings/__init__.py": code})
     evidence = run_rule(engine, running_code_execution_rule, archive)

@@ -309,7 +309,7 @@ rule char_code_literal {
         // a decoder of names, handed its numbers elsewhere (`def _c(*n): return
         // "".join(map(chr, n))`, `String.fromCharCode(...codes)`, `exec(bytes(self._c)
         // .decode())`): the decoder then reads the file's runs of twelve numbers or more
-        $decoder = /\bmap\s*\(\s*chr\s*,\s*[A-Za-z_]|fromCharCode\s*\(\s*\.\.\.|fromCharCode\.apply\s*\(|\b(exec|eval)\s*\(\s*(bytes|bytearray)\s*\(\s*[A-Za-z_]/
+        $decoder = /\bmap\s*\(\s*chr\s*,\s*[A-Za-z_]|fromCharCode\s*\(\s*\.\.\.|fromCharCode\.apply\s*\(|(\b(exec|eval)\s*|\B\b)\(\s*(bytes|bytearray)\s*\(\s*[A-Za-z_]/
     condition:
         $a or $decoder
 }

@@ -26,11 +26,13 @@ rule macos_keychain_and_login_password {
         // macOS stealers dump the keychain or pull one secret from it (the key Chrome
         // encrypts its passwords with: `security find-generic-password -wa Chrome`),
         // also as an argument list...
-        $security = /\bsecurity["',\s]{1,6}(dump-keychain|find-generic-password|find-internet-password)\b/
+        // (`(...|\B\b)`, see the head of execution.yar: the atoms are the subcommands,
+        // not the `secu` of every security)
+        $security = /(\bsecurity["',\s]{1,6}|\B\b)(dump-keychain|find-generic-password|find-internet-password)\b/
         $db = /Library\/Keychains\/login\.keychain/
         // ...and ask for the password the keychain opens with, in a dialog of
         // AppleScript's that hides what is typed
-        $prompt = /with\s+hidden\s+answer/
+        $prompt = "with hidden answer"
     condition:
         any of them
 }
