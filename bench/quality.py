@@ -129,7 +129,23 @@ NOTES = """### Reading the misses
   scanned: GlassWorm, os-info-checker), browser drainers that rewrite addresses in a
   page's traffic (the chalk/debug compromise), stealers split across modules
   (`cross_module_exfiltration_rule`), Python files `setup.py` runs by their path, and
-  local coding agents started with their prompts off and told to hunt wallets or wipe."""
+  local coding agents started with their prompts off and told to hunt wallets or wipe.
+- In 2026.12.21 (npm 94.0% -> 94.4% per sample, 93.7% -> 94.1% per family: bb-builder's
+  PE started by its main module; PyPI unchanged; no benign-dev flag changed; the wider
+  benign sample's PyPI false alarms 12 -> 10), for two more blind red-team rounds (round
+  4: 46 of 69 flagged blind; round 5: 59 of 73; see "Red-team rounds" below) and round 3's
+  leftovers: modules that run downloaded or decoded code, read from their syntax tree so
+  that aliases, `exec` fetched by a built name and code passed through a variable do not
+  hide it (`running_code_execution_rule`; `exec(name)` followed to its bindings),
+  executables started as the package loads (`shipped_binary_rule`'s `launched`), stealers
+  split over JavaScript modules, native libraries downloaded and loaded, `bin` entries
+  shadowing `git`/`npm`/`sudo` (`command_shadowing_rule`), PEP 508 URL dependencies,
+  kill switches deleting the working or home folder, web shells fed the request body,
+  the macOS keychain and password dialogs, CI secrets dumped by a written workflow,
+  systemd user units and `ld.so.preload`, appending to another installed package, Node's
+  `vm` running a download, form uploads, a hex payload decoded and run in one statement,
+  numbers handed to a decoder of names; and Python docstrings are documentation, like
+  comments."""
 
 
 @dataclass(frozen=True)
