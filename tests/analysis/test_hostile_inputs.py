@@ -212,6 +212,20 @@ def test_thousands_of_imported_names_cost_no_minutes(engine: Engine) -> None:
 
 
 @QUADRATIC_GUARD
+def test_a_setup_py_naming_install_requires_at_every_line_costs_no_minutes(
+    engine: Engine,
+) -> None:
+    """Each ``install_requires=[`` was read for 20,000 bytes: 25 s for 3 MiB of them (lines
+    made unlike each other, or the archive would be refused as a compression bomb)."""
+    setup_py = (
+        f"import os\nos.system('{DOWNLOAD_AND_RUN}')\n"
+        "# tidy @ https://files.example.net/t.tar.gz\n"
+        + "".join(f"install_requires=[ # {random.random()}\n" for _ in range(100_000))
+    )
+    assert_analysed(engine.analyze(sdist(setup_py=setup_py)))
+
+
+@QUADRATIC_GUARD
 def test_thousands_of_executables_beside_a_large_launcher_cost_no_minutes(engine: Engine) -> None:
     """Each executable's name was looked for in every install- and import-time file."""
     elf = b"\x7fELF\x02\x01\x01" + b"\x00" * 64

@@ -74,6 +74,9 @@ def _npm_specs(package: Package) -> Iterator[tuple[str | None, str, str]]:
 _DIRECT = re.compile(r"^\s*([A-Za-z0-9][\w.-]*)\s*(?:\[[^\]]*\])?\s*@\s*(\S+?)\s*(?:;.*)?$")
 _REQUIRES_DIST = re.compile(rb"^Requires-Dist:[ \t]*([^\n]{1,500})$", re.MULTILINE)
 _INSTALL_REQUIRES = re.compile(rb"install_requires\s*=\s*\[([^\]]{0,20000})\]")
+#: Places ``install_requires`` is read at (a ``setup.py`` names it once or twice): each
+#: reading spans up to 20,000 bytes, so a file naming it at every line is not read at each.
+MAX_INSTALL_REQUIRES = 16
 _QUOTED = re.compile(rb"""["']([^"'\n]{1,500})["']""")
 _AT_URL = re.compile(rb"@\s*(?:git\+)?[A-Za-z][\w+.-]*://")
 
@@ -90,8 +93,13 @@ def _python_requirements(source: SourceFile) -> Iterator[str]:
             if "extra" not in line.partition(";")[2]:
                 yield line
     elif name == "setup.py":
-        for block in _INSTALL_REQUIRES.finditer(source.data):
-            yield from (decode(item) for item in _QUOTED.findall(block.group(1)))
+        position = source.data.find(b"install_requires")
+        for _ in range(MAX_INSTALL_REQUIRES):
+            if position < 0:
+                break
+            if block := _INSTALL_REQUIRES.match(source.data, position):
+                yield from (decode(item) for item in _QUOTED.findall(block.group(1)))
+            position = source.data.find(b"install_requires", position + 1)
     elif name == "pyproject.toml":
         project = build.toml(source.data).get("project")
         dependencies = project.get("dependencies") if isinstance(project, dict) else None
