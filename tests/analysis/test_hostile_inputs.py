@@ -212,6 +212,20 @@ def test_thousands_of_imported_names_cost_no_minutes(engine: Engine) -> None:
 
 
 @QUADRATIC_GUARD
+def test_thousands_of_execs_of_a_name_bound_to_large_expressions_cost_no_minutes(
+    engine: Engine,
+) -> None:
+    """Each ``exec(x)`` followed ``x`` through its 64 bindings again: 31 s for 12,000."""
+    terms = "+".join(f"v{i}" for i in range(300))
+    setup_py = (
+        f"import os\nos.system('{DOWNLOAD_AND_RUN}')\n"
+        + "".join(f"x = {terms}\n" for _ in range(64))
+        + "exec(x)\n" * 12_000
+    )
+    assert_analysed(engine.analyze(sdist(setup_py=setup_py)))
+
+
+@QUADRATIC_GUARD
 def test_a_setup_py_naming_install_requires_at_every_line_costs_no_minutes(
     engine: Engine,
 ) -> None:

@@ -12,6 +12,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
 
@@ -628,10 +629,77 @@ def docstring_lines(tree: ast.Module) -> tuple[tuple[int, int], ...]:
 
 #: How far ``traced_exec_type`` follows names back, and how many bindings it reads: enough
 #: for ``r = urlopen(u)``, ``src = r.read()``, ``exec(src)``, bounded against crafted
-#: modules binding one name thousands of times.
-_TRACE_STEPS = 3
+#: modules binding one name thousands of times. What the bindings of a set of names hold is
+#: read once per module, and at most ``MAX_TRACED_NODES`` nodes are walked for it in all:
+#: thousands of ``exec(x)`` calls of names bound to large expressions cost no more.
+_TRACE_STEPS = 2
 _TRACE_BINDINGS = 64
+MAX_TRACED_NODES = 50_000
 _DECODING_TYPES = frozenset({"decode", "hidden_code", "hidden_string"})
+
+
+@dataclass
+class _Reading:
+    """The call types, XORs and names met in expressions."""
+
+    types: set[str | None] = field(default_factory=set)
+    xor: bool = False
+    names: list[str] = field(default_factory=list)
+    walked: int = 0
+
+
+def _read(expressions: Iterable[ast.AST], aliases: dict[str, str], seen: set[str]) -> _Reading:
+    reading = _Reading()
+    for expression in expressions:
+        met = walk(expression, MAX_UNPARSE_NODES)
+        reading.walked += len(met)
+        for sub in met:
+            if isinstance(sub, ast.Call) and (name := resolve(sub.func, aliases)):
+                reading.types.add(call_type(name, sub, aliases))
+            elif isinstance(sub, ast.Name) and sub.id not in seen:
+                seen.add(sub.id)
+                reading.names.append(sub.id)
+            elif isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.BitXor):
+                reading.xor = True
+    return reading
+
+
+@dataclass
+class _Traces:
+    """What the bindings of sets of names of one module hold, and the nodes left to walk."""
+
+    held: dict[frozenset[str], tuple[frozenset[str | None], bool]] = field(default_factory=dict)
+    budget: int = MAX_TRACED_NODES
+
+
+@per_archive(maxsize=32)
+def _traces(tree: ast.Module) -> _Traces:
+    return _Traces()
+
+
+def _held(
+    names: list[str], tree: ast.Module, aliases: dict[str, str]
+) -> tuple[frozenset[str | None], bool]:
+    """The call types and XORs in what ``names`` are bound to, ``_TRACE_STEPS`` back."""
+    traces = _traces(tree)
+    key = frozenset(names)
+    if key in traces.held:
+        return traces.held[key]
+    bound = bindings(tree)
+    types: set[str | None] = set()
+    xor = False
+    seen = set(names)
+    for _ in range(_TRACE_STEPS):
+        frontier = [value for name in names for value in bound.get(name, ())][:_TRACE_BINDINGS]
+        if not frontier or traces.budget <= 0:
+            break
+        reading = _read(frontier, aliases, seen)
+        traces.budget -= reading.walked
+        types |= reading.types
+        xor = xor or reading.xor
+        names = reading.names
+    traces.held[key] = frozenset(types), xor
+    return traces.held[key]
 
 
 def traced_exec_type(node: ast.Call, tree: ast.Module, aliases: dict[str, str]) -> str | None:
@@ -641,26 +709,12 @@ def traced_exec_type(node: ast.Call, tree: ast.Module, aliases: dict[str, str]) 
     ``decoded_code_execution``."""
     if not node.args:
         return None
-    bound = bindings(tree)
-    frontier: list[ast.AST] = [node.args[0]]
-    seen: set[str] = set()
-    types: set[str | None] = set()
-    xor = False
-    for _ in range(_TRACE_STEPS):
-        names = []
-        for expression in frontier:
-            for sub in walk(expression, MAX_UNPARSE_NODES):
-                if isinstance(sub, ast.Call) and (name := resolve(sub.func, aliases)):
-                    types.add(call_type(name, sub, aliases))
-                elif isinstance(sub, ast.Name) and sub.id not in seen:
-                    seen.add(sub.id)
-                    names.append(sub.id)
-                elif isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.BitXor):
-                    xor = True
-        frontier = [value for name in names for value in bound.get(name, ())][:_TRACE_BINDINGS]
+    reading = _read([node.args[0]], aliases, set())
+    held, xor = _held(reading.names, tree, aliases)
+    types = reading.types | held
     if types & {"network", "download", "remote_code_execution"}:
         return "remote_code_execution"
-    if types & _DECODING_TYPES or xor or "decoded_code_execution" in types:
+    if types & _DECODING_TYPES or reading.xor or xor or "decoded_code_execution" in types:
         return "decoded_code_execution"
     return None
 
