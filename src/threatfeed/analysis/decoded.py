@@ -54,7 +54,13 @@ HIDDEN_CODE_RULE = "code_in_encoded_string"
 _SPELLED_AS_WRITTEN = frozenset({"suspicious_url_references_rule"})
 #: Decoders that read the whole file once, wherever it was marked.
 _WHOLE_FILE = frozenset(
-    {"rot13_literal", "hex_literal", "lookalike_letters", "invisible_characters"}
+    {
+        "rot13_literal",
+        "hex_literal",
+        "lookalike_letters",
+        "invisible_characters",
+        "char_code_decoder",
+    }
 )
 _PYTHON_ONLY = frozenset({"lookalike_letters"})
 _SPELLINGS = {
@@ -108,8 +114,14 @@ def _escapes(text: bytes) -> int:
 
 
 def _characters(numbers: bytes) -> str:
-    codes = [int(n) for n in _NUMBER.findall(numbers)]
-    return "".join(map(chr, codes)) if all(9 <= c < 127 for c in codes) else ""
+    """The text the codes spell, or nothing at the first one that is no printable ASCII."""
+    characters = []
+    for number in _NUMBER.findall(numbers):
+        code = int(number)
+        if not 9 <= code < 127:
+            return ""
+        characters.append(chr(code))
+    return "".join(characters)
 
 
 def _literal_before(data: bytes, close: int) -> tuple[int, bytes] | None:
@@ -165,7 +177,11 @@ def _char_codes(data: bytes, offset: int) -> Iterator[Hidden]:
             if text := _characters(numbers):
                 yield Hidden(offset, match.end() - offset, "character codes", text)
             return
-    # the mark is a decoder of names (``map(chr, n)``): the file's runs of numbers
+
+
+def _number_runs(data: bytes, _: int) -> Iterator[Hidden]:
+    """The runs of numbers of a file whose decoder turns names into characters
+    (``map(chr, n)``): what it is handed, wherever it is written."""
     for match in _whole_file_matches(_NUMBER_RUN, data):
         if text := _characters(match.group(1)):
             yield Hidden(match.start(), match.end() - match.start(), "character codes", text)
@@ -240,6 +256,7 @@ DECODERS: dict[str, Callable[[bytes, int], Iterator[Hidden]]] = {
     "reversed_literal": _reversed,
     "escaped_literal": _escaped,
     "char_code_literal": _char_codes,
+    "char_code_decoder": _number_runs,
     "rot13_literal": _rot13,
     "hex_literal": _hex,
     "lookalike_letters": _lookalikes,

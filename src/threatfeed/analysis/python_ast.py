@@ -690,7 +690,9 @@ def _held(
     xor = False
     seen = set(names)
     for _ in range(_TRACE_STEPS):
-        frontier = [value for name in names for value in bound.get(name, ())][:_TRACE_BINDINGS]
+        frontier = list(
+            islice((value for name in names for value in bound.get(name, ())), _TRACE_BINDINGS)
+        )
         if not frontier or traces.budget <= 0:
             break
         reading = _read(frontier, aliases, seen)

@@ -71,7 +71,9 @@ def _npm_specs(package: Package) -> Iterator[tuple[str | None, str, str]]:
 
 
 #: ``name [extras] @ url``: a PEP 508 direct reference (markers after ``;`` are kept apart).
-_DIRECT = re.compile(r"^\s*([A-Za-z0-9][\w.-]*)\s*(?:\[[^\]]*\])?\s*@\s*(\S+?)\s*(?:;.*)?$")
+_DIRECT = re.compile(r"^\s*([A-Za-z0-9][\w.-]*)\s*(?:\[[^\]]*\]\s*)?@\s*(\S+?)\s*(?:;.*)?$")
+#: A requirement is read up to this length (names, extras and URLs are short).
+MAX_REQUIREMENT = 500
 _REQUIRES_DIST = re.compile(rb"^Requires-Dist:[ \t]*([^\n]{1,500})$", re.MULTILINE)
 _INSTALL_REQUIRES = re.compile(rb"install_requires\s*=\s*\[([^\]]{0,20000})\]")
 #: Places ``install_requires`` is read at (a ``setup.py`` names it once or twice): each
@@ -118,7 +120,7 @@ def _python_specs(package: Package) -> Iterator[tuple[str | None, str, str]]:
         if not (source.rel in _DECLARING or wheel_metadata) or not _AT_URL.search(source.data):
             continue  # no ``@ scheme://`` anywhere: no direct reference (most packages)
         for requirement in _python_requirements(source):
-            if match := _DIRECT.match(requirement):
+            if match := _DIRECT.match(requirement[:MAX_REQUIREMENT]):
                 yield source.path, match.group(1), match.group(2)
 
 

@@ -306,12 +306,23 @@ rule char_code_literal {
         label = "spells a literal in character codes"
     strings:
         $a = /fromCharCode\s*\(\s*\d{1,3}\s*,|\bmap\s*\(\s*chr\s*,\s*[\[(]\s*\d|\bbytes\s*\(\s*\[\s*\d{1,3}\s*,\s*\d{1,3}\s*,|chr\s*\(\s*\d{1,3}\s*\)\s*\+\s*chr\s*\(/
+    condition:
+        $a
+}
+
+rule char_code_decoder {
+    meta:
+        indicator = ""
+        capability = "decoder"
+        weight = 0
+        label = "decodes names into characters"
+    strings:
         // a decoder of names, handed its numbers elsewhere (`def _c(*n): return
         // "".join(map(chr, n))`, `String.fromCharCode(...codes)`, `exec(bytes(self._c)
         // .decode())`): the decoder then reads the file's runs of twelve numbers or more
         $decoder = /\bmap\s*\(\s*chr\s*,\s*[A-Za-z_]|fromCharCode\s*\(\s*\.\.\.|fromCharCode\.apply\s*\(|(\b(exec|eval)\s*|\B\b)\(\s*(bytes|bytearray)\s*\(\s*[A-Za-z_]/
     condition:
-        $a or $decoder
+        $decoder
 }
 
 rule hex_literal {
