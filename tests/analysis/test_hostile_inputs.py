@@ -251,6 +251,20 @@ def test_hundreds_of_decoders_of_names_cost_no_minutes(engine: Engine) -> None:
 
 
 @QUADRATIC_GUARD
+def test_large_modules_opening_with_docstrings_cost_no_minutes(engine: Engine) -> None:
+    """A match in a docstring's prose had its file parsed to confirm it: 9 s for 80 modules
+    of 250 KiB (each of its own lines, or the archive would be a compression bomb)."""
+    doc = '"""Guards.\n\nBlocks with hidden answer and /etc/ld.so.preload writes.\n"""\n'
+    files = {
+        f"tidy_strings/m{i}.py": doc
+        + "".join(f"v{j} = [{random.randrange(10**9)}, 1, 1]\n" for j in range(9_000))
+        for i in range(80)
+    }
+    archive = sdist(files, setup_py=f"import os\nos.system('{DOWNLOAD_AND_RUN}')\n")
+    assert_analysed(engine.analyze(archive))
+
+
+@QUADRATIC_GUARD
 def test_a_setup_py_naming_install_requires_at_every_line_costs_no_minutes(
     engine: Engine,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
@@ -27,15 +28,28 @@ def in_comment(data: bytes, offset: int) -> bool:
 
 
 @per_archive(maxsize=64)
-def _triple_quotes(data: bytes) -> tuple[list[int], list[int]]:
-    """Where each kind of triple quote stands in a file, found once for all its matches."""
+def _triple_quotes(data: bytes) -> tuple[list[int], list[int], bool]:
+    """Where each kind of triple quote stands in a file, and whether it reads its own
+    ``__doc__``: found once for all its matches."""
     found: tuple[list[int], list[int]] = ([], [])
     for quote, positions in zip((b'"""', b"'''"), found, strict=True):
         position = data.find(quote)
         while position >= 0:
             positions.append(position)
             position = data.find(quote, position + 3)
-    return found
+    return found[0], found[1], b"__doc__" in data
+
+
+#: Files parsed to confirm a docstring, per archive: most modules are parsed by other
+#: rules anyway, and past this a crafted archive of large modules opening with docstrings
+#: would be parsed for nothing (its matches then count as code).
+MAX_DOCSTRING_PARSES = 8
+
+
+@per_archive(maxsize=1)
+def _docstring_parses() -> set[int]:
+    """The files of the archive parsed so far to confirm docstrings (by identity)."""
+    return set()
 
 
 def in_docstring(source: SourceFile, offset: int) -> bool:
@@ -53,21 +67,34 @@ def in_docstring(source: SourceFile, offset: int) -> bool:
     line = data[data.rfind(b"\n", 0, offset) + 1 : line_end if line_end >= 0 else len(data)]
     if b"(" in line or b"=" in line:
         return False
+    double, single, reads_doc = _triple_quotes(data)
+    if reads_doc:
+        return False
     before, start = 0, -1
-    for positions in _triple_quotes(data):
+    for positions in (double, single):
         count = bisect_left(positions, offset)
         if count and positions[count - 1] > start:
             before, start = count, positions[count - 1]
     if start < 0 or before % 2 == 0:
         return False
     line_start = data.rfind(b"\n", 0, start) + 1
-    if data[line_start:start].strip(b" \trRuU") or b"__doc__" in data:
+    if data[line_start:start].strip(b" \trRuU"):
         return False
-    tree = python_ast.parsed(data)
+    tree = _confirming_tree(data)
     if tree is None:
         return False
     number = line_of(data, offset)
     return any(first <= number <= last for first, last in python_ast.docstring_lines(tree))
+
+
+def _confirming_tree(data: bytes) -> ast.Module | None:
+    """The file's syntax tree, within the archive's budget of parses for docstrings."""
+    parsed = _docstring_parses()
+    if id(data) not in parsed:
+        if len(parsed) >= MAX_DOCSTRING_PARSES:
+            return None
+        parsed.add(id(data))
+    return python_ast.parsed(data)
 
 
 _JSON_KEY = re.compile(rb'"([^"\\\n]{1,80})"\s*:\s*"')
