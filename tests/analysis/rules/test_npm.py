@@ -107,3 +107,18 @@ def test_a_bin_of_the_package_own_name_or_its_own_commands_is_no_shadow(engine: 
     )
     assert run_rule(engine, command_shadowing_rule, own) is None
     assert run_rule(engine, command_shadowing_rule, tools) is None
+
+
+def test_a_scoped_package_or_a_dotted_bin_name_shadows_all_the_same(engine: Engine) -> None:
+    """npm links a scoped package's string ``bin`` under its unscoped name, and strips the
+    dots in front of a command's name."""
+    scoped = npm_tarball(
+        {"cli.js": "console.log(1);\n"}, name="@tidy/git", manifest={"bin": "cli.js"}
+    )
+    dotted = npm_tarball({"cli.js": "console.log(1);\n"}, manifest={"bin": {".npm": "cli.js"}})
+    assert run_rule(engine, command_shadowing_rule, scoped) == [
+        {"command": "git", "file": "cli.js"}
+    ]
+    assert run_rule(engine, command_shadowing_rule, dotted) == [
+        {"command": "npm", "file": "cli.js"}
+    ]

@@ -846,3 +846,32 @@ def test_wallet_files_uploaded_by_a_form_submit_are_exfiltration(engine: Engine)
     )
     archive = npm_tarball({"index.js": code})
     assert run_rule(engine, data_exfiltration_rule, archive) is not None
+
+
+@pytest.mark.parametrize(
+    ("code", "rule", "label"),
+    [
+        (
+            "import shutil\nfrom pathlib import Path\nshutil.rmtree(Path.cwd())\n",
+            destructive_command_rule,
+            "shuts down or wipes the machine",
+        ),
+        (
+            "open('.github/workflows/c.yml', 'w').write('run: echo ${{ toJson(secrets) }}')\n",
+            credential_harvesting_rule,
+            "every CI secret of a repository, dumped by a workflow it writes",
+        ),
+        (
+            "import subprocess\n"
+            "subprocess.run(['security', '-q', 'find-generic-password', '-wa', 'Chrome'])\n",
+            credential_harvesting_rule,
+            "the macOS keychain, or the login password asked for in a fake dialog",
+        ),
+    ],
+    ids=["path cwd wiped", "secrets in another case", "keychain with options"],
+)
+def test_respelled_techniques_are_still_seen(
+    engine: Engine, code: str, rule: Rule, label: str
+) -> None:
+    evidence = run_rule(engine, rule, sdist({"tidy_strings/m.py": code}))
+    assert label in evidence[0]["signatures"]

@@ -76,11 +76,15 @@ _DIRECT = re.compile(r"^\s*([A-Za-z0-9][\w.-]*)\s*(?:\[[^\]]*\]\s*)?@\s*(\S+?)\s
 MAX_REQUIREMENT = 500
 _REQUIRES_DIST = re.compile(rb"^Requires-Dist:[ \t]*([^\n]{1,500})$", re.MULTILINE)
 _INSTALL_REQUIRES = re.compile(rb"install_requires\s*=\s*\[([^\]]{0,20000})\]")
-#: Places ``install_requires`` is read at (a ``setup.py`` names it once or twice): each
-#: reading spans up to 20,000 bytes, so a file naming it at every line is not read at each.
+#: Lists ``install_requires=[`` opens that are read (a ``setup.py`` has one or two): each
+#: reading spans up to 20,000 bytes, so a file opening one at every line is not read at
+#: each; mentions in comments do not count.
 MAX_INSTALL_REQUIRES = 16
 _QUOTED = re.compile(rb"""["']([^"'\n]{1,500})["']""")
 _AT_URL = re.compile(rb"@\s*(?:git\+)?[A-Za-z][\w+.-]*://")
+_EXTRA = re.compile(r"\bextra\s*==")
+#: ``install_requires=[`` itself, before its list is read.
+_LIST_OPENS = re.compile(rb"install_requires\s*=\s*\[")
 
 
 def _python_requirements(source: SourceFile) -> Iterator[str]:
@@ -92,15 +96,16 @@ def _python_requirements(source: SourceFile) -> Iterator[str]:
         end = len(source.data) if headers_end < 0 else headers_end
         for match in _REQUIRES_DIST.finditer(source.data, 0, end):
             line = decode(match.group(1)).strip()
-            if "extra" not in line.partition(";")[2]:
+            if not _EXTRA.search(line.partition(";")[2]):
                 yield line
     elif name == "setup.py":
+        lists = 0
         position = source.data.find(b"install_requires")
-        for _ in range(MAX_INSTALL_REQUIRES):
-            if position < 0:
-                break
-            if block := _INSTALL_REQUIRES.match(source.data, position):
-                yield from (decode(item) for item in _QUOTED.findall(block.group(1)))
+        while position >= 0 and lists < MAX_INSTALL_REQUIRES:
+            if _LIST_OPENS.match(source.data, position):  # not a comment's mention
+                lists += 1
+                if block := _INSTALL_REQUIRES.match(source.data, position):
+                    yield from (decode(item) for item in _QUOTED.findall(block.group(1)))
             position = source.data.find(b"install_requires", position + 1)
     elif name == "pyproject.toml":
         project = build.toml(source.data).get("project")

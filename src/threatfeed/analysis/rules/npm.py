@@ -261,16 +261,17 @@ def command_shadowing_rule(package: Package) -> Indicator | None:
     if package.ecosystem != "npm":
         return None
     commands = package.manifest.get("bin")
-    own = str(package.name or "").rpartition("/")[2]
+    name = str(package.name or "")
     if isinstance(commands, str):
-        commands = {own: commands}
+        commands = {name.rpartition("/")[2]: commands}  # a scoped package's unscoped name
     if not isinstance(commands, dict):
         return None
     manifest = package.path_of("package.json")
     evidence = []
     signals = []
-    for command, target in commands.items():
-        if command in _SHADOWED and command != own:
+    for key, target in commands.items():
+        command = posixpath.basename(str(key)).lstrip(".")  # as npm links it
+        if command in _SHADOWED and command != name:
             evidence.append({"command": command, "file": str(target)})
             signals.append(
                 Signal(manifest, None, f"bin {command}", SHADOW_WEIGHT, "install", key="shadow")

@@ -42,6 +42,8 @@ _SOURCE_WORDS = (
     b"b64decode",
     b"b32decode",
     b"b85decode",
+    b"a85decode",
+    b"codecs.",
     b"decompress",
     b"unhexlify",
     b"fromhex",

@@ -156,7 +156,7 @@ rule python_code_runner {
         // of the scan), parses them and follows what is run to where it comes from:
         // `exec`/`eval` called by name (not `.execute(`), or the builtins module named
         // (`getattr(builtins, "".join([...]))`)
-        $run = /(^|[^.\w])(exec|eval)\s*\(/
+        $run = /(^|[^.\w])(exec|eval)\s*\(|\(\s*(exec|eval)\s*\)\s*\(/
         $builtins = "builtins"
     condition:
         $run or $builtins

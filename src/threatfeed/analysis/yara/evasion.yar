@@ -307,7 +307,7 @@ rule installed_package_patched {
         // import runs what was appended, a hook that outlives this package's removal.
         $locate = /\bfind_spec\s*\(\s*["'][\w.]+["']\s*\)|\b(getsourcefile|getfile)\s*\(/
         // (`(open|\B\b)`: the atoms are the quoted modes, as in download_planted_in_site_packages)
-        $append = /\b(open|\B\b)\s*\([^\n]{0,120},\s*["'](a|ab|a\+|r\+)["']/
+        $append = /\b(open|\B\b)\s*\([^\n]{0,120},\s*(mode\s*=\s*)?["'](a|ab|at|a\+|r\+)["']/
     condition:
         $locate and $append
 }

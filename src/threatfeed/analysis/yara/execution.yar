@@ -313,7 +313,7 @@ rule persistence {
         // a systemd unit of the user's (started at every login, restarted when killed),
         // and the dynamic loader's preload list (a library loaded into every process)
         $g = /\.config\/systemd\/user\b|systemctl\s+--user\s+enable\b|["']systemd["']\s*[,\/]\s*["']user["']|["']systemctl["']\s*,\s*["']--user["']/
-        $h = /\/etc\/ld\.so\.preload\b/
+        $h = /\/etc\/+ld\.so\.preload\b/
     condition:
         any of them
 }
@@ -405,8 +405,8 @@ rule destructive_command {
         $fork_bomb = /:\s*\(\s*\)\s*\{\s*:\s*(\|:|\|\s+:)\s*&(\}|\s\}|\s\s+\})\s*;\s*:/
         // the same from code: a whole working folder, home folder or root deleted
         // recursively (kill switches that wipe the app they are planted in)
-        $js_wipe = /\b(rmSync|rmdirSync|rimraf(\.sync)?|removeSync|emptyDirSync)\s*\(\s*(process\.cwd\(\)|os\.homedir\(\)|["']\/["'])\s*[,)]/
-        $py_wipe = /\brmtree\s*\(\s*(os\.getcwd\(\)|os\.path\.expanduser\(\s*["']~["']\s*\)|Path\.home\(\)|["']\/["'])\s*[,)]/
+        $js_wipe = /\b(rmSync|rmdirSync|rimraf(\.sync)?|removeSync|emptyDirSync)\s*\(\s*(process\.cwd\(\)|(os|require\s*\(\s*["'](node:)?os["']\s*\))\.homedir\(\)|["']\/["'])\s*[,)]/
+        $py_wipe = /\brmtree\s*\(\s*(os\.getcwd\(\)|os\.path\.expanduser\(\s*["']~["']\s*\)|Path\.(home|cwd)\(\)|["']\/["'])\s*[,)]/
     condition:
         $a or $fork_bomb or $js_wipe or $py_wipe
 }

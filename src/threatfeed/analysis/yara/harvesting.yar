@@ -28,11 +28,11 @@ rule macos_keychain_and_login_password {
         // also as an argument list...
         // (`(...|\B\b)`, see the head of execution.yar: the atoms are the subcommands,
         // not the `secu` of every security)
-        $security = /(\bsecurity["',\s]{1,6}|\B\b)(dump-keychain|find-generic-password|find-internet-password)\b/
+        $security = /(\bsecurity["',\s]{1,6}(-\w{1,3}["',\s]{1,6}){0,3}|\B\b)(dump-keychain|find-generic-password|find-internet-password)\b/
         $db = /Library\/Keychains\/login\.keychain/
         // ...and ask for the password the keychain opens with, in a dialog of
         // AppleScript's that hides what is typed
-        $prompt = "with hidden answer"
+        $prompt = /(with\s+|\B\b)hidden\s+answer\b/
     condition:
         any of them
 }
@@ -278,7 +278,8 @@ rule ci_secrets_dumped_by_workflow {
     strings:
         // `${{ toJSON(secrets) }}` expands to every secret the repository holds: a
         // workflow file written into a project (GhostAction, Shai-Hulud) then posts them
-        $a = /\$\{\{\s*toJSON\(\s*secrets\s*\)\s*\}\}/
+        // (the expression language ignores case: `toJson`, `tojson`)
+        $a = /\$\{\{\s*toJSON\(\s*secrets\s*\)\s*\}\}/ nocase
     condition:
         $a
 }
