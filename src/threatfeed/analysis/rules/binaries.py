@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+from threatfeed.analysis.memo import per_package
 from threatfeed.analysis.model import Indicator, Signal
 from threatfeed.analysis.package import Package, SourceFile, binary_format
 from threatfeed.analysis.rules.base import indicator
@@ -92,6 +93,7 @@ def _buildable(package: Package) -> bool:
 _WORD = re.compile(rb"[\w.-]+")
 
 
+@per_package
 def _launched_names(package: Package) -> dict[bytes, SourceFile]:
     """The words of install- and import-time files that start a process from their top
     level, each with the first such file: a file name among them is started by that file.
@@ -131,20 +133,21 @@ def shipped_binary_rule(package: Package) -> Indicator | None:
     prebuilt_weight = PREBUILT_WEIGHT["wrapped" if opaque and thin(package) else "beside"]
     evidence = []
     signals = []
-    launched: dict[bytes, SourceFile] | None = None
     for source in binaries:
         fmt = binary_format(source.data)
         if fmt is None:
             continue
-        name = posixpath.basename(source.rel).lower()
+        base = posixpath.basename(source.rel)
+        name = base.lower()
         library = posixpath.splitext(name)[1] in _LIBRARY_EXTS or ".so." in name
         kind = "library" if library else "executable"
         context = source.context
         disguised = posixpath.splitext(name)[1] in _DISGUISE_EXTS
-        if launched is None and not library:
-            launched = _launched_names(package)
-        base = posixpath.basename(source.rel).encode("utf-8", "surrogateescape")
-        launcher = None if library or launched is None else launched.get(base)
+        launcher = (
+            None
+            if library
+            else _launched_names(package).get(base.encode("utf-8", "surrogateescape"))
+        )
         if launcher is not None:
             kind, weight, context = "launched", LAUNCHED_WEIGHT, launcher.context
         elif disguised:

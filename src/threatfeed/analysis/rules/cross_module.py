@@ -93,8 +93,9 @@ def _js_imported(source: SourceFile) -> Iterator[tuple[bytes | None, str]]:
         clause = window[start + len(b"import") :]
         if start < 0 or b";" in clause:
             continue
+        files = _js_files(folder, match.group(1))
         for name in _js_names(clause):
-            for path in _js_files(folder, match.group(1)):
+            for path in files:
                 yield name, path
 
 

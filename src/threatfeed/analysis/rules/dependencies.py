@@ -75,7 +75,9 @@ _DIRECT = re.compile(r"^\s*([A-Za-z0-9][\w.-]*)\s*(?:\[[^\]]*\]\s*)?@\s*(\S+?)\s
 #: A requirement is read up to this length (names, extras and URLs are short).
 MAX_REQUIREMENT = 500
 _REQUIRES_DIST = re.compile(rb"^Requires-Dist:[ \t]*([^\n]{1,500})$", re.MULTILINE)
-_INSTALL_REQUIRES = re.compile(rb"install_requires\s*=\s*\[([^\]]{0,20000})\]")
+#: ``install_requires=[``, then its list, read up to 20,000 bytes.
+_LIST_OPENS = re.compile(rb"install_requires\s*=\s*\[")
+_LIST = re.compile(rb"([^\]]{0,20000})\]")
 #: Lists ``install_requires=[`` opens that are read (a ``setup.py`` has one or two): each
 #: reading spans up to 20,000 bytes, so a file opening one at every line is not read at
 #: each; mentions in comments do not count.
@@ -83,8 +85,6 @@ MAX_INSTALL_REQUIRES = 16
 _QUOTED = re.compile(rb"""["']([^"'\n]{1,500})["']""")
 _AT_URL = re.compile(rb"@\s*(?:git\+)?[A-Za-z][\w+.-]*://")
 _EXTRA = re.compile(r"\bextra\s*==")
-#: ``install_requires=[`` itself, before its list is read.
-_LIST_OPENS = re.compile(rb"install_requires\s*=\s*\[")
 
 
 def _python_requirements(source: SourceFile) -> Iterator[str]:
@@ -102,9 +102,9 @@ def _python_requirements(source: SourceFile) -> Iterator[str]:
         lists = 0
         position = source.data.find(b"install_requires")
         while position >= 0 and lists < MAX_INSTALL_REQUIRES:
-            if _LIST_OPENS.match(source.data, position):  # not a comment's mention
+            if opened := _LIST_OPENS.match(source.data, position):  # not a comment's mention
                 lists += 1
-                if block := _INSTALL_REQUIRES.match(source.data, position):
+                if block := _LIST.match(source.data, opened.end()):
                     yield from (decode(item) for item in _QUOTED.findall(block.group(1)))
             position = source.data.find(b"install_requires", position + 1)
     elif name == "pyproject.toml":
