@@ -114,3 +114,49 @@ def test_python_references_in_setup_py_extras_and_readmes_are_weighed_apart(
         {"name": "tidy-core", "spec": "git+https://github.com/tidy/core.git@v1"}
     ]
     assert rule_points(found) == 1.5  # a forge: the extra and the README are not read
+
+
+_REMOTE = "tidy-core @ https://files.example.net/tidy_core-1.0.tar.gz"
+_SETUP = "from setuptools import setup\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "setup_py"),
+    [
+        (
+            {},
+            _SETUP + "setup(install_requires=['" + _REMOTE.replace(" @", "[socks] @") + "'])\n",
+        ),
+        (
+            {},
+            _SETUP + f"setup(install_requires=(\n    '{_REMOTE}',\n))\n",
+        ),
+        (
+            {},
+            _SETUP + f"\nREQUIRES = [\n    'click',\n    '{_REMOTE}',\n]\n"
+            "setup(name='tidy-strings', install_requires=REQUIRES)\n",
+        ),
+        (
+            {
+                "setup.cfg": "[metadata]\nname = tidy-strings\n\n[options]\ninstall_requires =\n"
+                f"    click\n    {_REMOTE}\n\n[options.extras_require]\n"
+                "docs = docs-theme @ https://files.example.net/t.tar.gz\n"
+            },
+            "from setuptools import setup\nsetup()\n",
+        ),
+    ],
+    ids=["extras before the url", "a tuple", "a list bound to a name", "setup.cfg"],
+)
+def test_setup_py_and_setup_cfg_references_are_read_however_listed(
+    engine: Engine, files: dict[str, str], setup_py: str
+) -> None:
+    evidence = run_rule(engine, remote_dependency_rule, sdist(files, setup_py=setup_py))
+    assert evidence == [
+        {"name": "tidy-core", "spec": "https://files.example.net/tidy_core-1.0.tar.gz"}
+    ]
+
+
+def test_a_setup_cfg_that_does_not_parse_is_no_error(engine: Engine) -> None:
+    files = {"setup.cfg": "install_requires = x @ https://files.example.net/x.tar.gz\n[options\n"}
+    assert run_rule(engine, remote_dependency_rule, sdist(files)) is None
+    assert not engine.analyze(sdist(files)).errors

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from configparser import ConfigParser
+from configparser import Error as ConfigParserError
 from urllib.parse import urlsplit
 
 from threatfeed.analysis import build
@@ -75,16 +77,60 @@ _DIRECT = re.compile(r"^\s*([A-Za-z0-9][\w.-]*)\s*(?:\[[^\]]*\]\s*)?@\s*(\S+?)\s
 #: A requirement is read up to this length (names, extras and URLs are short).
 MAX_REQUIREMENT = 500
 _REQUIRES_DIST = re.compile(rb"^Requires-Dist:[ \t]*([^\n]{1,500})$", re.MULTILINE)
-#: ``install_requires=[``, then its list, read up to 20,000 bytes.
-_LIST_OPENS = re.compile(rb"install_requires\s*=\s*\[")
-_LIST = re.compile(rb"([^\]]{0,20000})\]")
-#: Lists ``install_requires=[`` opens that are read (a ``setup.py`` has one or two): each
-#: reading spans up to 20,000 bytes, so a file opening one at every line is not read at
-#: each; mentions in comments do not count.
+#: ``install_requires=[`` or ``(``, or ``install_requires=NAME`` of a list bound above.
+_REQUIRES_OPENS = re.compile(rb"install_requires\s*=\s*(?:([\[(])|([A-Za-z_]\w*)\b)")
+#: How far a list is read (20,000 bytes), and how many lists (a ``setup.py`` has one or
+#: two): a file opening one at every line is not read at each; mentions in comments do not
+#: count.
+_LIST_SPAN = 20_000
 MAX_INSTALL_REQUIRES = 16
-_QUOTED = re.compile(rb"""["']([^"'\n]{1,500})["']""")
+#: In a list: a quoted string (brackets inside it are the string's: ``pkg[socks] @ url``),
+#: or a bracket opening or closing a nested one.
+_LIST_TOKEN = re.compile(rb""""([^"\n]{0,500})"|'([^'\n]{0,500})'|([\[\](){}])""")
 _AT_URL = re.compile(rb"@\s*(?:git\+)?[A-Za-z][\w+.-]*://")
 _EXTRA = re.compile(r"\bextra\s*==")
+
+
+def _list_items(data: bytes, start: int) -> Iterator[str]:
+    """The strings of the list whose bracket opens just before ``start``."""
+    depth = 1
+    for token in _LIST_TOKEN.finditer(data, start, start + _LIST_SPAN):
+        if bracket := token.group(3):
+            depth += 1 if bracket in b"[({" else -1
+            if not depth:
+                return
+        else:
+            yield decode(token.group(1) if token.group(1) is not None else token.group(2))
+
+
+def _setup_py_requirements(data: bytes) -> Iterator[str]:
+    """The strings of ``install_requires``'s lists: written in place, or bound to a name
+    first (``REQUIRES = [...]``, then ``install_requires=REQUIRES``)."""
+    lists = 0
+    position = data.find(b"install_requires")
+    while position >= 0 and lists < MAX_INSTALL_REQUIRES:
+        if opened := _REQUIRES_OPENS.match(data, position):  # not a comment's mention
+            lists += 1
+            if opened.group(1):
+                yield from _list_items(data, opened.end())
+            else:
+                bound = re.compile(
+                    rb"^[ \t]*" + re.escape(opened.group(2)) + rb"\s*=\s*[\[(]", re.M
+                )
+                if named := bound.search(data):
+                    yield from _list_items(data, named.end())
+        position = data.find(b"install_requires", position + 1)
+
+
+def _setup_cfg_requirements(data: bytes) -> Iterator[str]:
+    """``install_requires`` of setup.cfg's ``[options]``, a requirement a line."""
+    parser = ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(decode(data))
+        value = parser.get("options", "install_requires", fallback="")
+    except ConfigParserError:
+        return
+    yield from (line.strip() for line in value.splitlines() if line.strip())
 
 
 def _python_requirements(source: SourceFile) -> Iterator[str]:
@@ -99,14 +145,9 @@ def _python_requirements(source: SourceFile) -> Iterator[str]:
             if not _EXTRA.search(line.partition(";")[2]):
                 yield line
     elif name == "setup.py":
-        lists = 0
-        position = source.data.find(b"install_requires")
-        while position >= 0 and lists < MAX_INSTALL_REQUIRES:
-            if opened := _LIST_OPENS.match(source.data, position):  # not a comment's mention
-                lists += 1
-                if block := _LIST.match(source.data, opened.end()):
-                    yield from (decode(item) for item in _QUOTED.findall(block.group(1)))
-            position = source.data.find(b"install_requires", position + 1)
+        yield from _setup_py_requirements(source.data)
+    elif name == "setup.cfg":
+        yield from _setup_cfg_requirements(source.data)
     elif name == "pyproject.toml":
         project = build.toml(source.data).get("project")
         dependencies = project.get("dependencies") if isinstance(project, dict) else None
@@ -115,7 +156,7 @@ def _python_requirements(source: SourceFile) -> Iterator[str]:
 
 
 #: The package's own declarations, at its root (fixtures of tests hold other projects').
-_DECLARING = frozenset({"PKG-INFO", "setup.py", "pyproject.toml"})
+_DECLARING = frozenset({"PKG-INFO", "setup.py", "setup.cfg", "pyproject.toml"})
 
 
 def _python_specs(package: Package) -> Iterator[tuple[str | None, str, str]]:
