@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from configparser import ConfigParser
 from configparser import Error as ConfigParserError
 from dataclasses import dataclass, field
@@ -727,19 +727,25 @@ _TOP_LEVEL_BLOCK = re.compile(
 )
 
 
-def _called_at_top(data: bytes) -> set[bytes]:
-    """The names an ``__init__.py`` calls as it runs: at its top level, or one block down
-    under a top-level ``try:``/``if``/``with`` (the first indentation of the block only)."""
-    head = data[:MAX_IMPORT_SCAN]
-    names = {match.group(1) for match in _TOP_LEVEL_CALL.finditer(head)}
-    for block in _TOP_LEVEL_BLOCK.finditer(head):
+def top_level_block_lines(data: bytes) -> Iterator[bytes]:
+    """The lines one block down under a top-level ``try:``/``if``/``with`` of a Python
+    module's first 64 KiB (the block's first indentation only): they run as the module
+    runs, unlike a function's body. ``if __name__ == "__main__":`` blocks are left out."""
+    for block in _TOP_LEVEL_BLOCK.finditer(data[:MAX_IMPORT_SCAN]):
         if b"__name__" in block.group(0).partition(b"\n")[0]:
             continue
         lines = [line for line in block.group(1).split(b"\n") if line.strip()]
         depth = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
-        for line in lines:
-            if len(line) - len(line.lstrip()) == depth and (match := _INDENTED_CALL.match(line)):
-                names.add(match.group(1))
+        yield from (line for line in lines if len(line) - len(line.lstrip()) == depth)
+
+
+def _called_at_top(data: bytes) -> set[bytes]:
+    """The names an ``__init__.py`` calls as it runs: at its top level, or one block down
+    under a top-level ``try:``/``if``/``with``."""
+    names = {match.group(1) for match in _TOP_LEVEL_CALL.finditer(data[:MAX_IMPORT_SCAN])}
+    for line in top_level_block_lines(data):
+        if match := _INDENTED_CALL.match(line):
+            names.add(match.group(1))
     return names
 
 

@@ -6,6 +6,7 @@ import io
 import random
 import tarfile
 
+import pytest
 from rapidfuzz.distance import Levenshtein
 
 from tests.analysis.builders import npm_tarball, run_rule, sdist, wheel
@@ -91,6 +92,34 @@ def test_a_stub_started_as_the_package_is_imported_is_launched(engine: Engine) -
     archive = wheel({"tidy_strings/__init__.py": init, "tidy_strings/bin/tidyd": ELF})
     assert run_rule(engine, shipped_binary_rule, archive)[0]["kind"] == "launched"
     assert engine.analyze(archive).flagged
+
+
+@pytest.mark.parametrize(
+    "launch",
+    [
+        "try:\n    subprocess.Popen([_STUB], start_new_session=True)\nexcept OSError:\n    pass\n",
+        "if os.name == 'posix':\n    _sp.Popen([_STUB])\n",
+    ],
+    ids=["in a top-level try", "through a module alias"],
+)
+def test_a_stub_started_in_a_top_level_block_or_by_an_alias_is_launched(
+    engine: Engine, launch: str
+) -> None:
+    init = (
+        "import os, subprocess\nimport subprocess as _sp\n"
+        "_STUB = os.path.join(os.path.dirname(__file__), 'bin', 'tidyd')\n" + launch
+    )
+    archive = wheel({"tidy_strings/__init__.py": init, "tidy_strings/bin/tidyd": ELF})
+    assert run_rule(engine, shipped_binary_rule, archive)[0]["kind"] == "launched"
+
+
+def test_an_executable_started_in_a_top_level_javascript_try_is_launched(engine: Engine) -> None:
+    main = (
+        "const cp = require('child_process');\n"
+        "try {\n  cp.spawn(__dirname + '/helper.exe', [], { detached: true });\n} catch (e) {}\n"
+    )
+    archive = npm_tarball({"index.js": main, "helper.exe": PE})
+    assert run_rule(engine, shipped_binary_rule, archive)[0]["kind"] == "launched"
 
 
 def test_a_bundled_helper_started_from_a_function_is_not_launched(engine: Engine) -> None:

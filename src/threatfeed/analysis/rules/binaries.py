@@ -7,7 +7,7 @@ import re
 
 from threatfeed.analysis.memo import per_package
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import Package, SourceFile, binary_format
+from threatfeed.analysis.package import Package, SourceFile, binary_format, top_level_block_lines
 from threatfeed.analysis.rules.base import indicator
 from threatfeed.analysis.rules.metadata import thin
 
@@ -29,12 +29,28 @@ LAUNCHED_WEIGHT = 13.0
 #: A process started by a statement at the top of a module, unindented: it runs as the
 #: module loads, not when one of its functions is called (a tool that runs its bundled
 #: helper on demand does so from a function).
-_TOP_LEVEL_LAUNCH = re.compile(
-    rb"^(?:[\w$.]+[ \t]*=[ \t]*)?(?:await[ \t]+)?(?:child_process\.|cp\.|subprocess\.|os\.)?"
+#: The module may be imported under any name (``import subprocess as sp``); in a Python
+#: module, a top-level ``try:``/``if``/``with`` block runs as it loads too (see
+#: ``top_level_block_lines``), and so does JavaScript's top-level ``try {`` block.
+_LAUNCH = (
+    rb"(?:[\w$.]+[ \t]*=[ \t]*)?(?:await[ \t]+)?(?:[\w$]+\.)?"
     rb"(?:execSync|execFileSync|execFile|exec|spawnSync|spawn|fork|Popen|system|startfile|popen"
-    rb"|check_output|check_call|call|run)[ \t]*\(",
-    re.MULTILINE,
+    rb"|check_output|check_call|call|run)[ \t]*\("
 )
+_TOP_LEVEL_LAUNCH = re.compile(rb"^" + _LAUNCH, re.MULTILINE)
+_INDENTED_LAUNCH = re.compile(rb"[ \t]+" + _LAUNCH)
+_JS_TOP_LEVEL_TRY = re.compile(rb"^try[ \t]*\{[ \t]*\n[ \t]+" + _LAUNCH, re.MULTILINE)
+
+
+def _launches_at_top(source: SourceFile) -> bool:
+    data = source.data
+    if _TOP_LEVEL_LAUNCH.search(data):
+        return True
+    if source.kind == "javascript":
+        return _JS_TOP_LEVEL_TRY.search(data) is not None
+    return any(_INDENTED_LAUNCH.match(line) for line in top_level_block_lines(data))
+
+
 #: A binary named like a script, text or picture is hiding what it is.
 _DISGUISE_EXTS = frozenset(
     {
@@ -103,7 +119,7 @@ def _launched_names(package: Package) -> dict[bytes, SourceFile]:
         if (
             source.context in {"install", "import"}
             and source.kind in {"python", "javascript"}
-            and _TOP_LEVEL_LAUNCH.search(source.data)
+            and _launches_at_top(source)
         ):
             for word in set(_WORD.findall(source.data)):
                 names.setdefault(word, source)
