@@ -146,8 +146,16 @@ def test_hook_files_include_any_interpreted_path_and_main() -> None:
         "preinstall": "node lib/README.md",
         "install": "node .",
         "postinstall": "chmod +x run.sh && ./run.sh",
+        "prepare": "node -e \"require('./lib/setup')()\"",
     }
-    assert hook_files(hooks.values(), "dist/main.js") == {"lib/README.md", "dist/main.js", "run.sh"}
+    assert hook_files(hooks.values(), "dist/main.js") == {
+        "lib/README.md",
+        "dist/main.js",
+        "run.sh",
+        "lib/setup",
+        "lib/setup.js",
+        "lib/setup/index.js",
+    }
 
 
 @pytest.mark.parametrize(

@@ -144,9 +144,11 @@ _ROOT_NAME = re.compile(r"^(.+?)-(\d+(?:\.\w+)*(?:[-+][\w.]+)?)$")
 _HOOK_FILE = re.compile(
     r"(?:^|[\s;&|(\"'=])((?:\./)?[\w./@-]+\.(?:[cm]?js|ts|sh|py|ps1|bat|cmd))\b"
 )
+#: ``node -e "require('./lib/setup')()"``: a file of the package loaded by inline code.
+_HOOK_REQUIRED = re.compile(r"""\b(?:require|import)\s*\(\s*['"`](\.{1,2}/[^'"`\s]+)['"`]""")
 #: ``node lib/README.md`` runs a file whatever its extension; ``node .`` runs ``main``.
 _HOOK_INTERPRETED = re.compile(
-    r"\b(?:node|sh|bash|python3?|pwsh|powershell)\s+(?:-\S+\s+)*([^\s;&|<>\"']+)"
+    r"\b(?:node|sh|bash|python3?|pwsh|powershell)\s+(?:-\S+\s+)*([^\s;&|<>\"'-][^\s;&|<>\"']*)"
 )
 
 
@@ -544,6 +546,8 @@ def hook_files(commands: Iterable[str], main: str = "index.js") -> set[str]:
         for match in _HOOK_INTERPRETED.finditer(command):
             target = posixpath.normpath(match.group(1))
             found.update((posixpath.normpath(main),) if target == "." else loadable(target))
+        for match in _HOOK_REQUIRED.finditer(command):
+            found.update(loadable(posixpath.normpath(match.group(1))))
     return found
 
 

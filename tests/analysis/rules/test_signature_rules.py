@@ -129,6 +129,13 @@ CASES: list[tuple[Rule, str, str, str]] = [
     ),
     (
         credential_harvesting_rule,
+        "u.js",
+        "const root = path.join(home, 'AppData/Local/Google/Chrome/User Data');\n"
+        "for (const f of ['Local State', 'Default/Login Data']) send(path.join(root, f));\n",
+        "const root = path.join(home, 'AppData/Local/Google/Chrome/User Data');\n",
+    ),
+    (
+        credential_harvesting_rule,
         "w.js",
         "const ext = 'nkbihfbeogaeaoehlefnkodbefgpgknn';\n",
         "const ext = 'some-other-extension';\n",

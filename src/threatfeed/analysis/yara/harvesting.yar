@@ -12,8 +12,11 @@ rule browser_credentials {
         $k1 = "encrypted_key"
         $k2 = "CryptUnprotectData"
         $k3 = "os_crypt"
+        // the saved passwords with the file holding their key, taken away undecrypted
+        $login = "Login Data"
+        $state = "Local State"
     condition:
-        ($ud and $f1 and ($k1 or $k2 or $k3)) or ($f1 and $k1 and $k3)
+        ($ud and $f1 and ($k1 or $k2 or $k3)) or ($f1 and $k1 and $k3) or ($ud and $login and $state)
 }
 
 rule macos_keychain_and_login_password {
