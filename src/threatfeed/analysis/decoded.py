@@ -12,6 +12,7 @@ technique when it hides something active.
 
 from __future__ import annotations
 
+import binascii
 import codecs
 import re
 import unicodedata
@@ -57,6 +58,7 @@ _WHOLE_FILE = frozenset(
     {
         "rot13_literal",
         "hex_literal",
+        "base64_literal",
         "lookalike_letters",
         "invisible_characters",
         "char_code_decoder",
@@ -65,6 +67,7 @@ _WHOLE_FILE = frozenset(
 _PYTHON_ONLY = frozenset({"lookalike_letters"})
 _SPELLINGS = {
     "hex": "hex",
+    "base64": "base64",
     "look-alike letters": "look-alike letters",
     "reversed": "a reversed string",
     "rot13": "rot13",
@@ -216,6 +219,28 @@ def _hex(data: bytes, _: int) -> Iterator[Hidden]:
             yield Hidden(match.start(), match.end() - match.start(), "hex", text)
 
 
+#: A base64 literal long enough to hold a command: 40 characters (30 bytes) or more.
+_BASE64_LITERAL = re.compile(rb"""["'`]([A-Za-z0-9+/]{40,65536}={0,2})["'`]""")
+#: What decoded text may hold: printable ASCII, tabs and line ends.
+_NOT_TEXT = re.compile(rb"[^\t\n\r\x20-\x7e]")
+
+
+def _base64(data: bytes, _: int) -> Iterator[Hidden]:
+    """The base64 literals of a file that decodes base64, those that decode to text (a
+    workflow, a script, a command): images and archives in base64 decode to bytes that
+    are no text, told by their first bytes before the rest is decoded."""
+    for match in _whole_file_matches(_BASE64_LITERAL, data):
+        literal = match.group(1)
+        try:
+            if _NOT_TEXT.search(binascii.a2b_base64(literal[:64])):
+                continue
+            decoded = binascii.a2b_base64(literal, strict_mode=True)
+        except binascii.Error:
+            continue
+        if not _NOT_TEXT.search(decoded):
+            yield Hidden(match.start(), match.end() - match.start(), "base64", decoded.decode())
+
+
 def _whole_file_matches(pattern: re.Pattern[bytes], data: bytes) -> Iterator[re.Match[bytes]]:
     """The first ``MAX_LITERALS`` matches of ``pattern`` in a file of at most ``MAX_DECODED``
     bytes (a larger one is not read whole)."""
@@ -276,6 +301,7 @@ DECODERS: dict[str, Callable[[bytes, int], Iterator[Hidden]]] = {
     "char_code_decoder": _number_runs,
     "rot13_literal": _rot13,
     "hex_literal": _hex,
+    "base64_literal": _base64,
     "lookalike_letters": _lookalikes,
     "invisible_characters": _invisible,
 }

@@ -342,6 +342,23 @@ rule hex_literal {
         any of them
 }
 
+rule base64_literal {
+    meta:
+        indicator = ""
+        capability = "decoder"
+        weight = 0
+        label = "decodes base64 literals"
+    strings:
+        // base64 decoding: the decoder then reads the file's base64 literals of 40
+        // characters or more that decode to text
+        $js = /Buffer\.from\s*\([^)\n]{1,200},\s*["']base64["']\s*\)|\batob\s*\(/
+        // a literal longer than the window above: the payload itself, in base64
+        $js_literal = /Buffer\.from\s*\(\s*["'][A-Za-z0-9+\/]{200,}/
+        $py = /\bb64decode\s*\(|\bdecodebytes\s*\(|\ba2b_base64\s*\(/
+    condition:
+        any of them
+}
+
 rule lookalike_letters {
     meta:
         indicator = ""
