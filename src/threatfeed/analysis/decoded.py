@@ -59,6 +59,7 @@ _WHOLE_FILE = frozenset(
         "rot13_literal",
         "hex_literal",
         "base64_literal",
+        "environment_bound_to_name",
         "lookalike_letters",
         "invisible_characters",
         "char_code_decoder",
@@ -271,6 +272,47 @@ def _base64(data: bytes, _: int) -> Iterator[Hidden]:
             yield Hidden(match.start(), match.end() - match.start(), "base64", decoded.decode())
 
 
+#: A name bound to the whole environment (``environment_bound_to_name``), and what it
+#: stands for.
+_ENVIRONMENT_NAME = re.compile(
+    rb"(?<![\w$.])([A-Za-z_$][\w$]{0,40})\s*=\s*(process\.env|(?:dict\s*\(\s*)?os\.environ)\b"
+    rb"(?!\s*[.\[])"
+)
+#: Names read per file.
+MAX_ENVIRONMENT_NAMES = 8
+#: Read through a name, nothing is concealed: the hits count, with no obfuscation technique.
+_BOUND_NAME = "a name bound to it"
+
+
+def _bound_environment(data: bytes, _: int) -> Iterator[Hidden]:
+    """The file with the environment written in place of each name bound to it, where
+    the name is read whole (not ``e.PATH``, ``e['HOME']``): ``JSON.stringify(env)`` of
+    ``(schema, env = process.env)`` reads as the environment's dump."""
+    if len(data) > MAX_DECODED:
+        return
+    names: dict[bytes, bytes] = {}
+    for match in islice(_ENVIRONMENT_NAME.finditer(data), MAX_LITERALS):
+        if len(names) >= MAX_ENVIRONMENT_NAMES:
+            break
+        spelled = b"process.env" if match.group(2).startswith(b"process") else b"os.environ"
+        names.setdefault(match.group(1), spelled)
+    if not names:
+        return
+    reads = re.compile(
+        rb"(?<![\w$.])(" + b"|".join(map(re.escape, names)) + rb")\b(?![\w$]|\s*[.\[(=])"
+    )
+    first = -1
+
+    def environment(match: re.Match[bytes]) -> bytes:
+        nonlocal first
+        first = match.start() if first < 0 else first
+        return names[match.group(1)]
+
+    view = reads.sub(environment, data, MAX_LITERALS)
+    if first >= 0:
+        yield Hidden(first, len(data) - first, _BOUND_NAME, view.decode("utf-8", "replace"))
+
+
 def _whole_file_matches(pattern: re.Pattern[bytes], data: bytes) -> Iterator[re.Match[bytes]]:
     """The first ``MAX_LITERALS`` matches of ``pattern`` in a file of at most ``MAX_DECODED``
     bytes (a larger one is not read whole)."""
@@ -332,6 +374,7 @@ DECODERS: dict[str, Callable[[bytes, int], Iterator[Hidden]]] = {
     "rot13_literal": _rot13,
     "hex_literal": _hex,
     "base64_literal": _base64,
+    "environment_bound_to_name": _bound_environment,
     "lookalike_letters": _lookalikes,
     "invisible_characters": _invisible,
 }
@@ -416,13 +459,16 @@ def revealed(
         if hit.rule in seen or hit.rule in found or not hit.offsets or hit.capability == "decoder":
             continue
         piece = pieces[min(bisect_left(ends, hit.offsets[0][0]), len(pieces) - 1)]
-        if hiding is None and hit.capability in ACTIVE:
+        spelling = _SPELLINGS.get(piece.encoding)
+        if hiding is None and hit.capability in ACTIVE and spelling is not None:
             hiding = piece
         if hit.indicator in _SPELLED_AS_WRITTEN:
             continue
         found[hit.rule] = replace(
             hit,
-            label=f"{hit.label} (hidden in {_SPELLINGS[piece.encoding]})",
+            label=f"{hit.label} (hidden in {spelling})"
+            if spelling
+            else f"{hit.label} (through {piece.encoding})",
             offsets=((piece.offset, piece.length),),
         )
     unveiled = list(found.values())

@@ -129,6 +129,12 @@ CASES: list[tuple[Rule, str, str, str]] = [
     ),
     (
         credential_harvesting_rule,
+        "v.js",
+        "req.end(JSON.stringify({ name: pkg.name, env: process.env, assets }));\n",
+        "spawn('git', ['status'], { cwd, env: process.env });\n",
+    ),
+    (
+        credential_harvesting_rule,
         "u.js",
         "const root = path.join(home, 'AppData/Local/Google/Chrome/User Data');\n"
         "for (const f of ['Local State', 'Default/Login Data']) send(path.join(root, f));\n",

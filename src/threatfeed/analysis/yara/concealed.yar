@@ -359,6 +359,22 @@ rule base64_literal {
         any of them
 }
 
+rule environment_bound_to_name {
+    meta:
+        indicator = ""
+        capability = "decoder"
+        weight = 0
+        label = "binds the whole environment to a name"
+    strings:
+        // `const e = process.env`, a parameter's default `(env = process.env)`, `env =
+        // dict(os.environ)`: the file is then also read with the environment in place of
+        // the name, so that `JSON.stringify(e)` far below is the environment's dump
+        $js = /[\w$]\s*=\s*process\.env\s*[;,)\r\n]/
+        $py = /\w\s*=\s*(dict\s*\(\s*)?os\.environ(\.copy\s*\(\s*\))?\s*\)?\s*[;\r\n]/
+    condition:
+        any of them
+}
+
 rule lookalike_letters {
     meta:
         indicator = ""

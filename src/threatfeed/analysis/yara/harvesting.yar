@@ -144,6 +144,8 @@ rule environment_dump {
         label = "the whole environment (secrets of CI and developers)"
     strings:
         $js1 = /JSON\.stringify\s*\(\s*process\.env\s*[,)]/
+        // one value of a payload serialised whole: `JSON.stringify({ name, env: process.env })`
+        $js2 = /JSON\.stringify\s*\(\s*\{[^;]{0,400}:\s*process\.env\s*[,}]/
         $py1 = /json\.dumps\s*\(\s*(dict\s*\(\s*)?os\.environ\s*[,)]/
         $py2 = /\bstr\s*\(\s*os\.environ\s*\)/
         $py3 = /(data|json|params)\s*=\s*(dict\s*\(\s*)?os\.environ\s*(\)\s*)?[,)]/
