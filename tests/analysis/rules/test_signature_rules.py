@@ -129,6 +129,14 @@ CASES: list[tuple[Rule, str, str, str]] = [
     ),
     (
         credential_harvesting_rule,
+        "t.py",
+        "import os\nKEYS = ('GITHUB_TOKEN', 'NPM_TOKEN', 'TWINE_PASSWORD', 'AWS_SECRET_ACCESS_KEY')\n"
+        "blob = {k: os.environ[k] for k in KEYS if k in os.environ}\n",
+        # a scanner's patterns name the same variables without reading them
+        "PATTERNS = r'(GITHUB_TOKEN|NPM_TOKEN|TWINE_PASSWORD|AWS_SECRET_ACCESS_KEY)'\n",
+    ),
+    (
+        credential_harvesting_rule,
         "v.js",
         "req.end(JSON.stringify({ name: pkg.name, env: process.env, assets }));\n",
         "spawn('git', ['status'], { cwd, env: process.env });\n",

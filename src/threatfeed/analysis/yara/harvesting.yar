@@ -136,6 +136,31 @@ rule developer_credentials {
         any of them
 }
 
+rule ci_and_cloud_tokens_of_many_services {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 5
+        label = "the tokens of many CI, registry and cloud services, by their variable names"
+    strings:
+        // a tool reads its own service's token; a stealer in a CI job (Shai-Hulud, the
+        // tj-actions and s1ngularity thefts) lists those of every service it can reach
+        $github = /\b(GITHUB_TOKEN|GH_TOKEN|GITHUB_PAT|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN)\b/
+        $npm = /\b(NPM_TOKEN|NODE_AUTH_TOKEN|NPM_AUTH_TOKEN)\b/
+        $pypi = /\b(PYPI_TOKEN|PYPI_API_TOKEN|TWINE_PASSWORD)\b/
+        $aws = /\b(AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)\b/
+        $docker = /\b(DOCKERHUB_TOKEN|DOCKER_PASSWORD|DOCKERHUB_PASSWORD)\b/
+        $gitlab = /\b(CI_JOB_TOKEN|GITLAB_TOKEN|GITLAB_PRIVATE_TOKEN)\b/
+        $azure = /\bAZURE_CLIENT_SECRET\b/
+        $gcp = /\bGOOGLE_APPLICATION_CREDENTIALS\b/
+        $ai = /\b(OPENAI_API_KEY|ANTHROPIC_API_KEY)\b/
+        $other = /\b(CIRCLE_TOKEN|HEROKU_API_KEY|STRIPE_SECRET_KEY|VERCEL_TOKEN|SLACK_TOKEN|CODECOV_TOKEN)\b/
+        // read from the environment: scanners list the same names as patterns to look for
+        $read = /\bos\.environ\b|\bgetenv\s*\(|\bprocess\.env\b/
+    condition:
+        $read and 4 of ($github, $npm, $pypi, $aws, $docker, $gitlab, $azure, $gcp, $ai, $other)
+}
+
 rule environment_dump {
     meta:
         indicator = "credential_harvesting_rule"
