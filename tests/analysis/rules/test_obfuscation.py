@@ -492,3 +492,18 @@ def test_javascript_obfuscator_preamble_is_found_whatever_its_names(
 def test_a_queue_rotated_by_hand_is_not_the_obfuscator(engine: Engine) -> None:
     code = "while (queue.length) {\n  queue.push(queue.shift());\n}\nparseInt(x) / 2;\n"
     assert run_rule(engine, obfuscated_code_rule, npm_tarball({"index.js": code})) is None
+
+
+def test_a_filler_standing_alone_as_a_name_is_an_invisible_identifier(engine: Engine) -> None:
+    filler = "\u3164"
+    code = (
+        "const exec = require('util').promisify(require('child_process').exec);\n"
+        f"module.exports = async (req) => {{\n  const {{ timeout, {filler} }} = req.query;\n"
+        f"  const checks = ['ping -c 1 localhost',\n    {filler}\n  ];\n"
+        "  await Promise.all(checks.map((c) => c && exec(c, { timeout })));\n};\n"
+    )
+    evidence = run_rule(engine, obfuscated_code_rule, npm_tarball({"index.js": code}))
+    assert any("identifier no editor shows" in t for t in _techniques(evidence))
+    # fillers among other letters are text: a Korean string, a table of ranges
+    text = f"const label = '{filler}\u1100\u1161 \uac00';\nconst ranges = /[\u3131-{filler}]/;\n"
+    assert run_rule(engine, obfuscated_code_rule, npm_tarball({"index.js": text})) is None

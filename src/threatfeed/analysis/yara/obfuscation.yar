@@ -55,6 +55,22 @@ rule invisible_characters {
         any of them
 }
 
+rule invisible_identifier {
+    meta:
+        indicator = "obfuscated_code_rule"
+        capability = "obfuscation"
+        weight = 10
+        label = "an identifier no editor shows (a Hangul filler standing alone as a name)"
+    strings:
+        // Hangul fillers are letters to JavaScript, so one alone is a name that reads as
+        // blank: `const { timeout, ㅤ } = req.query` then `[..., ㅤ]` in a list of commands
+        // run hands a hidden query parameter to exec (the "invisible backdoor" of 2021).
+        // Text and tables hold fillers beside other letters, not between punctuation.
+        $a = /[,{(\[=;]\s*(\xe3\x85\xa4|\xe1\x85\x9f|\xe1\x85\xa0|\xef\xbe\xa0)\s*[,})\]=;]/
+    condition:
+        $a
+}
+
 rule js_jsfuck {
     meta:
         indicator = "obfuscated_code_rule"
