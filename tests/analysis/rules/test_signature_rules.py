@@ -164,7 +164,8 @@ CASES: list[tuple[Rule, str, str, str]] = [
     (
         credential_harvesting_rule,
         "t.py",
-        "import os\nKEYS = ('GITHUB_TOKEN', 'NPM_TOKEN', 'TWINE_PASSWORD', 'AWS_SECRET_ACCESS_KEY')\n"
+        "import os\n"
+        "KEYS = ('GITHUB_TOKEN', 'NPM_TOKEN', 'TWINE_PASSWORD', 'AWS_SECRET_ACCESS_KEY')\n"
         "blob = {k: os.environ[k] for k in KEYS if k in os.environ}\n",
         # a scanner's patterns name the same variables without reading them
         "PATTERNS = r'(GITHUB_TOKEN|NPM_TOKEN|TWINE_PASSWORD|AWS_SECRET_ACCESS_KEY)'\n",

@@ -9,6 +9,7 @@ from threatfeed.analysis.rules.concealment import (
     disguised_code_archive_rule,
     encoded_exfiltration_endpoint_rule,
     install_time_package_install_rule,
+    poisoned_agent_instructions_rule,
     privilege_escalation_rule,
 )
 from threatfeed.analysis.rules.correlation import (
@@ -112,6 +113,7 @@ RULES: tuple[Rule, ...] = (
     disguised_code_archive_rule,
     picture_payload_rule,
     agent_instruction_injection_rule,
+    poisoned_agent_instructions_rule,
     dependency_confusion_rule,
     typosquatting_rule,
     impersonation_rule,

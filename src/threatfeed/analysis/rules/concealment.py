@@ -9,7 +9,7 @@ import re
 
 from threatfeed.analysis import python_ast
 from threatfeed.analysis.model import Indicator, Signal
-from threatfeed.analysis.package import Package
+from threatfeed.analysis.package import Package, SourceFile
 from threatfeed.analysis.rules.base import indicator, signal_at
 from threatfeed.analysis.rules.install import install_calls
 from threatfeed.analysis.rules.signature_rules import signature_rule
@@ -222,3 +222,88 @@ def encoded_exfiltration_endpoint_rule(package: Package) -> Indicator | None:
         if urls:
             evidence.append({"file": source.path, "urls": urls[:10]})
     return indicator("encoded_exfiltration_endpoint_rule", evidence, signals)
+
+
+#: The files coding agents (Claude Code, Codex, Gemini CLI, Cursor, Windsurf, Cline,
+#: Copilot) read as standing orders when they sit in the project being worked on: a
+#: package that ships one, or a scaffold that copies one into the user's project, speaks
+#: to the agent.
+_AGENT_FILES = frozenset(
+    {
+        "agents.md",
+        "claude.md",
+        "gemini.md",
+        ".cursorrules",
+        ".windsurfrules",
+        ".clinerules",
+        "copilot-instructions.md",
+    }
+)
+#: Unicode tag characters (U+E0020-E007E) spell ASCII that no editor or review shows, and
+#: models read: "ASCII smuggling". A flag emoji carries at most six.
+_TAG_TEXT = re.compile("[\U000e0020-\U000e007e]{8,}")
+#: An order to act without the user knowing or agreeing...
+_UNASKED = re.compile(
+    r"\b(?:do not|don't|never|without)\s+(?:ask(?:ing)?|prompt(?:ing)?|confirm(?:ing)?"
+    r"|tell(?:ing)?|notify(?:ing)?|inform(?:ing)?|mention(?:ing)?)\b[^\n]{0,40}?"
+    r"\b(?:user|permission|confirmation|approval)",
+    re.IGNORECASE,
+)
+#: ...to run something fetched from the network, written there or in the npm script it names.
+_FETCHED = re.compile(
+    r"\b(?:curl|wget|iwr|Invoke-WebRequest|Invoke-Expression)\b|\|\s*(?:ba|z)?sh\b"
+)
+_NPM_RUN = re.compile(r"\bnpm\s+run(?:-script)?\s+([\w:.-]+)")
+HIDDEN_ORDERS_WEIGHT = 17.0
+UNASKED_DOWNLOAD_WEIGHT = 12.0
+
+
+def _agent_file(rel: str) -> bool:
+    folder, _, name = rel.lower().rpartition("/")
+    return name in _AGENT_FILES or folder.endswith(".cursor/rules")
+
+
+def _runs_fetched_code(text: str, scripts: object) -> bool:
+    if _FETCHED.search(text):
+        return True
+    if not isinstance(scripts, dict):
+        return False
+    return any(
+        isinstance(command := scripts.get(name), str) and _FETCHED.search(command)
+        for name in _NPM_RUN.findall(text)
+    )
+
+
+def poisoned_agent_instructions_rule(package: Package) -> Indicator | None:
+    """Instructions for coding agents that the user is not meant to see or approve: text
+    hidden in Unicode tag characters, or an order to run code fetched from the network
+    without asking (directly, or through the npm script it names).
+
+    Evidence: ``[{"file": str, "technique": "hidden text" | "unasked download",
+    "text": str}]``. Counted as code the agent runs (0.6): hidden orders flag alone.
+    """
+    evidence = []
+    signals = []
+    for source in package.files:
+        if not _agent_file(source.rel):
+            continue
+        text = source.text
+        if hidden := _TAG_TEXT.search(text):
+            spelled = "".join(chr(ord(c) - 0xE0000) for c in hidden.group(0))
+            evidence.append(
+                {"file": source.path, "technique": "hidden text", "text": spelled[:300]}
+            )
+            signals.append(_agent_signal(source, spelled, HIDDEN_ORDERS_WEIGHT, "hidden"))
+        unasked = _UNASKED.search(text)
+        if unasked and _runs_fetched_code(text, package.manifest.get("scripts")):
+            order = unasked.group(0)
+            evidence.append({"file": source.path, "technique": "unasked download", "text": order})
+            signals.append(_agent_signal(source, order, UNASKED_DOWNLOAD_WEIGHT, "unasked"))
+    return indicator("poisoned_agent_instructions_rule", evidence, signals)
+
+
+def _agent_signal(source: SourceFile, excerpt: str, weight: float, key: str) -> Signal:
+    return Signal(source.path, None, excerpt[:160], weight, "code", _AGENT_INJECTION, key)
+
+
+_AGENT_INJECTION = frozenset({"agent_injection"})
