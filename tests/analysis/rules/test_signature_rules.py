@@ -80,6 +80,16 @@ CASES: list[tuple[Rule, str, str, str]] = [
     ),
     (
         executes_code_at_remote_url_rule,
+        "update.js",
+        "const r = await Axios({ url, method: 'post', responseType: 'stream' });\n"
+        "r.data.pipe(fs.createWriteStream(file));\n"
+        "r.data.on('end', () => exec('node ' + file));\n",
+        # a download saved, and node run on a script of the package's own
+        "const r = await Axios({ url, responseType: 'stream' });\n"
+        "r.data.pipe(fs.createWriteStream(file));\nexec('node scripts/report.js');\n",
+    ),
+    (
+        executes_code_at_remote_url_rule,
         "fetch.py",
         "import requests, subprocess\nr = requests.get(u)\nopen(p, 'wb').write(r.content)\n"
         "subprocess.call([p])\n",

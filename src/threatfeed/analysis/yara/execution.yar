@@ -502,11 +502,15 @@ rule js_download_then_run_script {
         label = "saves a downloaded script and runs it with node"
     strings:
         // (spelled as in js_eval_of_download, for its atoms)
-        $get = /\b((ht|\B\b)(tp\.get|tps\.get)|fetch|axios(\.get)?|(reque|\B\b)st\.get|got)(\s*\(\s*|\B\b)(url|["'`]https?:|\B\b)|\b(requ|\B\b)est(\(|\s\s*\()(\s*(url|["'`]https?:)|\B\b)/
-        $save = /\b(wri|\B\b)teFile(Sync)?\s*\(/
+        $get = /\b((ht|\B\b)(tp\.get|tps\.get)|fetch|[Aa]xios(\.get)?|(reque|\B\b)st\.get|got)(\s*\(\s*|\B\b)(url|["'`]https?:|\B\b)|\b(requ|\B\b)est(\(|\s\s*\()(\s*(url|["'`]https?:)|\B\b)/
+        // (axios called with its options: `Axios({ url, responseType: 'stream' })`)
+        $get_options = /\b[Aa]xios(\.request)?\s*\(\s*\{/
+        // written whole, or streamed (`response.data.pipe(fs.createWriteStream(p))`)
+        $save = /\b(wri|\B\b)teFile(Sync)?\s*\(|\bcreateWriteStream\s*\(/
         $run = /\b(exec|execSync|spawn|spawnSync)\s*\(\s*`node\s+\$\{/
+        $run_joined = /\b(exec|execSync)\s*\(\s*["']node\s+["']\s*\+/
     condition:
-        $get and $save and $run
+        ($get or $get_options) and $save and ($run or $run_joined)
 }
 
 rule python_exec_escaped_string {

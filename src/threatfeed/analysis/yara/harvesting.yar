@@ -204,6 +204,10 @@ rule environment_dump {
         label = "the whole environment (secrets of CI and developers)"
     strings:
         $js1 = /JSON\.stringify\s*\(\s*process\.env\s*[,)]/
+        // the variables whose names say secret, picked out of the environment
+        // (`Object.entries(process.env).filter(([k]) => /TOKEN|KEY|SECRET/.test(k))`):
+        // what a stealer keeps; redacting loggers test one name at a time
+        $picked = /(process\.env|os\.environ)\b[^\n]{0,160}\b(TOKEN|SECRET|KEY|PASS(WORD)?|CREDENTIALS?)\|(TOKEN|SECRET|KEY|PASS(WORD)?|AUTH|CREDENTIALS?)/ nocase
         // one value of a payload serialised whole: `JSON.stringify({ name, env: process.env })`
         $js2 = /JSON\.stringify\s*\(\s*\{[^;]{0,400}:\s*process\.env\s*[,}]/
         $py1 = /json\.dumps\s*\(\s*(dict\s*\(\s*)?os\.environ\s*[,)]/
@@ -233,7 +237,10 @@ rule host_fingerprint {
         // the fully qualified name also tells which company the machine belongs to
         $p7 = /socket\.getfqdn\s*\(\s*\)/
         $p6 = /os\.environ(\.get\s*\(\s*)?\[?["'](USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)["']/
-        $j1 = /\bos\.(hostname|userInfo|networkInterfaces|homedir)\s*\(\s*\)/
+        $j1 = /\bos\.(hostname|userInfo|networkInterfaces)\s*\(\s*\)/
+        // the home folder, unless each read of it roots a path (a cache, a config file)
+        $home = /\bos\.homedir\s*\(\s*\)/
+        $home_path = /\bpath\.(join|resolve)\s*\(\s*os\.homedir\s*\(\s*\)/
         $j2 = /process\.env\.(USER|USERNAME|COMPUTERNAME|HOSTNAME|LOGNAME)\b/
         $s1 = /\$\((whoami|hostname|id|uname|pwd)\b|`(whoami|hostname)`/
         // the call hidden by `(...|\B\b)` (see the head of execution.yar): the atoms are the
@@ -244,7 +251,7 @@ rule host_fingerprint {
         $s2 = /["'](whoami|hostname|ipconfig|ifconfig)(["']|\B\b)/
         $s3 = /%(USERNAME|COMPUTERNAME|USERDOMAIN)%/
     condition:
-        any of them
+        any of ($p*, $j*, $s*) or #home > #home_path
 }
 
 rule host_survey {
