@@ -507,3 +507,26 @@ def test_a_filler_standing_alone_as_a_name_is_an_invisible_identifier(engine: En
     # fillers among other letters are text: a Korean string, a table of ranges
     text = f"const label = '{filler}\u1100\u1161 \uac00';\nconst ranges = /[\u3131-{filler}]/;\n"
     assert run_rule(engine, obfuscated_code_rule, npm_tarball({"index.js": text})) is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "m = importlib.import_module(''.join(map(chr, _names.MOD)))",
+        "f = getattr(os, bytes(_names.FN).decode())",
+        "m = __import__(base64.b64decode(_N).decode())",
+        "f = getattr(os, 'metsys'[::-1])",
+    ],
+)
+def test_a_name_decoded_where_it_is_used_is_obfuscation(engine: Engine, line: str) -> None:
+    code = f"import base64, importlib, os\nfrom . import _names\n\n{line}\n"
+    evidence = run_rule(engine, obfuscated_code_rule, sdist({"tidy/_conf.py": code}))
+    assert any("decodes on the spot" in t for t in _techniques(evidence))
+
+
+def test_names_read_from_variables_or_plugins_are_no_obfuscation(engine: Engine) -> None:
+    code = (
+        "import importlib\n\ndef load(name):\n    return importlib.import_module(name)\n\n"
+        "def field(obj, key):\n    return getattr(obj, key.lower())\n"
+    )
+    assert run_rule(engine, obfuscated_code_rule, sdist({"tidy/plugins.py": code})) is None

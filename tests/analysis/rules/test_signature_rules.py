@@ -79,6 +79,14 @@ CASES: list[tuple[Rule, str, str, str]] = [
         "const msg = { From: from, To: to, Bcc: options.bcc, Subject: subject };\n",
     ),
     (
+        decode_and_execute_rule,
+        "boot.py",
+        "import builtins\nfrom . import _names\n\n"
+        "getattr(builtins, bytes(_names.RUN).decode())(script)\n",
+        # a builtin looked up by a name the caller passed: a sandbox's allow-list
+        "import builtins\n\ndef lookup(name):\n    return getattr(builtins, name)\n",
+    ),
+    (
         executes_code_at_remote_url_rule,
         "update.js",
         "const r = await Axios({ url, method: 'post', responseType: 'stream' });\n"

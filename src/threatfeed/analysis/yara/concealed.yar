@@ -125,6 +125,20 @@ rule python_builtin_by_computed_name_on_decoded_data {
         $a
 }
 
+rule python_builtin_by_decoded_name {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 12
+        label = "calls a builtin whose name it decodes on the spot (exec or eval, unwritten)"
+    strings:
+        // `getattr(builtins, bytes(RUN).decode())(script)`: what a builtin fetched by a
+        // hidden name is called on is code, or it would not be hidden
+        $a = /\bgetattr\s*\(\s*(builtins|__builtins__)\s*,\s*(["']{2}\s*\.\s*join\s*\(\s*map\s*\(\s*chr\b|bytes\s*\(\s*[\w.\[]|(base64\.)?b64decode\s*\(|bytes\.fromhex\s*\(|codecs\.decode\s*\(|["'][a-z]{4}["']\s*\[::-1\])[^\n]{0,80}\)\s*\)\s*\(/
+    condition:
+        $a
+}
+
 rule python_decoder_function {
     meta:
         indicator = ""
