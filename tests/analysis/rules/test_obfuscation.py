@@ -530,3 +530,26 @@ def test_names_read_from_variables_or_plugins_are_no_obfuscation(engine: Engine)
         "def field(obj, key):\n    return getattr(obj, key.lower())\n"
     )
     assert run_rule(engine, obfuscated_code_rule, sdist({"tidy/plugins.py": code})) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("tidy/__init__.py", "import requ\u0435sts as requests\n"),
+        ("index.js", "const axios = require('\u0430xios');\n"),
+    ],
+    ids=["python", "javascript"],
+)
+def test_an_import_of_a_name_mixing_scripts_is_obfuscation(
+    engine: Engine, name: str, code: str
+) -> None:
+    archive = sdist({name: code}) if name.endswith(".py") else npm_tarball({name: code})
+    evidence = run_rule(engine, obfuscated_code_rule, archive)
+    assert any("look-alikes" in t for t in _techniques(evidence))
+    whole = (
+        "import \u0437\u0430\u0434\u0430\u0447\u0438\n"
+        if name.endswith(".py")
+        else "require('\u0437\u0430\u0434\u0430\u0447\u0438');\n"
+    )
+    clean = sdist({name: whole}) if name.endswith(".py") else npm_tarball({name: whole})
+    assert run_rule(engine, obfuscated_code_rule, clean) is None
