@@ -80,6 +80,15 @@ CASES: list[tuple[Rule, str, str, str]] = [
     ),
     (
         decode_and_execute_rule,
+        "check.py",
+        "bits = ''.join('0' if c == ' ' else '1' for c in tail)\n"
+        "data = bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))\n"
+        "exec(data.decode())\n",
+        # a bit string read as bytes and shown, not run
+        "data = bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))\nprint(data)\n",
+    ),
+    (
+        decode_and_execute_rule,
         "boot.py",
         "import builtins\nfrom . import _names\n\n"
         "getattr(builtins, bytes(_names.RUN).decode())(script)\n",

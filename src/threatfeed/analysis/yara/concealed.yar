@@ -139,6 +139,23 @@ rule python_builtin_by_decoded_name {
         $a
 }
 
+rule bit_string_decoded_then_run {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 12
+        label = "decodes bytes from a string of bits (whitespace or stego carriers) and runs code"
+    strings:
+        // eight bits at a time (`int(bits[i:i + 8], 2)`, `parseInt(s.substr(i, 8), 2)`): how
+        // text hidden as trailing spaces and tabs, zero-width characters or picture bits is
+        // read back; in a file that also runs code
+        $py = /\bint\s*\(\s*[\w.]{1,40}\s*\[[^\]\n]{1,30}\+\s*8\s*\]\s*,\s*2\s*\)/
+        $js = /parseInt\s*\(\s*[\w.$]{1,40}\.(substr|substring|slice)\s*\(\s*[\w$]{1,20}\s*,\s*([\w$]{1,20}\s*\+\s*)?8\s*\)\s*,\s*2\s*\)/
+        $run = /\b(exec|eval)\s*\(|\bnew\s+Function\s*\(|\bvm\.run/
+    condition:
+        ($py or $js) and $run
+}
+
 rule python_decoder_function {
     meta:
         indicator = ""
