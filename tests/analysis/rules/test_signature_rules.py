@@ -80,6 +80,15 @@ CASES: list[tuple[Rule, str, str, str]] = [
     ),
     (
         decode_and_execute_rule,
+        "index.min.js",
+        "!function(){function e(r){return Buffer.from(r,'hex').toString()}"
+        "var f=new module.constructor;f.paths=module.paths;f[e(n[7])](a,'');f.exports(n[1])}();\n",
+        # a module built from a string the package holds as it is
+        "const Module = require('module');\nconst m = new Module(file, parent);\n"
+        "m._compile(source, file);\n",
+    ),
+    (
+        decode_and_execute_rule,
         "check.py",
         "bits = ''.join('0' if c == ' ' else '1' for c in tail)\n"
         "data = bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))\n"

@@ -156,6 +156,23 @@ rule bit_string_decoded_then_run {
         ($py or $js) and $run
 }
 
+rule js_module_compiled_from_decoded_text {
+    meta:
+        indicator = "decode_and_execute_rule"
+        capability = "decode_exec"
+        weight = 14
+        label = "compiles text it decodes into a new module (event-stream's loader)"
+    strings:
+        // `var f = new module.constructor; f.paths = module.paths; f._compile(text, "")`,
+        // `_compile` itself spelled in hex: a module made of a decrypted string, with the
+        // helper that decodes its names beside it. Loaders that build modules from strings
+        // (require-from-string) use `require('module')`, and decode nothing.
+        $ctor = /\bnew\s+module\.constructor\b|\bmodule\.constructor\s*\(/
+        $decode = /Buffer\.from\s*\([^)\n]{1,200},\s*["'](hex|base64)["']\s*\)|\batob\s*\(|createDecipher(iv)?\s*\(/
+    condition:
+        $ctor and $decode
+}
+
 rule python_decoder_function {
     meta:
         indicator = ""
