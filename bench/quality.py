@@ -145,7 +145,19 @@ NOTES = """### Reading the misses
   systemd user units and `ld.so.preload`, appending to another installed package, Node's
   `vm` running a download, form uploads, a hex payload decoded and run in one statement,
   numbers handed to a decoder of names; and Python docstrings are documentation, like
-  comments."""
+  comments.
+- In 2026.12.22 (PyPI 95.1% -> 95.1% per sample, 2650 -> 2651: quantiumbase's payload
+  kept in base64; npm unchanged; no benign-dev score changed; the wider benign sample's
+  flags unchanged), for blind red-team round 6 (72 of 89 flagged blind; 88 after): base64
+  literals of a file that decodes base64 read and scanned again (583 malicious dev
+  records gain evidence), a file whose decoder turns numbers into names read as it runs,
+  the environment through a name bound to it, CI and cloud tokens of many services,
+  wallet keys taken from code, browser drainers on `ethereum.request`, a blind copy of
+  sent mail, agent instruction files hiding orders (`poisoned_agent_instructions_rule`),
+  invisible identifiers, imports of names mixing scripts or decoded on the spot, bit
+  strings decoded and run, event-stream's module compiled from decoded text, npm hooks
+  loading a file by inline code, `exec` followed through attributes, tuples and returns,
+  and `install_requires` read as tuples, named lists and `setup.cfg`."""
 
 
 @dataclass(frozen=True)

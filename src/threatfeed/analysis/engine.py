@@ -22,7 +22,7 @@ from threatfeed.analysis.signatures import (
 from threatfeed.archives import ArchiveContents, Member, read_archive
 from threatfeed.utf8 import encodable
 
-ENGINE_VERSION = "2026.12.21"
+ENGINE_VERSION = "2026.12.22"
 #: Bytes of a file given to the signatures, by kind. Code is scanned whole; in binaries,
 #: data and prose the start is what tells (headers, embedded scripts, URLs), and scanning
 #: hundreds of megabytes of compiled libraries and docs would dominate the cost.
