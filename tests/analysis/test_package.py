@@ -147,6 +147,7 @@ def test_hook_files_include_any_interpreted_path_and_main() -> None:
         "install": "node .",
         "postinstall": "chmod +x run.sh && ./run.sh",
         "prepare": "node -e \"require('./lib/setup')()\"",
+        "preuninstall": "bun run scripts/clean.ts && deno run -A tools/x.js",
     }
     assert hook_files(hooks.values(), "dist/main.js") == {
         "lib/README.md",
@@ -155,6 +156,8 @@ def test_hook_files_include_any_interpreted_path_and_main() -> None:
         "lib/setup",
         "lib/setup.js",
         "lib/setup/index.js",
+        "scripts/clean.ts",
+        "tools/x.js",
     }
 
 

@@ -146,9 +146,11 @@ _HOOK_FILE = re.compile(
 )
 #: ``node -e "require('./lib/setup')()"``: a file of the package loaded by inline code.
 _HOOK_REQUIRED = re.compile(r"""\b(?:require|import)\s*\(\s*['"`](\.{1,2}/[^'"`\s]+)['"`]""")
-#: ``node lib/README.md`` runs a file whatever its extension; ``node .`` runs ``main``.
+#: ``node lib/README.md`` runs a file whatever its extension; ``node .`` runs ``main``; so do
+#: the other runtimes and runners a hook may call (``bun``, ``deno run``, ``tsx``, ``zx``).
 _HOOK_INTERPRETED = re.compile(
-    r"\b(?:node|sh|bash|python3?|pwsh|powershell)\s+(?:-\S+\s+)*([^\s;&|<>\"'-][^\s;&|<>\"']*)"
+    r"\b(?:node|(?:bun|deno)(?:\s+run)?|tsx|ts-node|zx|sh|bash|python3?|pwsh|powershell)\s+"
+    r"(?:-\S+\s+)*([^\s;&|<>\"'-][^\s;&|<>\"']*)"
 )
 
 
