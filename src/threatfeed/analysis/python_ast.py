@@ -628,12 +628,14 @@ def docstring_lines(tree: ast.Module) -> tuple[tuple[int, int], ...]:
 
 
 #: How far ``traced_exec_type`` follows names back, and how many bindings it reads: enough
-#: for ``r = urlopen(u)``, ``src = r.read()``, ``exec(src)``, bounded against crafted
-#: modules binding one name thousands of times. What the bindings of a set of names hold is
-#: read once per module, and at most ``MAX_TRACED_NODES`` nodes are walked for it in all:
-#: thousands of ``exec(x)`` calls of names bound to large expressions cost no more.
+#: for ``r = urlopen(u)``, ``src = r.read()``, ``exec(src)``, and for a name rebound by
+#: hundreds of decoys around the payload, bounded against crafted modules binding one name
+#: thousands of times (the walk's node budget bounds the cost in any case). What the
+#: bindings of a set of names hold is read once per module, and at most
+#: ``MAX_TRACED_NODES`` nodes are walked for it in all: thousands of ``exec(x)`` calls of
+#: names bound to large expressions cost no more.
 _TRACE_STEPS = 2
-_TRACE_BINDINGS = 64
+_TRACE_BINDINGS = 512
 MAX_TRACED_NODES = 50_000
 _DECODING_TYPES = frozenset({"decode", "hidden_code", "hidden_string"})
 

@@ -113,6 +113,15 @@ def test_a_stub_started_in_a_top_level_block_or_by_an_alias_is_launched(
     assert run_rule(engine, shipped_binary_rule, archive)[0]["kind"] == "launched"
 
 
+def test_an_event_loop_run_in_a_top_level_block_launches_nothing(engine: Engine) -> None:
+    init = (
+        "import asyncio, os\n_STUB = os.path.join(os.path.dirname(__file__), 'bin', 'tidyd')\n"
+        "if os.environ.get('TIDY_SELFTEST'):\n    asyncio.run(selftest())\n"
+    )
+    archive = wheel({"tidy_strings/__init__.py": init, "tidy_strings/bin/tidyd": ELF})
+    assert run_rule(engine, shipped_binary_rule, archive)[0]["kind"] == "executable"
+
+
 def test_an_executable_started_in_a_top_level_javascript_try_is_launched(engine: Engine) -> None:
     main = (
         "const cp = require('child_process');\n"

@@ -201,10 +201,13 @@ CASES: list[tuple[Rule, str, str, str]] = [
         credential_harvesting_rule,
         "t.py",
         "import os\n"
-        "KEYS = ('GITHUB_TOKEN', 'NPM_TOKEN', 'TWINE_PASSWORD', 'AWS_SECRET_ACCESS_KEY')\n"
+        "KEYS = ('GITHUB_TOKEN', 'NPM_TOKEN', 'TWINE_PASSWORD', 'AWS_SECRET_ACCESS_KEY',\n"
+        "        'DOCKERHUB_TOKEN')\n"
         "blob = {k: os.environ[k] for k in KEYS if k in os.environ}\n",
-        # a scanner's patterns name the same variables without reading them
-        "PATTERNS = r'(GITHUB_TOKEN|NPM_TOKEN|TWINE_PASSWORD|AWS_SECRET_ACCESS_KEY)'\n",
+        # an LLM gateway reads the keys of the AI and cloud providers it serves
+        "import os\nKEYS = ('OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'AWS_SECRET_ACCESS_KEY',\n"
+        "        'AZURE_CLIENT_SECRET', 'GOOGLE_APPLICATION_CREDENTIALS', 'GITHUB_TOKEN')\n"
+        "creds = {k: os.environ.get(k) for k in KEYS}\n",
     ),
     (
         credential_harvesting_rule,

@@ -33,9 +33,14 @@ LAUNCHED_WEIGHT = 13.0
 #: module, a top-level ``try:``/``if``/``with`` block runs as it loads too (see
 #: ``top_level_block_lines``), and so does JavaScript's top-level ``try {`` block.
 _LAUNCH = (
-    rb"(?:[\w$.]+[ \t]*=[ \t]*)?(?:await[ \t]+)?(?:[\w$]+\.)?"
+    rb"(?:[\w$.]+[ \t]*=[ \t]*)?(?:await[ \t]+)?"
+    rb"(?:(?:(?:child_process|cp|subprocess|os)\.)?"
     rb"(?:execSync|execFileSync|execFile|exec|spawnSync|spawn|fork|Popen|system|startfile|popen"
-    rb"|check_output|check_call|call|run)[ \t]*\("
+    rb"|check_output|check_call|call|run)"
+    # under a name of the code's choosing, only the names no other library uses
+    # (``asyncio.run(main())`` starts no process)
+    rb"|[\w$]+\.(?:execSync|execFileSync|execFile|spawnSync|Popen|startfile|check_output"
+    rb"|check_call))[ \t]*\("
 )
 _TOP_LEVEL_LAUNCH = re.compile(rb"^" + _LAUNCH, re.MULTILINE)
 _INDENTED_LAUNCH = re.compile(rb"[ \t]+" + _LAUNCH)

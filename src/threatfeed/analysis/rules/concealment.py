@@ -251,7 +251,8 @@ _UNASKED = re.compile(
 )
 #: ...to run something fetched from the network, written there or in the npm script it names.
 _FETCHED = re.compile(
-    r"\b(?:curl|wget|iwr|Invoke-WebRequest|Invoke-Expression)\b|\|\s*(?:ba|z)?sh\b"
+    r"\b(?:curl|wget|iwr|Invoke-WebRequest|Invoke-Expression)\b"
+    r"(?![^\n]{0,60}\b(?:localhost|127\.0\.0\.1)\b)|\|\s*(?:ba|z)?sh\b"
 )
 _NPM_RUN = re.compile(r"\bnpm\s+run(?:-script)?\s+([\w:.-]+)")
 HIDDEN_ORDERS_WEIGHT = 17.0
@@ -263,14 +264,22 @@ def _agent_file(rel: str) -> bool:
     return name in _AGENT_FILES or folder.endswith(".cursor/rules")
 
 
+#: How far from the order the command may stand (its paragraph), and how many npm scripts
+#: it may name that are looked at.
+_ORDER_REACH = 400
+MAX_NAMED_SCRIPTS = 16
+
+
 def _runs_fetched_code(text: str, scripts: object) -> bool:
+    """Whether ``text`` (the order's paragraph) runs code fetched from the network, itself
+    or through an npm script it names (each script read once)."""
     if _FETCHED.search(text):
         return True
     if not isinstance(scripts, dict):
         return False
+    named = list(dict.fromkeys(_NPM_RUN.findall(text)))[:MAX_NAMED_SCRIPTS]
     return any(
-        isinstance(command := scripts.get(name), str) and _FETCHED.search(command)
-        for name in _NPM_RUN.findall(text)
+        isinstance(command := scripts.get(name), str) and _FETCHED.search(command) for name in named
     )
 
 
@@ -295,7 +304,12 @@ def poisoned_agent_instructions_rule(package: Package) -> Indicator | None:
             )
             signals.append(_agent_signal(source, spelled, HIDDEN_ORDERS_WEIGHT, "hidden"))
         unasked = _UNASKED.search(text)
-        if unasked and _runs_fetched_code(text, package.manifest.get("scripts")):
+        paragraph = (
+            text[max(0, unasked.start() - _ORDER_REACH) : unasked.end() + _ORDER_REACH]
+            if unasked
+            else ""
+        )
+        if unasked and _runs_fetched_code(paragraph, package.manifest.get("scripts")):
             order = unasked.group(0)
             evidence.append({"file": source.path, "technique": "unasked download", "text": order})
             signals.append(_agent_signal(source, order, UNASKED_DOWNLOAD_WEIGHT, "unasked"))

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from configparser import ConfigParser
-from configparser import Error as ConfigParserError
+from itertools import islice
 from urllib.parse import urlsplit
 
 from threatfeed.analysis import build
@@ -86,21 +85,48 @@ _LIST_SPAN = 20_000
 MAX_INSTALL_REQUIRES = 16
 #: In a list: a quoted string (brackets inside it are the string's: ``pkg[socks] @ url``),
 #: or a bracket opening or closing a nested one.
-_LIST_TOKEN = re.compile(rb""""([^"\n]{0,500})"|'([^'\n]{0,500})'|([\[\](){}])""")
+_LIST_TOKEN = re.compile(rb""""([^"\n]{0,500})"|'([^'\n]{0,500})'|([\[\](){}])|#[^\n]*|\*(\w+)""")
+#: What separates two literals Python joins into one (``"evil " "@ https://..."``).
+_JOINING = re.compile(rb"\s*")
 _AT_URL = re.compile(rb"@\s*(?:git\+)?[A-Za-z][\w+.-]*://")
 _EXTRA = re.compile(r"\bextra\s*==")
 
 
-def _list_items(data: bytes, start: int) -> Iterator[str]:
-    """The strings of the list whose bracket opens just before ``start``."""
+def _list_items(data: bytes, start: int, unpacked: int = 1) -> Iterator[str]:
+    """The strings of the list whose bracket opens just before ``start``: literals written
+    side by side joined as Python joins them, comments skipped, and a list unpacked into it
+    (``[*BASE, "x"]``) read where it is bound (one level)."""
     depth = 1
+    pending: list[str] = []
+    last_end = -1
     for token in _LIST_TOKEN.finditer(data, start, start + _LIST_SPAN):
+        text = token.group(1) if token.group(1) is not None else token.group(2)
+        if text is not None:
+            if pending and not _JOINING.fullmatch(data, last_end, token.start()):
+                yield "".join(pending)
+                pending = []
+            pending.append(decode(text))
+            last_end = token.end()
+            continue
+        if pending and token.group(0)[:1] != b"#":
+            yield "".join(pending)
+            pending = []
         if bracket := token.group(3):
             depth += 1 if bracket in b"[({" else -1
             if not depth:
-                return
-        else:
-            yield decode(token.group(1) if token.group(1) is not None else token.group(2))
+                break
+        elif (name := token.group(4)) and unpacked:
+            for opened in _bound_lists(data, name):
+                yield from _list_items(data, opened, unpacked - 1)
+    if pending:
+        yield "".join(pending)
+
+
+def _bound_lists(data: bytes, name: bytes) -> Iterator[int]:
+    """Where each list bound to ``name`` opens (``REQS = [``, ``REQS: list = (``), every
+    binding: a decoy bound first hides nothing."""
+    bound = re.compile(rb"^[ \t]*" + re.escape(name) + rb"[ \t]*(?::[^=\n]{0,60})?=\s*[\[(]", re.M)
+    yield from (match.end() for match in islice(bound.finditer(data), MAX_INSTALL_REQUIRES))
 
 
 def _setup_py_requirements(data: bytes) -> Iterator[str]:
@@ -114,23 +140,31 @@ def _setup_py_requirements(data: bytes) -> Iterator[str]:
             if opened.group(1):
                 yield from _list_items(data, opened.end())
             else:
-                bound = re.compile(
-                    rb"^[ \t]*" + re.escape(opened.group(2)) + rb"\s*=\s*[\[(]", re.M
-                )
-                if named := bound.search(data):
-                    yield from _list_items(data, named.end())
+                for start in _bound_lists(data, opened.group(2)):
+                    yield from _list_items(data, start)
         position = data.find(b"install_requires", position + 1)
 
 
+#: setup.cfg's sections, and its ``install_requires`` key with the indented lines that
+#: continue its value.
+_CFG_SECTION = re.compile(rb"^\[([^\]\n]{1,80})\][ \t]*$", re.M)
+_CFG_REQUIRES = re.compile(
+    rb"^install_requires[ \t]*[=:][ \t]*([^\n]*)((?:\n[ \t]+[^\n]*|\n[ \t]*(?=\n))*)", re.M
+)
+
+
 def _setup_cfg_requirements(data: bytes) -> Iterator[str]:
-    """``install_requires`` of setup.cfg's ``[options]``, a requirement a line."""
-    parser = ConfigParser(interpolation=None, strict=False)
-    try:
-        parser.read_string(decode(data))
-        value = parser.get("options", "install_requires", fallback="")
-    except ConfigParserError:
-        return
-    yield from (line.strip() for line in value.splitlines() if line.strip())
+    """``install_requires`` of setup.cfg's ``[options]``: a requirement a line, or several
+    on a line split by ``;`` as setuptools splits them. Read line by line (ConfigParser
+    takes quadratic time on a long line of blanks)."""
+    sections = list(islice(_CFG_SECTION.finditer(data), 1000))
+    for here, section in enumerate(sections):
+        if section.group(1).strip() != b"options":
+            continue
+        end = sections[here + 1].start() if here + 1 < len(sections) else len(data)
+        if found := _CFG_REQUIRES.search(data, section.end(), end):
+            for line in decode(found.group(1) + found.group(2)).splitlines():
+                yield from (item.strip() for item in line.split(";") if item.strip())
 
 
 def _python_requirements(source: SourceFile) -> Iterator[str]:

@@ -417,7 +417,7 @@ rule environment_bound_to_name {
         // `const e = process.env`, a parameter's default `(env = process.env)`, `env =
         // dict(os.environ)`: the file is then also read with the environment in place of
         // the name, so that `JSON.stringify(e)` far below is the environment's dump
-        $js = /[\w$]\s*=\s*process\.env\s*[;,)\r\n]/
+        $js = /[\w$]\s*=\s*(process\.env\s*[;,)\r\n]|\{\s*\.\.\.\s*process\.env\s*\})|\{\s*env\s*\}\s*=\s*process\b/
         $py = /\w\s*=\s*(dict\s*\(\s*)?os\.environ(\.copy\s*\(\s*\))?\s*\)?\s*[;\r\n]/
     condition:
         any of them

@@ -80,13 +80,13 @@ rule hidden_mail_copy {
     meta:
         indicator = "credential_harvesting_rule"
         capability = "harvest"
-        weight = 13
+        weight = 10
         label = "a blind copy of the mail it sends, to an address written in the code"
     strings:
         // a mail tool that adds its author's address as Bcc to every message it sends for
         // its users (postmark-mcp, 2025): their mail, silently copied. No code file of
         // benign-dev or the wider sample writes one (examples and tests weigh little).
-        $a = /\bBcc["']?\s*[:=]\s*["'][^"'\s@]{1,64}@[^"'\s]{3,100}["']/ nocase
+        $a = /\bBcc["']?\s*[:=]\s*\[?\s*["'`][^"'`\s@]{1,64}@[^"'`\s]{3,100}["'`]/ nocase
     condition:
         $a
 }
@@ -101,14 +101,16 @@ rule wallet_keys_taken_from_code {
         // a key encoded for the wire in a file that sends (`addToQueue(bs58.encode(
         // keypair.secretKey))` posting it in headers, the @solana/web3.js backdoor of 2024):
         // wallet libraries encode keys to export them, but do not send them
-        $enc = /\b(encode|btoa|toString|hex)\s*\([^)\n]{0,80}\b(secretKey|privateKey|private_key|secret_key|mnemonic)\b/
+        $enc = /[\w$]\s*\(\s*([\w$.]{1,30}\.)?(encode|btoa|from)\s*\([^)\n]{0,80}\b(secretKey|privateKey|private_key|secret_key|mnemonic)\b/
+        // (shown to the user, not sent: a key generator prints or logs what it made)
+        $shown = /\b(log|info|print|write|error)\s*\(\s*([\w$.]{1,30}\.)?(encode|btoa|from)\s*\([^)\n]{0,80}\b(secretKey|privateKey|private_key|secret_key|mnemonic)\b/
         $net = /\bfetch\s*\(|\bhttps?\.request\s*\(|\baxios\b|\brequests\.(post|get)\s*\(|\burlopen\s*\(|XMLHttpRequest|sendBeacon\s*\(/
         // another package's key constructors wrapped (`setattr(Account, "from_key", ...)`
         // after `from eth_account import Account`: set-utils, 2025)
         $patch = /\bsetattr\s*\(\s*(Account|LocalAccount|Keypair|Wallet|Mnemonic|Bip39SeedGenerator)\s*,/
         $lib = /\bfrom\s+(eth_account|solders|solana|web3|bip_utils|mnemonic|hdwallet|bitcoinlib)[\w.]*\s+import\b/
     condition:
-        ($enc and $net) or ($patch and $lib)
+        (#enc > #shown and $net) or ($patch and $lib)
 }
 
 rule messenger_and_game_sessions {
@@ -193,7 +195,10 @@ rule ci_and_cloud_tokens_of_many_services {
         // read from the environment: scanners list the same names as patterns to look for
         $read = /\bos\.environ\b|\bgetenv\s*\(|\bprocess\.env\b/
     condition:
-        $read and 4 of ($github, $npm, $pypi, $aws, $docker, $gitlab, $azure, $gcp, $ai, $other)
+        // (an LLM gateway reads the keys of every AI and cloud provider it serves: a
+        // stealer wants the CI and registry tokens that publish)
+        $read and 5 of ($github, $npm, $pypi, $aws, $docker, $gitlab, $azure, $gcp, $ai, $other)
+        and 2 of ($github, $npm, $pypi, $docker, $gitlab)
 }
 
 rule environment_dump {
@@ -206,10 +211,11 @@ rule environment_dump {
         $js1 = /JSON\.stringify\s*\(\s*process\.env\s*[,)]/
         // the variables whose names say secret, picked out of the environment
         // (`Object.entries(process.env).filter(([k]) => /TOKEN|KEY|SECRET/.test(k))`):
-        // what a stealer keeps; redacting loggers test one name at a time
-        $picked = /(process\.env|os\.environ)\b[^\n]{0,160}\b(TOKEN|SECRET|KEY|PASS(WORD)?|CREDENTIALS?)\|(TOKEN|SECRET|KEY|PASS(WORD)?|AUTH|CREDENTIALS?)/ nocase
+        // what a stealer keeps; a warning that one variable's name looks secret tests a
+        // name, not the environment's entries
+        $picked = /(Object\.(keys|entries)\s*\(\s*process\.env\s*\)|os\.environ\.items\s*\(\s*\))[^\n]{0,120}\b(TOKEN|SECRET|KEY|PASS(WORD)?|CREDENTIALS?|token|secret|key|pass(word)?)\|(TOKEN|SECRET|KEY|PASS(WORD)?|AUTH|CREDENTIALS?|token|secret|key|pass(word)?|auth)\b/
         // one value of a payload serialised whole: `JSON.stringify({ name, env: process.env })`
-        $js2 = /JSON\.stringify\s*\(\s*\{[^;]{0,400}:\s*process\.env\s*[,}]/
+        $js2 = /JSON\.stringify\s*\(\s*\{[^;(){}]{0,200}:\s*process\.env\s*[,}]/
         $py1 = /json\.dumps\s*\(\s*(dict\s*\(\s*)?os\.environ\s*[,)]/
         $py2 = /\bstr\s*\(\s*os\.environ\s*\)/
         $py3 = /(data|json|params)\s*=\s*(dict\s*\(\s*)?os\.environ\s*(\)\s*)?[,)]/

@@ -66,7 +66,7 @@ rule invisible_identifier {
         // blank: `const { timeout, ㅤ } = req.query` then `[..., ㅤ]` in a list of commands
         // run hands a hidden query parameter to exec (the "invisible backdoor" of 2021).
         // Text and tables hold fillers beside other letters, not between punctuation.
-        $a = /[,{(\[=;]\s*(\xe3\x85\xa4|\xe1\x85\x9f|\xe1\x85\xa0|\xef\xbe\xa0)\s*[,})\]=;]/
+        $a = /[,{(\[=;]\s*(\xe3\x85\xa4|\xe1\x85\x9f|\xe1\x85\xa0|\xef\xbe\xa0){1,8}\s*[,})\]=;]/
     condition:
         $a
 }
@@ -171,9 +171,10 @@ rule lookalike_module_name {
     strings:
         // `import requеsts as requests` (a Cyrillic е): the package's own `requеsts.py`,
         // which reads like the library, is what runs; `require('аxios')` likewise. Names
-        // wholly in another script are not mixed.
-        $py = /(^|\n)[ \t]*(import|from)[ \t]+[\w.]{0,60}([A-Za-z_](\xd0[\x80-\xbf]|\xd1[\x80-\x9f]|\xce[\x91-\xbf]|\xcf[\x80-\x89])|(\xd0[\x80-\xbf]|\xd1[\x80-\x9f]|\xce[\x91-\xbf]|\xcf[\x80-\x89])[A-Za-z_])/
-        $js = /(require\s*\(\s*|\bfrom\s+)["'][\w.\/@-]{0,60}([A-Za-z](\xd0[\x80-\xbf]|\xd1[\x80-\x9f]|\xce[\x91-\xbf]|\xcf[\x80-\x89])|(\xd0[\x80-\xbf]|\xd1[\x80-\x9f]|\xce[\x91-\xbf]|\xcf[\x80-\x89])[A-Za-z])/
+        // wholly in another script are not mixed. (Cyrillic with its supplement, Greek,
+        // Armenian.)
+        $py = /(^|\n)[ \t]*(import|from)[ \t]+[\w., \t]{0,80}([A-Za-z_](\xd0[\x80-\xbf]|\xd1[\x80-\xbf]|\xd2[\x80-\xbf]|\xd3[\x80-\xbf]|\xce[\x91-\xbf]|\xcf[\x80-\x89]|\xd5[\x80-\xbf]|\xd6[\x80-\x8f])|(\xd0[\x80-\xbf]|\xd1[\x80-\xbf]|\xd2[\x80-\xbf]|\xd3[\x80-\xbf]|\xce[\x91-\xbf]|\xcf[\x80-\x89]|\xd5[\x80-\xbf]|\xd6[\x80-\x8f])[A-Za-z_])/
+        $js = /(require\s*\(\s*|\bimport\s*\(\s*|\bfrom\s+)["'`][\w.\/@-]{0,60}([A-Za-z](\xd0[\x80-\xbf]|\xd1[\x80-\xbf]|\xd2[\x80-\xbf]|\xd3[\x80-\xbf]|\xce[\x91-\xbf]|\xcf[\x80-\x89]|\xd5[\x80-\xbf]|\xd6[\x80-\x8f])|(\xd0[\x80-\xbf]|\xd1[\x80-\xbf]|\xd2[\x80-\xbf]|\xd3[\x80-\xbf]|\xce[\x91-\xbf]|\xcf[\x80-\x89]|\xd5[\x80-\xbf]|\xd6[\x80-\x8f])[A-Za-z])/
     condition:
         $py or $js
 }
