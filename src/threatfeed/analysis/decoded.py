@@ -259,8 +259,9 @@ def _hex(data: bytes, _: int) -> Iterator[Hidden]:
             yield Hidden(match.start(), match.end() - match.start(), "hex", text)
 
 
-#: A base64 literal long enough to hold a command: 40 characters (30 bytes) or more.
-_BASE64_LITERAL = re.compile(rb"""["'`]([A-Za-z0-9+/]{40,65536}={0,2})["'`]""")
+#: A base64 literal long enough to hold a command (40 characters, 30 bytes) and short
+#: enough to be text rather than a picture or an archive (16 KiB).
+_BASE64_LITERAL = re.compile(rb"""["'`]([A-Za-z0-9+/]{40,16384}={0,2})["'`]""")
 #: What decoded text may hold: printable ASCII, tabs and line ends.
 _NOT_TEXT = re.compile(rb"[^\t\n\r\x20-\x7e]")
 

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from threatfeed.analysis import decoded, memo
+from threatfeed.analysis import decoded, homoglyphs, memo
 from threatfeed.analysis.model import Analysis, Indicator, Location
 from threatfeed.analysis.package import (
     CODE_KINDS,
@@ -144,6 +144,8 @@ class Engine:
             return (EXHAUSTED,) if kind in CODE_KINDS else ()
         if kind == "binary":
             return tuple(hit for hit in hits if hit.indicator in BINARY_INDICATORS)
+        if kind in CODE_KINDS:
+            hits += homoglyphs.lookalike_imports(data)
         if any(hit.rule in decoded.DECODERS for hit in hits):
             try:
                 hits += decoded.revealed(data, kind, hits, signatures.scan)

@@ -162,23 +162,6 @@ rule python_name_decoded_at_use {
         $import or $attr
 }
 
-rule lookalike_module_name {
-    meta:
-        indicator = "obfuscated_code_rule"
-        capability = "obfuscation"
-        weight = 12
-        label = "imports a module whose name mixes Latin letters with Cyrillic or Greek look-alikes"
-    strings:
-        // `import requеsts as requests` (a Cyrillic е): the package's own `requеsts.py`,
-        // which reads like the library, is what runs; `require('аxios')` likewise. Names
-        // wholly in another script are not mixed. (Cyrillic with its supplement, Greek,
-        // Armenian.)
-        $py = /(^|\n)[ \t]*(import|from)[ \t]+[\w., \t]{0,80}([A-Za-z_](\xd0[\x80-\xbf]|\xd1[\x80-\xbf]|\xd2[\x80-\xbf]|\xd3[\x80-\xbf]|\xce[\x91-\xbf]|\xcf[\x80-\x89]|\xd5[\x80-\xbf]|\xd6[\x80-\x8f])|(\xd0[\x80-\xbf]|\xd1[\x80-\xbf]|\xd2[\x80-\xbf]|\xd3[\x80-\xbf]|\xce[\x91-\xbf]|\xcf[\x80-\x89]|\xd5[\x80-\xbf]|\xd6[\x80-\x8f])[A-Za-z_])/
-        $js = /(require\s*\(\s*|\bimport\s*\(\s*|\bfrom\s+)["'`][\w.\/@-]{0,60}([A-Za-z](\xd0[\x80-\xbf]|\xd1[\x80-\xbf]|\xd2[\x80-\xbf]|\xd3[\x80-\xbf]|\xce[\x91-\xbf]|\xcf[\x80-\x89]|\xd5[\x80-\xbf]|\xd6[\x80-\x8f])|(\xd0[\x80-\xbf]|\xd1[\x80-\xbf]|\xd2[\x80-\xbf]|\xd3[\x80-\xbf]|\xce[\x91-\xbf]|\xcf[\x80-\x89]|\xd5[\x80-\xbf]|\xd6[\x80-\x8f])[A-Za-z])/
-    condition:
-        $py or $js
-}
-
 rule python_char_code_strings {
     meta:
         indicator = "obfuscated_code_rule"
