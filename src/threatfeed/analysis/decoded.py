@@ -449,8 +449,8 @@ def revealed(
     pieces: list[Hidden] = []
     size = 0
     for hidden in hidden_strings(data, hits, kind):
-        if size >= MAX_DECODED:
-            break
+        if size + len(hidden.text) > MAX_DECODED:
+            continue  # a whole file read another way does not crowd out the literals after it
         if pieces and pieces[-1].offset <= hidden.offset < pieces[-1].offset + pieces[-1].length:
             continue  # a mark inside the literal just decoded (a chain of chr() calls)
         pieces.append(hidden)
