@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import base64
 import re
+from itertools import islice
 
 from threatfeed.analysis import python_ast
 from threatfeed.analysis.model import Indicator, Signal
@@ -298,22 +299,26 @@ def poisoned_agent_instructions_rule(package: Package) -> Indicator | None:
             continue
         text = source.text
         if hidden := _TAG_TEXT.search(text):
-            spelled = "".join(chr(ord(c) - 0xE0000) for c in hidden.group(0))
-            evidence.append(
-                {"file": source.path, "technique": "hidden text", "text": spelled[:300]}
-            )
+            spelled = "".join(chr(ord(c) - 0xE0000) for c in hidden.group(0)[:300])
+            evidence.append({"file": source.path, "technique": "hidden text", "text": spelled})
             signals.append(_agent_signal(source, spelled, HIDDEN_ORDERS_WEIGHT, "hidden"))
-        unasked = _UNASKED.search(text)
-        paragraph = (
-            text[max(0, unasked.start() - _ORDER_REACH) : unasked.end() + _ORDER_REACH]
-            if unasked
-            else ""
-        )
-        if unasked and _runs_fetched_code(paragraph, package.manifest.get("scripts")):
-            order = unasked.group(0)
+        if order := _unasked_download(text, package.manifest.get("scripts")):
             evidence.append({"file": source.path, "technique": "unasked download", "text": order})
             signals.append(_agent_signal(source, order, UNASKED_DOWNLOAD_WEIGHT, "unasked"))
     return indicator("poisoned_agent_instructions_rule", evidence, signals)
+
+
+#: Orders read per file: harmless ones in front do not hide the one that fetches.
+MAX_ORDERS = 16
+
+
+def _unasked_download(text: str, scripts: object) -> str | None:
+    """The first order to act unasked whose paragraph runs fetched code."""
+    for unasked in islice(_UNASKED.finditer(text), MAX_ORDERS):
+        paragraph = text[max(0, unasked.start() - _ORDER_REACH) : unasked.end() + _ORDER_REACH]
+        if _runs_fetched_code(paragraph, scripts):
+            return unasked.group(0)
+    return None
 
 
 def _agent_signal(source: SourceFile, excerpt: str, weight: float, key: str) -> Signal:
