@@ -516,6 +516,10 @@ def test_a_filler_standing_alone_as_a_name_is_an_invisible_identifier(engine: En
         "f = getattr(os, bytes(_names.FN).decode())",
         "m = __import__(base64.b64decode(_N).decode())",
         "f = getattr(os, 'metsys'[::-1])",
+        "f = getattr(os, bytearray(_names.FN).decode())",
+        "m = __import__(''.join(chr(c) for c in _names.MOD))",
+        "f = getattr(os, ''.join(reversed('metsys')))",
+        "f = getattr(os, str(bytes(_names.FN), 'ascii'))",
     ],
 )
 def test_a_name_decoded_where_it_is_used_is_obfuscation(engine: Engine, line: str) -> None:

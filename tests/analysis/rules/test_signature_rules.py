@@ -89,6 +89,13 @@ CASES: list[tuple[Rule, str, str, str]] = [
     ),
     (
         decode_and_execute_rule,
+        "run.py",
+        "import builtins\nfrom . import _names\n\n"
+        "getattr(builtins, bytes(_names.RUN).decode())(script)\n",
+        "import builtins\n\nprint(getattr(builtins, 'len')([1]))\n",
+    ),
+    (
+        decode_and_execute_rule,
         "check.py",
         "bits = ''.join('0' if c == ' ' else '1' for c in tail)\n"
         "data = bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))\n"
@@ -100,7 +107,7 @@ CASES: list[tuple[Rule, str, str, str]] = [
         decode_and_execute_rule,
         "boot.py",
         "import builtins\nfrom . import _names\n\n"
-        "getattr(builtins, bytes(_names.RUN).decode())(script)\n",
+        "vars(builtins)[bytearray(_names.RUN).decode()](script)\n",
         # a builtin looked up by a name the caller passed: a sandbox's allow-list
         "import builtins\n\ndef lookup(name):\n    return getattr(builtins, name)\n",
     ),

@@ -134,9 +134,11 @@ rule python_builtin_by_decoded_name {
     strings:
         // `getattr(builtins, bytes(RUN).decode())(script)`: what a builtin fetched by a
         // hidden name is called on is code, or it would not be hidden
-        $a = /\bgetattr\s*\(\s*(builtins|__builtins__)\s*,\s*(["']{2}\s*\.\s*join\s*\(\s*map\s*\(\s*chr\b|bytes\s*\(\s*[\w.\[]|(base64\.)?b64decode\s*\(|bytes\.fromhex\s*\(|codecs\.decode\s*\(|["'][a-z]{4}["']\s*\[::-1\])[^\n]{0,80}\)\s*\)\s*\(/
+        // (also through the module's namespace: `vars(builtins)[bytes(N).decode()](src)`)
+        $ns = /\bvars\s*\(\s*(builtins|__builtins__)\s*\)\s*\[\s*(["']{2}\s*\.\s*join\s*\(\s*(map\s*\(\s*chr\b|chr\s*\(|reversed\s*\()|(bytes|bytearray)\s*\(\s*[\w.\[]|str\s*\(\s*bytes\s*\(|(base64\.)?b64decode\s*\(|bytes\.fromhex\s*\(|codecs\.decode\s*\(|["'][a-z]{4}["']\s*\[::-1\])/
+        $a = /\bgetattr\s*\(\s*(builtins|__builtins__)\s*,\s*(["']{2}\s*\.\s*join\s*\(\s*(map\s*\(\s*chr\b|chr\s*\(|reversed\s*\()|(bytes|bytearray)\s*\(\s*[\w.\[]|str\s*\(\s*bytes\s*\(|(base64\.)?b64decode\s*\(|bytes\.fromhex\s*\(|codecs\.decode\s*\(|["'][a-z]{4}["']\s*\[::-1\])[^\n]{0,80}\)\s*\)\s*\(/
     condition:
-        $a
+        $a or $ns
 }
 
 rule bit_string_decoded_then_run {

@@ -156,8 +156,8 @@ rule python_name_decoded_at_use {
         // `importlib.import_module("".join(map(chr, CODES)))`, `getattr(m, bytes(N).decode())`,
         // `__import__(b64decode(x).decode())`, `getattr(os, "metsys"[::-1])`: the name is
         // written so that no reader or search finds it (the codes may sit in another module)
-        $import = /\b(import_module|__import__)\s*\(\s*(["']{2}\s*\.\s*join\s*\(\s*map\s*\(\s*chr\b|bytes\s*\(\s*[\w.\[]|(base64\.)?b64decode\s*\(|bytes\.fromhex\s*\(|codecs\.decode\s*\(|["'][\w.]{2,40}["']\s*\[::-1\])/
-        $attr = /\bgetattr\s*\(\s*[\w.]{1,60}\s*,\s*(["']{2}\s*\.\s*join\s*\(\s*map\s*\(\s*chr\b|bytes\s*\(\s*[\w.\[]|(base64\.)?b64decode\s*\(|bytes\.fromhex\s*\(|codecs\.decode\s*\(|["'][\w.]{2,40}["']\s*\[::-1\])/
+        $import = /\b(import_module|__import__)\s*\(\s*(["']{2}\s*\.\s*join\s*\(\s*(map\s*\(\s*chr\b|chr\s*\(|reversed\s*\()|(bytes|bytearray)\s*\(\s*[\w.\[]|str\s*\(\s*bytes\s*\(|(base64\.)?b64decode\s*\(|bytes\.fromhex\s*\(|codecs\.decode\s*\(|["'][\w.]{2,40}["']\s*\[::-1\])/
+        $attr = /\bgetattr\s*\(\s*[\w.]{1,60}\s*,\s*(["']{2}\s*\.\s*join\s*\(\s*(map\s*\(\s*chr\b|chr\s*\(|reversed\s*\()|(bytes|bytearray)\s*\(\s*[\w.\[]|str\s*\(\s*bytes\s*\(|(base64\.)?b64decode\s*\(|bytes\.fromhex\s*\(|codecs\.decode\s*\(|["'][\w.]{2,40}["']\s*\[::-1\])/
     condition:
         $import or $attr
 }
