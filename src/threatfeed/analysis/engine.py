@@ -37,9 +37,9 @@ SCAN_LIMITS = {"binary": 256 * 1024, "data": 256 * 1024, "text": 1024 * 1024}
 #: binary embeds, and the user's own rules (often written for binaries), are kept.
 BINARY_INDICATORS = frozenset({"suspicious_url_references_rule", CUSTOM_INDICATOR})
 MAX_LOCATIONS = 50
-#: A code file the scanner gave up on: its signatures are unknown, and no file of the
-#: dev corpus or the wider benign sample (5,000 packages) takes the scanner that long, so
-#: a file built to (padding that makes every window of a pattern slow) hides nothing by it.
+#: What a code file the scanner gave up on counts as: its signatures are unknown, and no
+#: file of the dev corpus or the wider benign sample (5,000 packages) takes the scanner
+#: that long, so padding built to make every window of a pattern slow hides nothing.
 EXHAUSTED = SignatureHit(
     "signature_scan_exhausted",
     "obfuscated_code_rule",

@@ -69,7 +69,7 @@ _TEST_DIRS = frozenset(
 #: them install code.
 _SCRIPT_KINDS = frozenset({"shell", "powershell", "batch", "vbscript"})
 #: Kinds of files that hold code.
-CODE_KINDS = frozenset({"python", "javascript", "shell", "powershell", "batch", "vbscript"})
+CODE_KINDS = frozenset({"python", "javascript"}) | _SCRIPT_KINDS
 #: Kinds of files that are no code.
 _NOT_CODE = frozenset({"text", "data", "manifest"})
 _TEST_FILE = re.compile(r"(^test_.*\.py$|_test\.py$|\.(test|spec)\.[cm]?[jt]s$)")

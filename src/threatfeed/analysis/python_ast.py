@@ -732,8 +732,9 @@ def _bound_key(node: ast.AST) -> str | None:
 
 
 def _bound_values(names: list[str], bound: dict[str, tuple[ast.AST, ...]]) -> Iterator[ast.AST]:
-    """The values bound to ``names``, the first and the last of each name's first: junk
-    bound to a name dozens of times before (or after) the payload does not push it out."""
+    """The values bound to each of ``names``: all of them, or the first and the last
+    ``_TRACE_BINDINGS // 2`` of a name bound more often, so that junk bound to a name
+    hundreds of times before (or after) the payload does not push it out."""
     half = _TRACE_BINDINGS // 2
     for name in names:
         values = bound.get(name, ())
